@@ -1,0 +1,22 @@
+// A node's clock in the simulator: virtual time from the shared scheduler, offset by a per-node
+// skew so that nodes disagree about wall time as real machines do.
+import type { Clock, Timer } from '../src/env/clock.ts';
+import type { Scheduler } from './scheduler.ts';
+
+/** Virtual time starts at a fixed, plausible epoch so timestamps look like real ones. */
+export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+export class SimClock implements Clock {
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly skewMs = 0,
+  ) {}
+
+  nowMs(): number {
+    return SIM_EPOCH_MS + this.scheduler.nowMs + this.skewMs;
+  }
+
+  setTimer(delayMs: number, fn: () => void): Timer {
+    return this.scheduler.schedule(delayMs, fn);
+  }
+}

@@ -1,0 +1,33 @@
+// The one table from error codes to HTTP statuses. Every error the API answers carries a code
+// from here; an error without one is a bug and answers 500.
+
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  KEY_INVALID: 400,
+  BAD_CONTEXT: 400,
+  BAD_QUORUM: 400,
+  NOT_FOUND: 404,
+  TOO_MANY_SIBLINGS: 409,
+  VALUE_TOO_LARGE: 413,
+  RECORD_CORRUPT: 500,
+  STORAGE_FAILED: 500,
+  QUORUM_FAILED: 503,
+  COORDINATOR_UNREACHABLE: 503,
+} as const;
+
+export type ApiErrorCode = keyof typeof ERROR_STATUS;
+
+export function statusOf(code: unknown): number | undefined {
+  return typeof code === 'string' && code in ERROR_STATUS ? ERROR_STATUS[code as ApiErrorCode] : undefined;
+}
+
+/** An error raised by the API layer itself (validation), with its code. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}

@@ -1,0 +1,54 @@
+// JSON shapes the API shows for internal structures: clocks, siblings, the ring. Kept apart from
+// the routes so the CLI and the dashboard read one documented form.
+import type { Ring } from '../ring/ring.ts';
+import { positionHex } from '../ring/ring.ts';
+import { clockOf, type Sibling } from '../version/siblings.ts';
+import type { VClock } from '../version/vclock.ts';
+
+/** `{ "n1": 3, "n2": 7 }`: readable, and enough to compare versions by eye. */
+export function clockView(clock: VClock): Record<string, number> {
+  return Object.fromEntries(clock.map((e) => [e.node, e.counter]));
+}
+
+export interface SiblingView {
+  readonly value: string | null;
+  readonly contentType: string;
+  readonly deleted: boolean;
+  readonly clock: Record<string, number>;
+  readonly dot: { readonly node: string; readonly counter: number };
+  readonly writtenAtMs: number;
+}
+
+export function siblingView(s: Sibling): SiblingView {
+  return {
+    value: s.value === null ? null : Buffer.from(s.value).toString('base64'),
+    contentType: s.contentType,
+    deleted: s.value === null,
+    clock: clockView(clockOf(s)),
+    dot: { node: s.dot.node, counter: s.dot.counter },
+    writtenAtMs: s.dot.timeMs,
+  };
+}
+
+export interface RingView {
+  readonly n: number;
+  readonly nodes: ReadonlyArray<{
+    readonly id: string;
+    readonly position: string;
+    /** Home range [start, end) in hex; `wraps` when it runs past the top of the ring to 0. */
+    readonly range: { readonly start: string; readonly end: string; readonly wraps: boolean };
+    readonly replicas: readonly string[];
+  }>;
+}
+
+export function ringView(ring: Ring, n: number): RingView {
+  return {
+    n,
+    nodes: ring.homeRanges(n).map((r) => ({
+      id: r.node,
+      position: positionHex(r.position),
+      range: { start: positionHex(r.start), end: positionHex(r.end), wraps: r.wraps },
+      replicas: [...r.replicas],
+    })),
+  };
+}

@@ -1,0 +1,111 @@
+// `dynakv cluster start`: a local cluster of node processes on loopback (HTTP ports from
+// --base-port, peer ports 100 above). Prints the node table once every node answers /health,
+// forwards their warnings, and stops them all on Ctrl-C or SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { formatTable } from './table.ts';
+import { parsePort } from './node-command.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/dynakv.js', import.meta.url));
+const HEALTH_WAIT_MS = 30_000;
+
+export interface ClusterStartOptions {
+  readonly nodes: string;
+  readonly basePort: string;
+  readonly dataDir: string;
+  readonly logLevel: string;
+}
+
+interface Member {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  child?: ChildProcess;
+}
+
+export async function runClusterStart(options: ClusterStartOptions): Promise<void> {
+  const count = Number(options.nodes);
+  if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`--nodes must be 1..50, got ${options.nodes}`);
+  const basePort = parsePort(options.basePort, '--base-port');
+  const dataDir = resolve(options.dataDir);
+  const members: Member[] = Array.from({ length: count }, (_, i) => ({
+    id: `n${i + 1}`,
+    httpPort: basePort + i,
+    peerPort: basePort + 100 + i,
+    dataDir: resolve(dataDir, `n${i + 1}`),
+  }));
+  const peers = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}`).join(',');
+  let stopping = false;
+
+  for (const m of members) {
+    mkdirSync(m.dataDir, { recursive: true });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'node', 'start', '--id', m.id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--log-level', options.logLevel],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    m.child = child;
+    prefixLines(child.stdout!, m.id, process.stdout);
+    prefixLines(child.stderr!, m.id, process.stderr);
+    child.on('exit', (code, signal) => {
+      if (!stopping) console.error(`[${m.id}] exited (${signal ?? `code ${code}`}); the other nodes keep serving`);
+    });
+  }
+
+  const stopAll = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping ${members.length} nodes...`);
+    await Promise.all(members.map((m) => stopChild(m.child)));
+    console.log('all nodes stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stopAll('SIGINT'));
+  process.on('SIGTERM', () => void stopAll('SIGTERM'));
+
+  await Promise.all(members.map((m) => waitHealthy(`http://127.0.0.1:${m.httpPort}`, () => stopping || m.child?.exitCode !== null)));
+  if (stopping) return;
+  console.log(`dynakv cluster of ${count} nodes is up (data in ${dataDir})\n`);
+  console.log(
+    formatTable(
+      ['node', 'http', 'peer', 'data'],
+      members.map((m) => [m.id, `http://127.0.0.1:${m.httpPort}`, `127.0.0.1:${m.peerPort}`, m.dataDir]),
+    ),
+  );
+  console.log(`\ntry: npx dynakv put hello world && npx dynakv get hello`);
+  console.log('Ctrl-C stops the cluster.');
+}
+
+function prefixLines(stream: NodeJS.ReadableStream, id: string, out: NodeJS.WritableStream): void {
+  createInterface({ input: stream }).on('line', (line) => out.write(`[${id}] ${line}\n`));
+}
+
+async function waitHealthy(url: string, givenUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + HEALTH_WAIT_MS;
+  while (Date.now() < deadline && !givenUp()) {
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!givenUp()) throw new Error(`node at ${url} did not become healthy within ${HEALTH_WAIT_MS} ms`);
+}
+
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,78 @@
+// The `dynakv` command line (commander): cluster and node supervision, and the key-value verbs
+// against a running node. Errors print one clear line and exit non-zero; no stack traces for
+// operating errors.
+import { Command, Option } from 'commander';
+import { ClientError, DynakvClient } from '../client/http-client.ts';
+import { DEFAULT_CONFIG } from '../node/config.ts';
+import { runClusterStart } from './cluster-command.ts';
+import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
+import { runNodeStart } from './node-command.ts';
+
+const program = new Command();
+program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError();
+
+const nodeOption = () => new Option('--node <url>', 'node to talk to').default('http://127.0.0.1:7001').env('DYNAKV_NODE');
+const out = { log: (line: string) => console.log(line) };
+const clientOf = (opts: { node: string }) => new DynakvClient(opts.node);
+
+const cluster = program.command('cluster').description('run a local cluster');
+cluster
+  .command('start')
+  .description('start a local cluster of node processes on loopback')
+  .option('--nodes <count>', 'number of nodes', '5')
+  .option('--base-port <port>', 'HTTP port of the first node; peer ports are 100 above', '7001')
+  .option('--data-dir <dir>', 'parent directory of the nodes\' data', './data')
+  .option('--log-level <level>', 'node log level (trace..fatal)', 'warn')
+  .action(runClusterStart);
+
+const node = program.command('node').description('run one node');
+node
+  .command('start')
+  .description('start one node in this process')
+  .requiredOption('--id <id>', 'node id (its ring position is MD5 of it)')
+  .requiredOption('--http-port <port>', 'client HTTP port')
+  .requiredOption('--peer-port <port>', 'peer TCP port')
+  .requiredOption('--data-dir <dir>', 'directory for this node\'s LMDB files')
+  .requiredOption('--peers <list>', 'every node of the ring: n1=HOST:PEERPORT,n2=...')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--cluster <name>', 'cluster name; peers must agree', DEFAULT_CONFIG.cluster)
+  .option('--log-level <level>', 'log level (trace..fatal)', 'info')
+  .action(runNodeStart);
+
+program
+  .command('put <key> <value>')
+  .description('write a value (UTF-8 text)')
+  .addOption(nodeOption())
+  .option('--context <context>', 'context from a read: supersede what it saw')
+  .option('--content-type <type>', 'content type to store')
+  .option('--w <w>', 'write quorum, 1..N')
+  .action((key: string, value: string, opts) => runPut(clientOf(opts), key, value, opts, out));
+
+program
+  .command('get <key>')
+  .description('read a value; shows siblings and the context')
+  .addOption(nodeOption())
+  .option('--r <r>', 'read quorum, 1..N')
+  .action((key: string, opts) => runGet(clientOf(opts), key, opts, out));
+
+program
+  .command('delete <key>')
+  .description('delete a key (a tombstone that keeps its clock)')
+  .addOption(nodeOption())
+  .option('--context <context>', 'context from a read')
+  .option('--w <w>', 'write quorum, 1..N')
+  .action((key: string, opts) => runDelete(clientOf(opts), key, opts, out));
+
+program
+  .command('ring')
+  .description('show the ring: positions, home ranges, replica sets')
+  .addOption(nodeOption())
+  .action((opts) => runRing(clientOf(opts), out));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = err instanceof ClientError || err instanceof Error ? err.message : String(err);
+  console.error(`dynakv: ${message}`);
+  process.exitCode = err instanceof ClientError && err.code === 'UNREACHABLE' ? 2 : 1;
+}

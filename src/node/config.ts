@@ -1,0 +1,55 @@
+// A node's configuration: one typed object, every default in this file with its unit and why.
+import type { NodeId } from '../env/transport.ts';
+
+export interface PeerAddress {
+  readonly id: NodeId;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  readonly id: NodeId;
+  /** Nodes refuse peer connections that name another cluster, so two local clusters never mix. */
+  readonly cluster: string;
+  /** The static bootstrap membership: every node of the ring, this one included. */
+  readonly peers: readonly PeerAddress[];
+  /** Replicas per key (the seed: a node and its 2 successors). */
+  readonly n: number;
+  /** Default read quorum; R + W > N gives read-your-writes when no node fails. */
+  readonly r: number;
+  /** Default write quorum. */
+  readonly w: number;
+  /** Coordinator's wait for R/W replies. 2 s: far above a healthy LMDB commit plus a LAN hop. */
+  readonly requestTimeoutMs: number;
+  /** Vector clock entries kept per version: one per physical node, with room for growth. */
+  readonly clockEntriesMax: number;
+  /** Live siblings per key: beyond this, blind writes are refused until a client resolves them. */
+  readonly siblingsMax: number;
+  /** Largest value accepted (HTTP 413 above it). */
+  readonly valueBytesMax: number;
+}
+
+export const DEFAULT_CONFIG = {
+  cluster: 'dynakv',
+  n: 3,
+  r: 2,
+  w: 2,
+  requestTimeoutMs: 2_000,
+  clockEntriesMax: 10,
+  siblingsMax: 64,
+  valueBytesMax: 1024 * 1024,
+} as const;
+
+/** Parses `n1=127.0.0.1:7101,n2=127.0.0.1:7102`; throws with a message naming the bad part. */
+export function parsePeerList(text: string): PeerAddress[] {
+  const peers: PeerAddress[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const match = /^([A-Za-z0-9_.-]{1,64})=([^:=\s]+):(\d{1,5})$/.exec(part);
+    if (match === null) throw new Error(`bad peer "${part}": expected ID=HOST:PORT`);
+    const port = Number(match[3]);
+    if (port < 1 || port > 65535) throw new Error(`bad peer "${part}": port out of range`);
+    if (peers.some((p) => p.id === match[1])) throw new Error(`peer id ${match[1]} appears twice`);
+    peers.push({ id: match[1]!, host: match[2]!, port });
+  }
+  return peers;
+}

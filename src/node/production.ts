@@ -1,0 +1,70 @@
+// Production wiring of one node: LMDB storage, TCP peer transport, real clock and randomness,
+// pino logs and the fastify HTTP API. Everything else in a node is the same code the simulator
+// runs; this module is the only one that knows which world it is in.
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildHttpServer } from '../api/http-server.ts';
+import { realClock } from '../env/real-clock.ts';
+import { realRandom } from '../env/real-random.ts';
+import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import { openLmdbStorage } from '../storage/lmdb-storage.ts';
+import { TcpTransport } from '../transport/tcp-transport.ts';
+import type { NodeConfig } from './config.ts';
+import { DynakvNode } from './node.ts';
+
+export interface ProductionOptions {
+  readonly config: NodeConfig;
+  readonly dataDir: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly peerHost: string;
+  readonly peerPort: number;
+  readonly logger?: Logger;
+}
+
+export interface RunningNode {
+  readonly node: DynakvNode;
+  readonly http: FastifyInstance;
+  readonly httpUrl: string;
+  readonly peerPort: number;
+  close(): Promise<void>;
+}
+
+export async function startProductionNode(options: ProductionOptions): Promise<RunningNode> {
+  const { config } = options;
+  const log = options.logger ?? pino({ base: { node: config.id } });
+  const storage = await openLmdbStorage(join(options.dataDir, 'lmdb'));
+  const peers = new Map(config.peers.map((p) => [p.id, { host: p.host, port: p.port }]));
+  const transport = new TcpTransport<PeerRequest, PeerReply>({
+    self: config.id,
+    cluster: config.cluster,
+    listenHost: options.peerHost,
+    listenPort: options.peerPort,
+    resolve: (id) => peers.get(id),
+    parseRequest: parsePeerRequest,
+    parseReply: parsePeerReply,
+    log,
+  });
+  const node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
+  await transport.listen();
+  const http = buildHttpServer({ node, logger: log });
+  const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });
+  log.info({ httpUrl, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
+  let closing: Promise<void> | undefined;
+  return {
+    node,
+    http,
+    httpUrl,
+    peerPort: transport.port,
+    close() {
+      closing ??= (async () => {
+        await http.close();
+        await transport.close();
+        await storage.close();
+        log.info({}, 'node stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// Every message nodes exchange, as discriminated unions checked exhaustively by the compiler,
+// plus the validators that turn an untrusted decoded frame into a typed message. A frame that
+// fails validation is malformed: the transport closes that connection (see tcp-transport.ts).
+import type { Sibling } from '../version/siblings.ts';
+import { isVClock, type VClock } from '../version/vclock.ts';
+
+/** Keys are 1..1024 UTF-8 bytes; checked again on receipt so a peer cannot smuggle in more. */
+export const KEY_BYTES_MAX = 1024;
+
+export type PeerRequest =
+  /** Merge these versions into your replica of `key`; reply once durable (Dynamo 4.5). */
+  | { readonly kind: 'replica_put'; readonly key: string; readonly siblings: readonly Sibling[] }
+  /** Send your replica of `key` (possibly empty). */
+  | { readonly kind: 'replica_get'; readonly key: string }
+  /** Coordinate this client write: sent by a node outside the key's preference list to one inside it. */
+  | {
+      readonly kind: 'forward_put';
+      readonly key: string;
+      readonly value: Uint8Array | null;
+      readonly contentType: string;
+      readonly context: VClock;
+      readonly w: number;
+    }
+  | { readonly kind: 'ping' };
+
+export type PeerReply =
+  | { readonly kind: 'replica_put_ok' }
+  | { readonly kind: 'replica_get_ok'; readonly siblings: readonly Sibling[] }
+  | { readonly kind: 'forward_put_ok'; readonly context: VClock }
+  /** The forwarded write did not reach its quorum (or was refused) on the coordinating node. */
+  | {
+      readonly kind: 'forward_put_failed';
+      readonly code: string;
+      readonly message: string;
+      readonly ok?: number;
+      readonly needed?: number;
+    }
+  | { readonly kind: 'pong' };
+
+type Fields = Record<string, unknown>;
+
+function isObject(x: unknown): x is Fields {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+export function isValidKey(key: unknown): key is string {
+  if (typeof key !== 'string' || key.length === 0) return false;
+  return Buffer.byteLength(key, 'utf8') <= KEY_BYTES_MAX;
+}
+
+export function isSibling(x: unknown): x is Sibling {
+  if (!isObject(x) || !isObject(x.dot)) return false;
+  const { node, counter, timeMs } = x.dot;
+  if (typeof node !== 'string' || node.length === 0) return false;
+  if (!Number.isSafeInteger(counter) || (counter as number) < 1) return false;
+  if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) return false;
+  if (!isVClock(x.context)) return false;
+  if (x.value !== null && !(x.value instanceof Uint8Array)) return false;
+  return typeof x.contentType === 'string';
+}
+
+function isSiblingList(x: unknown): x is readonly Sibling[] {
+  return Array.isArray(x) && x.every(isSibling);
+}
+
+export function parsePeerRequest(x: unknown): PeerRequest | undefined {
+  if (!isObject(x)) return undefined;
+  switch (x.kind) {
+    case 'replica_put':
+      return isValidKey(x.key) && isSiblingList(x.siblings) ? (x as PeerRequest) : undefined;
+    case 'replica_get':
+      return isValidKey(x.key) ? (x as PeerRequest) : undefined;
+    case 'forward_put':
+      return isValidKey(x.key) &&
+        (x.value === null || x.value instanceof Uint8Array) &&
+        typeof x.contentType === 'string' &&
+        isVClock(x.context) &&
+        Number.isSafeInteger(x.w)
+        ? (x as PeerRequest)
+        : undefined;
+    case 'ping':
+      return { kind: 'ping' };
+    default:
+      return undefined;
+  }
+}
+
+export function parsePeerReply(x: unknown): PeerReply | undefined {
+  if (!isObject(x)) return undefined;
+  switch (x.kind) {
+    case 'replica_put_ok':
+      return { kind: 'replica_put_ok' };
+    case 'replica_get_ok':
+      return isSiblingList(x.siblings) ? (x as PeerReply) : undefined;
+    case 'forward_put_ok':
+      return isVClock(x.context) ? (x as PeerReply) : undefined;
+    case 'forward_put_failed':
+      return typeof x.code === 'string' && typeof x.message === 'string' ? (x as PeerReply) : undefined;
+    case 'pong':
+      return { kind: 'pong' };
+    default:
+      return undefined;
+  }
+}

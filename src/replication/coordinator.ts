@@ -1,0 +1,185 @@
+// Coordinates client reads and writes (Dynamo 4.5): finds the key's preference list, sends to
+// its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
+// coordinated by a node of the preference list, because the new version's dot must come from a
+// node that stores the key; any other node forwards the write there. Owns no state of its own.
+import type { Clock } from '../env/clock.ts';
+import type { Log } from '../env/log.ts';
+import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
+import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
+import type { Ring } from '../ring/ring.ts';
+import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
+import { prune, type VClock } from '../version/vclock.ts';
+import type { DotCounter } from './dot-counter.ts';
+import { CoordinationError } from './errors.ts';
+import { awaitQuorum } from './quorum.ts';
+import type { ReplicaStore } from './replica-store.ts';
+
+export interface CoordinatorConfig {
+  /** Replicas per key. */
+  readonly n: number;
+  /** Default read quorum. */
+  readonly r: number;
+  /** Default write quorum. */
+  readonly w: number;
+  /** How long a coordinator waits for its quorum before answering QUORUM_FAILED. */
+  readonly requestTimeoutMs: number;
+  /** Vector clock entries kept per version (Dynamo 4.4 pruning). */
+  readonly clockEntriesMax: number;
+  /** Live siblings a key may hold; a write that would exceed it is refused. */
+  readonly siblingsMax: number;
+}
+
+export interface CoordinatorDeps {
+  readonly self: NodeId;
+  readonly ring: () => Ring;
+  readonly store: ReplicaStore;
+  readonly dots: DotCounter;
+  readonly transport: Transport<PeerRequest, PeerReply>;
+  readonly clock: Clock;
+  readonly log: Log;
+  readonly config: CoordinatorConfig;
+}
+
+export interface WriteRequest {
+  readonly key: string;
+  /** null deletes: the tombstone keeps a clock so the delete wins over what it saw. */
+  readonly value: Uint8Array | null;
+  readonly contentType: string;
+  /** The context the client read; empty for a blind write. */
+  readonly context: VClock;
+  readonly w?: number;
+}
+
+export interface ReadResult {
+  /** Merged siblings from the replies, tombstones included (the API hides them). */
+  readonly siblings: readonly Sibling[];
+}
+
+export class Coordinator {
+  constructor(private readonly deps: CoordinatorDeps) {}
+
+  preferenceList(key: string): NodeId[] {
+    return this.deps.ring().preferenceList(key, this.deps.config.n);
+  }
+
+  async get(key: string, r: number = this.deps.config.r): Promise<ReadResult> {
+    this.checkQuorum('r', r);
+    const { self, store, transport, clock, config } = this.deps;
+    const attempts = this.preferenceList(key).map(async (node): Promise<readonly Sibling[]> => {
+      if (node === self) return store.read(key);
+      const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
+      if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
+      return reply.siblings;
+    });
+    const outcome = await awaitQuorum(attempts, r, clock, config.requestTimeoutMs);
+    if (!outcome.reached) throw quorumFailed('read', outcome.ok.length, r, attempts.length);
+    let siblings: Sibling[] = [];
+    for (const reply of outcome.ok) siblings = mergeSiblings(siblings, reply);
+    return { siblings };
+  }
+
+  /** Writes (or deletes) and returns the new version's clock once W replicas hold it durably. */
+  async put(request: WriteRequest): Promise<VClock> {
+    const w = request.w ?? this.deps.config.w;
+    this.checkQuorum('w', w);
+    const preferenceList = this.preferenceList(request.key);
+    if (preferenceList.includes(this.deps.self)) return this.coordinate(preferenceList, request, w);
+    return this.forward(preferenceList, request, w);
+  }
+
+  /** Handles a write forwarded by another node: coordinate here, never forward again. */
+  async putForwarded(request: WriteRequest): Promise<VClock> {
+    const w = request.w ?? this.deps.config.w;
+    this.checkQuorum('w', w);
+    const preferenceList = this.preferenceList(request.key);
+    if (!preferenceList.includes(this.deps.self)) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${this.deps.self} is not a replica of this key in its ring view`);
+    }
+    return this.coordinate(preferenceList, request, w);
+  }
+
+  private async coordinate(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
+    const { self, store, dots, transport, clock, config } = this.deps;
+    const { key, value, contentType, context } = request;
+    const counter = await dots.take(highestCounterOf(self, store.read(key), context) + 1);
+    const sibling: Sibling = {
+      dot: { node: self, counter, timeMs: clock.nowMs() },
+      // One entry is left for the dot itself, so the full clock stays within clockEntriesMax.
+      context: prune(context, config.clockEntriesMax - 1),
+      value,
+      contentType,
+    };
+    const merged = mergeSiblings(store.read(key), [sibling]);
+    if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
+      throw new CoordinationError(
+        'TOO_MANY_SIBLINGS',
+        `key has ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); read it and write back with its context to resolve them`,
+      );
+    }
+    const attempts = preferenceList.map(async (node): Promise<NodeId> => {
+      if (node === self) {
+        await store.replace(key, merged);
+        return node;
+      }
+      const reply = await transport.request(node, { kind: 'replica_put', key, siblings: [sibling] }, config.requestTimeoutMs);
+      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected reply ${reply.kind} to replica_put`);
+      return node;
+    });
+    const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
+    if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
+    return clockOf(sibling);
+  }
+
+  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
+    const { transport, config, log } = this.deps;
+    // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
+    const timeoutMs = 2 * config.requestTimeoutMs;
+    const failures: string[] = [];
+    for (const node of preferenceList) {
+      let reply: PeerReply;
+      try {
+        reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
+      } catch (err) {
+        // Without a reply we cannot know whether that node applied the write. Trying the next
+        // replica keeps the store writeable; the price is that a write which did land there may
+        // land twice, as two siblings with equal values, which reads show as one value.
+        if (!(err instanceof TransportError)) throw err;
+        log.debug({ node, key: request.key, code: err.code }, 'forward failed, trying the next replica');
+        failures.push(`${node}: ${err.code}`);
+        continue;
+      }
+      switch (reply.kind) {
+        case 'forward_put_ok':
+          return reply.context;
+        case 'forward_put_failed':
+          throw new CoordinationError(
+            isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
+            reply.message,
+            reply.ok !== undefined && reply.needed !== undefined ? { ok: reply.ok, needed: reply.needed } : undefined,
+          );
+        default:
+          throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
+      }
+    }
+    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${failures.join(', ')})`);
+  }
+
+  private checkQuorum(name: 'r' | 'w', value: number): void {
+    const { n } = this.deps.config;
+    if (!Number.isInteger(value) || value < 1 || value > n) {
+      throw new CoordinationError('BAD_QUORUM', `${name} must be an integer from 1 to ${n}, got ${value}`);
+    }
+  }
+}
+
+function quorumFailed(op: 'read' | 'write', ok: number, needed: number, asked: number): CoordinationError {
+  return new CoordinationError(
+    'QUORUM_FAILED',
+    `${op} quorum not reached: ${ok} of ${asked} replicas answered in time, ${needed} needed`,
+    { ok, needed },
+  );
+}
+
+function isCoordinationCode(code: string): code is CoordinationError['code'] {
+  return code === 'QUORUM_FAILED' || code === 'BAD_QUORUM' || code === 'TOO_MANY_SIBLINGS' || code === 'COORDINATOR_UNREACHABLE';
+}

@@ -1,0 +1,111 @@
+// This node's replicas: the sibling sets of the keys it stores, read and merged through the
+// injected Storage with group commit. Every change is a join (mergeSiblings), so replica writes,
+// read repair and anti-entropy can arrive in any order. A merge resolves only once durable: a
+// replica acknowledges nothing that a crash could take back.
+import type { Storage, StorageWrite } from '../env/storage.ts';
+import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
+import { mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
+
+/** Keys per LMDB transaction: bounds a commit's size and the latency of the writes behind it. */
+export const COMMIT_BATCH_WRITES_MAX = 2_000;
+
+interface QueuedWrite {
+  readonly key: string;
+  readonly siblings: readonly Sibling[];
+  readonly done: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
+}
+
+export class ReplicaStore {
+  /** Latest state of keys whose write is queued or committing; reads see it first. */
+  private readonly pending = new Map<string, readonly Sibling[]>();
+  /** Queued writes by key: a second write to a key in the queue replaces the first. */
+  private readonly queue = new Map<string, QueuedWrite>();
+  private committing = false;
+  private flushScheduled = false;
+
+  constructor(private readonly storage: Storage) {}
+
+  /** The key's siblings as this replica holds them (including writes still being committed). */
+  read(key: string): readonly Sibling[] {
+    const pending = this.pending.get(key);
+    if (pending !== undefined) return pending;
+    const bytes = this.storage.get('data', key);
+    return bytes === undefined ? [] : decodeRecord(bytes);
+  }
+
+  /** Joins `incoming` into the key's replica; resolves once the result is durable. */
+  merge(key: string, incoming: readonly Sibling[]): Promise<void> {
+    const current = this.read(key);
+    const merged = mergeSiblings(current, incoming);
+    // Nothing new: the state is already what a commit would write (possibly still committing).
+    if (current.length > 0 && siblingsEqual(current, merged)) return this.whenDurable(key);
+    return this.replace(key, merged);
+  }
+
+  /** Stores `siblings` as the key's new state; the caller computed it as a join of read(key). */
+  replace(key: string, siblings: readonly Sibling[]): Promise<void> {
+    this.pending.set(key, siblings);
+    return new Promise<void>((resolve, reject) => {
+      const queued = this.queue.get(key);
+      const done = queued === undefined ? [] : queued.done;
+      done.push({ resolve, reject });
+      this.queue.set(key, { key, siblings, done });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Number of keys stored (committed). */
+  count(): number {
+    return this.storage.count('data');
+  }
+
+  /** Resolves when the key's present state is durable (immediately if nothing is pending). */
+  private whenDurable(key: string): Promise<void> {
+    if (!this.pending.has(key)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const queued = this.queue.get(key);
+      if (queued !== undefined) {
+        queued.done.push({ resolve, reject });
+      } else {
+        // Committing now: re-queue the same state, it is idempotent and rides the next batch.
+        this.replace(key, this.pending.get(key)!).then(resolve, reject);
+      }
+    });
+  }
+
+  // Group commit: writes made while a batch commits wait and go together in the next one.
+  // Batches start from a microtask, so all writes of one event-loop turn share a transaction.
+  private scheduleFlush(): void {
+    if (this.committing || this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.committing || this.queue.size === 0) return;
+    this.committing = true;
+    const batch: QueuedWrite[] = [];
+    for (const write of this.queue.values()) {
+      batch.push(write);
+      if (batch.length >= COMMIT_BATCH_WRITES_MAX) break;
+    }
+    for (const write of batch) this.queue.delete(write.key);
+    const writes: StorageWrite[] = batch.map((w) => ({ space: 'data', key: w.key, value: encodeRecord(w.siblings) }));
+    let failure: unknown;
+    try {
+      await this.storage.commit(writes);
+    } catch (err) {
+      failure = err;
+    }
+    for (const write of batch) {
+      // Drop the pending copy unless a newer write for the key is already queued behind us.
+      if (this.pending.get(write.key) === write.siblings && !this.queue.has(write.key)) this.pending.delete(write.key);
+      for (const d of write.done) failure === undefined ? d.resolve() : d.reject(failure);
+    }
+    this.committing = false;
+    if (this.queue.size > 0) this.scheduleFlush();
+  }
+}

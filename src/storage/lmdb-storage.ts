@@ -1,0 +1,173 @@
+// Production Storage on LMDB (lmdb-js v3): one environment per node, one named database per Space,
+// raw UTF-8 keys (code point order) and raw byte values. Owns durability: commit() resolves only
+// after LMDB has fdatasync'ed the data pages and written the meta page through its O_DSYNC file
+// handle. Verified for lmdb 3.5.6 with strace (see test/storage/lmdb-storage.test.ts) and by reading
+// write.js/writer.cpp. Must not enable noSync, noMetaSync, mapAsync, caching or overlappingSync.
+import { mkdir } from 'node:fs/promises';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { SPACES, StorageError, type ScanOptions, type Space, type Storage, type StorageEntry, type StorageWrite } from '../env/storage.ts';
+import { assertScanBound, assertScanLimit, checkWrites, KEY_BYTES_MAX, keyProblem } from './storage-keys.ts';
+
+export interface LmdbStorageOptions {
+  /** Initial map size; lmdb-js grows the map by itself when it fills, so this is only a hint. */
+  readonly mapSizeBytes?: number;
+}
+
+type SpaceDb = Database<Buffer, Buffer>;
+
+export async function openLmdbStorage(dir: string, options: LmdbStorageOptions = {}): Promise<LmdbStorage> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const env: RootDatabase<Buffer, Buffer> = open(dir, {
+      // A dot in the last path segment would otherwise make lmdb-js treat `dir` as a file name.
+      noSubdir: false,
+      encoding: 'binary',
+      keyEncoding: 'binary',
+      // Values are opaque bytes (already-encoded records); compression would also bind every
+      // future open of this directory to the same setting.
+      compression: false,
+      // With overlappingSync (the lmdb-js default off Windows) a batch is visible before it is
+      // flushed and the docs promise durability only through the separate `flushed` thenable,
+      // which tracks the latest batch, not ours. Classic LMDB commits fdatasync before the meta
+      // page, so the promise of our own transaction is the durable point.
+      overlappingSync: false,
+      ...(options.mapSizeBytes === undefined ? {} : { mapSize: options.mapSizeBytes }),
+    });
+    const dbs = new Map<Space, SpaceDb>(SPACES.map((space) => [space, env.openDB<Buffer, Buffer>(space, { encoding: 'binary', keyEncoding: 'binary' })]));
+    return new LmdbStorage(env, dbs);
+  } catch (err) {
+    throw new StorageError(`cannot open LMDB storage at ${dir}: ${String(err)}`, { cause: err });
+  }
+}
+
+export class LmdbStorage implements Storage {
+  private closed = false;
+  /** Commits not yet settled; close() lets them finish so none is cut off half-reported. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly env: RootDatabase<Buffer, Buffer>,
+    private readonly dbs: ReadonlyMap<Space, SpaceDb>,
+  ) {
+    for (const db of dbs.values()) {
+      const { maxKeySize } = db as unknown as { maxKeySize?: unknown };
+      if (typeof maxKeySize === 'number' && maxKeySize < KEY_BYTES_MAX) {
+        throw new Error(`assertion: LMDB max key size ${maxKeySize} is below KEY_BYTES_MAX ${KEY_BYTES_MAX}`);
+      }
+    }
+  }
+
+  get(space: Space, key: string): Uint8Array | undefined {
+    const db = this.db(space);
+    // A key that could never be stored is simply absent (and LMDB would throw on some of them).
+    if (keyProblem(key) !== undefined) return undefined;
+    const bytes = db.getBinary(encodeKey(key));
+    return bytes === undefined ? undefined : ownedCopy(bytes);
+  }
+
+  commit(writes: readonly StorageWrite[]): Promise<void> {
+    try {
+      this.assertOpen();
+      checkWrites(writes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (writes.length === 0) return Promise.resolve();
+    // Copy now: the transaction callback runs later, and the caller may reuse its arrays meanwhile.
+    const ops = writes.map((w) => ({ db: this.db(w.space), key: encodeKey(w.key), value: w.value === null ? null : Buffer.from(w.value) }));
+    // A child transaction, not transaction(): if the callback throws, lmdb-js aborts only the child,
+    // whereas a plain async transaction would commit the writes made before the throw.
+    // Commits issued in the same event turn share one LMDB transaction (group commit), each its own
+    // child, so concurrent commit() calls cost one fdatasync between them.
+    const done = this.env
+      .childTransaction(() => {
+        for (const op of ops) {
+          if (op.value === null) op.db.remove(op.key);
+          else op.db.put(op.key, op.value);
+        }
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          throw new StorageError(`LMDB commit of ${writes.length} writes failed: ${String(err)}`, { cause: err });
+        },
+      );
+    this.inFlight.add(done);
+    const forget = (): void => {
+      this.inFlight.delete(done);
+    };
+    done.then(forget, forget);
+    return done;
+  }
+
+  scan(space: Space, options: ScanOptions = {}): Iterable<StorageEntry> {
+    const db = this.db(space);
+    const { start, end, limit } = options;
+    assertScanBound(start, 'start');
+    assertScanBound(end, 'end');
+    assertScanLimit(limit);
+    // No key is empty, so '' as start is no bound and '' as end admits nothing; LMDB would read an
+    // empty end buffer as "no end".
+    if (end === '') return [];
+    const range = {
+      ...(start === undefined || start === '' ? {} : { start: encodeKey(start) }),
+      ...(end === undefined ? {} : { end: encodeKey(end) }),
+      ...(limit === undefined ? {} : { limit }),
+    };
+    return {
+      // Each iteration opens its own cursor on a read snapshot taken when iteration begins; leaving
+      // the loop early closes it through the generator's return().
+      *[Symbol.iterator](): Iterator<StorageEntry> {
+        for (const entry of db.getRange(range)) yield { key: decodeKey(entry.key), value: ownedCopy(entry.value) };
+      },
+    };
+  }
+
+  count(space: Space): number {
+    // getStats reads the B-tree header (O(1)); getCount would walk every key.
+    const { entryCount } = this.db(space).getStats() as { entryCount?: unknown };
+    if (typeof entryCount !== 'number') throw new Error('assertion: LMDB stats have no entryCount');
+    return entryCount;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+    try {
+      await this.env.close();
+    } catch (err) {
+      throw new StorageError(`closing LMDB failed: ${String(err)}`, { cause: err });
+    }
+  }
+
+  private db(space: Space): SpaceDb {
+    this.assertOpen();
+    const db = this.dbs.get(space);
+    if (db === undefined) throw new StorageError(`unknown space ${JSON.stringify(space)}`);
+    return db;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StorageError('storage is closed');
+  }
+}
+
+function encodeKey(key: string): Buffer {
+  return Buffer.from(key, 'utf8');
+}
+
+function decodeKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+}
+
+/**
+ * A plain Uint8Array the caller owns. lmdb-js reuses one read buffer across gets (overriding its
+ * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
+ * MemoryStorage's under deepStrictEqual.
+ */
+function ownedCopy(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  return copy;
+}

@@ -1,0 +1,613 @@
+// The production peer transport: one persistent, lazily dialed TCP connection per peer carrying
+// length-prefixed msgpack frames (frame-codec.ts) with requests multiplexed by id (envelope.ts).
+// It owns sockets, reconnect backoff, timeouts and per-peer limits. It must not interpret
+// request or reply bodies beyond the validators it is given, and it must never throw out of a
+// socket event handler: a misbehaving peer costs that peer its connection, never the process.
+import net from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Log } from '../env/log.ts';
+import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
+import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
+import { FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
+import { RemoteError } from './remote-error.ts';
+
+/** Requests in flight per peer (each direction) before request() answers OVERLOADED; protects both ends' memory. */
+export const inFlightMaxDefault = 1024;
+/** A peer on the LAN answers a SYN in well under a millisecond; a second means it is not there. */
+export const connectTimeoutMsDefault = 1000;
+/** The dialer sends its hello right after connecting, so an accepted socket silent this long is not a peer. */
+export const helloTimeoutMsDefault = 5000;
+/** Re-dial delay after a failure, doubling per consecutive failure: short enough to notice a restart quickly, capped so a dead peer costs one dial every two seconds. */
+export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
+/** Bytes queued on one socket before new requests answer OVERLOADED (and an inbound socket stops reading). */
+export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
+/** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
+export const inboundConnectionsMaxDefault = 1024;
+/** Node's timers cannot wait longer (a larger delay fires at once), so neither can a request. */
+export const requestTimeoutMsMax = 2_147_483_647;
+/** Idle time before TCP keepalive probes start: finds a peer whose machine vanished on idle connections. */
+export const keepAliveInitialDelayMs = 10_000;
+
+export type TransportLog = Pick<Log, 'warn' | 'info'> & Partial<Pick<Log, 'debug'>>;
+
+export interface TcpTransportOptions<Req, Rep> {
+  readonly self: NodeId;
+  /** A hello naming another cluster is refused (the connection is closed), so two clusters never mix. */
+  readonly cluster: string;
+  readonly listenHost: string;
+  /** 0 picks a free port; read it from `port` after listen(). */
+  readonly listenPort: number;
+  /** The peer address book; asked on every request, since membership changes move and add peers. */
+  readonly resolve: (id: NodeId) => { host: string; port: number } | undefined;
+  /** Validators from the protocol layer: a body they refuse makes the frame malformed. */
+  readonly parseRequest: (body: unknown) => Req | undefined;
+  readonly parseReply: (body: unknown) => Rep | undefined;
+  readonly log: TransportLog;
+  /** Largest frame payload in bytes, both sent and accepted; default frameBytesMaxDefault (32 MiB). */
+  readonly frameBytesMax?: number;
+  /** Per peer and direction; default inFlightMaxDefault. */
+  readonly inFlightMax?: number;
+  readonly connectTimeoutMs?: number;
+  readonly helloTimeoutMs?: number;
+  readonly reconnectBackoffMs?: { readonly initial: number; readonly max: number };
+  /** Per socket; must hold at least one largest frame. Default writeQueueBytesMaxDefault. */
+  readonly writeQueueBytesMax?: number;
+  readonly inboundConnectionsMax?: number;
+}
+
+export interface TcpTransportStats {
+  readonly outboundConnections: number;
+  readonly inboundConnections: number;
+  readonly pendingRequests: number;
+}
+
+/** One socket with its frame reassembly and write coalescing. */
+class Connection {
+  readonly decoder: FrameDecoder;
+  /** True once TCP connected (outbound) or from the start (inbound). */
+  connected: boolean;
+  /** Why we ended it, or the socket error that did; reported to callers and logs. */
+  failure: string | undefined;
+  private corked = false;
+
+  constructor(
+    readonly socket: Socket,
+    frameBytesMax: number,
+    connected: boolean,
+  ) {
+    this.decoder = new FrameDecoder({ frameBytesMax });
+    this.connected = connected;
+  }
+
+  get ended(): boolean {
+    return this.socket.destroyed || this.failure !== undefined;
+  }
+
+  /** Writes a frame; all frames written in one tick leave in one writev (Nagle is off, so batching is ours). */
+  write(frame: Buffer): void {
+    if (this.ended) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(frame);
+  }
+
+  end(reason: string): void {
+    this.failure ??= reason;
+    this.socket.destroy();
+  }
+}
+
+interface Pending<Rep> {
+  readonly resolve: (reply: Rep) => void;
+  readonly reject: (error: TransportError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Our outgoing side to one peer: the current connection (if any), its requests, its reconnect state. */
+interface Link<Rep> {
+  readonly peer: NodeId;
+  connection: Connection | undefined;
+  address: { host: string; port: number } | undefined;
+  readonly pending: Map<number, Pending<Rep>>;
+  lastId: number;
+  /** Consecutive failures since the last reply; drives the backoff exponent. */
+  failures: number;
+  /** performance.now() before which no re-dial happens; requests meanwhile answer UNREACHABLE. */
+  retryAtMs: number;
+  lastFailure: string;
+}
+
+/** A connection a peer dialed to us: its requests, our replies. */
+interface Inbound {
+  readonly connection: Connection;
+  readonly remote: string;
+  /** Known once its hello arrived. */
+  peer: NodeId | undefined;
+  helloTimer: NodeJS.Timeout | undefined;
+  inFlight: number;
+}
+
+function assertPositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message;
+  }
+  try {
+    return String(error);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/** The human part of an error, without its code (the 'err' envelope carries that separately). */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/** The code an 'err' envelope carries for a handler rejection: the error's own `code` when it is a usable string. */
+function remoteCodeOf(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = error.code;
+    if (typeof code === 'string' && code.length > 0 && code.length <= errorCodeLengthMax) return code;
+  }
+  return 'HANDLER_FAILED';
+}
+
+export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
+  private readonly options: TcpTransportOptions<Req, Rep>;
+  private readonly log: TransportLog;
+  private readonly frameBytesMax: number;
+  private readonly inFlightMax: number;
+  private readonly connectTimeoutMs: number;
+  private readonly helloTimeoutMs: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly writeQueueBytesMax: number;
+  private readonly server: Server;
+  /** Encoded once: it never changes, and encoding it here proves at construction that it fits frameBytesMax. */
+  private readonly helloFrame: Buffer;
+  private readonly links = new Map<NodeId, Link<Rep>>();
+  private readonly inbound = new Set<Inbound>();
+  private handler: RequestHandler<Req, Rep> | undefined;
+  private listening = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: TcpTransportOptions<Req, Rep>) {
+    this.options = options;
+    this.log = options.log;
+    this.frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.inFlightMax = options.inFlightMax ?? inFlightMaxDefault;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
+    this.helloTimeoutMs = options.helloTimeoutMs ?? helloTimeoutMsDefault;
+    this.backoffInitialMs = options.reconnectBackoffMs?.initial ?? reconnectBackoffMsDefault.initial;
+    this.backoffMaxMs = options.reconnectBackoffMs?.max ?? reconnectBackoffMsDefault.max;
+    this.writeQueueBytesMax = options.writeQueueBytesMax ?? writeQueueBytesMaxDefault;
+    const inboundConnectionsMax = options.inboundConnectionsMax ?? inboundConnectionsMaxDefault;
+
+    // Peers refuse hellos outside these bounds (envelope.ts), so refuse to start with them.
+    if (options.self.length === 0 || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be 1..${nodeIdLengthMax} characters`);
+    if (options.cluster.length > clusterLengthMax) throw new RangeError(`cluster must be at most ${clusterLengthMax} characters`);
+    assertPositiveInteger('frameBytesMax', this.frameBytesMax);
+    assertPositiveInteger('inFlightMax', this.inFlightMax);
+    assertPositiveInteger('connectTimeoutMs', this.connectTimeoutMs);
+    assertPositiveInteger('helloTimeoutMs', this.helloTimeoutMs);
+    assertPositiveInteger('reconnectBackoffMs.initial', this.backoffInitialMs);
+    assertPositiveInteger('reconnectBackoffMs.max', this.backoffMaxMs);
+    assertPositiveInteger('inboundConnectionsMax', inboundConnectionsMax);
+    if (this.backoffMaxMs < this.backoffInitialMs) throw new RangeError('reconnectBackoffMs.max must be >= initial');
+    // Otherwise a largest frame could never be queued and would always answer OVERLOADED.
+    if (this.writeQueueBytesMax < frameHeaderBytes + this.frameBytesMax) {
+      throw new RangeError('writeQueueBytesMax must hold at least one frame of frameBytesMax');
+    }
+
+    this.helloFrame = encodeFrame({ t: 'hello', from: options.self, cluster: options.cluster } satisfies Envelope, this.frameBytesMax);
+
+    this.server = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+    this.server.maxConnections = inboundConnectionsMax;
+    this.server.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Binds the listening socket; resolves once it accepts connections. Rejects with the bind error (e.g. EADDRINUSE). */
+  listen(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('TcpTransport.listen after close'));
+    if (this.listening) return Promise.reject(new Error('TcpTransport.listen called twice'));
+    this.listening = true;
+    return new Promise((resolve, reject) => {
+      const onBindError = (error: Error): void => reject(error);
+      this.server.once('error', onBindError);
+      this.server.listen(this.options.listenPort, this.options.listenHost, () => {
+        this.server.off('error', onBindError);
+        this.server.on('error', (error) => this.log.warn({ err: describe(error) }, 'peer listener error'));
+        this.log.info({ host: this.options.listenHost, port: this.port }, 'peer transport listening');
+        resolve();
+      });
+    });
+  }
+
+  /** The bound port; only valid after listen() resolved (useful with listenPort 0). */
+  get port(): number {
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('TcpTransport.port read before listen() resolved');
+    return address.port;
+  }
+
+  get stats(): TcpTransportStats {
+    let outboundConnections = 0;
+    let pendingRequests = 0;
+    for (const link of this.links.values()) {
+      if (link.connection !== undefined) outboundConnections += 1;
+      pendingRequests += link.pending.size;
+    }
+    return { outboundConnections, inboundConnections: this.inbound.size, pendingRequests };
+  }
+
+  serve(handler: RequestHandler<Req, Rep>): void {
+    if (this.handler !== undefined) throw new Error('TcpTransport.serve called twice');
+    this.handler = handler;
+  }
+
+  /**
+   * Throws synchronously only for programmer errors (a request to self, a bad timeout, a request
+   * msgpack cannot encode); every operating failure is a rejection with TransportError. A request
+   * whose frame exceeds frameBytesMax rejects OVERLOADED: the peer would refuse it.
+   */
+  request(to: NodeId, request: Req, timeoutMs: number): Promise<Rep> {
+    if (to === this.options.self) throw new Error('TcpTransport.request to self: callers act locally');
+    if (!(timeoutMs > 0 && timeoutMs <= requestTimeoutMsMax)) {
+      throw new RangeError(`timeoutMs must be in (0, ${requestTimeoutMsMax}], got ${timeoutMs}`);
+    }
+    if (this.closed) return rejection('CLOSED', 'transport closed');
+
+    const address = this.options.resolve(to);
+    if (address === undefined) return rejection('UNREACHABLE', `unknown peer ${to}`);
+    const link = this.linkTo(to);
+    if (
+      link.connection !== undefined &&
+      (link.address?.host !== address.host || link.address?.port !== address.port)
+    ) {
+      // The peer moved (membership changed); its old address may now be someone else.
+      this.failLink(link, link.connection, 'CLOSED', 'peer address changed', false);
+    }
+    if (link.connection === undefined) {
+      const waitMs = link.retryAtMs - performance.now();
+      if (waitMs > 0) {
+        return rejection('UNREACHABLE', `${to} unreachable (${link.lastFailure}); next dial in ${Math.ceil(waitMs)} ms`);
+      }
+    }
+    if (link.pending.size >= this.inFlightMax) {
+      return rejection('OVERLOADED', `${this.inFlightMax} requests already in flight to ${to}`);
+    }
+
+    const id = this.nextId(link);
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ t: 'req', id, body: request } satisfies Envelope, this.frameBytesMax);
+    } catch (error) {
+      if (error instanceof FrameError) return rejection('OVERLOADED', `request to ${to} too large: ${error.message}`);
+      throw error;
+    }
+    const queuedBytes = link.connection?.socket.writableLength ?? 0;
+    if (queuedBytes + frame.length > this.writeQueueBytesMax) {
+      return rejection('OVERLOADED', `${queuedBytes} bytes already queued to ${to}`);
+    }
+
+    const connection = link.connection ?? this.dial(link, address);
+    if (connection === undefined) return rejection('UNREACHABLE', `${to} unreachable (${link.lastFailure})`);
+    return new Promise<Rep>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // Forgetting the id makes a late reply unmatched, so it is dropped.
+        link.pending.delete(id);
+        reject(new TransportError('TIMEOUT', `no reply from ${to} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      link.pending.set(id, { resolve, reject, timer });
+      connection.write(frame);
+    });
+  }
+
+  /** Stops listening, ends every connection and rejects in-flight requests with CLOSED. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closed = true;
+    for (const link of this.links.values()) {
+      if (link.connection !== undefined) this.failLink(link, link.connection, 'CLOSED', 'transport closed', false);
+    }
+    for (const inbound of this.inbound) {
+      clearTimeout(inbound.helloTimer);
+      inbound.connection.end('transport closed');
+    }
+    this.closing = new Promise<void>((resolve) => {
+      if (!this.server.listening) {
+        resolve();
+        return;
+      }
+      // The callback waits for accepted sockets to close; all were destroyed above.
+      this.server.close(() => resolve());
+    });
+    return this.closing;
+  }
+
+  // ---- outgoing side -------------------------------------------------------------------------
+
+  private linkTo(peer: NodeId): Link<Rep> {
+    let link = this.links.get(peer);
+    if (link === undefined) {
+      // Links live as long as the transport: there is one per peer ever addressed, which the
+      // address book (cluster membership) bounds.
+      link = {
+        peer,
+        connection: undefined,
+        address: undefined,
+        pending: new Map(),
+        lastId: 0,
+        failures: 0,
+        retryAtMs: 0,
+        lastFailure: '',
+      };
+      this.links.set(peer, link);
+    }
+    return link;
+  }
+
+  private nextId(link: Link<Rep>): number {
+    // Terminates: fewer than inFlightMax ids are pending, far fewer than requestIdMax.
+    do {
+      link.lastId = link.lastId >= requestIdMax ? 0 : link.lastId + 1;
+    } while (link.pending.has(link.lastId));
+    return link.lastId;
+  }
+
+  /** Starts a connection to the peer and queues the hello; undefined if the dial failed synchronously. */
+  private dial(link: Link<Rep>, address: { host: string; port: number }): Connection | undefined {
+    let socket: Socket;
+    try {
+      socket = net.connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+    } catch (error) {
+      // E.g. a port outside 0..65535 from the address book.
+      this.recordFailure(link, `dial failed: ${describe(error)}`);
+      return undefined;
+    }
+    const connection = new Connection(socket, this.frameBytesMax, false);
+    link.connection = connection;
+    link.address = { host: address.host, port: address.port };
+
+    const connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      connection.connected = true;
+      this.log.debug?.({ peer: link.peer, ...address }, 'peer connection established');
+    });
+    socket.on('data', (chunk: Buffer) => this.onReplyData(link, connection, chunk));
+    socket.on('error', (error) => {
+      connection.failure ??= describe(error);
+    });
+    socket.on('close', () => {
+      clearTimeout(connectTimer);
+      const code: TransportErrorCode = connection.connected ? 'CLOSED' : 'UNREACHABLE';
+      const reason = connection.failure ?? (connection.connected ? 'connection closed by peer' : 'connection failed');
+      this.failLink(link, connection, code, reason, true);
+    });
+    // Written before any request, so it is the first frame on the wire; Node queues it until connected.
+    connection.write(this.helloFrame);
+    return connection;
+  }
+
+  private onReplyData(link: Link<Rep>, connection: Connection, chunk: Buffer): void {
+    if (connection.ended) return;
+    try {
+      for (const payload of connection.decoder.push(chunk)) {
+        const envelope = parseEnvelope(payload);
+        if (envelope === undefined) return this.abortLink(link, connection, 'invalid envelope');
+        if (envelope.t !== 'rep' && envelope.t !== 'err') {
+          return this.abortLink(link, connection, `unexpected '${envelope.t}' envelope on an outgoing connection`);
+        }
+        // Any well-formed answer proves the peer healthy, so the next failure starts backoff afresh.
+        link.failures = 0;
+        const pending = link.pending.get(envelope.id);
+        if (pending === undefined) {
+          this.log.debug?.({ peer: link.peer, id: envelope.id }, 'reply after timeout dropped');
+          continue;
+        }
+        if (envelope.t === 'err') {
+          link.pending.delete(envelope.id);
+          clearTimeout(pending.timer);
+          pending.reject(new RemoteError(envelope.code, envelope.message));
+          continue;
+        }
+        const reply = this.options.parseReply(envelope.body);
+        if (reply === undefined) return this.abortLink(link, connection, 'reply body failed validation');
+        link.pending.delete(envelope.id);
+        clearTimeout(pending.timer);
+        pending.resolve(reply);
+      }
+    } catch (error) {
+      // A FrameError from the peer's bytes, or a throwing parseReply: either way this connection is done.
+      this.abortLink(link, connection, describe(error));
+    }
+  }
+
+  private abortLink(link: Link<Rep>, connection: Connection, reason: string): void {
+    this.log.warn({ peer: link.peer, reason }, 'closing connection to peer: malformed input');
+    connection.end(reason);
+    this.failLink(link, connection, 'CLOSED', reason, true);
+  }
+
+  /**
+   * Detaches a connection from its link at once (later requests dial afresh instead of writing
+   * to a dying socket) and rejects its requests with `code`. Runs once per connection: later
+   * calls for a connection already detached do nothing.
+   */
+  private failLink(link: Link<Rep>, connection: Connection, code: TransportErrorCode, reason: string, backoff: boolean): void {
+    if (link.connection !== connection) return;
+    link.connection = undefined;
+    connection.end(reason);
+    const pending = [...link.pending.values()];
+    link.pending.clear();
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.reject(new TransportError(code, `${link.peer}: ${reason}`));
+    }
+    if (backoff && !this.closed) this.recordFailure(link, reason);
+  }
+
+  private recordFailure(link: Link<Rep>, reason: string): void {
+    link.failures += 1;
+    link.lastFailure = reason;
+    const baseMs = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(link.failures - 1, 30));
+    // Jitter spreads the re-dials of many nodes that lost the same peer at the same moment.
+    const delayMs = Math.min(this.backoffMaxMs, baseMs * (1 + 0.5 * Math.random()));
+    link.retryAtMs = performance.now() + delayMs;
+    const fields = { peer: link.peer, reason, failures: link.failures, retryInMs: Math.round(delayMs) };
+    // The first failure is news; repeats while the peer stays down are not.
+    if (link.failures === 1) this.log.info(fields, 'peer connection failed');
+    else this.log.debug?.(fields, 'peer connection failed again');
+  }
+
+  // ---- incoming side -------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    const connection = new Connection(socket, this.frameBytesMax, true);
+    const inbound: Inbound = {
+      connection,
+      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      peer: undefined,
+      helloTimer: undefined,
+      inFlight: 0,
+    };
+    if (this.closed) {
+      connection.end('transport closed');
+      return;
+    }
+    this.inbound.add(inbound);
+    inbound.helloTimer = setTimeout(() => this.abortInbound(inbound, `no hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, chunk));
+    socket.on('error', (error) => {
+      connection.failure ??= describe(error);
+    });
+    // Reading stops while our replies are not being read (see sendFrame); resume once they drain.
+    socket.on('drain', () => {
+      if (!connection.ended) socket.resume();
+    });
+    socket.on('close', () => {
+      clearTimeout(inbound.helloTimer);
+      this.inbound.delete(inbound);
+      this.log.debug?.({ peer: inbound.peer, remote: inbound.remote, reason: connection.failure }, 'peer connection closed');
+    });
+  }
+
+  private onRequestData(inbound: Inbound, chunk: Buffer): void {
+    const { connection } = inbound;
+    if (connection.ended) return;
+    try {
+      for (const payload of connection.decoder.push(chunk)) {
+        if (connection.ended) return;
+        const envelope = parseEnvelope(payload);
+        if (envelope === undefined) return this.abortInbound(inbound, 'invalid envelope');
+        if (inbound.peer === undefined) {
+          if (envelope.t !== 'hello') return this.abortInbound(inbound, `first frame is '${envelope.t}', not 'hello'`);
+          if (envelope.cluster !== this.options.cluster) {
+            return this.abortInbound(inbound, `hello from cluster '${envelope.cluster}', this is '${this.options.cluster}'`);
+          }
+          // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
+          if (envelope.from === this.options.self) return this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
+          clearTimeout(inbound.helloTimer);
+          inbound.helloTimer = undefined;
+          inbound.peer = envelope.from;
+          this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
+          continue;
+        }
+        if (envelope.t !== 'req') return this.abortInbound(inbound, `unexpected '${envelope.t}' envelope on an incoming connection`);
+        const request = this.options.parseRequest(envelope.body);
+        if (request === undefined) return this.abortInbound(inbound, 'request body failed validation');
+        this.handle(inbound, inbound.peer, envelope.id, request);
+      }
+    } catch (error) {
+      this.abortInbound(inbound, describe(error));
+    }
+  }
+
+  private abortInbound(inbound: Inbound, reason: string): void {
+    if (inbound.connection.ended) return;
+    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, 'closing connection from peer: malformed input');
+    clearTimeout(inbound.helloTimer);
+    inbound.connection.end(reason);
+  }
+
+  private handle(inbound: Inbound, from: NodeId, id: number, request: Req): void {
+    const handler = this.handler;
+    if (handler === undefined) return this.sendError(inbound, id, 'NO_HANDLER', 'no request handler installed');
+    // The dialer enforces its own inFlightMax; this guards against a peer configured higher.
+    if (inbound.inFlight >= this.inFlightMax) {
+      return this.sendError(inbound, id, 'OVERLOADED', `${this.inFlightMax} requests already in flight from ${from}`);
+    }
+    inbound.inFlight += 1;
+    let reply: Promise<Rep>;
+    try {
+      reply = handler(from, request);
+    } catch (error) {
+      // A handler that throws synchronously is answered like one that rejects.
+      reply = Promise.reject(error);
+    }
+    void Promise.resolve(reply).then(
+      (value) => {
+        inbound.inFlight -= 1;
+        this.sendReply(inbound, id, value);
+      },
+      (error: unknown) => {
+        inbound.inFlight -= 1;
+        this.sendError(inbound, id, remoteCodeOf(error), messageOf(error));
+      },
+    );
+  }
+
+  private sendReply(inbound: Inbound, id: number, reply: Rep): void {
+    if (inbound.connection.ended) return;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ t: 'rep', id, body: reply } satisfies Envelope, this.frameBytesMax);
+    } catch (error) {
+      const code = error instanceof FrameError ? 'REPLY_TOO_LARGE' : 'REPLY_UNENCODABLE';
+      this.log.warn({ peer: inbound.peer, id, reason: describe(error) }, 'reply could not be sent');
+      return this.sendError(inbound, id, code, describe(error));
+    }
+    this.sendFrame(inbound, frame);
+  }
+
+  private sendError(inbound: Inbound, id: number, code: string, message: string): void {
+    if (inbound.connection.ended) return;
+    const envelope: Envelope = { t: 'err', id, code, message: message.slice(0, errorMessageLengthMax) };
+    this.sendFrame(inbound, encodeFrame(envelope, this.frameBytesMax));
+  }
+
+  private sendFrame(inbound: Inbound, frame: Buffer): void {
+    const { connection } = inbound;
+    const queuedBytes = connection.socket.writableLength;
+    // Hard bound: past twice the soft limit the peer has stopped reading its replies altogether.
+    if (queuedBytes + frame.length > 2 * this.writeQueueBytesMax) {
+      return this.abortInbound(inbound, `peer is not reading replies (${queuedBytes} bytes queued)`);
+    }
+    connection.write(frame);
+    // Soft bound: stop taking new requests until our replies drain (TCP backpressure to the peer).
+    if (connection.socket.writableLength > this.writeQueueBytesMax) connection.socket.pause();
+  }
+}
+
+function rejection(code: TransportErrorCode, message: string): Promise<never> {
+  return Promise.reject(new TransportError(code, message));
+}

@@ -1,0 +1,56 @@
+// The on-disk and on-wire form of a key's sibling set. One compact msgpack array per record,
+// with a format version, so a node can refuse (not misread) data it does not understand.
+// Decoding validates every field: a corrupt record is an error, never a served value.
+import { Packr } from 'msgpackr';
+import { isVClock, type VClock } from './vclock.ts';
+import type { Sibling } from './siblings.ts';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+const FORMAT_VERSION = 1;
+
+type WireSibling = [string, number, number, [string, number, number][], Uint8Array | null, string];
+
+export class RecordCorruptError extends Error {
+  readonly code = 'RECORD_CORRUPT' as const;
+}
+
+export function siblingToWire(s: Sibling): WireSibling {
+  return [s.dot.node, s.dot.counter, s.dot.timeMs, s.context.map((e) => [e.node, e.counter, e.timeMs]), s.value, s.contentType];
+}
+
+export function siblingFromWire(x: unknown): Sibling | undefined {
+  if (!Array.isArray(x) || x.length !== 6) return undefined;
+  const [node, counter, timeMs, ctx, value, contentType] = x as unknown[];
+  if (typeof node !== 'string' || node.length === 0) return undefined;
+  if (!Number.isSafeInteger(counter) || (counter as number) < 1) return undefined;
+  if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) return undefined;
+  if (!Array.isArray(ctx)) return undefined;
+  const context = (ctx as unknown[]).map((e) =>
+    Array.isArray(e) && e.length === 3 ? { node: e[0], counter: e[1], timeMs: e[2] } : null,
+  );
+  if (!isVClock(context)) return undefined;
+  if (value !== null && !(value instanceof Uint8Array)) return undefined;
+  if (typeof contentType !== 'string') return undefined;
+  return { dot: { node, counter: counter as number, timeMs }, context: context as VClock, value, contentType };
+}
+
+export function encodeRecord(siblings: readonly Sibling[]): Uint8Array {
+  return packr.pack([FORMAT_VERSION, siblings.map(siblingToWire)]);
+}
+
+export function decodeRecord(bytes: Uint8Array): Sibling[] {
+  let wire: unknown;
+  try {
+    wire = packr.unpack(bytes);
+  } catch (err) {
+    throw new RecordCorruptError(`record does not decode: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(wire) || wire[0] !== FORMAT_VERSION || !Array.isArray(wire[1])) {
+    throw new RecordCorruptError('record has an unknown format');
+  }
+  return (wire[1] as unknown[]).map((w) => {
+    const s = siblingFromWire(w);
+    if (s === undefined) throw new RecordCorruptError('record holds a malformed sibling');
+    return s;
+  });
+}

@@ -1,0 +1,117 @@
+// Test helper: a cluster of real `dynakv node start` processes on free loopback ports, each with
+// its own temporary data directory. It can SIGKILL and restart nodes, and it always cleans up
+// (stop() kills every process and removes the directories). Node logs go to test-output/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DynakvClient } from '../../src/client/http-client.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/dynakv.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await predicate()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface ClusterNode {
+  readonly id: string;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  readonly url: string;
+  readonly dataDir: string;
+  readonly client: DynakvClient;
+  process?: ChildProcess;
+}
+
+export class LocalCluster {
+  private constructor(
+    readonly name: string,
+    readonly root: string,
+    readonly nodes: ClusterNode[],
+  ) {}
+
+  static async start(name: string, count = 5): Promise<LocalCluster> {
+    const root = mkdtempSync(join(tmpdir(), `dynakv-${name}-`));
+    const nodes: ClusterNode[] = [];
+    for (let i = 1; i <= count; i++) {
+      const httpPort = await freePort();
+      const peerPort = await freePort();
+      const url = `http://127.0.0.1:${httpPort}`;
+      nodes.push({ id: `n${i}`, httpPort, peerPort, url, dataDir: join(root, `n${i}`), client: new DynakvClient(url) });
+    }
+    const cluster = new LocalCluster(name, root, nodes);
+    try {
+      await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  node(id: string): ClusterNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  get peerList(): string {
+    return this.nodes.map((n) => `${n.id}=127.0.0.1:${n.peerPort}`).join(',');
+  }
+
+  async startNode(id: string): Promise<void> {
+    const node = this.node(id);
+    mkdirSync(node.dataDir, { recursive: true });
+    const logDir = join(ROOT, 'test-output', this.name);
+    mkdirSync(logDir, { recursive: true });
+    const log = createWriteStream(join(logDir, `${id}.log`), { flags: 'a' });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'node', 'start', '--id', id, '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort), '--data-dir', node.dataDir, '--peers', this.peerList, '--cluster', this.name, '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    node.process = child;
+    await waitFor(`${id} to answer /health`, async () => {
+      if (child.exitCode !== null) throw new Error(`${id} exited with ${child.exitCode}`);
+      return (await fetch(`${node.url}/health`)).ok;
+    });
+  }
+
+  /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
+  async kill(id: string): Promise<void> {
+    const child = this.node(id).process;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n.id)));
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
