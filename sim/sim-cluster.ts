@@ -43,6 +43,8 @@ export class SimCluster {
       ...DEFAULT_CONFIG,
       id,
       peers: this.ids.map((peer, i) => ({ id: peer, host: 'sim', port: 1 + i })),
+      advertisePeer: `sim:${1 + this.ids.indexOf(id)}`,
+      advertiseHttp: '',
       ...this.options.config,
     };
   }
@@ -72,6 +74,7 @@ export class SimCluster {
     const node = this.nodes.get(id);
     if (node === undefined) return;
     this.nodes.delete(id);
+    node.stop();
     await node.world.transport.close();
   }
 

@@ -9,7 +9,7 @@ import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { decodeContext, encodeContext } from '../version/context.ts';
 import { distinctValues, joinClocks, type Sibling } from '../version/siblings.ts';
 import { ApiError, statusOf } from './error-status.ts';
-import { ringView, siblingView } from './views.ts';
+import { membersView, ringView, siblingView } from './views.ts';
 
 export const CONTEXT_HEADER = 'x-dynakv-context';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
@@ -83,7 +83,28 @@ export function buildHttpServer({ node, logger }: HttpServerOptions): FastifyIns
 
   app.get('/local/stats', async () => node.stats());
 
-  app.get('/cluster/ring', async () => ringView(node.ring(), node.config.n));
+  app.get('/cluster/ring', async () => {
+    const ring = node.ring();
+    if (ring === undefined) throw new ApiError('NO_RING', `node ${node.id} has not learned the ring yet`);
+    return ringView(ring, node.config.n);
+  });
+
+  app.get('/cluster/members', async () => membersView(node));
+
+  app.post('/cluster/members', async (request) => {
+    const body = parseJsonBody(request);
+    const { id, peer, http } = body;
+    if (typeof id !== 'string' || typeof peer !== 'string' || (http !== undefined && typeof http !== 'string')) {
+      throw new ApiError('BAD_REQUEST', 'expected JSON {"id": "...", "peer": "HOST:PORT", "http": "HOST:PORT"}');
+    }
+    const record = node.membership.addMember(id, peer, http ?? '');
+    return { added: record };
+  });
+
+  app.delete('/cluster/members/:id', async (request) => {
+    const { id } = request.params as { id: string };
+    return { removed: node.membership.removeMember(id) };
+  });
 
   return app;
 }
@@ -140,4 +161,15 @@ function sendRead(request: FastifyRequest, reply: FastifyReply, siblings: readon
     context,
     siblings: live.map((s) => ({ value: Buffer.from(s.value!).toString('base64'), contentType: s.contentType })),
   });
+}
+
+function parseJsonBody(request: FastifyRequest): Record<string, unknown> {
+  const raw = bodyOf(request);
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(raw).toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new ApiError('BAD_REQUEST', 'request body must be a JSON object');
 }

@@ -1,7 +1,9 @@
 // JSON shapes the API shows for internal structures: clocks, siblings, the ring. Kept apart from
 // the routes so the CLI and the dashboard read one documented form.
+import type { DynakvNode } from '../node/node.ts';
+import type { ChangeLogEntry, MemberRecord } from '../membership/table.ts';
 import type { Ring } from '../ring/ring.ts';
-import { positionHex } from '../ring/ring.ts';
+import { positionHex, ringPosition } from '../ring/ring.ts';
 import { clockOf, type Sibling } from '../version/siblings.ts';
 import type { VClock } from '../version/vclock.ts';
 
@@ -50,5 +52,41 @@ export function ringView(ring: Ring, n: number): RingView {
       range: { start: positionHex(r.start), end: positionHex(r.end), wraps: r.wraps },
       replicas: [...r.replicas],
     })),
+  };
+}
+
+export interface MemberView extends MemberRecord {
+  readonly position: string;
+  readonly inRing: boolean;
+  /** When this node last heard from it (ms since epoch), if ever. */
+  readonly lastHeardMs: number | null;
+  /** Some node is still sending it keys after a ring change. */
+  readonly receiving: boolean;
+  /** It is still sending keys to new replicas after a ring change. */
+  readonly handingOff: boolean;
+}
+
+export interface MembersView {
+  readonly self: string;
+  readonly n: number;
+  readonly members: readonly MemberView[];
+  readonly log: readonly ChangeLogEntry[];
+}
+
+export function membersView(node: DynakvNode): MembersView {
+  const table = node.membership.table();
+  const receivers = new Set(table.flatMap((r) => (r.status !== 'removed' ? (r.transfer?.targets ?? []) : [])));
+  return {
+    self: node.id,
+    n: node.config.n,
+    members: table.map((r) => ({
+      ...r,
+      position: positionHex(ringPosition(r.id)),
+      inRing: r.status !== 'removed',
+      lastHeardMs: node.membership.lastHeard(r.id) ?? null,
+      receiving: receivers.has(r.id),
+      handingOff: r.transfer !== null,
+    })),
+    log: node.membership.history(),
   };
 }

@@ -10,22 +10,36 @@ export interface NodeStartOptions {
   readonly httpPort: string;
   readonly peerPort: string;
   readonly dataDir: string;
-  readonly peers: string;
+  readonly peers?: string;
+  readonly join?: string;
+  readonly advertiseHost?: string;
   readonly cluster: string;
   readonly logLevel: string;
 }
 
 export async function runNodeStart(options: NodeStartOptions): Promise<void> {
-  const peers = parsePeerList(options.peers);
-  const config: NodeConfig = { ...DEFAULT_CONFIG, id: options.id, cluster: options.cluster, peers };
+  const peers = parsePeerList(options.peers ?? '');
+  const join = (options.join ?? '').split(',').map((j) => j.trim()).filter((j) => j !== '');
+  const httpPort = parsePort(options.httpPort, '--http-port');
+  const peerPort = parsePort(options.peerPort, '--peer-port');
+  const advertise = options.advertiseHost ?? options.host;
+  const config: NodeConfig = {
+    ...DEFAULT_CONFIG,
+    id: options.id,
+    cluster: options.cluster,
+    peers,
+    join,
+    advertisePeer: `${advertise}:${peerPort}`,
+    advertiseHttp: `${advertise}:${httpPort}`,
+  };
   const logger = pino({ level: options.logLevel, base: { node: options.id } });
   const running = await startProductionNode({
     config,
     dataDir: options.dataDir,
     httpHost: options.host,
-    httpPort: parsePort(options.httpPort, '--http-port'),
+    httpPort,
     peerHost: options.host,
-    peerPort: parsePort(options.peerPort, '--peer-port'),
+    peerPort,
     logger,
   });
   const stop = (signal: string) => {

@@ -11,8 +11,18 @@ export interface NodeConfig {
   readonly id: NodeId;
   /** Nodes refuse peer connections that name another cluster, so two local clusters never mix. */
   readonly cluster: string;
-  /** The static bootstrap membership: every node of the ring, this one included. */
+  /** The static bootstrap membership (first start only; the persisted table wins afterwards). */
   readonly peers: readonly PeerAddress[];
+  /** Peer addresses (HOST:PORT) to learn the cluster from when this node starts outside it. */
+  readonly join: readonly string[];
+  /** This node's own addresses as others should reach them (HOST:PORT). */
+  readonly advertisePeer: string;
+  readonly advertiseHttp: string;
+  /** Gossip, ping and failure detection timing (see src/membership/membership.ts). */
+  readonly gossipIntervalMs: number;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly missedPingsMax: number;
   /** Replicas per key (the seed: a node and its 2 successors). */
   readonly n: number;
   /** Default read quorum; R + W > N gives read-your-writes when no node fails. */
@@ -31,6 +41,13 @@ export interface NodeConfig {
 
 export const DEFAULT_CONFIG = {
   cluster: 'dynakv',
+  join: [] as readonly string[],
+  /** Gossip with one random peer per second: a change reaches 5 nodes in a few rounds. */
+  gossipIntervalMs: 1_000,
+  /** Ping every peer twice a second; 3 misses in a row (about 1.5-2 s) mark it down. */
+  pingIntervalMs: 500,
+  pingTimeoutMs: 500,
+  missedPingsMax: 3,
   n: 3,
   r: 2,
   w: 2,

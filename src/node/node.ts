@@ -1,17 +1,20 @@
 // A dynakv node assembled from its parts and the injected world (clock, random, storage,
-// transport, log). It answers peer requests and exposes the coordinator to the API. The same
-// class runs in production (src/node/production.ts) and in the simulator (sim/).
+// transport, log): membership (gossip, failure detection), ring-change transfers, and the
+// coordinator the API uses. It answers peer requests. The same class runs in production
+// (src/node/production.ts) and in the simulator (sim/).
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
+import { RingTransfer } from '../handoff/ring-transfer.ts';
+import { Membership } from '../membership/membership.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
 import { Coordinator } from '../replication/coordinator.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
-import { Ring } from '../ring/ring.ts';
+import type { Ring } from '../ring/ring.ts';
 import type { NodeConfig } from './config.ts';
 
 export interface NodeWorld {
@@ -25,11 +28,13 @@ export interface NodeWorld {
 export interface LocalStats {
   readonly node: NodeId;
   readonly keys: number;
+  readonly transfer: { readonly active: boolean; readonly keysSent: number; readonly keysDropped: number };
 }
 
 export class DynakvNode {
   readonly coordinator: Coordinator;
-  private currentRing: Ring;
+  readonly membership: Membership;
+  readonly transfer: RingTransfer;
 
   private constructor(
     readonly config: NodeConfig,
@@ -37,11 +42,50 @@ export class DynakvNode {
     readonly store: ReplicaStore,
     dots: DotCounter,
   ) {
-    this.currentRing = Ring.of(config.peers.map((p) => p.id));
-    if (!this.currentRing.has(config.id)) throw new Error(`node ${config.id} is not in its own peer list`);
+    this.membership = new Membership({
+      self: config.id,
+      selfPeer: config.advertisePeer,
+      selfHttp: config.advertiseHttp,
+      clock: world.clock,
+      random: world.random,
+      storage: world.storage,
+      transport: world.transport,
+      log: world.log,
+      config: {
+        gossipIntervalMs: config.gossipIntervalMs,
+        pingIntervalMs: config.pingIntervalMs,
+        pingTimeoutMs: config.pingTimeoutMs,
+        missedPingsMax: config.missedPingsMax,
+        logEntriesMax: 1_000,
+        n: config.n,
+      },
+    });
+    this.membership.bootstrap(config.peers.map((p) => ({ id: p.id, peer: `${p.host}:${p.port}` })));
+    this.membership.joinVia(config.join);
+    this.transfer = new RingTransfer(
+      {
+        self: config.id,
+        n: config.n,
+        store,
+        transport: world.transport,
+        clock: world.clock,
+        log: world.log,
+        requestTimeoutMs: config.requestTimeoutMs,
+        onProgress: (status) => this.membership.setTransfer(status),
+      },
+      this.membership.ring(),
+    );
+    this.membership.onRingChange((previous, next) => {
+      world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');
+      void this.transfer.rebalance(next);
+    });
     this.coordinator = new Coordinator({
       self: config.id,
-      ring: () => this.currentRing,
+      ring: () => {
+        const ring = this.membership.ring();
+        if (ring === undefined) throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${config.id} has not learned the ring yet`);
+        return ring;
+      },
       store,
       dots,
       transport: world.transport,
@@ -52,22 +96,34 @@ export class DynakvNode {
     world.transport.serve((from, request) => this.handle(from, request));
   }
 
-  /** Opens the node's durable state and starts answering peers. */
+  /** Opens the node's durable state and starts answering peers, gossiping and pinging. */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage);
-    return new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
+    const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
+    node.membership.start();
+    // Leftovers of a transfer interrupted by a crash: keys this node no longer replicates.
+    void node.transfer.rebalance(node.membership.ring());
+    return node;
   }
 
   get id(): NodeId {
     return this.config.id;
   }
 
-  ring(): Ring {
-    return this.currentRing;
+  ring(): Ring | undefined {
+    return this.membership.ring();
   }
 
   stats(): LocalStats {
-    return { node: this.config.id, keys: this.store.count() };
+    return {
+      node: this.config.id,
+      keys: this.store.count(),
+      transfer: { active: this.transfer.active, keysSent: this.transfer.keysSent, keysDropped: this.transfer.keysDropped },
+    };
+  }
+
+  stop(): void {
+    this.membership.stop();
   }
 
   /** Answers one peer request. Operating errors become replies; only bugs reject. */
@@ -75,6 +131,9 @@ export class DynakvNode {
     switch (request.kind) {
       case 'replica_put':
         await this.store.merge(request.key, request.siblings);
+        return { kind: 'replica_put_ok' };
+      case 'replica_put_batch':
+        await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', siblings: this.store.read(request.key) };
@@ -86,6 +145,8 @@ export class DynakvNode {
           if (!(err instanceof CoordinationError)) throw err;
           return { kind: 'forward_put_failed', code: err.code, message: err.message, ...err.replies };
         }
+      case 'gossip':
+        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records as never[]) };
       case 'ping':
         return { kind: 'pong' };
     }

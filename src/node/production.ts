@@ -35,30 +35,32 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   const { config } = options;
   const log = options.logger ?? pino({ base: { node: config.id } });
   const storage = await openLmdbStorage(join(options.dataDir, 'lmdb'));
-  const peers = new Map(config.peers.map((p) => [p.id, { host: p.host, port: p.port }]));
+  let node: DynakvNode | undefined;
   const transport = new TcpTransport<PeerRequest, PeerReply>({
     self: config.id,
     cluster: config.cluster,
     listenHost: options.peerHost,
     listenPort: options.peerPort,
-    resolve: (id) => peers.get(id),
+    // The membership table is the address book; until it exists only bootstrap peers are known.
+    resolve: (id) => node?.membership.addressOf(id) ?? bootstrapAddress(config, id),
     parseRequest: parsePeerRequest,
     parseReply: parsePeerReply,
     log,
   });
-  const node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
   await transport.listen();
+  node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
   const http = buildHttpServer({ node, logger: log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });
   log.info({ httpUrl, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
   let closing: Promise<void> | undefined;
   return {
-    node,
+    node: node!,
     http,
     httpUrl,
     peerPort: transport.port,
     close() {
       closing ??= (async () => {
+        node!.stop();
         await http.close();
         await transport.close();
         await storage.close();
@@ -67,4 +69,9 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
       return closing;
     },
   };
+}
+
+function bootstrapAddress(config: NodeConfig, id: string): { host: string; port: number } | undefined {
+  const peer = config.peers.find((p) => p.id === id);
+  return peer === undefined ? undefined : { host: peer.host, port: peer.port };
 }

@@ -21,6 +21,10 @@ export type PeerRequest =
       readonly context: VClock;
       readonly w: number;
     }
+  /** Merge many keys at once (ring-change transfers); reply once all are durable. */
+  | { readonly kind: 'replica_put_batch'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
+  /** Push-pull gossip: here is my membership table, send me yours. Records are validated on merge. */
+  | { readonly kind: 'gossip'; readonly records: readonly unknown[] }
   | { readonly kind: 'ping' };
 
 export type PeerReply =
@@ -35,7 +39,11 @@ export type PeerReply =
       readonly ok?: number;
       readonly needed?: number;
     }
+  | { readonly kind: 'gossip_ok'; readonly records: readonly unknown[] }
   | { readonly kind: 'pong' };
+
+/** Entries per replica_put_batch: bounds a frame to about entries x value size. */
+export const TRANSFER_BATCH_KEYS_MAX = 256;
 
 type Fields = Record<string, unknown>;
 
@@ -78,6 +86,14 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         Number.isSafeInteger(x.w)
         ? (x as PeerRequest)
         : undefined;
+    case 'replica_put_batch':
+      return Array.isArray(x.entries) &&
+        x.entries.length <= TRANSFER_BATCH_KEYS_MAX &&
+        x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings))
+        ? (x as PeerRequest)
+        : undefined;
+    case 'gossip':
+      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerRequest) : undefined;
     case 'ping':
       return { kind: 'ping' };
     default:
@@ -96,6 +112,8 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return isVClock(x.context) ? (x as PeerReply) : undefined;
     case 'forward_put_failed':
       return typeof x.code === 'string' && typeof x.message === 'string' ? (x as PeerReply) : undefined;
+    case 'gossip_ok':
+      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerReply) : undefined;
     case 'pong':
       return { kind: 'pong' };
     default:

@@ -54,6 +54,20 @@ export class ReplicaStore {
     });
   }
 
+  /** Deletes the key if it still holds exactly `expected` (a transfer handed it off). */
+  removeIfUnchanged(key: string, expected: readonly Sibling[]): Promise<boolean> {
+    const current = this.read(key);
+    if (!siblingsEqual(current, expected) || current.length !== expected.length) return Promise.resolve(false);
+    return this.replace(key, []).then(() => true);
+  }
+
+  /** Committed keys in order, from `start` (inclusive), at most `limit`. */
+  keys(start: string | undefined, limit: number): string[] {
+    const out: string[] = [];
+    for (const entry of this.storage.scan('data', { ...(start !== undefined ? { start } : {}), limit })) out.push(entry.key);
+    return out;
+  }
+
   /** Number of keys stored (committed). */
   count(): number {
     return this.storage.count('data');
@@ -93,7 +107,8 @@ export class ReplicaStore {
       if (batch.length >= COMMIT_BATCH_WRITES_MAX) break;
     }
     for (const write of batch) this.queue.delete(write.key);
-    const writes: StorageWrite[] = batch.map((w) => ({ space: 'data', key: w.key, value: encodeRecord(w.siblings) }));
+    // An empty sibling set is a removal (handed off to new replicas), not a record.
+    const writes: StorageWrite[] = batch.map((w) => ({ space: 'data', key: w.key, value: w.siblings.length === 0 ? null : encodeRecord(w.siblings) }));
     let failure: unknown;
     try {
       await this.storage.commit(writes);
