@@ -83,6 +83,15 @@ export function buildHttpServer({ node, logger }: HttpServerOptions): FastifyIns
 
   app.get('/local/stats', async () => node.stats());
 
+  app.get('/local/keys', async (request) => {
+    const q = request.query as Record<string, unknown>;
+    const limit = q.limit === undefined ? 1000 : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ApiError('BAD_REQUEST', 'limit must be 1..10000');
+    if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
+    const page = node.store.keys(q.start as string | undefined, limit + 1);
+    return { keys: page.slice(0, limit), next: page[limit] ?? null };
+  });
+
   app.get('/cluster/ring', async () => {
     const ring = node.ring();
     if (ring === undefined) throw new ApiError('NO_RING', `node ${node.id} has not learned the ring yet`);

@@ -7,9 +7,11 @@ import { DEFAULT_CONFIG } from '../node/config.ts';
 import { runClusterStart } from './cluster-command.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
+import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
+import { runShell } from './shell.ts';
 
 const program = new Command();
-program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError();
+program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError().enablePositionalOptions();
 
 const nodeOption = () => new Option('--node <url>', 'node to talk to').default('http://127.0.0.1:7001').env('DYNAKV_NODE');
 const out = { log: (line: string) => console.log(line) };
@@ -70,6 +72,33 @@ program
   .description('show the ring: positions, home ranges, replica sets')
   .addOption(nodeOption())
   .action((opts) => runRing(clientOf(opts), out));
+
+const members = program.command('members').description('the membership table (and changes to it)').addOption(nodeOption()).enablePositionalOptions().action((opts) => runMembers(clientOf(opts), out));
+members
+  .command('log')
+  .description('the history of membership changes')
+  .addOption(nodeOption())
+  .action((opts) => runMembersLog(clientOf(opts), out));
+members
+  .command('add <id>')
+  .description('add a started node to the ring; its data arrives by transfer')
+  .requiredOption('--peer <host:port>', 'its peer address')
+  .option('--http <host:port>', 'its HTTP address')
+  .option('--no-wait', 'return at once instead of following the transfer')
+  .addOption(nodeOption())
+  .action((id: string, opts) => runMembersAdd(clientOf(opts), id, opts, out));
+members
+  .command('remove <id>')
+  .description('take a node out of the ring; its keys move to their new replicas')
+  .option('--no-wait', 'return at once instead of following the transfer')
+  .addOption(nodeOption())
+  .action((id: string, opts) => runMembersRemove(clientOf(opts), id, opts, out));
+
+program
+  .command('shell')
+  .description('interactive shell: put/get/delete/members/ring/status, with history')
+  .addOption(nodeOption())
+  .action((opts) => runShell(clientOf(opts)));
 
 try {
   await program.parseAsync(process.argv);

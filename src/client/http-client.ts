@@ -1,6 +1,6 @@
 // A small HTTP client for one dynakv node, used by the CLI (and tests): it turns transport
 // failures and error answers into a ClientError with a message fit for a terminal.
-import type { RingView, SiblingView } from '../api/views.ts';
+import type { MembersView, RingView, SiblingView } from '../api/views.ts';
 
 export const CONTEXT_HEADER = 'x-dynakv-context';
 
@@ -82,6 +82,24 @@ export class DynakvClient {
 
   async ring(): Promise<RingView> {
     return (await (await this.fetch('/cluster/ring')).json()) as RingView;
+  }
+
+  async members(): Promise<MembersView> {
+    return (await (await this.fetch('/cluster/members')).json()) as MembersView;
+  }
+
+  async addMember(id: string, peer: string, http: string): Promise<void> {
+    await this.fetch('/cluster/members', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, peer, http }) });
+  }
+
+  async removeMember(id: string): Promise<void> {
+    await this.fetch(`/cluster/members/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** Keys this node stores, in order, from `start` (inclusive). */
+  async localKeys(start?: string, limit = 1000): Promise<{ keys: string[]; next: string | null }> {
+    const q = new URLSearchParams({ limit: String(limit), ...(start !== undefined ? { start } : {}) });
+    return (await (await this.fetch(`/local/keys?${q}`)).json()) as { keys: string[]; next: string | null };
   }
 
   async stats(): Promise<{ node: string; keys: number }> {

@@ -96,8 +96,10 @@ export class Membership {
         http: p.id === this.deps.self ? this.deps.selfHttp : '',
         status: 'up',
         version: 1,
-        changedBy: 'bootstrap',
-        changedAtMs: 0,
+        // Our own record carries our HTTP address; stamping it as our change lets it win the
+        // version-1 tie against the address-less bootstrap records on the other nodes.
+        changedBy: p.id === this.deps.self ? this.deps.self : 'bootstrap',
+        changedAtMs: p.id === this.deps.self ? this.deps.clock.nowMs() : 0,
         heartbeat: 0,
         transfer: null,
         state: 'ready',

@@ -49,9 +49,13 @@ export interface ChangeLogEntry {
 const STATUS_RANK: Record<MemberStatus, number> = { up: 0, down: 1, removed: 2 };
 
 /** Which of two records of one node wins on the versioned fields. */
+// Ties (two nodes changing a record at the same version) break on status, then on the later
+// change, then on the changer's id: a total order, so every node picks the same winner.
 function versionedWinner(a: MemberRecord, b: MemberRecord): MemberRecord {
   if (a.version !== b.version) return a.version > b.version ? a : b;
-  return STATUS_RANK[b.status] > STATUS_RANK[a.status] ? b : a;
+  if (a.status !== b.status) return STATUS_RANK[b.status] > STATUS_RANK[a.status] ? b : a;
+  if (a.changedAtMs !== b.changedAtMs) return a.changedAtMs > b.changedAtMs ? a : b;
+  return b.changedBy > a.changedBy ? b : a;
 }
 
 /** Joins two records of the same node (commutative, associative, idempotent). */

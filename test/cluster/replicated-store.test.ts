@@ -72,6 +72,7 @@ describe('replicated store on 5 real nodes', () => {
       assert.deepEqual(read.siblings.map((s) => s.value.toString()), [`v2-${key}`]);
     });
 
+    const restartedAt = Date.now();
     await cluster.startNode('n3');
     const n3 = cluster.node('n3');
     const ownedByN3 = keys.filter((k) => ring.preferenceList(k, 3).includes('n3'));
@@ -80,6 +81,8 @@ describe('replicated store on 5 real nodes', () => {
       if ((await n3.client.local(key)) !== undefined) held++;
     });
     assert.equal(held, ownedByN3.length, 'the restarted node holds every key it stored before the kill');
+    // Peers reconnect after their backoff; the next test reads at R=3.
+    await cluster.waitHeardByAll('n3', restartedAt);
   });
 
   it('turns blind concurrent writes into siblings and resolves them with the merged context', async () => {

@@ -42,6 +42,8 @@ export interface ClusterNode {
   readonly url: string;
   readonly dataDir: string;
   readonly client: DynakvClient;
+  /** Started with --join (outside the ring until added) instead of the bootstrap --peers list. */
+  joinVia?: string;
   process?: ChildProcess;
 }
 
@@ -54,14 +56,9 @@ export class LocalCluster {
 
   static async start(name: string, count = 5): Promise<LocalCluster> {
     const root = mkdtempSync(join(tmpdir(), `dynakv-${name}-`));
-    const nodes: ClusterNode[] = [];
-    for (let i = 1; i <= count; i++) {
-      const httpPort = await freePort();
-      const peerPort = await freePort();
-      const url = `http://127.0.0.1:${httpPort}`;
-      nodes.push({ id: `n${i}`, httpPort, peerPort, url, dataDir: join(root, `n${i}`), client: new DynakvClient(url) });
-    }
-    const cluster = new LocalCluster(name, root, nodes);
+    const cluster = new LocalCluster(name, root, []);
+    for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
+    const nodes = cluster.nodes;
     try {
       await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
     } catch (err) {
@@ -71,6 +68,23 @@ export class LocalCluster {
     return cluster;
   }
 
+  private async allocate(id: string): Promise<ClusterNode> {
+    const httpPort = await freePort();
+    const peerPort = await freePort();
+    const url = `http://127.0.0.1:${httpPort}`;
+    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client: new DynakvClient(url) };
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Starts a new node that only knows how to reach the cluster (--join); an operator must add it. */
+  async startJoiner(id: string, via: string): Promise<ClusterNode> {
+    const node = await this.allocate(id);
+    node.joinVia = `127.0.0.1:${this.node(via).peerPort}`;
+    await this.startNode(id);
+    return node;
+  }
+
   node(id: string): ClusterNode {
     const node = this.nodes.find((n) => n.id === id);
     if (node === undefined) throw new Error(`no node ${id}`);
@@ -78,7 +92,7 @@ export class LocalCluster {
   }
 
   get peerList(): string {
-    return this.nodes.map((n) => `${n.id}=127.0.0.1:${n.peerPort}`).join(',');
+    return this.nodes.filter((n) => n.joinVia === undefined).map((n) => `${n.id}=127.0.0.1:${n.peerPort}`).join(',');
   }
 
   async startNode(id: string): Promise<void> {
@@ -89,7 +103,11 @@ export class LocalCluster {
     const log = createWriteStream(join(logDir, `${id}.log`), { flags: 'a' });
     const child = spawn(
       process.execPath,
-      [BIN, 'node', 'start', '--id', id, '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort), '--data-dir', node.dataDir, '--peers', this.peerList, '--cluster', this.name, '--log-level', 'info'],
+      [
+        BIN, 'node', 'start', '--id', id, '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort), '--data-dir', node.dataDir,
+        ...(node.joinVia !== undefined ? ['--join', node.joinVia] : ['--peers', this.peerList]),
+        '--cluster', this.name, '--log-level', 'info',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child.stdout!.pipe(log);
@@ -98,6 +116,18 @@ export class LocalCluster {
     await waitFor(`${id} to answer /health`, async () => {
       if (child.exitCode !== null) throw new Error(`${id} exited with ${child.exitCode}`);
       return (await fetch(`${node.url}/health`)).ok;
+    });
+  }
+
+  /** Waits until every other running node has heard `id` answer a ping since `sinceMs`. */
+  async waitHeardByAll(id: string, sinceMs: number): Promise<void> {
+    const others = this.nodes.filter((n) => n.id !== id && n.process?.exitCode === null && n.process.signalCode === null);
+    await waitFor(`every node to hear from ${id}`, async () => {
+      for (const n of others) {
+        const heard = (await n.client.members()).members.find((m) => m.id === id)?.lastHeardMs ?? 0;
+        if (heard < sinceMs) return false;
+      }
+      return true;
     });
   }
 
