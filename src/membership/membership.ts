@@ -146,6 +146,16 @@ export class Membership {
     return this.changeLog;
   }
 
+  /**
+   * This node's own failure detector verdict. Requests are routed by it rather than by the
+   * gossiped status, so a node cut off from the others (which sees everyone as down and gossips
+   * that once healed) cannot make healthy nodes avoid each other.
+   */
+  isLocallyDown(id: NodeId): boolean {
+    if (id === this.deps.self) return false;
+    return (this.misses.get(id) ?? 0) >= this.deps.config.missedPingsMax;
+  }
+
   lastHeard(id: NodeId): number | undefined {
     return id === this.deps.self ? this.deps.clock.nowMs() : this.lastHeardMs.get(id);
   }

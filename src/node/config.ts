@@ -23,6 +23,8 @@ export interface NodeConfig {
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly missedPingsMax: number;
+  /** How often held hints are offered to their owners. */
+  readonly hintIntervalMs: number;
   /** Replicas per key (the seed: a node and its 2 successors). */
   readonly n: number;
   /** Default read quorum; R + W > N gives read-your-writes when no node fails. */
@@ -48,6 +50,8 @@ export const DEFAULT_CONFIG = {
   pingIntervalMs: 500,
   pingTimeoutMs: 500,
   missedPingsMax: 3,
+  /** Offer hints every second: a returning node gets its writes within about one interval. */
+  hintIntervalMs: 1_000,
   n: 3,
   r: 2,
   w: 2,

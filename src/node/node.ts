@@ -7,6 +7,7 @@ import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
+import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
 import { Membership } from '../membership/membership.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
@@ -29,12 +30,18 @@ export interface LocalStats {
   readonly node: NodeId;
   readonly keys: number;
   readonly transfer: { readonly active: boolean; readonly keysSent: number; readonly keysDropped: number };
+  /** Hints this node holds, per owner they wait for. */
+  readonly hints: Record<NodeId, number>;
+  readonly hintsDelivered: number;
+  readonly hintedWrites: number;
+  readonly readRepairs: number;
 }
 
 export class DynakvNode {
   readonly coordinator: Coordinator;
   readonly membership: Membership;
   readonly transfer: RingTransfer;
+  readonly hints: HintDelivery;
 
   private constructor(
     readonly config: NodeConfig,
@@ -79,6 +86,19 @@ export class DynakvNode {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');
       void this.transfer.rebalance(next);
     });
+    this.hints = new HintDelivery({
+      self: config.id,
+      hints: new ReplicaStore(world.storage, 'hints'),
+      replicas: store,
+      transport: world.transport,
+      clock: world.clock,
+      log: world.log,
+      n: config.n,
+      ring: () => this.membership.ring(),
+      statusOf: (id) => (this.membership.isLocallyDown(id) ? 'down' : this.membership.record(id)?.status),
+      intervalMs: config.hintIntervalMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    });
     this.coordinator = new Coordinator({
       self: config.id,
       ring: () => {
@@ -92,6 +112,7 @@ export class DynakvNode {
       clock: world.clock,
       log: world.log,
       config,
+      isDown: (id) => this.membership.isLocallyDown(id),
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }
@@ -101,6 +122,7 @@ export class DynakvNode {
     const dots = await DotCounter.open(world.storage);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
     node.membership.start();
+    node.hints.start();
     // Leftovers of a transfer interrupted by a crash: keys this node no longer replicates.
     void node.transfer.rebalance(node.membership.ring());
     return node;
@@ -119,11 +141,16 @@ export class DynakvNode {
       node: this.config.id,
       keys: this.store.count(),
       transfer: { active: this.transfer.active, keysSent: this.transfer.keysSent, keysDropped: this.transfer.keysDropped },
+      hints: this.hints.heldPerOwner(),
+      hintsDelivered: this.hints.delivered,
+      hintedWrites: this.coordinator.hintedWrites,
+      readRepairs: this.coordinator.readRepairs,
     };
   }
 
   stop(): void {
     this.membership.stop();
+    this.hints.stop();
   }
 
   /** Answers one peer request. Operating errors become replies; only bugs reject. */
@@ -137,6 +164,9 @@ export class DynakvNode {
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', siblings: this.store.read(request.key) };
+      case 'hint_put':
+        await this.hints.store(request.owner, request.key, request.siblings);
+        return { kind: 'replica_put_ok' };
       case 'forward_put':
         try {
           const context = await this.coordinator.putForwarded(request);

@@ -10,6 +10,8 @@ export const KEY_BYTES_MAX = 1024;
 export type PeerRequest =
   /** Merge these versions into your replica of `key`; reply once durable (Dynamo 4.5). */
   | { readonly kind: 'replica_put'; readonly key: string; readonly siblings: readonly Sibling[] }
+  /** Sloppy quorum: keep these versions for `owner`, which is down, and hand them over later. */
+  | { readonly kind: 'hint_put'; readonly owner: string; readonly key: string; readonly siblings: readonly Sibling[] }
   /** Send your replica of `key` (possibly empty). */
   | { readonly kind: 'replica_get'; readonly key: string }
   /** Coordinate this client write: sent by a node outside the key's preference list to one inside it. */
@@ -78,6 +80,10 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
       return isValidKey(x.key) && isSiblingList(x.siblings) ? (x as PeerRequest) : undefined;
     case 'replica_get':
       return isValidKey(x.key) ? (x as PeerRequest) : undefined;
+    case 'hint_put':
+      return typeof x.owner === 'string' && x.owner.length > 0 && x.owner.length <= 64 && isValidKey(x.key) && isSiblingList(x.siblings)
+        ? (x as PeerRequest)
+        : undefined;
     case 'forward_put':
       return isValidKey(x.key) &&
         (x.value === null || x.value instanceof Uint8Array) &&

@@ -7,7 +7,7 @@ import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import type { Ring } from '../ring/ring.ts';
-import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
+import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
 import { CoordinationError } from './errors.ts';
@@ -38,6 +38,8 @@ export interface CoordinatorDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly config: CoordinatorConfig;
+  /** The failure detector's verdict: a node marked down gets no primary request at all. */
+  readonly isDown: (id: NodeId) => boolean;
 }
 
 export interface WriteRequest {
@@ -65,18 +67,49 @@ export class Coordinator {
   async get(key: string, r: number = this.deps.config.r): Promise<ReadResult> {
     this.checkQuorum('r', r);
     const { self, store, transport, clock, config } = this.deps;
-    const attempts = this.preferenceList(key).map(async (node): Promise<readonly Sibling[]> => {
-      if (node === self) return store.read(key);
+    const preferenceList = this.preferenceList(key);
+    const attempts = preferenceList.map(async (node): Promise<{ node: NodeId; siblings: readonly Sibling[] }> => {
+      // Reads ask every replica, even one believed down: our detector may be the one cut off.
+      if (node === self) return { node, siblings: store.read(key) };
       const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
       if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
-      return reply.siblings;
+      return { node, siblings: reply.siblings };
     });
     const outcome = await awaitQuorum(attempts, r, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('read', outcome.ok.length, r, attempts.length);
     let siblings: Sibling[] = [];
-    for (const reply of outcome.ok) siblings = mergeSiblings(siblings, reply);
+    for (const reply of outcome.ok) siblings = mergeSiblings(siblings, reply.siblings);
+    void this.readRepair(key, attempts);
     return { siblings };
   }
+
+  /**
+   * Read repair (Dynamo 4.7): once every replica answered (or timed out), send the merged
+   * versions to those that answered with less. Off the request's path; failures are left to
+   * anti-entropy.
+   */
+  private async readRepair(key: string, attempts: ReadonlyArray<Promise<{ node: NodeId; siblings: readonly Sibling[] }>>): Promise<void> {
+    const { self, store, transport, config, log } = this.deps;
+    // Every attempt settles within the transport timeout, so this wait is bounded.
+    const settled = await Promise.allSettled(attempts);
+    const replies = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    let merged: Sibling[] = [];
+    for (const reply of replies) merged = mergeSiblings(merged, reply.siblings);
+    if (merged.length === 0) return;
+    for (const reply of replies) {
+      if (siblingsEqual(reply.siblings, merged)) continue;
+      this.readRepairs++;
+      const repair = reply.node === self
+        ? store.merge(key, merged)
+        : transport.request(reply.node, { kind: 'replica_put', key, siblings: merged }, config.requestTimeoutMs);
+      repair.catch((err: unknown) => log.debug({ key, node: reply.node, err: (err as Error).message }, 'read repair failed'));
+    }
+  }
+
+  /** Replicas repaired by reads since start (for stats and tests). */
+  readRepairs = 0;
+  /** Writes that used a hint for a down or silent replica (sloppy quorum). */
+  hintedWrites = 0;
 
   /** Writes (or deletes) and returns the new version's clock once W replicas hold it durably. */
   async put(request: WriteRequest): Promise<VClock> {
@@ -116,18 +149,54 @@ export class Coordinator {
         `key has ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); read it and write back with its context to resolve them`,
       );
     }
+    const fallbacks = this.fallbacksFor(key, preferenceList);
     const attempts = preferenceList.map(async (node): Promise<NodeId> => {
       if (node === self) {
         await store.replace(key, merged);
         return node;
       }
-      const reply = await transport.request(node, { kind: 'replica_put', key, siblings: [sibling] }, config.requestTimeoutMs);
-      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected reply ${reply.kind} to replica_put`);
-      return node;
+      if (!this.deps.isDown(node) || fallbacks.length === 0) {
+        try {
+          // Half the budget for the primary, so a silent one still leaves time for its hint.
+          const reply = await transport.request(node, { kind: 'replica_put', key, siblings: [sibling] }, config.requestTimeoutMs / 2);
+          if (reply.kind === 'replica_put_ok') return node;
+        } catch {
+          // fall through to a hint
+        }
+      }
+      return this.hint(node, key, sibling, fallbacks);
     });
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
     return clockOf(sibling);
+  }
+
+  /** Nodes past the preference list, clockwise, those not believed down first. */
+  private fallbacksFor(key: string, preferenceList: readonly NodeId[]): NodeId[] {
+    const ring = this.deps.ring();
+    const beyond = ring.preferenceList(key, ring.size).filter((id) => !preferenceList.includes(id));
+    return [...beyond.filter((id) => !this.deps.isDown(id)), ...beyond.filter((id) => this.deps.isDown(id))];
+  }
+
+  /**
+   * Sloppy quorum (Dynamo 4.6): hands the owner's copy to the next healthy node beyond the
+   * preference list, which stores it durably as a hint and acknowledges. Each fallback serves
+   * one owner per write (shift), so two down replicas use two different fallbacks.
+   */
+  private async hint(owner: NodeId, key: string, sibling: Sibling, fallbacks: NodeId[]): Promise<NodeId> {
+    const { transport, config } = this.deps;
+    for (let target = fallbacks.shift(); target !== undefined; target = fallbacks.shift()) {
+      try {
+        const reply = await transport.request(target, { kind: 'hint_put', owner, key, siblings: [sibling] }, config.requestTimeoutMs / 2);
+        if (reply.kind === 'replica_put_ok') {
+          this.hintedWrites++;
+          return target;
+        }
+      } catch {
+        // try the next fallback
+      }
+    }
+    throw new Error(`no node could hold a hint for ${owner}`);
   }
 
   private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
@@ -135,7 +204,8 @@ export class Coordinator {
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
-    for (const node of preferenceList) {
+    const ordered = [...preferenceList.filter((id) => !this.deps.isDown(id)), ...preferenceList.filter((id) => this.deps.isDown(id))];
+    for (const node of ordered) {
       let reply: PeerReply;
       try {
         reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);

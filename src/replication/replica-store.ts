@@ -2,7 +2,7 @@
 // injected Storage with group commit. Every change is a join (mergeSiblings), so replica writes,
 // read repair and anti-entropy can arrive in any order. A merge resolves only once durable: a
 // replica acknowledges nothing that a crash could take back.
-import type { Storage, StorageWrite } from '../env/storage.ts';
+import type { Space, Storage, StorageWrite } from '../env/storage.ts';
 import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
 import { mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 
@@ -23,13 +23,25 @@ export class ReplicaStore {
   private committing = false;
   private flushScheduled = false;
 
-  constructor(private readonly storage: Storage) {}
+  /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
+  private readonly observers: Array<(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined) => void> = [];
+
+  /** `space` is 'data' for this node's replicas, 'hints' for versions held for other nodes. */
+  constructor(
+    private readonly storage: Storage,
+    private readonly space: Space = 'data',
+  ) {}
+
+  /** Calls `fn` after each committed change of a key, with its old and new record bytes. */
+  observe(fn: (key: string, before: Uint8Array | undefined, after: Uint8Array | undefined) => void): void {
+    this.observers.push(fn);
+  }
 
   /** The key's siblings as this replica holds them (including writes still being committed). */
   read(key: string): readonly Sibling[] {
     const pending = this.pending.get(key);
     if (pending !== undefined) return pending;
-    const bytes = this.storage.get('data', key);
+    const bytes = this.storage.get(this.space, key);
     return bytes === undefined ? [] : decodeRecord(bytes);
   }
 
@@ -64,13 +76,13 @@ export class ReplicaStore {
   /** Committed keys in order, from `start` (inclusive), at most `limit`. */
   keys(start: string | undefined, limit: number): string[] {
     const out: string[] = [];
-    for (const entry of this.storage.scan('data', { ...(start !== undefined ? { start } : {}), limit })) out.push(entry.key);
+    for (const entry of this.storage.scan(this.space, { ...(start !== undefined ? { start } : {}), limit })) out.push(entry.key);
     return out;
   }
 
   /** Number of keys stored (committed). */
   count(): number {
-    return this.storage.count('data');
+    return this.storage.count(this.space);
   }
 
   /** Resolves when the key's present state is durable (immediately if nothing is pending). */
@@ -108,12 +120,18 @@ export class ReplicaStore {
     }
     for (const write of batch) this.queue.delete(write.key);
     // An empty sibling set is a removal (handed off to new replicas), not a record.
-    const writes: StorageWrite[] = batch.map((w) => ({ space: 'data', key: w.key, value: w.siblings.length === 0 ? null : encodeRecord(w.siblings) }));
+    const writes: StorageWrite[] = batch.map((w) => ({ space: this.space, key: w.key, value: w.siblings.length === 0 ? null : encodeRecord(w.siblings) }));
+    const before = this.observers.length > 0 ? writes.map((w) => this.storage.get(this.space, w.key)) : [];
     let failure: unknown;
     try {
       await this.storage.commit(writes);
     } catch (err) {
       failure = err;
+    }
+    if (failure === undefined) {
+      writes.forEach((w, i) => {
+        for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined);
+      });
     }
     for (const write of batch) {
       // Drop the pending copy unless a newer write for the key is already queued behind us.
