@@ -71,6 +71,7 @@ export class Membership {
   private changeLog: ChangeLogEntry[] = [];
   private currentRing: Ring | undefined;
   private readonly listeners: RingListener[] = [];
+  private readonly peerUpListeners: Array<(id: NodeId) => void> = [];
   private readonly misses = new Map<NodeId, number>();
   private readonly lastHeardMs = new Map<NodeId, number>();
   private timers: Timer[] = [];
@@ -128,6 +129,18 @@ export class Membership {
 
   onRingChange(listener: RingListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Called when this node's detector hears again from a peer it had counted as down. */
+  onPeerUp(listener: (id: NodeId) => void): void {
+    this.peerUpListeners.push(listener);
+  }
+
+  /** Publishes this node's sync state (an owner field, spread by gossip). */
+  setState(state: 'ready' | 'syncing'): void {
+    const own = this.records.get(this.deps.self);
+    if (own === undefined || own.state === state) return;
+    this.records.set(this.deps.self, { ...own, state, heartbeat: own.heartbeat + 1 });
   }
 
   ring(): Ring | undefined {
@@ -320,7 +333,9 @@ export class Membership {
     const record = this.records.get(id);
     if (record === undefined || record.status === 'removed') return;
     if (ok) {
+      const wasDown = (this.misses.get(id) ?? 0) >= config.missedPingsMax;
       this.misses.set(id, 0);
+      if (wasDown) for (const listener of this.peerUpListeners) listener(id);
       this.lastHeardMs.set(id, clock.nowMs());
       if (record.status === 'down') this.observe(record, 'up');
       return;

@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly missedPingsMax: number;
   /** How often held hints are offered to their owners. */
   readonly hintIntervalMs: number;
+  /** How often one random range is compared with one other replica in the background. */
+  readonly antiEntropyIntervalMs: number;
   /** Replicas per key (the seed: a node and its 2 successors). */
   readonly n: number;
   /** Default read quorum; R + W > N gives read-your-writes when no node fails. */
@@ -52,6 +54,8 @@ export const DEFAULT_CONFIG = {
   missedPingsMax: 3,
   /** Offer hints every second: a returning node gets its writes within about one interval. */
   hintIntervalMs: 1_000,
+  /** Background Merkle comparison of one range every 10 s: divergence heals within minutes. */
+  antiEntropyIntervalMs: 10_000,
   n: 3,
   r: 2,
   w: 2,

@@ -7,6 +7,7 @@ import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
+import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
 import { Membership } from '../membership/membership.ts';
@@ -35,6 +36,8 @@ export interface LocalStats {
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
   readonly readRepairs: number;
+  /** Recovery / anti-entropy: `syncing` with progress until every range was compared. */
+  readonly sync: SyncProgress & SyncTotals;
 }
 
 export class DynakvNode {
@@ -42,6 +45,7 @@ export class DynakvNode {
   readonly membership: Membership;
   readonly transfer: RingTransfer;
   readonly hints: HintDelivery;
+  readonly antiEntropy: AntiEntropy;
 
   private constructor(
     readonly config: NodeConfig,
@@ -82,10 +86,24 @@ export class DynakvNode {
       },
       this.membership.ring(),
     );
+    this.antiEntropy = new AntiEntropy({
+      self: config.id,
+      n: config.n,
+      store,
+      transport: world.transport,
+      clock: world.clock,
+      random: world.random,
+      log: world.log,
+      intervalMs: config.antiEntropyIntervalMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      onState: (state) => this.membership.setState(state),
+    });
     this.membership.onRingChange((previous, next) => {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');
+      this.antiEntropy.rebuild(next);
       void this.transfer.rebalance(next);
     });
+    this.membership.onPeerUp((peer) => this.antiEntropy.peerReturned(peer));
     this.hints = new HintDelivery({
       self: config.id,
       hints: new ReplicaStore(world.storage, 'hints'),
@@ -121,8 +139,12 @@ export class DynakvNode {
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
+    node.antiEntropy.rebuild(node.membership.ring());
     node.membership.start();
     node.hints.start();
+    node.antiEntropy.start();
+    // The seed's recovery rule: at once pull and push every range with its other replicas.
+    void node.antiEntropy.recover();
     // Leftovers of a transfer interrupted by a crash: keys this node no longer replicates.
     void node.transfer.rebalance(node.membership.ring());
     return node;
@@ -145,12 +167,14 @@ export class DynakvNode {
       hintsDelivered: this.hints.delivered,
       hintedWrites: this.coordinator.hintedWrites,
       readRepairs: this.coordinator.readRepairs,
+      sync: { ...this.antiEntropy.status(), ...this.antiEntropy.totals },
     };
   }
 
   stop(): void {
     this.membership.stop();
     this.hints.stop();
+    this.antiEntropy.stop();
   }
 
   /** Answers one peer request. Operating errors become replies; only bugs reject. */
@@ -177,6 +201,10 @@ export class DynakvNode {
         }
       case 'gossip':
         return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records as never[]) };
+      case 'ae_level':
+      case 'ae_bucket':
+      case 'replica_get_batch':
+        return this.antiEntropy.handle(request);
       case 'ping':
         return { kind: 'pong' };
     }

@@ -27,6 +27,12 @@ export type PeerRequest =
   | { readonly kind: 'replica_put_batch'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
   /** Push-pull gossip: here is my membership table, send me yours. Records are validated on merge. */
   | { readonly kind: 'gossip'; readonly records: readonly unknown[] }
+  /** Anti-entropy: the Merkle hashes of my tree for `range` at `level`, at these indexes. */
+  | { readonly kind: 'ae_level'; readonly range: string; readonly level: number; readonly indexes: readonly number[] }
+  /** Anti-entropy: the keys (and record digests) you hold in these leaves of `range`. */
+  | { readonly kind: 'ae_bucket'; readonly range: string; readonly leaves: readonly number[] }
+  /** Send your replicas of these keys. */
+  | { readonly kind: 'replica_get_batch'; readonly keys: readonly string[] }
   | { readonly kind: 'ping' };
 
 export type PeerReply =
@@ -42,6 +48,12 @@ export type PeerReply =
       readonly needed?: number;
     }
   | { readonly kind: 'gossip_ok'; readonly records: readonly unknown[] }
+  | { readonly kind: 'ae_level_ok'; readonly hashes: readonly string[] }
+  /** [key, record digest] pairs: tuples, because listings are most of anti-entropy's bytes. */
+  | { readonly kind: 'ae_bucket_ok'; readonly entries: ReadonlyArray<readonly [string, string]> }
+  | { readonly kind: 'replica_get_batch_ok'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
+  /** The peer has no tree for that range (its ring view differs); try again later. */
+  | { readonly kind: 'ae_unavailable'; readonly reason: string }
   | { readonly kind: 'pong' };
 
 /** Entries per replica_put_batch: bounds a frame to about entries x value size. */
@@ -67,6 +79,11 @@ export function isSibling(x: unknown): x is Sibling {
   if (!isVClock(x.context)) return false;
   if (x.value !== null && !(x.value instanceof Uint8Array)) return false;
   return typeof x.contentType === 'string';
+}
+
+/** Tree indexes: at most one level of a depth-16 tree per request. */
+function isIndexList(x: unknown): x is readonly number[] {
+  return Array.isArray(x) && x.length <= 65_536 && x.every((i) => Number.isSafeInteger(i) && i >= 0);
 }
 
 function isSiblingList(x: unknown): x is readonly Sibling[] {
@@ -100,6 +117,12 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         : undefined;
     case 'gossip':
       return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerRequest) : undefined;
+    case 'ae_level':
+      return typeof x.range === 'string' && Number.isSafeInteger(x.level) && isIndexList(x.indexes) ? (x as PeerRequest) : undefined;
+    case 'ae_bucket':
+      return typeof x.range === 'string' && isIndexList(x.leaves) ? (x as PeerRequest) : undefined;
+    case 'replica_get_batch':
+      return Array.isArray(x.keys) && x.keys.length <= TRANSFER_BATCH_KEYS_MAX && x.keys.every(isValidKey) ? (x as PeerRequest) : undefined;
     case 'ping':
       return { kind: 'ping' };
     default:
@@ -118,6 +141,16 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return isVClock(x.context) ? (x as PeerReply) : undefined;
     case 'forward_put_failed':
       return typeof x.code === 'string' && typeof x.message === 'string' ? (x as PeerReply) : undefined;
+    case 'ae_level_ok':
+      return Array.isArray(x.hashes) && x.hashes.every((h: unknown) => typeof h === 'string') ? (x as PeerReply) : undefined;
+    case 'ae_bucket_ok':
+      return Array.isArray(x.entries) && x.entries.every((e: unknown) => Array.isArray(e) && e.length === 2 && isValidKey(e[0]) && typeof e[1] === 'string')
+        ? (x as PeerReply)
+        : undefined;
+    case 'replica_get_batch_ok':
+      return Array.isArray(x.entries) && x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings)) ? (x as PeerReply) : undefined;
+    case 'ae_unavailable':
+      return typeof x.reason === 'string' ? (x as PeerReply) : undefined;
     case 'gossip_ok':
       return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerReply) : undefined;
     case 'pong':

@@ -1,0 +1,241 @@
+// Anti-entropy (Dynamo 4.7) and recovery on return (the seed's rule): one Merkle tree per key
+// range this node replicates, updated on every committed write, compared with the other
+// replicas of the range level by level so that only differing buckets are listed and only
+// differing keys move, both ways (pull what we miss or hold stale, push what they miss). Runs
+// at start-up (state `syncing` until every range is done), when a peer answers again after
+// being down, and periodically in the background.
+import { createHash } from 'node:crypto';
+import { Packr } from 'msgpackr';
+import type { Clock } from '../env/clock.ts';
+import type { Log } from '../env/log.ts';
+import type { Random } from '../env/random.ts';
+import type { NodeId, Transport } from '../env/transport.ts';
+import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import type { ReplicaStore } from '../replication/replica-store.ts';
+import type { Ring } from '../ring/ring.ts';
+import { encodeRecord } from '../version/record-codec.ts';
+import { diffLeaves, MerkleTree } from './merkle-tree.ts';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+const SCAN_PAGE_KEYS = 10_000;
+
+export interface AntiEntropyDeps {
+  readonly self: NodeId;
+  readonly n: number;
+  readonly store: ReplicaStore;
+  readonly transport: Transport<PeerRequest, PeerReply>;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Log;
+  readonly intervalMs: number;
+  readonly requestTimeoutMs: number;
+  readonly onState: (state: 'ready' | 'syncing') => void;
+}
+
+export interface SyncProgress {
+  readonly state: 'ready' | 'syncing';
+  readonly pairsDone: number;
+  readonly pairsTotal: number;
+}
+
+export interface SyncTotals {
+  syncs: number;
+  keysPulled: number;
+  keysPushed: number;
+  hashesCompared: number;
+  /** Encoded size of every anti-entropy message this node sent and received. */
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export class AntiEntropy {
+  private trees = new Map<NodeId, MerkleTree>();
+  private treesRing: Ring | undefined;
+  private progress: SyncProgress = { state: 'ready', pairsDone: 0, pairsTotal: 0 };
+  private timer: { cancel(): void } | undefined;
+  private stopped = false;
+  private recovering: Promise<void> | undefined;
+  readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0 };
+
+  constructor(private readonly deps: AntiEntropyDeps) {
+    deps.store.observe((key, before, after) => this.treeOf(key)?.update(key, before, after));
+  }
+
+  status(): SyncProgress {
+    return this.progress;
+  }
+
+  /** Builds the trees for `ring` from the stored data: once at start and once per ring change. */
+  rebuild(ring: Ring | undefined): void {
+    this.treesRing = ring;
+    this.trees = new Map();
+    if (ring === undefined) return;
+    for (const range of ring.rangesReplicatedBy(this.deps.self, this.deps.n)) this.trees.set(range.node, new MerkleTree());
+    this.forEachKey((key) => {
+      const siblings = this.deps.store.read(key);
+      if (siblings.length > 0) this.treeOf(key)?.update(key, undefined, encodeRecord(siblings));
+    });
+  }
+
+  /** Recovery on start-up: sync every range with every other replica, then report ready. */
+  recover(): Promise<void> {
+    this.recovering ??= this.syncPairs(this.allPairs()).finally(() => {
+      this.recovering = undefined;
+    });
+    return this.recovering;
+  }
+
+  /** A peer answered again after being down: sync the ranges we share with it. */
+  peerReturned(peer: NodeId): void {
+    void this.syncPairs(this.allPairs().filter((p) => p.peer === peer)).catch(() => {});
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  /** Answers a peer's anti-entropy request. */
+  handle(request: Extract<PeerRequest, { kind: 'ae_level' | 'ae_bucket' | 'replica_get_batch' }>): PeerReply {
+    switch (request.kind) {
+      case 'replica_get_batch':
+        return { kind: 'replica_get_batch_ok', entries: request.keys.map((key) => ({ key, siblings: this.deps.store.read(key) })) };
+      case 'ae_level': {
+        const tree = this.trees.get(request.range);
+        if (tree === undefined) return { kind: 'ae_unavailable', reason: `no tree for range ${request.range}` };
+        return { kind: 'ae_level_ok', hashes: tree.level(request.level, [...request.indexes]) };
+      }
+      case 'ae_bucket': {
+        const tree = this.trees.get(request.range);
+        if (tree === undefined) return { kind: 'ae_unavailable', reason: `no tree for range ${request.range}` };
+        return { kind: 'ae_bucket_ok', entries: this.bucketEntries(request.range, tree, request.leaves).map((e) => [e.key, e.digest] as const) };
+      }
+    }
+  }
+
+  /** Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. */
+  async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+    const tree = this.trees.get(range);
+    if (tree === undefined) return { pulled: 0, pushed: 0 };
+    const { leaves, hashesCompared } = await diffLeaves(tree, async (level, indexes) => {
+      const reply = await this.ask(peer, { kind: 'ae_level', range, level, indexes });
+      if (reply.kind !== 'ae_level_ok') throw new Error(`unexpected ${reply.kind}`);
+      return [...reply.hashes];
+    });
+    this.totals.syncs++;
+    this.totals.hashesCompared += hashesCompared;
+    if (leaves.length === 0) return { pulled: 0, pushed: 0 };
+    const bucketReply = await this.ask(peer, { kind: 'ae_bucket', range, leaves });
+    if (bucketReply.kind !== 'ae_bucket_ok') throw new Error(`unexpected ${bucketReply.kind}`);
+    const theirs = new Map(bucketReply.entries.map(([key, digest]) => [key, digest]));
+    const ours = new Map(this.bucketEntries(range, tree, leaves).map((e) => [e.key, e.digest]));
+    const toPull = [...theirs].filter(([k, d]) => ours.get(k) !== d).map(([k]) => k);
+    const differing = new Set([...toPull, ...[...ours].filter(([k, d]) => theirs.get(k) !== d).map(([k]) => k)]);
+    // Only keys whose merged state here still differs from theirs need to go back.
+    for (let i = 0; i < toPull.length; i += TRANSFER_BATCH_KEYS_MAX) {
+      const reply = await this.ask(peer, { kind: 'replica_get_batch', keys: toPull.slice(i, i + TRANSFER_BATCH_KEYS_MAX) });
+      if (reply.kind !== 'replica_get_batch_ok') throw new Error(`unexpected ${reply.kind}`);
+      await Promise.all(reply.entries.map((e) => this.deps.store.merge(e.key, e.siblings)));
+    }
+    // Push our (now merged) state of every differing key, so both sides end equal.
+    const keys = [...differing];
+    let pushed = 0;
+    for (let i = 0; i < keys.length; i += TRANSFER_BATCH_KEYS_MAX) {
+      const entries = keys
+        .slice(i, i + TRANSFER_BATCH_KEYS_MAX)
+        .map((key) => ({ key, siblings: this.deps.store.read(key) }))
+        .filter((e) => e.siblings.length > 0 && recordDigest(e.siblings) !== theirs.get(e.key));
+      if (entries.length === 0) continue;
+      pushed += entries.length;
+      const reply = await this.ask(peer, { kind: 'replica_put_batch', entries });
+      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected ${reply.kind}`);
+    }
+    this.totals.keysPulled += toPull.length;
+    this.totals.keysPushed += pushed;
+    return { pulled: toPull.length, pushed };
+  }
+
+  // --- internals -----------------------------------------------------------------------------
+
+  private treeOf(key: string): MerkleTree | undefined {
+    const ring = this.treesRing;
+    return ring === undefined ? undefined : this.trees.get(ring.homeOf(key));
+  }
+
+  private forEachKey(fn: (key: string) => void): void {
+    let start: string | undefined;
+    for (;;) {
+      const page = this.deps.store.keys(start, SCAN_PAGE_KEYS + 1);
+      for (const key of page.slice(0, SCAN_PAGE_KEYS)) fn(key);
+      start = page[SCAN_PAGE_KEYS];
+      if (start === undefined) return;
+    }
+  }
+
+  private allPairs(): Array<{ range: NodeId; peer: NodeId }> {
+    const ring = this.treesRing;
+    if (ring === undefined) return [];
+    return ring
+      .rangesReplicatedBy(this.deps.self, this.deps.n)
+      .flatMap((r) => r.replicas.filter((p) => p !== this.deps.self).map((peer) => ({ range: r.node, peer })));
+  }
+
+  private async syncPairs(pairs: Array<{ range: NodeId; peer: NodeId }>): Promise<void> {
+    this.progress = { state: 'syncing', pairsDone: 0, pairsTotal: pairs.length };
+    this.deps.onState('syncing');
+    let done = 0;
+    for (const pair of pairs) {
+      try {
+        await this.syncRange(pair.range, pair.peer);
+      } catch (err) {
+        // An unreachable replica is synced when it returns (peerReturned) or by the background loop.
+        this.deps.log.info({ range: pair.range, peer: pair.peer, err: (err as Error).message }, 'range sync skipped');
+      }
+      done++;
+      this.progress = { state: 'syncing', pairsDone: done, pairsTotal: pairs.length };
+    }
+    this.progress = { state: 'ready', pairsDone: done, pairsTotal: pairs.length };
+    this.deps.onState('ready');
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.deps.clock.setTimer(this.deps.intervalMs, () => {
+      const pairs = this.allPairs();
+      const pair = pairs.length === 0 ? undefined : pairs[this.deps.random.nextInt(pairs.length)];
+      const run = pair === undefined || this.recovering !== undefined ? Promise.resolve() : this.syncRange(pair.range, pair.peer);
+      void run.catch(() => {}).finally(() => this.schedule());
+    });
+  }
+
+  private async ask(peer: NodeId, request: PeerRequest): Promise<PeerReply> {
+    this.totals.bytesSent += packr.pack(request).length;
+    const reply = await this.deps.transport.request(peer, request, this.deps.requestTimeoutMs * 5);
+    this.totals.bytesReceived += packr.pack(reply).length;
+    if (reply.kind === 'ae_unavailable') throw new Error(`${peer}: ${reply.reason}`);
+    return reply;
+  }
+
+  /** Keys of `range` stored here whose leaf is in `leaves`, with a digest of their record. */
+  private bucketEntries(range: NodeId, tree: MerkleTree, leaves: readonly number[]): Array<{ key: string; digest: string }> {
+    const wanted = new Set(leaves);
+    const ring = this.treesRing;
+    const out: Array<{ key: string; digest: string }> = [];
+    if (ring === undefined) return out;
+    this.forEachKey((key) => {
+      if (!wanted.has(tree.leafOf(key)) || ring.homeOf(key) !== range) return;
+      const siblings = this.deps.store.read(key);
+      if (siblings.length > 0) out.push({ key, digest: recordDigest(siblings) });
+    });
+    return out;
+  }
+}
+
+/** A short digest of a key's record, to tell equal replicas apart in bucket listings. */
+function recordDigest(siblings: Parameters<typeof encodeRecord>[0]): string {
+  return createHash('md5').update(encodeRecord(siblings)).digest('base64').slice(0, 11); // 64 bits: a collision only delays repair to the next change
+}
