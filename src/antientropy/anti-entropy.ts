@@ -30,6 +30,8 @@ export interface AntiEntropyDeps {
   readonly intervalMs: number;
   readonly requestTimeoutMs: number;
   readonly onState: (state: 'ready' | 'syncing') => void;
+  /** Tombstones older than this, held by every replica, are purged (see purgeTombstones). */
+  readonly tombstoneGraceMs: number;
 }
 
 export interface SyncProgress {
@@ -46,6 +48,7 @@ export interface SyncTotals {
   /** Encoded size of every anti-entropy message this node sent and received. */
   bytesSent: number;
   bytesReceived: number;
+  tombstonesPurged: number;
 }
 
 export class AntiEntropy {
@@ -55,7 +58,9 @@ export class AntiEntropy {
   private timer: { cancel(): void } | undefined;
   private stopped = false;
   private recovering: Promise<void> | undefined;
-  readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0 };
+  readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
+  /** When a sync with each peer last completed, per range: after it, both held the same data. */
+  private readonly lastSyncMs = new Map<string, number>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after) => this.treeOf(key)?.update(key, before, after));
@@ -119,6 +124,44 @@ export class AntiEntropy {
 
   /** Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. */
   async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+    const startedMs = this.deps.clock.nowMs();
+    const result = await this.syncRangeOnce(range, peer);
+    this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
+    return result;
+  }
+
+  /**
+   * Purges tombstones of `range` (Dynamo leaves this open; this is Cassandra's gc-grace rule):
+   * a key whose versions are all tombstones is deleted for good only when its newest tombstone is
+   * older than the grace period AND older than the last completed sync with every other replica
+   * of the range, i.e. every replica held it. A purged tombstone can no longer be resurrected by
+   * a replica that missed the delete; a hint older than the grace period could, so the grace
+   * period must exceed how long nodes may stay down with hints waiting for them.
+   */
+  async purgeTombstones(range: NodeId): Promise<number> {
+    const ring = this.treesRing;
+    const tree = this.trees.get(range);
+    if (ring === undefined || tree === undefined) return 0;
+    const replicas = ring.homeRanges(this.deps.n).find((r) => r.node === range)?.replicas ?? [];
+    let horizonMs = this.deps.clock.nowMs() - this.deps.tombstoneGraceMs;
+    for (const peer of replicas) {
+      if (peer === this.deps.self) continue;
+      horizonMs = Math.min(horizonMs, this.lastSyncMs.get(`${range}\u0000${peer}`) ?? -Infinity);
+    }
+    if (horizonMs === -Infinity) return 0;
+    const doomed: Array<{ key: string; siblings: ReturnType<ReplicaStore['read']> }> = [];
+    this.forEachKey((key) => {
+      if (ring.homeOf(key) !== range) return;
+      const siblings = this.deps.store.read(key);
+      if (siblings.length > 0 && siblings.every((s) => s.value === null && s.dot.timeMs < horizonMs)) doomed.push({ key, siblings });
+    });
+    let purged = 0;
+    for (const d of doomed) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) purged++;
+    this.totals.tombstonesPurged += purged;
+    return purged;
+  }
+
+  private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
     const tree = this.trees.get(range);
     if (tree === undefined) return { pulled: 0, pushed: 0 };
     const { leaves, hashesCompared } = await diffLeaves(tree, async (level, indexes) => {
@@ -207,7 +250,10 @@ export class AntiEntropy {
     this.timer = this.deps.clock.setTimer(this.deps.intervalMs, () => {
       const pairs = this.allPairs();
       const pair = pairs.length === 0 ? undefined : pairs[this.deps.random.nextInt(pairs.length)];
-      const run = pair === undefined || this.recovering !== undefined ? Promise.resolve() : this.syncRange(pair.range, pair.peer);
+      const run =
+        pair === undefined || this.recovering !== undefined
+          ? Promise.resolve()
+          : this.syncRange(pair.range, pair.peer).then(() => this.purgeTombstones(pair.range));
       void run.catch(() => {}).finally(() => this.schedule());
     });
   }

@@ -27,6 +27,8 @@ export interface NodeConfig {
   readonly hintIntervalMs: number;
   /** How often one random range is compared with one other replica in the background. */
   readonly antiEntropyIntervalMs: number;
+  /** A tombstone held by every replica is purged once older than this (see purgeTombstones). */
+  readonly tombstoneGraceMs: number;
   /** Replicas per key (the seed: a node and its 2 successors). */
   readonly n: number;
   /** Default read quorum; R + W > N gives read-your-writes when no node fails. */
@@ -56,6 +58,8 @@ export const DEFAULT_CONFIG = {
   hintIntervalMs: 1_000,
   /** Background Merkle comparison of one range every 10 s: divergence heals within minutes. */
   antiEntropyIntervalMs: 10_000,
+  /** One day: far longer than a node is expected to stay down with hints waiting for it. */
+  tombstoneGraceMs: 24 * 3_600_000,
   n: 3,
   r: 2,
   w: 2,

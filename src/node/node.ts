@@ -97,6 +97,7 @@ export class DynakvNode {
       intervalMs: config.antiEntropyIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
       onState: (state) => this.membership.setState(state),
+      tombstoneGraceMs: config.tombstoneGraceMs,
     });
     this.membership.onRingChange((previous, next) => {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');

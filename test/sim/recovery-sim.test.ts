@@ -106,3 +106,30 @@ describe('simulated recovery', () => {
     assert.ok(moved < rangeBytes * 0.1, `moved ${moved} of ${rangeBytes} bytes`);
   });
 });
+
+describe('simulated tombstone purge', () => {
+  it('purges a tombstone only after every replica held it and the grace period passed, without resurrection', async () => {
+    const cluster = await SimCluster.start({ seed, config: { antiEntropyIntervalMs: 500, tombstoneGraceMs: 5_000, requestTimeoutMs: 200 } });
+    const { scheduler } = cluster;
+    const key = 'short-lived';
+    const replicas = Ring.of(cluster.ids).preferenceList(key, 3);
+    const [first, second, third] = replicas as [string, string, string];
+    await scheduler.complete(cluster.node(first).coordinator.put({ key, value: Buffer.from('alive'), contentType: 'text/plain', context: [], w: 3 }));
+    await cluster.crashNode(third); // it keeps the live value and misses the delete
+    await scheduler.runUntil(scheduler.nowMs + 2_000);
+    const read = await scheduler.complete(cluster.node(first).coordinator.get(key));
+    const { joinClocks } = await import('../../src/version/siblings.ts');
+    await scheduler.complete(cluster.node(second).coordinator.put({ key, value: null, contentType: '', context: joinClocks(read.siblings) }));
+    await scheduler.runUntil(scheduler.nowMs + 20_000);
+    assert.ok(cluster.node(first).store.read(key).length > 0, 'not purged while a replica is missing the tombstone');
+    await cluster.startNode(third);
+    const gone = () => replicas.every((id) => cluster.node(id).store.read(key).length === 0);
+    await scheduler.runWhile(() => !gone(), 600_000);
+    await scheduler.runUntil(scheduler.nowMs + 20_000);
+    assert.ok(gone(), 'purged everywhere and stays purged');
+    const after = await scheduler.complete(cluster.node(first).coordinator.get(key, 3));
+    assert.deepEqual(after.siblings, [], 'the deleted value did not come back');
+    const purged = replicas.reduce((n, id) => n + cluster.node(id).antiEntropy.totals.tombstonesPurged, 0);
+    console.log(`seed ${seed}: ${purged} tombstone purge events across the 3 replicas until all had purged it`);
+  });
+});
