@@ -7,6 +7,7 @@ import { DEFAULT_CONFIG, type NodeConfig } from '../src/node/config.ts';
 import { DynakvNode } from '../src/node/node.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../src/protocol/messages.ts';
 import { MemoryStorage } from '../src/storage/memory-storage.ts';
+import { FencedStorage } from './fenced-storage.ts';
 import { Scheduler } from './scheduler.ts';
 import { SeededRandom } from './seeded-random.ts';
 import { SimClock } from './sim-clock.ts';
@@ -16,6 +17,8 @@ export interface SimClusterOptions {
   readonly seed: number;
   readonly nodes?: number;
   readonly config?: Partial<NodeConfig>;
+  /** Test-only defects, to prove the simulator catches the bugs they stand for. */
+  readonly defect?: 'dot-reuse';
 }
 
 export class SimCluster {
@@ -24,6 +27,7 @@ export class SimCluster {
   readonly network: SimNetwork<PeerRequest, PeerReply>;
   readonly nodes = new Map<string, DynakvNode>();
   readonly storages = new Map<string, MemoryStorage>();
+  private readonly fences = new Map<string, FencedStorage>();
   readonly ids: string[];
 
   private constructor(readonly options: SimClusterOptions) {
@@ -57,10 +61,16 @@ export class SimCluster {
       this.storages.set(id, storage);
     }
     const skewMs = this.random.nextInt(200) - 100;
+    if (this.options.defect === 'dot-reuse') {
+      // The bug: forgetting the durable dot ceiling on restart, so counters repeat.
+      await storage.commit([{ space: 'meta', key: 'dot-ceiling', value: null }]);
+    }
+    const fenced = new FencedStorage(storage);
+    this.fences.set(id, fenced);
     const world = {
       clock: new SimClock(this.scheduler, skewMs),
       random: this.random.fork(),
-      storage,
+      storage: fenced,
       transport: this.network.transportFor(id),
       log: silentLog,
     };
@@ -74,6 +84,7 @@ export class SimCluster {
     const node = this.nodes.get(id);
     if (node === undefined) return;
     this.nodes.delete(id);
+    this.fences.get(id)?.fence();
     node.stop();
     await node.world.transport.close();
   }

@@ -22,6 +22,10 @@ export class SimNetwork<Req, Rep> {
   private readonly down = new Set<NodeId>();
   private dropRules: DropRule[] = [];
   readonly trace: string[] = [];
+  /** Probability that any one message is lost (message-loss bursts set it for a while). */
+  lossRate = 0;
+  /** Probability that a request is delivered twice (its second reply is discarded). */
+  duplicateRate = 0;
   delivered = 0;
   dropped = 0;
 
@@ -67,7 +71,8 @@ export class SimNetwork<Req, Rep> {
   }
 
   private shouldDrop(from: NodeId, to: NodeId): boolean {
-    return this.dropRules.some((rule) => rule(from, to));
+    if (this.dropRules.some((rule) => rule(from, to))) return true;
+    return this.lossRate > 0 && this.random.nextFloat() < this.lossRate;
   }
 
   private delay(): number {
@@ -97,6 +102,13 @@ export class SimNetwork<Req, Rep> {
         this.dropped++;
         this.record(from, to, request, 'dropped');
         return;
+      }
+      if (this.duplicateRate > 0 && this.random.nextFloat() < this.duplicateRate) {
+        this.scheduler.schedule(this.delay(), () => {
+          const decoded = this.parseRequest(packr.unpack(wire));
+          const handler = this.handlers.get(to);
+          if (handler !== undefined && decoded !== undefined) handler(from, decoded).catch(() => {});
+        });
       }
       this.scheduler.schedule(this.delay(), () => {
         const handler = this.handlers.get(to);

@@ -149,22 +149,25 @@ export class Coordinator {
         `key has ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); read it and write back with its context to resolve them`,
       );
     }
+    // The coordinator commits first and then ships its whole merged state, not just the new
+    // version (as Riak does). A version vector entry n:k promises "all of n's events up to k";
+    // that holds on every replica only if whoever receives dot n:k also receives whatever n held
+    // of its earlier dots. Shipping the lone sibling broke this, and the simulator found the
+    // lost update (a reader of the new sibling alone got a context covering an unseen one).
+    await store.replace(key, merged);
     const fallbacks = this.fallbacksFor(key, preferenceList);
     const attempts = preferenceList.map(async (node): Promise<NodeId> => {
-      if (node === self) {
-        await store.replace(key, merged);
-        return node;
-      }
+      if (node === self) return node;
       if (!this.deps.isDown(node) || fallbacks.length === 0) {
         try {
           // Half the budget for the primary, so a silent one still leaves time for its hint.
-          const reply = await transport.request(node, { kind: 'replica_put', key, siblings: [sibling] }, config.requestTimeoutMs / 2);
+          const reply = await transport.request(node, { kind: 'replica_put', key, siblings: merged }, config.requestTimeoutMs / 2);
           if (reply.kind === 'replica_put_ok') return node;
         } catch {
           // fall through to a hint
         }
       }
-      return this.hint(node, key, sibling, fallbacks);
+      return this.hint(node, key, merged, fallbacks);
     });
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
@@ -183,11 +186,11 @@ export class Coordinator {
    * preference list, which stores it durably as a hint and acknowledges. Each fallback serves
    * one owner per write (shift), so two down replicas use two different fallbacks.
    */
-  private async hint(owner: NodeId, key: string, sibling: Sibling, fallbacks: NodeId[]): Promise<NodeId> {
+  private async hint(owner: NodeId, key: string, siblings: readonly Sibling[], fallbacks: NodeId[]): Promise<NodeId> {
     const { transport, config } = this.deps;
     for (let target = fallbacks.shift(); target !== undefined; target = fallbacks.shift()) {
       try {
-        const reply = await transport.request(target, { kind: 'hint_put', owner, key, siblings: [sibling] }, config.requestTimeoutMs / 2);
+        const reply = await transport.request(target, { kind: 'hint_put', owner, key, siblings }, config.requestTimeoutMs / 2);
         if (reply.kind === 'replica_put_ok') {
           this.hintedWrites++;
           return target;

@@ -1,0 +1,210 @@
+// One deterministic simulation run: a 5-node cluster, a nemesis schedule and a workload of
+// concurrent clients (read-modify-write set adds as Jepsen ran on Riak, blind puts, and deletes
+// with context), all from one seed; then a final heal, a quiet period, and the invariant checks.
+// The same seed produces the identical trace (its hash is part of the result).
+import { Ring } from '../src/ring/ring.ts';
+import { decodeRecord } from '../src/version/record-codec.ts';
+import { distinctValues, joinClocks, siblingsEqual, type Sibling } from '../src/version/siblings.ts';
+import { descends } from '../src/version/vclock.ts';
+import { describeFault, planFaults, type Profile, type ScheduledFault } from './nemesis.ts';
+import { SimCluster } from './sim-cluster.ts';
+
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly profile: Profile;
+  readonly durationMs?: number;
+  readonly clients?: number;
+  readonly defect?: 'ignore-context';
+}
+
+export interface Violation {
+  readonly invariant: string;
+  readonly detail: string;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly profile: Profile;
+  readonly ops: number;
+  readonly opsOk: number;
+  readonly faults: number;
+  readonly simulatedMs: number;
+  readonly violations: readonly Violation[];
+  readonly traceHash: string;
+  readonly events: readonly string[];
+}
+
+const SET_KEYS = 8;
+const QUIET_MS = 60_000;
+
+function elementsOf(siblings: readonly Sibling[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of distinctValues(siblings)) for (const e of JSON.parse(Buffer.from(s.value!).toString()) as string[]) out.add(e);
+  return out;
+}
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const durationMs = options.durationMs ?? 30_000;
+  const cluster = await SimCluster.start({ seed: options.seed, config: { requestTimeoutMs: 500, antiEntropyIntervalMs: 2_000 } });
+  const { scheduler, random } = cluster;
+  const violations: Violation[] = [];
+  const events: string[] = [];
+  const log = (line: string) => events.push(`${scheduler.nowMs.toFixed(0).padStart(6)} ${line}`);
+  const watchClocks = (id: string) => {
+    cluster.node(id).store.observe((key, before, after) => {
+      if (before === undefined || after === undefined) return;
+      if (!descends(joinClocks(decodeRecord(after)), joinClocks(decodeRecord(before)))) {
+        violations.push({ invariant: 'clock-monotonic', detail: `${id}: the clock of ${key} went backwards` });
+      }
+    });
+  };
+  for (const id of cluster.ids) watchClocks(id);
+
+  // --- nemesis -------------------------------------------------------------------------------
+  const plan = planFaults(options.profile, cluster.ids, durationMs, random.fork());
+  const crashed = new Set<string>();
+  const heals: Array<() => void> = [];
+  for (const f of plan) {
+    scheduler.schedule(f.atMs, () => void startFault(f));
+  }
+  async function startFault(s: ScheduledFault): Promise<void> {
+    const f = s.fault;
+    log(`fault: ${describeFault(f)} until ${s.untilMs}`);
+    let heal: () => void | Promise<void>;
+    switch (f.kind) {
+      case 'crash':
+        if (crashed.has(f.node)) return;
+        crashed.add(f.node);
+        await cluster.crashNode(f.node);
+        heal = async () => {
+          await cluster.startNode(f.node);
+          watchClocks(f.node);
+          crashed.delete(f.node);
+        };
+        break;
+      case 'pause':
+      case 'isolate':
+        heal = cluster.network.isolate(f.node);
+        break;
+      case 'one-way':
+        heal = cluster.network.addDropRule((from, to) => from === f.from && to === f.to);
+        break;
+      case 'split': {
+        const side = new Set(f.minority);
+        heal = cluster.network.addDropRule((from, to) => side.has(from) !== side.has(to));
+        break;
+      }
+      case 'loss':
+        cluster.network.lossRate = f.rate;
+        cluster.network.duplicateRate = f.duplicateRate;
+        heal = () => {
+          cluster.network.lossRate = 0;
+          cluster.network.duplicateRate = 0;
+        };
+        break;
+    }
+    let healed = false;
+    const doHeal = async () => {
+      if (healed) return;
+      healed = true;
+      log(`heal: ${describeFault(f)}`);
+      await heal();
+    };
+    heals.push(() => void doHeal());
+    scheduler.schedule(s.untilMs - scheduler.nowMs, () => void doHeal());
+  }
+
+  // --- workload ------------------------------------------------------------------------------
+  const ackedAdds = new Map<string, Set<string>>();
+  const deletedKeys: string[] = [];
+  let ops = 0;
+  let opsOk = 0;
+  const liveNode = () => cluster.nodes.get(cluster.ids[random.nextInt(cluster.ids.length)]!);
+  async function client(c: number): Promise<void> {
+    let n = 0;
+    while (scheduler.nowMs < durationMs) {
+      const node = liveNode();
+      n++;
+      ops++;
+      const roll = random.nextFloat();
+      try {
+        if (node === undefined) throw new Error('connection refused');
+        if (roll < 0.7) {
+          const key = `set-${random.nextInt(SET_KEYS)}`;
+          const read = await node.coordinator.get(key);
+          const elements = elementsOf(read.siblings);
+          const element = `c${c}-${n}`;
+          elements.add(element);
+          const context = options.defect === 'ignore-context' ? [] : joinClocks(read.siblings);
+          await node.coordinator.put({ key, value: Buffer.from(JSON.stringify([...elements].sort())), contentType: 'application/json', context });
+          let acked = ackedAdds.get(key);
+          if (acked === undefined) ackedAdds.set(key, (acked = new Set()));
+          acked.add(element);
+        } else if (roll < 0.85) {
+          await node.coordinator.put({ key: `blind-${random.nextInt(20)}`, value: Buffer.from(`b${c}-${n}`), contentType: 'text/plain', context: [] });
+        } else {
+          const key = `del-${c}-${n}`;
+          await node.coordinator.put({ key, value: Buffer.from('doomed'), contentType: 'text/plain', context: [] });
+          const read = await node.coordinator.get(key);
+          const context = options.defect === 'ignore-context' ? [] : joinClocks(read.siblings);
+          await node.coordinator.put({ key, value: null, contentType: '', context });
+          deletedKeys.push(key);
+        }
+        opsOk++;
+      } catch {
+        // failed or unknown outcome: nothing is claimed about it
+      }
+      await new Promise<void>((r) => scheduler.schedule(10 + random.nextInt(90), r));
+    }
+  }
+  const clients = Array.from({ length: options.clients ?? 6 }, (_, c) => client(c));
+  await scheduler.complete(Promise.all(clients), durationMs + 600_000);
+
+  // --- final heal and quiet period ----------------------------------------------------------
+  for (const heal of heals) heal();
+  await scheduler.runUntil(scheduler.nowMs + 10);
+  for (const id of cluster.ids) if (!cluster.nodes.has(id)) await cluster.startNode(id);
+  log('final heal');
+  await scheduler.runUntil(scheduler.nowMs + QUIET_MS);
+
+  // --- invariants ----------------------------------------------------------------------------
+  const ring = Ring.of(cluster.ids);
+  for (const [key, acked] of ackedAdds) {
+    const read = await scheduler.complete(cluster.node('n1').coordinator.get(key, 3));
+    const present = elementsOf(read.siblings);
+    const lost = [...acked].filter((e) => !present.has(e));
+    if (lost.length > 0) violations.push({ invariant: 'no-lost-writes', detail: `${key}: acknowledged adds missing: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` (+${lost.length - 5})` : ''}` });
+  }
+  for (const key of deletedKeys) {
+    const read = await scheduler.complete(cluster.node('n2').coordinator.get(key, 3));
+    if (distinctValues(read.siblings).length > 0) violations.push({ invariant: 'no-resurrection', detail: `${key} was deleted with its context and came back` });
+  }
+  const allKeys = new Set<string>();
+  for (const id of cluster.ids) for (const k of cluster.node(id).store.keys(undefined, 1_000_000)) allKeys.add(k);
+  for (const key of allKeys) {
+    const replicas = ring.preferenceList(key, 3).map((id) => cluster.node(id).store.read(key));
+    if (!replicas.every((r) => r.length === replicas[0]!.length && siblingsEqual(r, replicas[0]!))) {
+      violations.push({ invariant: 'convergence', detail: `${key}: replicas ${ring.preferenceList(key, 3).join(',')} differ` });
+    }
+    for (const id of cluster.ids) {
+      if (!ring.preferenceList(key, 3).includes(id) && cluster.node(id).store.read(key).length > 0) {
+        violations.push({ invariant: 'placement', detail: `${key} is stored on ${id}, outside its preference list` });
+      }
+    }
+  }
+  const tables = cluster.ids.map((id) => JSON.stringify(cluster.node(id).membership.table().map((r) => [r.id, r.status, r.version])));
+  if (!tables.every((t) => t === tables[0])) violations.push({ invariant: 'membership-convergence', detail: `tables differ: ${[...new Set(tables)].join(' vs ')}` });
+
+  for (const id of cluster.ids) cluster.node(id).stop();
+  return {
+    seed: options.seed,
+    profile: options.profile,
+    ops,
+    opsOk,
+    faults: plan.length,
+    simulatedMs: scheduler.nowMs,
+    violations,
+    traceHash: cluster.traceHash(),
+    events,
+  };
+}
