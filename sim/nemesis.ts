@@ -12,7 +12,9 @@ export type Fault =
   | { readonly kind: 'isolate'; readonly node: string }
   | { readonly kind: 'one-way'; readonly from: string; readonly to: string }
   | { readonly kind: 'split'; readonly minority: readonly string[] }
-  | { readonly kind: 'loss'; readonly rate: number; readonly duplicateRate: number };
+  | { readonly kind: 'loss'; readonly rate: number; readonly duplicateRate: number }
+  /** An operator removes the node from the ring, and adds it back when the fault heals. */
+  | { readonly kind: 'remove'; readonly node: string };
 
 export interface ScheduledFault {
   readonly atMs: number;
@@ -28,7 +30,13 @@ export function planFaults(profile: Profile, ids: readonly string[], durationMs:
     for (let t = 1_000 + random.nextInt(2_000); t < durationMs - 3_000; ) {
       const lengthMs = 2_000 + random.nextInt(6_000);
       const node = pick(ids);
-      const fault: Fault = pick<Fault>([{ kind: 'crash', node }, { kind: 'pause', node }, { kind: 'isolate', node }, { kind: 'loss', rate: 0.3, duplicateRate: 0 }]);
+      const fault: Fault = pick<Fault>([
+        { kind: 'crash', node },
+        { kind: 'pause', node },
+        { kind: 'isolate', node },
+        { kind: 'loss', rate: 0.3, duplicateRate: 0 },
+        { kind: 'remove', node },
+      ]);
       plan.push({ atMs: t, untilMs: Math.min(t + lengthMs, durationMs - 1_000), fault });
       t += lengthMs + 1_000 + random.nextInt(3_000);
     }
@@ -46,6 +54,7 @@ export function planFaults(profile: Profile, ids: readonly string[], durationMs:
       { kind: 'one-way', from: shuffled[0]!, to: shuffled[1]! },
       { kind: 'split', minority: shuffled.slice(0, 2) },
       { kind: 'loss', rate: 0.2 + random.nextFloat() * 0.3, duplicateRate: 0.1 },
+      { kind: 'remove', node: shuffled[0]! },
     ]);
     plan.push({ atMs, untilMs, fault });
   }
@@ -57,6 +66,7 @@ export function describeFault(f: Fault): string {
     case 'crash':
     case 'pause':
     case 'isolate':
+    case 'remove':
       return `${f.kind} ${f.node}`;
     case 'one-way':
       return `one-way ${f.from}-x->${f.to}`;

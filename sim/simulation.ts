@@ -94,6 +94,29 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         heal = cluster.network.addDropRule((from, to) => side.has(from) !== side.has(to));
         break;
       }
+      case 'remove': {
+        // Through a running node, as an operator would; refused changes (fewer than N left,
+        // already removed) are simply not made.
+        const via = cluster.ids.find((id) => id !== f.node && cluster.nodes.has(id));
+        if (via === undefined) return;
+        const record = cluster.node(via).membership.record(f.node);
+        try {
+          cluster.node(via).membership.removeMember(f.node);
+        } catch (err) {
+          log(`remove ${f.node} refused: ${(err as Error).message}`);
+          return;
+        }
+        heal = () => {
+          const by = cluster.ids.find((id) => cluster.nodes.has(id) && cluster.node(id).membership.record(f.node)?.status === 'removed');
+          if (by === undefined || record === undefined) return;
+          try {
+            cluster.node(by).membership.addMember(f.node, record.peer, record.http);
+          } catch (err) {
+            log(`re-add ${f.node} refused: ${(err as Error).message}`);
+          }
+        };
+        break;
+      }
       case 'loss':
         cluster.network.lossRate = f.rate;
         cluster.network.duplicateRate = f.duplicateRate;
@@ -148,7 +171,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           const read = await node.coordinator.get(key);
           const context = options.defect === 'ignore-context' ? [] : joinClocks(read.siblings);
           await node.coordinator.put({ key, value: null, contentType: '', context });
-          deletedKeys.push(key);
+          // Only a delete whose read saw the value claims to remove it: under a sloppy quorum a
+          // read may miss a just-acknowledged write (R+W>N holds only among the same replicas).
+          if (distinctValues(read.siblings).length > 0) deletedKeys.push(key);
         }
         opsOk++;
       } catch {
