@@ -76,9 +76,11 @@ export class AntiEntropy {
     this.trees = new Map();
     if (ring === undefined) return;
     for (const range of ring.rangesReplicatedBy(this.deps.self, this.deps.n)) this.trees.set(range.node, new MerkleTree());
+    // Committed bytes only: a write still pending reaches the tree through the commit observer,
+    // whose `before` must be exactly what the tree holds.
     this.forEachKey((key) => {
-      const siblings = this.deps.store.read(key);
-      if (siblings.length > 0) this.treeOf(key)?.update(key, undefined, encodeRecord(siblings));
+      const bytes = this.deps.store.committedBytes(key);
+      if (bytes !== undefined) this.treeOf(key)?.update(key, undefined, bytes);
     });
   }
 

@@ -1,108 +1,221 @@
-// A Merkle tree over the ring's key space for anti-entropy (Dynamo 4.7). Leaves are fixed
-// buckets of ring positions (the top `depth` bits of a key's MD5), so every node cuts the space
-// the same way and two replicas' trees of one range compare node by node. A leaf's digest is the
-// XOR of H(key, record) over its keys, so a write updates it in O(1) without storing keys; inner
-// hashes are recomputed lazily, only along paths dirtied since the last read. Pure: no I/O.
-import { createHash } from 'node:crypto';
-import { ringPosition } from '../ring/ring.ts';
+// The Merkle tree of one replicated key range for anti-entropy (Dynamo 4.7), kept up to date
+// incrementally on every write and never rebuilt per sync, plus the top-down diff of two trees.
+// Leaves are fixed buckets of the WHOLE ring space (top `depth` bits of a key's MD5 ring
+// position), so every node cuts the space identically and two replicas' trees of one range
+// compare node by node. Pure: no I/O, no clock, no randomness (node:crypto hashing only).
+import * as crypto from 'node:crypto';
+import { RING_POSITION_BITS } from '../ring/ring.ts';
 
-const DIGEST_BYTES = 16;
-// 2^13 leaves: a range of a 5-node ring spans ~1,600 of them, so a changed key drags only a
-// handful of neighbours into the bucket listing even at a million keys per node.
+/** Bytes of every digest in the tree (entry, leaf and inner node): one MD5. */
+export const DIGEST_BYTES = 16;
+
+/**
+ * 2^13 = 8,192 leaves over the whole ring. A range tree only uses the leaves its range covers
+ * (about 1,600 for one range of a 5-node ring), and a differing key costs a listing of every key
+ * in its leaf; at 100,000 keys that is ~12 keys per leaf, where depth 10 would list ~100. Each
+ * extra level costs only 2 hashes per differing path and 2 x 16 bytes of memory per leaf.
+ */
 export const MERKLE_DEPTH_DEFAULT = 13;
 
-function entryDigest(key: string, record: Uint8Array): Buffer {
-  const valueHash = createHash('md5').update(record).digest();
-  return createHash('md5').update(key, 'utf8').update(valueHash).digest();
+/**
+ * 2^16 leaves at most: the tree is 2^17 x 16 bytes = 2 MiB, and the largest level request of
+ * diffLeaves (every leaf differs) is 65,536 hashes of 22 characters, ~1.5 MiB, well within a frame.
+ */
+export const MERKLE_DEPTH_MAX = 16;
+
+/** A 16-byte MD5 digest; in messages and test output it travels as a `NodeHash` string. */
+export type Digest = Buffer;
+
+/**
+ * A node's hash as exchanged between replicas: its 16 bytes in unpadded base64url, 22 characters
+ * (hex would be 32: hashes are most of what an in-sync comparison sends, so the shorter form).
+ */
+export type NodeHash = string;
+
+/**
+ * MD5 of `data` (strings as UTF-8). The one-shot crypto.hash (Node >= 20.12) skips a Hash object
+ * per call, which is most of the cost of hashing a short key; older Node 20s fall back.
+ */
+const md5: (data: string | Uint8Array) => Digest =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('md5', data, 'buffer')
+    : (data) => crypto.createHash('md5').update(data).digest();
+
+/**
+ * The value hash of a record: MD5 of its canonical encoding (equal records, equal digests), for
+ * comparing one key's replicas, e.g. in bucket listings. The tree hashes records itself.
+ */
+export function valueDigest(bytes: Uint8Array): Digest {
+  return md5(bytes);
 }
 
+/**
+ * Node storage is heap-ordered: node (level l, index i) is number 2^l + i, so the root is 1, the
+ * children of k are 2k and 2k+1, and leaf j is 2^depth + j. One flat Buffer holds every digest.
+ */
 export class MerkleTree {
-  /** levels[l] holds 2^l digests of DIGEST_BYTES; levels[depth] are the leaves. */
-  private readonly levels: Buffer[];
-  private readonly dirty: Array<Set<number>>;
+  readonly depth: number;
+  readonly leafCount: number;
+  private readonly nodes: Buffer;
+  /** Per inner node: its digest is stale. A dirty node's ancestors are all dirty (see update). */
+  private readonly dirty: Uint8Array;
+  private readonly leafKeys: Uint32Array;
   private keys = 0;
 
-  constructor(readonly depth: number = MERKLE_DEPTH_DEFAULT) {
-    if (!Number.isInteger(depth) || depth < 1 || depth > 16) throw new RangeError(`Merkle depth ${depth} is outside 1..16`);
-    this.levels = Array.from({ length: depth + 1 }, (_, l) => Buffer.alloc((1 << l) * DIGEST_BYTES));
-    this.dirty = Array.from({ length: depth + 1 }, () => new Set<number>());
+  constructor(depth: number = MERKLE_DEPTH_DEFAULT) {
+    if (!Number.isInteger(depth) || depth < 1 || depth > MERKLE_DEPTH_MAX) {
+      throw new RangeError(`Merkle depth ${depth} is outside 1..${MERKLE_DEPTH_MAX}`);
+    }
+    this.depth = depth;
+    this.leafCount = 2 ** depth;
+    // An empty leaf is the XOR of no entries (all zero); inner nodes start dirty so that the
+    // first read hashes them, the same way for every tree of this depth.
+    this.nodes = Buffer.alloc(2 * this.leafCount * DIGEST_BYTES);
+    this.dirty = new Uint8Array(this.leafCount).fill(1);
+    this.dirty[0] = 0; // number 0 is unused
+    this.leafKeys = new Uint32Array(this.leafCount);
   }
 
-  /** The leaf (bucket) of a key: the top `depth` bits of its 128-bit ring position. */
+  /** The leaf (bucket) of a key: the top `depth` bits of ringPosition(key). */
   leafOf(key: string): number {
-    return Number(ringPosition(key) >> BigInt(128 - this.depth));
+    return leafOfDigest(md5(key), this.depth);
   }
 
+  /** The leaf holding ring position `position` (0 <= position < 2^128). */
+  leafOfPosition(position: bigint): number {
+    if (position < 0n || position >> BigInt(RING_POSITION_BITS) !== 0n) throw new RangeError(`ring position ${position} outside [0, 2^128)`);
+    return Number(position >> BigInt(RING_POSITION_BITS - this.depth));
+  }
+
+  /** Keys in the tree: inserted minus deleted. */
   keyCount(): number {
     return this.keys;
   }
 
-  /** Records that `key` changed from `before` to `after` (record bytes; undefined = absent). */
-  update(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
-    if (before === undefined && after === undefined) return;
-    const leaf = this.leafOf(key);
-    const leaves = this.levels[this.depth]!;
-    const offset = leaf * DIGEST_BYTES;
-    for (const record of [before, after]) {
-      if (record === undefined) continue;
-      const d = entryDigest(key, record);
-      for (let i = 0; i < DIGEST_BYTES; i++) leaves[offset + i]! ^= d[i]!;
-    }
-    if (before === undefined) this.keys++;
-    if (after === undefined) this.keys--;
-    for (let l = this.depth - 1, i = leaf >> 1; l >= 0; l--, i >>= 1) this.dirty[l]!.add(i);
+  /** Keys in one leaf: what listing that bucket will cost. */
+  leafKeyCount(leaf: number): number {
+    this.assertIndex(this.depth, leaf);
+    return this.leafKeys[leaf]!;
   }
 
-  root(): string {
+  /**
+   * Records that `key` changed from record `before` to record `after` (canonical encodings;
+   * undefined = absent, so (undefined, x) inserts and (x, undefined) deletes). O(1) hashing:
+   * the old entry is XORed out of the leaf and the new one in. `before` must be exactly what was
+   * last recorded for the key, otherwise the tree no longer describes the store.
+   */
+  update(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
+    if (before === undefined && after === undefined) return;
+    const keyDigest = md5(key);
+    const leaf = leafOfDigest(keyDigest, this.depth);
+    if (before !== undefined && this.leafKeys[leaf] === 0) {
+      throw new Error(`assertion: ${JSON.stringify(key)} changes in empty Merkle leaf ${leaf}: the tree missed its insert`);
+    }
+    const offset = (this.leafCount + leaf) * DIGEST_BYTES;
+    if (before !== undefined) xorInto(this.nodes, offset, entryDigest(keyDigest, before));
+    if (after !== undefined) xorInto(this.nodes, offset, entryDigest(keyDigest, after));
+    const delta = (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
+    this.leafKeys[leaf]! += delta;
+    this.keys += delta;
+    // Stop at the first node already dirty: its ancestors are dirty too, so a burst of writes
+    // costs O(1) amortised each here and the next read pays once per dirty node.
+    for (let k = (this.leafCount + leaf) >>> 1; k >= 1 && this.dirty[k] === 0; k >>>= 1) this.dirty[k] = 1;
+  }
+
+  root(): NodeHash {
     return this.level(0, [0])[0]!;
   }
 
-  /** Base64 digests of the nodes at `level` (0 = root) at `indexes` (default: all of them). */
-  level(level: number, indexes?: readonly number[]): string[] {
-    if (!Number.isInteger(level) || level < 0 || level > this.depth) throw new RangeError(`no level ${level} in a depth-${this.depth} tree`);
-    this.refresh();
-    const size = 1 << level;
-    const wanted = indexes ?? Array.from({ length: size }, (_, i) => i);
-    const buf = this.levels[level]!;
+  /** Hashes of the nodes at `level` (0 = root, depth = leaves) at `indexes` (default: all). */
+  level(level: number, indexes?: readonly number[]): NodeHash[] {
+    this.assertLevel(level);
+    this.refresh(1);
+    const first = 2 ** level;
+    const wanted = indexes ?? Array.from({ length: first }, (_, i) => i);
     return wanted.map((i) => {
-      if (!Number.isInteger(i) || i < 0 || i >= size) throw new RangeError(`no node ${i} at level ${level}`);
-      return buf.toString('base64', i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+      this.assertIndex(level, i);
+      return this.hashOf(first + i);
     });
   }
 
-  private refresh(): void {
-    for (let l = this.depth - 1; l >= 0; l--) {
-      const dirty = this.dirty[l]!;
-      if (dirty.size === 0) continue;
-      const below = this.levels[l + 1]!;
-      const here = this.levels[l]!;
-      for (const i of dirty) {
-        const h = createHash('md5').update(below.subarray(2 * i * DIGEST_BYTES, (2 * i + 2) * DIGEST_BYTES)).digest();
-        h.copy(here, i * DIGEST_BYTES);
-      }
-      dirty.clear();
-    }
+  /** Hashes of the two children of node `index` at `level` (< depth). */
+  children(level: number, index: number): [NodeHash, NodeHash] {
+    if (level >= this.depth) throw new RangeError(`level ${level} holds leaves, which have no children`);
+    const [left, right] = this.level(level + 1, [2 * index, 2 * index + 1]);
+    return [left!, right!];
+  }
+
+  /** Rehashes the dirty nodes under node number k, children first: O(dirty nodes). */
+  private refresh(k: number): void {
+    if (k >= this.leafCount || this.dirty[k] === 0) return;
+    this.refresh(2 * k);
+    this.refresh(2 * k + 1);
+    const childrenStart = 2 * k * DIGEST_BYTES;
+    md5(this.nodes.subarray(childrenStart, childrenStart + 2 * DIGEST_BYTES)).copy(this.nodes, k * DIGEST_BYTES);
+    this.dirty[k] = 0;
+  }
+
+  private hashOf(k: number): NodeHash {
+    return this.nodes.toString('base64url', k * DIGEST_BYTES, (k + 1) * DIGEST_BYTES);
+  }
+
+  private assertLevel(level: number): void {
+    if (!Number.isInteger(level) || level < 0 || level > this.depth) throw new RangeError(`no level ${level} in a depth-${this.depth} Merkle tree`);
+  }
+
+  private assertIndex(level: number, index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= 2 ** level) throw new RangeError(`no node ${index} at Merkle level ${level}`);
   }
 }
 
+/** Asks the other replica for its hashes at `level`, `indexes`, in that order (one request). */
+export type RemoteLevel = (level: number, indexes: number[]) => Promise<readonly NodeHash[]>;
+
+export interface LeafDiff {
+  /** Leaves whose hashes differ, ascending: the buckets whose keys the replicas must exchange. */
+  readonly leaves: number[];
+  /** Hash pairs compared, i.e. remote hashes received: the cost of the comparison. */
+  readonly hashesCompared: number;
+}
+
 /**
- * Finds the leaves where `local` and a remote tree differ, walking down from the root and asking
- * the remote only for the children of differing nodes: one request per level, and hashes
- * compared proportional to the difference, not to the tree.
+ * Finds the leaves where `local` and a remote tree of the same depth differ, walking down from
+ * the root and asking the remote only for the children of nodes that differ: at most depth + 1
+ * requests (one per level, batched), and about 2 x depth hashes per differing leaf; equal trees
+ * cost one request and one hash. The remote answers with its own `tree.level(level, indexes)`.
  */
-export async function diffLeaves(
-  local: MerkleTree,
-  remoteLevel: (level: number, indexes: number[]) => Promise<string[]>,
-): Promise<{ leaves: number[]; hashesCompared: number }> {
-  let frontier = [0];
+export async function diffLeaves(local: MerkleTree, remoteLevel: RemoteLevel): Promise<LeafDiff> {
+  let differing = [0];
   let hashesCompared = 0;
-  for (let level = 0; level <= local.depth && frontier.length > 0; level++) {
-    const indexes = level === 0 ? [0] : frontier.flatMap((i) => [2 * i, 2 * i + 1]);
+  for (let level = 0; level <= local.depth && differing.length > 0; level++) {
+    const indexes = level === 0 ? [0] : differing.flatMap((i) => [2 * i, 2 * i + 1]);
     const remote = await remoteLevel(level, indexes);
-    if (remote.length !== indexes.length) throw new Error(`remote answered ${remote.length} hashes for ${indexes.length} nodes`);
+    // A wrong-sized answer is a peer's fault (an operating error), not a broken invariant here.
+    if (remote.length !== indexes.length) throw new Error(`remote answered ${remote.length} Merkle hashes for ${indexes.length} nodes at level ${level}`);
     const mine = local.level(level, indexes);
     hashesCompared += indexes.length;
-    frontier = indexes.filter((_, k) => mine[k] !== remote[k]);
+    differing = indexes.filter((_, k) => mine[k] !== remote[k]);
   }
-  return { leaves: frontier, hashesCompared };
+  return { leaves: differing, hashesCompared };
+}
+
+/**
+ * The top `depth` bits of a key's MD5 read big-endian ARE the top bits of ringPosition(key),
+ * without a bigint; depth <= 16 keeps them inside the first 32-bit word.
+ */
+function leafOfDigest(keyDigest: Digest, depth: number): number {
+  return keyDigest.readUInt32BE(0) >>> (32 - depth);
+}
+
+/**
+ * MD5(MD5(key) || record): the key's digest (already needed for its leaf) is fixed-length, so
+ * the concatenation is unambiguous, and each entry costs one hash over the record rather than
+ * two. Leaves XOR these; a key appears at most once per tree, so entries never cancel out.
+ */
+function entryDigest(keyDigest: Digest, record: Uint8Array): Digest {
+  return md5(Buffer.concat([keyDigest, record]));
+}
+
+function xorInto(target: Buffer, offset: number, digest: Digest): void {
+  for (let i = 0; i < DIGEST_BYTES; i++) target[offset + i]! ^= digest[i]!;
 }

@@ -22,15 +22,20 @@ export interface RingTransferDeps {
   readonly requestTimeoutMs: number;
   /** Publishes progress (gossiped, shown by /cluster/members and the CLI). */
   readonly onProgress: (status: TransferStatus | null) => void;
+  readonly currentRing: () => Ring | undefined;
 }
 
 const RETRY_BACKOFF_MS = { initial: 100, max: 5_000 };
+/** Stray writes are collected this long before being handed off, to batch them. */
+const STRAY_DELAY_MS = 1_000;
 
 export class RingTransfer {
   /** The ring the local data is known to be placed for; undefined = unknown, send to all. */
   private placedFor: Ring | undefined;
   private generation = 0;
   private running: Promise<void> | undefined;
+  private readonly strays = new Set<string>();
+  private strayTimer: { cancel(): void } | undefined;
   keysSent = 0;
   keysDropped = 0;
 
@@ -100,6 +105,44 @@ export class RingTransfer {
       this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
     }
     if (!stale()) this.placedFor = target;
+  }
+
+  /**
+   * A write reached this node for a key it does not replicate (the sender's ring view was older
+   * than ours, or a transfer raced a ring change). Collect such keys briefly, then hand them to
+   * their replicas and drop them here, so no stray copy outlives the ring change.
+   */
+  strayWrite(key: string): void {
+    this.strays.add(key);
+    if (this.strayTimer !== undefined) return;
+    this.strayTimer = this.deps.clock.setTimer(STRAY_DELAY_MS, () => {
+      this.strayTimer = undefined;
+      void this.handOffStrays();
+    });
+  }
+
+  private async handOffStrays(): Promise<void> {
+    const ring = this.deps.currentRing();
+    const keys = [...this.strays].slice(0, TRANSFER_BATCH_KEYS_MAX);
+    for (const key of keys) this.strays.delete(key);
+    if (ring === undefined || keys.length === 0) return;
+    const byTarget = new Map<NodeId, Array<{ key: string; siblings: readonly Sibling[] }>>();
+    const drops: Array<{ key: string; siblings: readonly Sibling[] }> = [];
+    for (const key of keys) {
+      const siblings = this.deps.store.read(key);
+      const next = ring.preferenceList(key, this.deps.n);
+      if (siblings.length === 0 || next.includes(this.deps.self)) continue;
+      for (const id of next) {
+        let list = byTarget.get(id);
+        if (list === undefined) byTarget.set(id, (list = []));
+        list.push({ key, siblings });
+      }
+      drops.push({ key, siblings });
+    }
+    const generation = this.generation;
+    await Promise.all([...byTarget].map(([id, entries]) => this.sendUntilAcked(id, entries, () => generation !== this.generation)));
+    if (generation === this.generation) for (const d of drops) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) this.keysDropped++;
+    if (this.strays.size > 0) this.strayWrite([...this.strays][0]!);
   }
 
   private async sendUntilAcked(to: NodeId, entries: Array<{ key: string; siblings: readonly Sibling[] }>, stale: () => boolean): Promise<void> {

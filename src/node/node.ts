@@ -83,6 +83,7 @@ export class DynakvNode {
         log: world.log,
         requestTimeoutMs: config.requestTimeoutMs,
         onProgress: (status) => this.membership.setTransfer(status),
+        currentRing: () => this.membership.ring(),
       },
       this.membership.ring(),
     );
@@ -178,14 +179,22 @@ export class DynakvNode {
     this.antiEntropy.stop();
   }
 
+  /** Accept every write (the sender may know a newer ring), but hand off keys we do not own. */
+  private checkPlacement(key: string): void {
+    const ring = this.membership.ring();
+    if (ring !== undefined && !ring.preferenceList(key, this.config.n).includes(this.config.id)) this.transfer.strayWrite(key);
+  }
+
   /** Answers one peer request. Operating errors become replies; only bugs reject. */
   async handle(_from: NodeId, request: PeerRequest): Promise<PeerReply> {
     switch (request.kind) {
       case 'replica_put':
         await this.store.merge(request.key, request.siblings);
+        this.checkPlacement(request.key);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
         await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
+        for (const e of request.entries) this.checkPlacement(e.key);
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', siblings: this.store.read(request.key) };

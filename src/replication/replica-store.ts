@@ -66,6 +66,11 @@ export class ReplicaStore {
     });
   }
 
+  /** The key's committed record bytes (no pending write), as the commit observers last saw them. */
+  committedBytes(key: string): Uint8Array | undefined {
+    return this.storage.get(this.space, key);
+  }
+
   /** Deletes the key if it still holds exactly `expected` (a transfer handed it off). */
   removeIfUnchanged(key: string, expected: readonly Sibling[]): Promise<boolean> {
     const current = this.read(key);
