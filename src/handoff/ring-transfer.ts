@@ -100,7 +100,7 @@ export class RingTransfer {
       this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
       await Promise.all([...byTarget].map(([id, entries]) => this.sendUntilAcked(id, entries, stale)));
       if (stale()) return;
-      for (const d of drops) if (await store.removeIfUnchanged(d.key, d.siblings)) this.keysDropped++;
+      for (const d of drops) await this.dropOrRetry(d.key, d.siblings);
       keysDone += keys.length;
       this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
     }
@@ -141,8 +141,14 @@ export class RingTransfer {
     }
     const generation = this.generation;
     await Promise.all([...byTarget].map(([id, entries]) => this.sendUntilAcked(id, entries, () => generation !== this.generation)));
-    if (generation === this.generation) for (const d of drops) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) this.keysDropped++;
+    if (generation === this.generation) for (const d of drops) await this.dropOrRetry(d.key, d.siblings);
     if (this.strays.size > 0) this.strayWrite([...this.strays][0]!);
+  }
+
+  /** Drops a handed-off key, unless a newer write arrived meanwhile: then it goes round again. */
+  private async dropOrRetry(key: string, sent: readonly Sibling[]): Promise<void> {
+    if (await this.deps.store.removeIfUnchanged(key, sent)) this.keysDropped++;
+    else this.strayWrite(key);
   }
 
   private async sendUntilAcked(to: NodeId, entries: Array<{ key: string; siblings: readonly Sibling[] }>, stale: () => boolean): Promise<void> {

@@ -106,6 +106,9 @@ export class DynakvNode {
       void this.transfer.rebalance(next);
     });
     this.membership.onPeerUp((peer) => this.antiEntropy.peerReturned(peer));
+    store.observe((key, _before, after) => {
+      if (after !== undefined) this.checkPlacement(key);
+    });
     this.hints = new HintDelivery({
       self: config.id,
       hints: new ReplicaStore(world.storage, 'hints'),
@@ -179,7 +182,12 @@ export class DynakvNode {
     this.antiEntropy.stop();
   }
 
-  /** Accept every write (the sender may know a newer ring), but hand off keys we do not own. */
+  /**
+   * Every committed write is accepted (its sender may know a newer ring than ours), but a key
+   * this node does not replicate in its current ring is handed off. Watching commits, not
+   * request kinds, covers every path: replica writes, anti-entropy pulls, a coordinator's own
+   * write racing a ring change.
+   */
   private checkPlacement(key: string): void {
     const ring = this.membership.ring();
     if (ring !== undefined && !ring.preferenceList(key, this.config.n).includes(this.config.id)) this.transfer.strayWrite(key);
@@ -190,11 +198,9 @@ export class DynakvNode {
     switch (request.kind) {
       case 'replica_put':
         await this.store.merge(request.key, request.siblings);
-        this.checkPlacement(request.key);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
         await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
-        for (const e of request.entries) this.checkPlacement(e.key);
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', siblings: this.store.read(request.key) };

@@ -213,13 +213,17 @@ export class Coordinator {
       try {
         reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
       } catch (err) {
-        // Without a reply we cannot know whether that node applied the write. Trying the next
-        // replica keeps the store writeable; the price is that a write which did land there may
-        // land twice, as two siblings with equal values, which reads show as one value.
+        // Only UNREACHABLE (refused, or a dead connection in backoff) proves that node did not
+        // apply the write. After a timeout it may have, and retrying elsewhere would create a
+        // second version of the same write, which a delete of what the client read would not
+        // cover (the simulator found exactly that resurrection). The client gets a 503 instead.
         if (!(err instanceof TransportError)) throw err;
-        log.debug({ node, key: request.key, code: err.code }, 'forward failed, trying the next replica');
         failures.push(`${node}: ${err.code}`);
-        continue;
+        if (err.code === 'UNREACHABLE') {
+          log.debug({ node, key: request.key }, 'forward target unreachable, trying the next replica');
+          continue;
+        }
+        throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} did not answer in time (${err.code}); the write may or may not have been applied`);
       }
       switch (reply.kind) {
         case 'forward_put_ok':
