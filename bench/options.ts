@@ -1,0 +1,186 @@
+// Command-line options of `npm run bench`: one typed object with its defaults, the --quick
+// variant sized for a 2-core machine (the default quick run takes about three minutes), and the
+// usage text. Validation errors are plain messages; no behaviour beyond parsing.
+import { parseArgs } from 'node:util';
+import type { DynakvWrites } from './loadgen/protocol.ts';
+import { isWorkloadName, type WorkloadName } from './workloads.ts';
+
+export type SuiteName = 'compare' | 'fault' | 'scaling' | 'recovery' | 'profile';
+const SUITES: readonly SuiteName[] = ['compare', 'fault', 'scaling', 'recovery', 'profile'];
+const DEFAULT_SUITES: readonly SuiteName[] = ['compare', 'fault', 'scaling'];
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Workloads of the side-by-side runs, in order. */
+  readonly workloads: readonly WorkloadName[];
+  /** Seconds per run phase. */
+  readonly durationS: number;
+  /** Concurrent closed-loop clients (each one keep-alive HTTP connection). */
+  readonly clients: number;
+  /** Records loaded before the run phases; the zipfian chooser draws from them. */
+  readonly keys: number;
+  readonly valueBytes: number;
+  readonly suites: readonly SuiteName[];
+  readonly systems: readonly ('dynakv' | 'etcd')[];
+  /** dynakv nodes in the side-by-side runs (its defaults: 5 nodes, N=3, R=W=2). */
+  readonly nodes: number;
+  readonly scalingNodes: readonly number[];
+  /** Workload of the scaling runs. */
+  readonly scalingWorkload: WorkloadName;
+  /** Seconds of the write-heavy run during which one member is killed. */
+  readonly faultDurationS: number;
+  /** The kill happens this many seconds into the fault run; the p99 window starts there. */
+  readonly faultAtS: number;
+  /** Length of the "during the fault" window, seconds. */
+  readonly faultWindowS: number;
+  /** Keys written while a node is down, in the recovery suite. */
+  readonly recoveryKeys: number;
+  /** How long the recovery suite waits for the restarted node to catch up, seconds. */
+  readonly recoveryWaitS: number;
+  /** Load generator processes. */
+  readonly generatorProcesses: number;
+  readonly dynakvWrites: DynakvWrites;
+  readonly requestTimeoutMs: number;
+  /** Longest wait for other work on the machine to stop before each measured phase, seconds. */
+  readonly quietWaitS: number;
+  /** Times a run phase is repeated when other processes competed for the CPU during it. */
+  readonly rerunsMax: number;
+  readonly seed: number;
+  readonly out: string | undefined;
+  /** The dynakv checkout to measure (its bin/dynakv.js); undefined: this one. */
+  readonly dynakvRoot: string | undefined;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --workload A|B|C|W     workload(s) of the side-by-side runs, comma-separated (default A,B,C,W)
+                         A 50/50 read/update, B 95/5, C read only, W write only; zipfian keys
+  --duration S           seconds per run phase (default 30; quick 8)
+  --clients N            concurrent clients, one keep-alive connection each (default 64)
+  --keys N               records loaded before the runs (default 100000; quick 10000)
+  --value-size B         value bytes (default 100)
+  --quick                short runs sized for a 2-core machine (about 3 minutes in all)
+  --suite LIST           compare,fault,scaling,recovery,profile or all (default compare,fault,scaling)
+  --systems LIST         dynakv,etcd (default both; etcd is skipped with a note if not installed)
+  --nodes N              dynakv nodes in the side-by-side runs (default 5)
+  --scaling-nodes LIST   dynakv cluster sizes for the scaling suite (default 3,5,7)
+  --scaling-workload X   workload of the scaling runs (default A)
+  --fault-duration S     seconds of the write-heavy fault run (default 30; quick 12)
+  --recovery-keys N      keys written while a node is down (default 20000; quick 3000)
+  --gen-procs N          load generator processes (default 1)
+  --dynakv-writes MODE   context (default): updates carry the context the generator was handed
+                         for the key; blind: no context (every update becomes a sibling)
+  --request-timeout-ms N per-request timeout (default 5000)
+  --quiet-wait S         before each phase, wait up to S s for other work on the machine to stop
+                         (default 60; quick 20; 0 to measure at once)
+  --reruns N             repeat a run phase up to N times when other processes competed for the
+                         CPU during it, keeping the cleanest (default 2; quick 1)
+  --dynakv-root DIR      measure the dynakv checkout in DIR instead of this one (e.g. a baseline)
+  --seed N               seed of the key and operation choices (default: random, printed)
+  --out FILE             JSON results file (default bench/results/bench-<time>.json)
+`;
+
+function positiveInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive whole number, got ${text}`);
+  return v;
+}
+
+function positiveNumber(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${flag} must be a positive number, got ${text}`);
+  return v;
+}
+
+function list(text: string | undefined): string[] | undefined {
+  return text?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      workload: { type: 'string' },
+      duration: { type: 'string' },
+      clients: { type: 'string' },
+      keys: { type: 'string' },
+      'value-size': { type: 'string' },
+      suite: { type: 'string' },
+      systems: { type: 'string' },
+      nodes: { type: 'string' },
+      'scaling-nodes': { type: 'string' },
+      'scaling-workload': { type: 'string' },
+      'fault-duration': { type: 'string' },
+      'recovery-keys': { type: 'string' },
+      'gen-procs': { type: 'string' },
+      'dynakv-writes': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'quiet-wait': { type: 'string' },
+      reruns: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      'dynakv-root': { type: 'string' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const quick = values.quick === true;
+
+  const workloads = (list(values.workload) ?? ['A', 'B', 'C', 'W']).map((w) => w.toUpperCase());
+  for (const w of workloads) if (!isWorkloadName(w)) throw new Error(`unknown workload ${w} (A, B, C or W)`);
+  const scalingWorkload = (values['scaling-workload'] ?? 'A').toUpperCase();
+  if (!isWorkloadName(scalingWorkload)) throw new Error(`unknown scaling workload ${scalingWorkload}`);
+
+  let suites = (list(values.suite) ?? [...DEFAULT_SUITES]) as SuiteName[];
+  if (suites.includes('all' as SuiteName)) suites = [...SUITES];
+  for (const s of suites) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s} (${SUITES.join(', ')} or all)`);
+
+  const systems = list(values.systems) ?? ['dynakv', 'etcd'];
+  for (const s of systems) if (s !== 'dynakv' && s !== 'etcd') throw new Error(`unknown system ${s} (dynakv or etcd)`);
+
+  const scalingNodes = (list(values['scaling-nodes']) ?? ['3', '5', '7']).map((n) => positiveInt(n, '--scaling-nodes', 0));
+  for (const n of scalingNodes) if (n < 3) throw new Error('--scaling-nodes: each size must be at least 3 (N=3)');
+
+  const dynakvWrites = values['dynakv-writes'] ?? 'context';
+  if (dynakvWrites !== 'context' && dynakvWrites !== 'blind') throw new Error(`--dynakv-writes must be context or blind, got ${dynakvWrites}`);
+
+  const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
+  const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);
+  const clients = positiveInt(values.clients, '--clients', 64);
+  const keys = positiveInt(values.keys, '--keys', quick ? 10_000 : 100_000);
+  if (keys < 2) throw new Error('--keys must be at least 2');
+  const nodes = positiveInt(values.nodes, '--nodes', 5);
+  if (nodes < 3) throw new Error('--nodes must be at least 3 (N=3)');
+
+  return {
+    quick,
+    workloads: workloads as WorkloadName[],
+    durationS,
+    clients,
+    keys,
+    valueBytes: positiveInt(values['value-size'], '--value-size', 100),
+    suites,
+    systems: systems as ('dynakv' | 'etcd')[],
+    nodes,
+    scalingNodes,
+    scalingWorkload,
+    faultDurationS,
+    faultAtS: faultDurationS / 3,
+    faultWindowS: Math.min(5, faultDurationS / 3),
+    recoveryKeys: positiveInt(values['recovery-keys'], '--recovery-keys', quick ? 3_000 : 20_000),
+    recoveryWaitS: quick ? 5 : 20,
+    generatorProcesses: positiveInt(values['gen-procs'], '--gen-procs', 1),
+    dynakvWrites,
+    requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 5_000),
+    quietWaitS: values['quiet-wait'] === '0' ? 0 : positiveNumber(values['quiet-wait'], '--quiet-wait', quick ? 20 : 60),
+    rerunsMax: values.reruns === '0' ? 0 : positiveInt(values.reruns, '--reruns', quick ? 1 : 2),
+    seed: values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInt(values.seed, '--seed', 1),
+    out: values.out,
+    dynakvRoot: values['dynakv-root'],
+  };
+}

@@ -1,0 +1,231 @@
+// What every suite shares: the run context (options, where logs go, the etcd binary), starting
+// a system's cluster by kind, and a measured run phase (generator figures plus the servers' CPU
+// and memory over the same interval). Owns no reporting and no suite logic.
+import { cpus, totalmem } from 'node:os';
+import { LoadGenerator, type MergedPhase } from '../loadgen/driver.ts';
+import type { SystemKind } from '../loadgen/protocol.ts';
+import type { BenchOptions } from '../options.ts';
+import { summarizePhase, type PhaseSummary } from '../report.ts';
+import { cpuSnapshot, memorySnapshot, type Cluster } from '../systems/cluster.ts';
+import { DynakvCluster } from '../systems/dynakv-cluster.ts';
+import { EtcdCluster } from '../systems/etcd-cluster.ts';
+import { cpuMsOf, machineBusyMs, type MemoryReading } from '../systems/processes.ts';
+import type { WorkloadName } from '../workloads.ts';
+
+/** Other processes using this much CPU (% of one core) during a phase make its figures suspect. */
+export const OTHER_LOAD_WARN_PCT = 15;
+
+/** etcd's usual production size, and the one the issue's reference figures were taken with. */
+export const ETCD_MEMBERS = 3;
+
+export interface BenchContext {
+  readonly options: BenchOptions;
+  readonly logDir: string;
+  readonly resultsDir: string;
+  readonly etcd: { readonly path: string; readonly version: string } | undefined;
+  log(line: string): void;
+}
+
+export function machineDescription(): { readonly cpus: number; readonly cpuModel: string; readonly memoryGiB: number; readonly node: string } {
+  const list = cpus();
+  return { cpus: list.length, cpuModel: list[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+}
+
+export function dynakvRootOf(ctx: BenchContext): { root?: string } {
+  return ctx.options.dynakvRoot === undefined ? {} : { root: ctx.options.dynakvRoot };
+}
+
+export async function startCluster(ctx: BenchContext, system: SystemKind, nodes: number, cpuProfDir?: string): Promise<Cluster> {
+  if (system === 'etcd') {
+    if (ctx.etcd === undefined) throw new Error('assertion: etcd is not installed');
+    return EtcdCluster.start(ctx.etcd.path, { members: ETCD_MEMBERS, logDir: ctx.logDir });
+  }
+  return DynakvCluster.start({ nodes, logDir: ctx.logDir, ...(cpuProfDir === undefined ? {} : { cpuProfDir }), ...dynakvRootOf(ctx) });
+}
+
+export function startGenerator(ctx: BenchContext): Promise<LoadGenerator> {
+  const o = ctx.options;
+  return LoadGenerator.start({
+    processes: o.generatorProcesses,
+    clients: o.clients,
+    valueBytes: o.valueBytes,
+    requestTimeoutMs: o.requestTimeoutMs,
+    seed: o.seed,
+    dynakvWrites: o.dynakvWrites,
+  });
+}
+
+export interface ServerUse {
+  /** CPU per member over the phase, % of one core (the machine has cpus × 100 %). */
+  readonly cpuPct: Record<string, number>;
+  readonly cpuTotalPct: number;
+  readonly memory: Record<string, MemoryReading>;
+  /** Whole machine busy over the phase, % of one core (at most cpus × 100). */
+  readonly machineBusyPct: number;
+  /**
+   * Machine busy minus the servers, the generator and the orchestrator: other work on the
+   * machine (e.g. someone's test suite) that competed for the cores. Near 0 for a clean run.
+   */
+  readonly otherPct: number;
+  /**
+   * dynakv only: the change, summed over the nodes, of every number /local/stats reports (keys,
+   * read repairs, hinted writes, ... whatever the running version exposes).
+   */
+  readonly nodeCounters?: Record<string, number>;
+}
+
+export interface RunRecord {
+  readonly system: SystemKind;
+  readonly label: string;
+  readonly nodes: number;
+  readonly workload: WorkloadName;
+  /** Epoch ms of the phase's first request and last answer. */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  readonly summary: PhaseSummary;
+  readonly server: ServerUse;
+}
+
+export interface LoadRecord {
+  readonly system: SystemKind;
+  readonly label: string;
+  readonly keys: number;
+  readonly summary: PhaseSummary;
+  readonly server: ServerUse;
+}
+
+/** Runs `phase` and measures the cluster's CPU over the same interval and its memory after. */
+/** The numeric fields of every live dynakv node's /local/stats, by node; empty for other systems. */
+export async function nodeCounters(cluster: Cluster): Promise<Map<string, Map<string, number>>> {
+  const byNode = new Map<string, Map<string, number>>();
+  if (cluster.system !== 'dynakv') return byNode;
+  await Promise.all(
+    cluster.members.map(async (m) => {
+      try {
+        const res = await fetch(`${m.url}/local/stats`, { signal: AbortSignal.timeout(2_000) });
+        const body = (await res.json()) as Record<string, unknown>;
+        const numbers = new Map<string, number>();
+        // Top-level numbers and those one object down (e.g. sync.keysPulled), named by their path.
+        for (const [k, v] of Object.entries(body)) {
+          if (typeof v === 'number') numbers.set(k, v);
+          else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+            for (const [k2, v2] of Object.entries(v)) if (typeof v2 === 'number') numbers.set(`${k}.${k2}`, v2);
+          }
+        }
+        byNode.set(m.id, numbers);
+      } catch {
+        // a node that is down (fault runs) has nothing to say
+      }
+    }),
+  );
+  return byNode;
+}
+
+/** Sum over the nodes seen in both snapshots of each counter's change. */
+export function counterDeltas(before: Map<string, Map<string, number>>, after: Map<string, Map<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [node, now] of after) {
+    const then = before.get(node);
+    if (then === undefined) continue;
+    for (const [k, v] of now) out[k] = (out[k] ?? 0) + v - (then.get(k) ?? 0);
+  }
+  return out;
+}
+
+export async function withServerUse(cluster: Cluster, phase: () => Promise<MergedPhase>): Promise<{ merged: MergedPhase; server: ServerUse }> {
+  const counters0 = await nodeCounters(cluster);
+  const before = cpuSnapshot(cluster);
+  const machine0 = machineBusyMs();
+  const self0 = process.cpuUsage();
+  const t0 = Date.now();
+  const merged = await phase();
+  const wallMs = Math.max(1, Date.now() - t0);
+  const after = cpuSnapshot(cluster);
+  const machineMs = machineBusyMs() - machine0;
+  const self = process.cpuUsage(self0);
+  const selfMs = (self.user + self.system) / 1000;
+  const cpuPct: Record<string, number> = {};
+  let total = 0;
+  for (const [id, ms] of after) {
+    const start = before.get(id);
+    if (start === undefined) continue;
+    cpuPct[id] = (100 * (ms - start)) / wallMs;
+    total += cpuPct[id];
+  }
+  const counters1 = await nodeCounters(cluster);
+  const machineBusyPct = (100 * machineMs) / wallMs;
+  const otherPct = machineBusyPct - total - (100 * (merged.generatorCpuMs + selfMs)) / wallMs;
+  return { merged, server: { cpuPct, cpuTotalPct: total, memory: memorySnapshot(cluster), machineBusyPct, otherPct: Math.max(0, otherPct), ...(counters1.size === 0 ? {} : { nodeCounters: counterDeltas(counters0, counters1) }) } };
+}
+
+/** CPU of other processes (% of one core) below which the machine counts as quiet. */
+const QUIET_OTHER_PCT = 15;
+const QUIET_SAMPLE_MS = 2_000;
+
+/** CPU ms used so far by the benchmark's own processes: the cluster, the generator, this one. */
+function ownCpuMs(cluster: Cluster, generator: LoadGenerator): number {
+  let ms = 0;
+  for (const v of cpuSnapshot(cluster).values()) ms += v;
+  for (const pid of generator.pids) ms += cpuMsOf(pid) ?? 0;
+  const self = process.cpuUsage();
+  return ms + (self.user + self.system) / 1000;
+}
+
+/**
+ * Waits, for at most quietWaitS, until other processes leave the machine nearly idle before a
+ * measured phase: the machine is shared, and someone's test suite on 2 cores would halve the
+ * figures. What the benchmark's own processes use meanwhile does not count.
+ */
+export async function waitForQuiet(ctx: BenchContext, cluster: Cluster, generator: LoadGenerator): Promise<void> {
+  if (ctx.options.quietWaitS === 0) return;
+  const deadline = Date.now() + ctx.options.quietWaitS * 1000;
+  let warned = false;
+  for (;;) {
+    const machine0 = machineBusyMs();
+    const own0 = ownCpuMs(cluster, generator);
+    await new Promise((r) => setTimeout(r, QUIET_SAMPLE_MS));
+    const otherPct = (100 * (machineBusyMs() - machine0 - (ownCpuMs(cluster, generator) - own0))) / QUIET_SAMPLE_MS;
+    if (otherPct < QUIET_OTHER_PCT) return;
+    if (Date.now() > deadline) {
+      ctx.log(`  note: other processes still use ${Math.round(otherPct)}% CPU; measuring anyway`);
+      return;
+    }
+    if (!warned) ctx.log(`  waiting up to ${ctx.options.quietWaitS} s for other processes to stop (${Math.round(otherPct)}% CPU)...`);
+    warned = true;
+  }
+}
+
+export async function loadPhase(ctx: BenchContext, generator: LoadGenerator, cluster: Cluster): Promise<LoadRecord> {
+  const { keys } = ctx.options;
+  await waitForQuiet(ctx, cluster, generator);
+  ctx.log(`  load: ${keys.toLocaleString('en-US')} keys into ${cluster.label}...`);
+  const { merged, server } = await withServerUse(cluster, () => generator.load(cluster.system, cluster.endpoints, keys));
+  const summary = summarizePhase(merged);
+  if (summary.errorCount > 0) ctx.log(`  load: ${summary.errorCount} failed inserts (${Object.keys(summary.errors).slice(0, 3).join('; ')})`);
+  ctx.log(`  load: ${Math.round(summary.opsPerSec).toLocaleString('en-US')} inserts/s`);
+  return { system: cluster.system, label: cluster.label, keys, summary, server };
+}
+
+/**
+ * One measured run phase. When other processes used the machine during it (shared machine),
+ * it is run again after a quiet wait, up to options.rerunsMax times, and the cleanest is kept.
+ */
+export async function runPhase(ctx: BenchContext, generator: LoadGenerator, cluster: Cluster, workload: WorkloadName, nodes: number): Promise<RunRecord> {
+  const { durationS, keys, seed, rerunsMax } = ctx.options;
+  let best: RunRecord | undefined;
+  for (let attempt = 0; attempt <= rerunsMax; attempt++) {
+    await waitForQuiet(ctx, cluster, generator);
+    ctx.log(`  run: workload ${workload} for ${durationS} s on ${cluster.label}${attempt === 0 ? '' : ` (again, ${attempt}/${rerunsMax})`}...`);
+    const { merged, server } = await withServerUse(cluster, () =>
+      generator.run(cluster.system, cluster.endpoints, { workload, keys, durationMs: durationS * 1000, keySeed: seed }),
+    );
+    const summary = summarizePhase(merged);
+    const errors = summary.errorCount === 0 ? '' : `, ${summary.errorCount} errors`;
+    const other = server.otherPct >= OTHER_LOAD_WARN_PCT ? ` — WARNING: ${Math.round(server.otherPct)}% CPU used by other processes on the machine` : '';
+    ctx.log(`  run: ${Math.round(summary.opsPerSec).toLocaleString('en-US')} ops/s${errors}; server CPU ${Math.round(server.cpuTotalPct)}%, generator CPU ${Math.round(summary.generatorCpuPct)}%${other}`);
+    const record: RunRecord = { system: cluster.system, label: cluster.label, nodes, workload, startedAtMs: merged.startedAtMs, endedAtMs: merged.endedAtMs, summary, server };
+    if (best === undefined || record.server.otherPct < best.server.otherPct) best = record;
+    if (record.server.otherPct < OTHER_LOAD_WARN_PCT) break;
+  }
+  return best!;
+}

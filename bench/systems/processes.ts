@@ -1,0 +1,183 @@
+// Every process and temporary directory the benchmark creates goes through here, so that any exit
+// (normal end, error, Ctrl-C, SIGTERM) kills them all and removes the directories. Also the
+// helpers that read a process's CPU, memory and I/O from /proc, free ports and condition waits.
+// Owns no cluster logic.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let handlersInstalled = false;
+
+/** Registers a child so that it is killed (SIGKILL) if the benchmark ends before it does. */
+export function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** A fresh directory under the OS temp dir (same disk as the work tree here), removed at exit. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `dynakv-bench-${prefix}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+export function isRunning(child: ChildProcess | undefined): child is ChildProcess {
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+/** Kills everything still tracked and removes every temp dir; synchronous, so it works in 'exit'. */
+export function cleanupNow(): void {
+  for (const child of children) {
+    if (isRunning(child)) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+export function installCleanupHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', cleanupNow);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.on(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping every process it started...\n`);
+      cleanupNow();
+      process.exit(code);
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
+    cleanupNow();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`bench: unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    cleanupNow();
+    process.exit(1);
+  });
+}
+
+/** Stops a child: SIGTERM (or the given signal), then SIGKILL after graceMs. */
+export function stopChild(child: ChildProcess | undefined, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!isRunning(child)) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill(signal);
+  });
+}
+
+export function killChild(child: ChildProcess | undefined): Promise<void> {
+  return stopChild(child, 0, 'SIGKILL');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Thrown from a waitFor predicate to stop waiting at once (e.g. the process being waited on died). */
+export class GiveUp extends Error {}
+
+export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      if (await predicate()) return;
+    } catch (err) {
+      if (err instanceof GiveUp) throw err;
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+// ---- /proc readings (Linux) ----
+
+const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux x86-64
+
+/** User + system CPU time of a process in ms, or undefined once it is gone. */
+export function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU ms of the whole machine (all cores), to tell how much load came from elsewhere. */
+export function machineBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+export interface MemoryReading {
+  readonly rssMiB: number;
+  readonly peakRssMiB: number;
+}
+
+export function memoryOf(pid: number | undefined): MemoryReading | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: kb('VmRSS') / 1024, peakRssMiB: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface IoReading {
+  /** Bytes read through read()-like calls, sockets included (LMDB reads through mmap are not). */
+  readonly rchar: number;
+  readonly wchar: number;
+}
+
+export function ioOf(pid: number | undefined): IoReading | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    return { rchar: field('rchar'), wchar: field('wchar') };
+  } catch {
+    return undefined;
+  }
+}
