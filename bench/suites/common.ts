@@ -160,7 +160,7 @@ export async function withServerUse(cluster: Cluster, phase: () => Promise<Merge
 
 /** CPU of other processes (% of one core) below which the machine counts as quiet. */
 const QUIET_OTHER_PCT = 15;
-const QUIET_SAMPLE_MS = 2_000;
+const QUIET_SAMPLE_MS = 1_000;
 
 /** CPU ms used so far by the benchmark's own processes: the cluster, the generator, this one. */
 function ownCpuMs(cluster: Cluster, generator: LoadGenerator): number {

@@ -166,7 +166,7 @@ async function faultRun(ctx: BenchContext, generator: LoadGenerator, cluster: Cl
     server,
   };
   ctx.log(
-    `  fault: ${record.during.errorCount} failed requests in the ${faultWindowS} s after the kill, longest gap ${record.longestGapAfterKillMs} ms (baseline ${record.longestGapBeforeMs} ms)` +
+    `  fault: ${record.during.errorCount} failed requests in the ${fmtNumber(faultWindowS)} s after the kill, longest gap ${record.longestGapAfterKillMs} ms (baseline ${record.longestGapBeforeMs} ms)` +
       (newLeaderAfterMs === undefined ? '' : `, new leader after ${newLeaderAfterMs} ms`),
   );
   return record;
@@ -273,7 +273,7 @@ export function faultTables(sessions: readonly SessionRecord[]): Table[] {
   ]);
   return [
     {
-      title: `Availability: workload ${first.workload} for ${first.durationS} s, SIGKILL at ${first.killAtS.toFixed(1)} s; "during" = the ${first.faultWindowS} s after the kill`,
+      title: `Availability: workload ${first.workload} for ${first.durationS} s, SIGKILL at ${first.killAtS.toFixed(1)} s; "during" = the ${fmtNumber(first.faultWindowS)} s after the kill`,
       headers: ['system', 'killed', 'ops/s before', 'ops/s during', 'failed (whole run)', 'failed (sent in window)', 'gap before ms', 'gap after kill ms', 'p99 before', 'p99 during', 'p99 during incl. failed', 'max during', 'new leader ms'],
       rows,
       notes,
