@@ -23,6 +23,7 @@ if (!Number.isInteger(seeds) || seeds < 1 || !Number.isInteger(start) || profile
   console.error('usage: npm run sim -- --seeds N [--start S] [--profile seed-rules|harsh|both] [--duration MS]');
   process.exit(2);
 }
+const TRACE_LINES_MAX = 80;
 const defect = values.defect === 'ignore-context' ? ('ignore-context' as const) : undefined;
 const started = Date.now();
 let runs = 0;
@@ -41,9 +42,14 @@ for (const profile of profiles) {
       failed++;
       console.log(`\nVIOLATION seed=${seed} profile=${profile} trace=${result.traceHash.slice(0, 16)}`);
       for (const v of result.violations.slice(0, 10)) console.log(`  ${v.invariant}: ${v.detail}`);
-      console.log('  events:');
+      console.log('  fault events:');
       for (const e of result.events) console.log(`    ${e}`);
-      console.log(`  replay: npm run sim -- --seeds 1 --start ${seed} --profile ${profile} --duration ${durationMs}`);
+      // The history of the first keys named by violations: operations and replica commits.
+      for (const [key, lines] of [...result.keyTraces].slice(0, 3)) {
+        console.log(`  trace of ${key} (${lines.length} events${lines.length > TRACE_LINES_MAX ? `, last ${TRACE_LINES_MAX}` : ''}):`);
+        for (const line of lines.slice(-TRACE_LINES_MAX)) console.log(`    ${line}`);
+      }
+      console.log(`  replay: npm run sim -- --seeds 1 --start ${seed} --profile ${profile} --duration ${durationMs}${defect ? ` --defect ${defect}` : ''}`);
     }
   }
 }

@@ -5,7 +5,7 @@
 import { Ring } from '../src/ring/ring.ts';
 import { decodeRecord } from '../src/version/record-codec.ts';
 import { distinctValues, joinClocks, siblingsEqual, type Sibling } from '../src/version/siblings.ts';
-import { descends } from '../src/version/vclock.ts';
+import { descends, type VClock } from '../src/version/vclock.ts';
 import { describeFault, planFaults, type Profile, type ScheduledFault } from './nemesis.ts';
 import { SimCluster } from './sim-cluster.ts';
 
@@ -20,6 +20,8 @@ export interface SimulationOptions {
 export interface Violation {
   readonly invariant: string;
   readonly detail: string;
+  /** The key the violation is about, when there is one; its trace is in `keyTraces`. */
+  readonly key?: string;
 }
 
 export interface SimulationResult {
@@ -32,6 +34,8 @@ export interface SimulationResult {
   readonly violations: readonly Violation[];
   readonly traceHash: string;
   readonly events: readonly string[];
+  /** For each key named by a violation: every operation on it and every replica commit of it. */
+  readonly keyTraces: ReadonlyMap<string, readonly string[]>;
 }
 
 const SET_KEYS = 8;
@@ -50,11 +54,19 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const violations: Violation[] = [];
   const events: string[] = [];
   const log = (line: string) => events.push(`${scheduler.nowMs.toFixed(0).padStart(6)} ${line}`);
+  // Per-key history, kept for every key and reported only for keys a violation names.
+  const keyHistory = new Map<string, string[]>();
+  const trace = (key: string, line: string) => {
+    let lines = keyHistory.get(key);
+    if (lines === undefined) keyHistory.set(key, (lines = []));
+    lines.push(`${scheduler.nowMs.toFixed(0).padStart(6)} ${line}`);
+  };
   const watchClocks = (id: string) => {
     cluster.node(id).store.observe((key, before, after) => {
+      trace(key, `${id} commit ${after === undefined ? 'removed' : describeSiblings(decodeRecord(after))}`);
       if (before === undefined || after === undefined) return;
       if (!descends(joinClocks(decodeRecord(after)), joinClocks(decodeRecord(before)))) {
-        violations.push({ invariant: 'clock-monotonic', detail: `${id}: the clock of ${key} went backwards` });
+        violations.push({ invariant: 'clock-monotonic', detail: `${id}: the clock of ${key} went backwards`, key });
       }
     });
   };
@@ -147,30 +159,53 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     let n = 0;
     while (scheduler.nowMs < durationMs) {
       const node = liveNode();
+      const via = node?.config.id ?? 'none';
       n++;
       ops++;
       const roll = random.nextFloat();
+      // Every call is traced on its key at invocation and completion, with its outcome.
+      const get = async (key: string, what: string) => {
+        trace(key, `c${c} ${what} via ${via}: invoke get`);
+        try {
+          const read = await node!.coordinator.get(key);
+          trace(key, `c${c} ${what} via ${via}: ok ${describeSiblings(read.siblings)}`);
+          return read;
+        } catch (err) {
+          trace(key, `c${c} ${what} via ${via}: failed ${(err as Error).message}`);
+          throw err;
+        }
+      };
+      const put = async (key: string, what: string, value: Buffer | null, contentType: string, context: VClock) => {
+        trace(key, `c${c} ${what} via ${via}: invoke put ${value === null ? 'delete' : value.toString()} context=${describeClock(context)}`);
+        try {
+          await node!.coordinator.put({ key, value, contentType, context });
+          trace(key, `c${c} ${what} via ${via}: ok`);
+        } catch (err) {
+          trace(key, `c${c} ${what} via ${via}: failed ${(err as Error).message}`);
+          throw err;
+        }
+      };
       try {
         if (node === undefined) throw new Error('connection refused');
         if (roll < 0.7) {
           const key = `set-${random.nextInt(SET_KEYS)}`;
-          const read = await node.coordinator.get(key);
-          const elements = elementsOf(read.siblings);
           const element = `c${c}-${n}`;
+          const read = await get(key, `add ${element}`);
+          const elements = elementsOf(read.siblings);
           elements.add(element);
           const context = options.defect === 'ignore-context' ? [] : joinClocks(read.siblings);
-          await node.coordinator.put({ key, value: Buffer.from(JSON.stringify([...elements].sort())), contentType: 'application/json', context });
+          await put(key, `add ${element}`, Buffer.from(JSON.stringify([...elements].sort())), 'application/json', context);
           let acked = ackedAdds.get(key);
           if (acked === undefined) ackedAdds.set(key, (acked = new Set()));
           acked.add(element);
         } else if (roll < 0.85) {
-          await node.coordinator.put({ key: `blind-${random.nextInt(20)}`, value: Buffer.from(`b${c}-${n}`), contentType: 'text/plain', context: [] });
+          await put(`blind-${random.nextInt(20)}`, 'blind', Buffer.from(`b${c}-${n}`), 'text/plain', []);
         } else {
           const key = `del-${c}-${n}`;
-          await node.coordinator.put({ key, value: Buffer.from('doomed'), contentType: 'text/plain', context: [] });
-          const read = await node.coordinator.get(key);
+          await put(key, 'create', Buffer.from('doomed'), 'text/plain', []);
+          const read = await get(key, 'delete');
           const context = options.defect === 'ignore-context' ? [] : joinClocks(read.siblings);
-          await node.coordinator.put({ key, value: null, contentType: '', context });
+          await put(key, 'delete', null, '', context);
           // Only a delete whose read saw the value claims to remove it: under a sloppy quorum a
           // read may miss a just-acknowledged write (R+W>N holds only among the same replicas).
           if (distinctValues(read.siblings).length > 0) deletedKeys.push(key);
@@ -198,22 +233,22 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const read = await scheduler.complete(cluster.node('n1').coordinator.get(key, 3));
     const present = elementsOf(read.siblings);
     const lost = [...acked].filter((e) => !present.has(e));
-    if (lost.length > 0) violations.push({ invariant: 'no-lost-writes', detail: `${key}: acknowledged adds missing: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` (+${lost.length - 5})` : ''}` });
+    if (lost.length > 0) violations.push({ invariant: 'no-lost-writes', key, detail: `${key}: acknowledged adds missing: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ` (+${lost.length - 5})` : ''}` });
   }
   for (const key of deletedKeys) {
     const read = await scheduler.complete(cluster.node('n2').coordinator.get(key, 3));
-    if (distinctValues(read.siblings).length > 0) violations.push({ invariant: 'no-resurrection', detail: `${key} was deleted with its context and came back` });
+    if (distinctValues(read.siblings).length > 0) violations.push({ invariant: 'no-resurrection', key, detail: `${key} was deleted with its context and came back` });
   }
   const allKeys = new Set<string>();
   for (const id of cluster.ids) for (const k of cluster.node(id).store.keys(undefined, 1_000_000)) allKeys.add(k);
   for (const key of allKeys) {
     const replicas = ring.preferenceList(key, 3).map((id) => cluster.node(id).store.read(key));
     if (!replicas.every((r) => r.length === replicas[0]!.length && siblingsEqual(r, replicas[0]!))) {
-      violations.push({ invariant: 'convergence', detail: `${key}: replicas ${ring.preferenceList(key, 3).join(',')} differ` });
+      violations.push({ invariant: 'convergence', key, detail: `${key}: replicas ${ring.preferenceList(key, 3).join(',')} differ` });
     }
     for (const id of cluster.ids) {
       if (!ring.preferenceList(key, 3).includes(id) && cluster.node(id).store.read(key).length > 0) {
-        violations.push({ invariant: 'placement', detail: `${key} is stored on ${id}, outside its preference list` });
+        violations.push({ invariant: 'placement', key, detail: `${key} is stored on ${id}, outside its preference list` });
       }
     }
   }
@@ -231,5 +266,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     violations,
     traceHash: cluster.traceHash(),
     events,
+    keyTraces: new Map(violations.flatMap((v) => (v.key === undefined ? [] : [[v.key, keyHistory.get(v.key) ?? []] as const]))),
   };
+}
+
+function describeClock(clock: VClock): string {
+  return `{${clock.map((e) => `${e.node}:${e.counter}`).join(',')}}`;
+}
+
+/** One line per key state: each sibling as dot, value (or tombstone) and context. */
+function describeSiblings(siblings: readonly Sibling[]): string {
+  if (siblings.length === 0) return '(none)';
+  return siblings
+    .map((s) => `${s.dot.node}:${s.dot.counter}=${s.value === null ? 'tombstone' : Buffer.from(s.value).toString()} ctx${describeClock(s.context)}`)
+    .join(' | ');
 }

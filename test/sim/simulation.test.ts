@@ -44,7 +44,13 @@ describe('deterministic simulation', () => {
     let caughtAt: number | undefined;
     for (let seed = 1; seed <= 3 && caughtAt === undefined; seed++) {
       const r = await runSimulation({ seed, profile: 'seed-rules', durationMs: 10_000, defect: 'ignore-context' });
-      if (r.violations.some((v) => v.invariant === 'no-resurrection')) caughtAt = seed;
+      const resurrected = r.violations.find((v) => v.invariant === 'no-resurrection');
+      if (resurrected === undefined) continue;
+      caughtAt = seed;
+      // The report carries the key's history: the delete that was acknowledged, then ignored.
+      const lines = r.keyTraces.get(resurrected.key!) ?? [];
+      assert.ok(lines.some((l) => l.includes('invoke put delete')), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes(' commit ')), lines.join('\n'));
     }
     console.log(`defect ignore-context caught at seed ${caughtAt}`);
     assert.ok(caughtAt !== undefined, 'the checker must find the defect');
