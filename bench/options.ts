@@ -2,7 +2,7 @@
 // variant sized for a 2-core machine (the default quick run takes about three minutes), and the
 // usage text. Validation errors are plain messages; no behaviour beyond parsing.
 import { parseArgs } from 'node:util';
-import type { DynakvWrites } from './loadgen/protocol.ts';
+import type { DynakvRouting, DynakvWrites } from './loadgen/protocol.ts';
 import { isWorkloadName, type WorkloadName } from './workloads.ts';
 
 export type SuiteName = 'compare' | 'fault' | 'scaling' | 'recovery' | 'profile';
@@ -40,6 +40,7 @@ export interface BenchOptions {
   /** Load generator processes. */
   readonly generatorProcesses: number;
   readonly dynakvWrites: DynakvWrites;
+  readonly dynakvRouting: DynakvRouting;
   readonly requestTimeoutMs: number;
   /** Longest wait for other work on the machine to stop before each measured phase, seconds. */
   readonly quietWaitS: number;
@@ -68,6 +69,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --fault-duration S     seconds of the write-heavy fault run (default 30; quick 12)
   --recovery-keys N      keys written while a node is down (default 20000; quick 3000)
   --gen-procs N          load generator processes (default 1)
+  --dynakv-routing MODE  ring (default): each request goes to a node of its key's preference list
+                         (client-driven coordination); any: to the client's current node, which
+                         forwards a write it does not replicate
   --dynakv-writes MODE   context (default): updates carry the context the generator was handed
                          for the key; blind: no context (every update becomes a sibling)
   --request-timeout-ms N per-request timeout (default 5000)
@@ -120,6 +124,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'recovery-keys': { type: 'string' },
       'gen-procs': { type: 'string' },
       'dynakv-writes': { type: 'string' },
+      'dynakv-routing': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
       'quiet-wait': { type: 'string' },
       reruns: { type: 'string' },
@@ -149,6 +154,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   const dynakvWrites = values['dynakv-writes'] ?? 'context';
   if (dynakvWrites !== 'context' && dynakvWrites !== 'blind') throw new Error(`--dynakv-writes must be context or blind, got ${dynakvWrites}`);
 
+  const dynakvRouting = values['dynakv-routing'] ?? 'ring';
+  if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new Error(`--dynakv-routing must be ring or any, got ${dynakvRouting}`);
+
   const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
   const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);
   const clients = positiveInt(values.clients, '--clients', 64);
@@ -176,6 +184,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     recoveryWaitS: quick ? 5 : 20,
     generatorProcesses: positiveInt(values['gen-procs'], '--gen-procs', 1),
     dynakvWrites,
+    dynakvRouting,
     requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 5_000),
     quietWaitS: values['quiet-wait'] === '0' ? 0 : positiveNumber(values['quiet-wait'], '--quiet-wait', quick ? 20 : 60),
     rerunsMax: values.reruns === '0' ? 0 : positiveInt(values.reruns, '--reruns', quick ? 1 : 2),

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     `dynakv benchmark (seed ${o.seed}${o.quick ? ', quick' : ''}): ${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, node ${machine.node}\n` +
       `suites ${o.suites.join(',')}; workloads ${o.workloads.join(',')}; ${o.clients} clients in ${o.generatorProcesses} generator process(es); ` +
       `${o.keys.toLocaleString('en-US')} keys (zipfian ${0.99}: top 1% of keys get ${(100 * zipf.topShare(Math.ceil(o.keys / 100))).toFixed(0)}% of requests); ${o.valueBytes} B values; ${o.durationS} s per run\n` +
-      `dynakv: ${o.nodes} nodes from ${o.dynakvRoot ?? DEFAULT_DYNAKV_ROOT}, N=3 R=W=2, updates ${o.dynakvWrites === 'context' ? 'carry the context' : 'blind'}; ` +
+      `dynakv: ${o.nodes} nodes from ${o.dynakvRoot ?? DEFAULT_DYNAKV_ROOT}, N=3 R=W=2, updates ${o.dynakvWrites === 'context' ? 'carry the context' : 'blind'}, routing ${o.dynakvRouting === 'ring' ? 'to the key\'s replicas' : 'to any node'}; ` +
       `etcd: ${etcd === undefined ? 'NOT INSTALLED (apt-get install etcd-server) — etcd runs are skipped' : `${etcd.version}, 3 members`}\n` +
       `logs: ${logDir}`,
   );

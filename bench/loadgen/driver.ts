@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { isRunning, stopChild, track } from '../systems/processes.ts';
 import { OP_KINDS, type OpKind, type WorkloadName } from '../workloads.ts';
-import type { DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
+import type { DynakvRouting, DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
 
 const WORKER = resolve(import.meta.dirname, 'worker.ts');
 /** Lead time so every worker has the job before the common start instant. */
@@ -43,6 +43,7 @@ export interface GeneratorOptions {
   readonly requestTimeoutMs: number;
   readonly seed: number;
   readonly dynakvWrites: DynakvWrites;
+  readonly dynakvRouting: DynakvRouting;
 }
 
 export class LoadGenerator {
@@ -145,6 +146,7 @@ export class LoadGenerator {
       requestTimeoutMs: this.options.requestTimeoutMs,
       seed: this.options.seed + worker,
       dynakvWrites: this.options.dynakvWrites,
+      dynakvRouting: this.options.dynakvRouting,
     };
   }
 

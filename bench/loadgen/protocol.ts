@@ -7,6 +7,12 @@ export type SystemKind = 'dynakv' | 'etcd';
 /** How dynakv updates carry causality (a blind PUT makes a sibling; see BENCHMARKS.md). */
 export type DynakvWrites = 'context' | 'blind';
 
+/**
+ * Where a dynakv client sends each request: `ring` to a node of the key's preference list
+ * (client-driven coordination, Dynamo 6.4: no forwarding hop), `any` to its current endpoint.
+ */
+export type DynakvRouting = 'ring' | 'any';
+
 /** Resolution of the success timeline used to find the longest gap with no successful request. */
 export const TIMELINE_BUCKET_MS = 1;
 /** No phase may run longer than this; bounds the timeline buffer (and every request loop). */
@@ -22,6 +28,7 @@ export interface PhaseCommon {
   readonly requestTimeoutMs: number;
   readonly seed: number;
   readonly dynakvWrites: DynakvWrites;
+  readonly dynakvRouting: DynakvRouting;
 }
 
 /** Insert keys [from, to) once each (YCSB's load phase). */

@@ -8,6 +8,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { ScrambledZipfian, seededRandom, WORKLOADS, type OpKind } from '../workloads.ts';
 import { DynakvAdapter, EtcdAdapter, type Adapter, type Outcome } from './adapters.ts';
+import { RingRouter } from './ring-router.ts';
 import { PHASE_DURATION_MS_MAX, TIMELINE_BUCKET_MS, type FromWorker, type Job, type LoadJob, type PhaseResult, type RunJob, type ToWorker, type WindowTally } from './protocol.ts';
 
 /** Latencies above this are clamped (requests time out well before). */
@@ -77,6 +78,11 @@ function adapterFor(job: Job): Adapter {
   return adapter;
 }
 
+/** Client-driven routing for dynakv jobs that ask for it; learned once per job. */
+async function routerFor(job: Job): Promise<RingRouter | undefined> {
+  return job.system === 'dynakv' && job.dynakvRouting === 'ring' ? RingRouter.fetch(job.endpoints) : undefined;
+}
+
 function transportErrorKind(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e.code === 'string') return e.code;
@@ -99,6 +105,7 @@ async function runLoad(job: LoadJob): Promise<PhaseResult> {
   const adapter = adapterFor(job);
   const endpoints = job.endpoints.map((url) => poolFor(url, job.clients));
   const tally = new Tally();
+  const router = await routerFor(job);
   let next = job.from;
   let siblingReads = 0;
   const cpu = process.cpuUsage();
@@ -108,13 +115,17 @@ async function runLoad(job: LoadJob): Promise<PhaseResult> {
     while (next < job.to && Date.now() < job.deadlineMs) {
       const key = `${job.keyPrefix}${next++}`;
       const t0 = performance.now();
-      const outcome = await attempt(adapter, 'update', endpoints[endpoint]!, key, job.requestTimeoutMs);
+      const target = router?.endpointFor(key, i + next, Date.now(), endpoint) ?? endpoint;
+      const outcome = await attempt(adapter, 'update', endpoints[target]!, key, job.requestTimeoutMs);
       if (outcome.ok) {
         tally.ok('update', (performance.now() - t0) * 1000);
         if (outcome.siblings === true) siblingReads++;
       } else {
         tally.failed(outcome.kind, (performance.now() - t0) * 1000);
-        if (outcome.transport === true) endpoint = (endpoint + 1) % endpoints.length;
+        if (outcome.transport === true) {
+          router?.avoid(target, Date.now());
+          endpoint = (endpoint + 1) % endpoints.length;
+        }
         await sleep(FAILURE_PAUSE_MS);
       }
     }
@@ -146,6 +157,7 @@ async function runWorkload(job: RunJob): Promise<PhaseResult> {
   const faultEndMs = faultAtMs === undefined ? undefined : faultAtMs + (job.faultWindowMs ?? job.durationMs);
   const endAtMs = job.startAtMs + job.durationMs;
   let siblingReads = 0;
+  const router = await routerFor(job);
 
   const waitMs = job.startAtMs - Date.now();
   if (waitMs > 0) await sleep(waitMs);
@@ -155,11 +167,13 @@ async function runWorkload(job: RunJob): Promise<PhaseResult> {
   const client = async (i: number) => {
     const random = seededRandom(job.seed * 1_000 + i);
     let endpoint = i % endpoints.length;
+    let turn = i;
     while (nowEpochMs() < endAtMs) {
       const op: OpKind = random() < workload.readProportion ? 'read' : 'update';
       const key = `${job.keyPrefix}${zipf.next(random)}`;
       const startMs = nowEpochMs();
-      const outcome = await attempt(adapter, op, endpoints[endpoint]!, key, job.requestTimeoutMs);
+      const target = router?.endpointFor(key, turn++, startMs, endpoint) ?? endpoint;
+      const outcome = await attempt(adapter, op, endpoints[target]!, key, job.requestTimeoutMs);
       const doneMs = nowEpochMs();
       const window = faultAtMs === undefined ? undefined : startMs < faultAtMs ? before : startMs < faultEndMs! ? during : undefined;
       if (outcome.ok) {
@@ -173,7 +187,10 @@ async function runWorkload(job: RunJob): Promise<PhaseResult> {
         const latencyUs = (doneMs - startMs) * 1000;
         all.failed(outcome.kind, latencyUs);
         window?.failed(outcome.kind, latencyUs);
-        if (outcome.transport === true) endpoint = (endpoint + 1) % endpoints.length;
+        if (outcome.transport === true) {
+          router?.avoid(target, doneMs);
+          endpoint = (endpoint + 1) % endpoints.length;
+        }
         await sleep(FAILURE_PAUSE_MS);
       }
     }

@@ -52,6 +52,7 @@ export function startGenerator(ctx: BenchContext): Promise<LoadGenerator> {
     requestTimeoutMs: o.requestTimeoutMs,
     seed: o.seed,
     dynakvWrites: o.dynakvWrites,
+    dynakvRouting: o.dynakvRouting,
   });
 }
 

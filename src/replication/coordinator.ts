@@ -6,7 +6,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
-import type { Ring } from '../ring/ring.ts';
+import { ringPosition, type Ring } from '../ring/ring.ts';
 import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
@@ -64,10 +64,16 @@ export class Coordinator {
     return this.deps.ring().preferenceList(key, this.deps.config.n);
   }
 
+  /** The key's ring position (one MD5) and its preference list in the current ring. */
+  private placement(key: string): { position: bigint; preferenceList: NodeId[] } {
+    const position = ringPosition(key);
+    return { position, preferenceList: this.deps.ring().preferenceListOfPosition(position, this.deps.config.n) };
+  }
+
   async get(key: string, r: number = this.deps.config.r): Promise<ReadResult> {
     this.checkQuorum('r', r);
     const { self, store, transport, clock, config } = this.deps;
-    const preferenceList = this.preferenceList(key);
+    const { preferenceList } = this.placement(key);
     const attempts = preferenceList.map(async (node): Promise<{ node: NodeId; siblings: readonly Sibling[] }> => {
       // Reads ask every replica, even one believed down: our detector may be the one cut off.
       if (node === self) return { node, siblings: store.read(key) };
@@ -115,23 +121,24 @@ export class Coordinator {
   async put(request: WriteRequest): Promise<VClock> {
     const w = request.w ?? this.deps.config.w;
     this.checkQuorum('w', w);
-    const preferenceList = this.preferenceList(request.key);
-    if (preferenceList.includes(this.deps.self)) return this.coordinate(preferenceList, request, w);
-    return this.forward(preferenceList, request, w);
+    const placement = this.placement(request.key);
+    if (placement.preferenceList.includes(this.deps.self)) return this.coordinate(placement, request, w);
+    return this.forward(placement.preferenceList, request, w);
   }
 
   /** Handles a write forwarded by another node: coordinate here, never forward again. */
   async putForwarded(request: WriteRequest): Promise<VClock> {
     const w = request.w ?? this.deps.config.w;
     this.checkQuorum('w', w);
-    const preferenceList = this.preferenceList(request.key);
-    if (!preferenceList.includes(this.deps.self)) {
+    const placement = this.placement(request.key);
+    if (!placement.preferenceList.includes(this.deps.self)) {
       throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${this.deps.self} is not a replica of this key in its ring view`);
     }
-    return this.coordinate(preferenceList, request, w);
+    return this.coordinate(placement, request, w);
   }
 
-  private async coordinate(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
+  private async coordinate(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number): Promise<VClock> {
+    const { preferenceList } = placement;
     const { self, store, dots, transport, clock, config } = this.deps;
     const { key, value, contentType, context } = request;
     const counter = await dots.take(highestCounterOf(self, store.read(key), context) + 1);
@@ -154,11 +161,19 @@ export class Coordinator {
     // that holds on every replica only if whoever receives dot n:k also receives whatever n held
     // of its earlier dots. Shipping the lone sibling broke this, and the simulator found the
     // lost update (a reader of the new sibling alone got a context covering an unseen one).
-    await store.replace(key, merged);
-    const fallbacks = this.fallbacksFor(key, preferenceList);
+    // The merged state is fixed before anything is sent, so the local commit and the replica
+    // writes proceed in parallel: the local replica counts towards W once it is durable.
+    const local = store.replace(key, merged);
+    // Fallbacks are computed only if some replica needs a hint, and shared so that each serves
+    // one owner.
+    let fallbacks: NodeId[] | undefined;
+    const fallbacksNow = () => (fallbacks ??= this.fallbacksFor(placement.position, preferenceList));
     const attempts = preferenceList.map(async (node): Promise<NodeId> => {
-      if (node === self) return node;
-      if (!this.deps.isDown(node) || fallbacks.length === 0) {
+      if (node === self) {
+        await local;
+        return node;
+      }
+      if (!this.deps.isDown(node) || fallbacksNow().length === 0) {
         try {
           // Half the budget for the primary, so a silent one still leaves time for its hint.
           const reply = await transport.request(node, { kind: 'replica_put', key, siblings: merged }, config.requestTimeoutMs / 2);
@@ -167,7 +182,7 @@ export class Coordinator {
           // fall through to a hint
         }
       }
-      return this.hint(node, key, merged, fallbacks);
+      return this.hint(node, key, merged, fallbacksNow());
     });
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
@@ -175,9 +190,9 @@ export class Coordinator {
   }
 
   /** Nodes past the preference list, clockwise, those not believed down first. */
-  private fallbacksFor(key: string, preferenceList: readonly NodeId[]): NodeId[] {
+  private fallbacksFor(position: bigint, preferenceList: readonly NodeId[]): NodeId[] {
     const ring = this.deps.ring();
-    const beyond = ring.preferenceList(key, ring.size).filter((id) => !preferenceList.includes(id));
+    const beyond = ring.preferenceListOfPosition(position, ring.size).filter((id) => !preferenceList.includes(id));
     return [...beyond.filter((id) => !this.deps.isDown(id)), ...beyond.filter((id) => this.deps.isDown(id))];
   }
 

@@ -2,7 +2,7 @@
 // node and a key sit on the MD5 ring, a key's home node, and its preference list of N replicas.
 // Pure: no I/O, no clock, no randomness; same ids in any order give the same ring. It must not
 // learn about liveness: skipping down nodes (sloppy quorum) is the caller's business.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { NodeId } from '../env/transport.ts';
 
 export type { NodeId };
@@ -14,7 +14,7 @@ const positionHexDigits = RING_POSITION_BITS / 4;
 
 /** MD5 of the UTF-8 bytes of `text`, read as an unsigned big-endian 128-bit integer. */
 export function ringPosition(text: string): bigint {
-  return BigInt('0x' + createHash('md5').update(text, 'utf8').digest('hex'));
+  return BigInt('0x' + hash('md5', text, 'hex'));
 }
 
 /** `p` as exactly 32 lowercase hex digits, the form shown in the API and CLI. */
