@@ -1,27 +1,36 @@
-// The client HTTP API of one node (fastify): the /kv routes coordinate through the node's
-// Coordinator, /local and /cluster show this node's own view. Validation lives here; every
+// The client HTTP API of one node: the /kv routes (kv-routes.ts, on bare node:http) coordinate
+// through the node's Coordinator; fastify serves /local and /cluster, this node's own view. Validation lives here; every
 // error answers JSON {"error": "..."} with the status from error-status.ts, and no input may
 // crash the process.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { DynakvNode } from '../node/node.ts';
-import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
-import { decodeContext, encodeContext } from '../version/context.ts';
-import { distinctValues, joinClocks, type Sibling } from '../version/siblings.ts';
+import { KEY_BYTES_MAX } from '../protocol/messages.ts';
+import { encodeContext } from '../version/context.ts';
+import { joinClocks } from '../version/siblings.ts';
 import { ApiError, statusOf } from './error-status.ts';
+import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
 import { membersView, ringView, siblingView } from './views.ts';
 
-export const CONTEXT_HEADER = 'x-dynakv-context';
-const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 export interface HttpServerOptions {
   readonly node: DynakvNode;
   readonly logger?: FastifyBaseLogger;
+  /** Told of every answered /kv request (metrics). */
+  readonly observeKv?: KvRequestObserver;
 }
 
-export function buildHttpServer({ node, logger }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions): FastifyInstance {
+  const log = logger ?? pino({ level: 'silent' });
+  const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const app = Fastify({
-    loggerInstance: logger ?? pino({ level: 'silent' }),
+    loggerInstance: log,
+    // The /kv routes are answered on bare node:http before fastify sees them (kv-routes.ts).
+    serverFactory: (handler) =>
+      createServer((req, res) => {
+        if (!kv(req, res)) handler(req, res);
+      }),
     // Keys may be 1024 UTF-8 bytes, percent-encoded up to 9 characters each; longer params must
     // reach our validator (400), not fall through to the router's 404.
     routerOptions: { maxParamLength: 16 * KEY_BYTES_MAX },
@@ -49,30 +58,6 @@ export function buildHttpServer({ node, logger }: HttpServerOptions): FastifyIns
   });
 
   app.get('/health', async () => ({ status: 'ok', node: node.id }));
-
-  app.get('/kv/*', async (request, reply) => {
-    const key = keyOf(request);
-    const r = quorumParam(request, 'r');
-    const { siblings } = await node.coordinator.get(key, r);
-    return sendRead(request, reply, siblings);
-  });
-
-  app.put('/kv/*', async (request, reply) => {
-    const key = keyOf(request);
-    const w = quorumParam(request, 'w');
-    const value = bodyOf(request);
-    const contentType = request.headers['content-type'] ?? DEFAULT_CONTENT_TYPE;
-    const clock = await node.coordinator.put({ key, value, contentType, context: contextOf(request), w });
-    const context = encodeContext(clock);
-    return reply.header(CONTEXT_HEADER, context).send({ context });
-  });
-
-  app.delete('/kv/*', async (request, reply) => {
-    const key = keyOf(request);
-    const w = quorumParam(request, 'w');
-    const clock = await node.coordinator.put({ key, value: null, contentType: '', context: contextOf(request), w });
-    return reply.header(CONTEXT_HEADER, encodeContext(clock)).code(204).send();
-  });
 
   app.get('/local/kv/*', async (request, reply) => {
     const key = keyOf(request);
@@ -119,31 +104,10 @@ export function buildHttpServer({ node, logger }: HttpServerOptions): FastifyIns
 }
 
 function keyOf(request: FastifyRequest): string {
-  const key = (request.params as Record<string, string | undefined>)['*'] ?? '';
-  if (key.length === 0) throw new ApiError('KEY_INVALID', 'key is empty');
-  if (!isValidKey(key)) throw new ApiError('KEY_INVALID', `key is longer than ${KEY_BYTES_MAX} UTF-8 bytes`);
-  return key;
+  return checkedKey((request.params as Record<string, string | undefined>)['*'] ?? '');
 }
 
-function quorumParam(request: FastifyRequest, name: 'r' | 'w'): number | undefined {
-  const raw = (request.query as Record<string, unknown>)[name];
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^\d{1,3}$/.test(raw)) {
-    throw new ApiError('BAD_QUORUM', `${name} must be a whole number, got ${JSON.stringify(raw)}`);
-  }
-  return Number(raw); // the coordinator checks the range 1..N
-}
 
-function contextOf(request: FastifyRequest) {
-  const header = request.headers[CONTEXT_HEADER];
-  if (header === undefined) return decodeContext('');
-  if (Array.isArray(header)) throw new ApiError('BAD_CONTEXT', `send one ${CONTEXT_HEADER} header`);
-  try {
-    return decodeContext(header.trim());
-  } catch (err) {
-    throw new ApiError('BAD_CONTEXT', `malformed ${CONTEXT_HEADER}: ${(err as Error).message}`);
-  }
-}
 
 function bodyOf(request: FastifyRequest): Uint8Array {
   const body = request.body;
@@ -152,25 +116,7 @@ function bodyOf(request: FastifyRequest): Uint8Array {
   throw new ApiError('BAD_REQUEST', 'request body could not be read as bytes');
 }
 
-function wantsJson(request: FastifyRequest): boolean {
-  const accept = request.headers.accept ?? '';
-  return accept.split(',').some((part) => part.trim().split(';')[0]?.trim() === 'application/json');
-}
 
-function sendRead(request: FastifyRequest, reply: FastifyReply, siblings: readonly Sibling[]) {
-  const context = encodeContext(joinClocks(siblings));
-  const live = distinctValues(siblings);
-  if (context !== '') void reply.header(CONTEXT_HEADER, context);
-  if (live.length === 0) return reply.code(404).send({ error: 'not found', ...(context !== '' ? { context } : {}) });
-  if (live.length === 1 && !wantsJson(request)) {
-    const only = live[0]!;
-    return reply.code(200).header('content-type', only.contentType).send(Buffer.from(only.value!));
-  }
-  return reply.code(live.length === 1 ? 200 : 300).send({
-    context,
-    siblings: live.map((s) => ({ value: Buffer.from(s.value!).toString('base64'), contentType: s.contentType })),
-  });
-}
 
 function parseJsonBody(request: FastifyRequest): Record<string, unknown> {
   const raw = bodyOf(request);

@@ -9,6 +9,14 @@ import { mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.
 /** Keys per LMDB transaction: bounds a commit's size and the latency of the writes behind it. */
 export const COMMIT_BATCH_WRITES_MAX = 2_000;
 
+/**
+ * Decoded records kept in memory, most recently used last. Under a skewed load a few keys take
+ * most requests, and each write reads its key two or three times (coordinator, replica merge,
+ * read repair); this saves the LMDB read and the decode. Only committed states enter it, and
+ * every change goes through this class, so it never disagrees with the disk.
+ */
+export const DECODED_CACHE_KEYS_MAX = 10_000;
+
 interface QueuedWrite {
   readonly key: string;
   readonly siblings: readonly Sibling[];
@@ -22,6 +30,8 @@ export class ReplicaStore {
   private readonly queue = new Map<string, QueuedWrite>();
   private committing = false;
   private flushScheduled = false;
+  /** Committed states of recently used keys (see DECODED_CACHE_KEYS_MAX); [] is "absent". */
+  private readonly decoded = new Map<string, readonly Sibling[]>();
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
   private readonly observers: Array<(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined) => void> = [];
@@ -41,8 +51,22 @@ export class ReplicaStore {
   read(key: string): readonly Sibling[] {
     const pending = this.pending.get(key);
     if (pending !== undefined) return pending;
+    const cached = this.decoded.get(key);
+    if (cached !== undefined) {
+      this.decoded.delete(key);
+      this.decoded.set(key, cached);
+      return cached;
+    }
     const bytes = this.storage.get(this.space, key);
-    return bytes === undefined ? [] : decodeRecord(bytes);
+    const siblings = bytes === undefined ? [] : decodeRecord(bytes);
+    this.remember(key, siblings);
+    return siblings;
+  }
+
+  private remember(key: string, siblings: readonly Sibling[]): void {
+    this.decoded.delete(key);
+    this.decoded.set(key, siblings);
+    if (this.decoded.size > DECODED_CACHE_KEYS_MAX) this.decoded.delete(this.decoded.keys().next().value!);
   }
 
   /** Joins `incoming` into the key's replica; resolves once the result is durable. */
@@ -134,6 +158,7 @@ export class ReplicaStore {
       failure = err;
     }
     if (failure === undefined) {
+      for (const write of batch) this.remember(write.key, write.siblings);
       writes.forEach((w, i) => {
         for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined);
       });

@@ -1,0 +1,178 @@
+// The client data routes, GET/HEAD/PUT/DELETE /kv/<key>, answered on bare node:http ahead of
+// fastify: they are every request under load, and fastify's routing, hooks and reply pipeline
+// cost a measurable share of a node's CPU per request (see BENCHMARKS.md). Same contract as the
+// rest of the API: validation here, errors as JSON {"error": "..."} with the status from
+// error-status.ts, and no input may crash the process. Everything else goes to fastify.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { DynakvNode } from '../node/node.ts';
+import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
+import { decodeContext, encodeContext } from '../version/context.ts';
+import { distinctValues, joinClocks, type Sibling } from '../version/siblings.ts';
+import type { VClock } from '../version/vclock.ts';
+import { ApiError, statusOf } from './error-status.ts';
+
+export const CONTEXT_HEADER = 'x-dynakv-context';
+const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
+const KV_PREFIX = '/kv/';
+
+/** Called once per answered /kv request (for metrics); `op` is the HTTP method. */
+export type KvRequestObserver = (op: string, status: number, startedAt: bigint) => void;
+
+export interface KvRoutesOptions {
+  readonly node: DynakvNode;
+  readonly log: FastifyBaseLogger;
+  readonly observe?: KvRequestObserver;
+}
+
+/** Returns a handler that answers /kv/ requests and returns false for every other path. */
+export function kvRoutes({ node, log, observe }: KvRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const url = req.url ?? '';
+    if (!url.startsWith(KV_PREFIX)) return false;
+    const startedAt = process.hrtime.bigint();
+    const method = req.method ?? 'GET';
+    const finish = (status: number) => observe?.(method, status, startedAt);
+    handle(node, req, res, url).then(finish, (err: unknown) => {
+      const e = err as Error & { code?: unknown };
+      const status = statusOf(e.code) ?? 500;
+      if (status >= 500 && statusOf(e.code) === undefined) log.error({ err }, 'request failed');
+      sendJson(res, status, { error: e.message });
+      finish(status);
+    });
+    return true;
+  };
+}
+
+async function handle(node: DynakvNode, req: IncomingMessage, res: ServerResponse, url: string): Promise<number> {
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
+  const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1));
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD': {
+      const key = keyOf(path);
+      const { siblings } = await node.coordinator.get(key, quorumParam(params, 'r'));
+      return sendRead(req, res, siblings);
+    }
+    case 'PUT': {
+      const key = keyOf(path);
+      const w = quorumParam(params, 'w');
+      const context = contextOf(req);
+      const value = await readBody(req, node.config.valueBytesMax);
+      const contentType = req.headers['content-type'] ?? DEFAULT_CONTENT_TYPE;
+      const clock = await node.coordinator.put({ key, value, contentType, context, w });
+      const encoded = encodeContext(clock);
+      res.setHeader(CONTEXT_HEADER, encoded);
+      return sendJson(res, 200, { context: encoded });
+    }
+    case 'DELETE': {
+      const key = keyOf(path);
+      const w = quorumParam(params, 'w');
+      const clock = await node.coordinator.put({ key, value: null, contentType: '', context: contextOf(req), w });
+      res.setHeader(CONTEXT_HEADER, encodeContext(clock));
+      res.writeHead(204).end();
+      return 204;
+    }
+    default:
+      throw new ApiError('NOT_FOUND', `no route ${req.method} ${path}`);
+  }
+}
+
+function keyOf(path: string): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(path.slice(KV_PREFIX.length));
+  } catch {
+    throw new ApiError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
+  }
+  return checkedKey(key);
+}
+
+/** `key` if it can be stored; otherwise an ApiError KEY_INVALID saying why. */
+export function checkedKey(key: string): string {
+  if (key.length === 0) throw new ApiError('KEY_INVALID', 'key is empty');
+  if (!isValidKey(key)) throw new ApiError('KEY_INVALID', `key is longer than ${KEY_BYTES_MAX} UTF-8 bytes`);
+  return key;
+}
+
+function quorumParam(params: URLSearchParams, name: 'r' | 'w'): number | undefined {
+  const values = params.getAll(name);
+  if (values.length === 0) return undefined;
+  const raw = values[0]!;
+  if (values.length > 1 || !/^\d{1,3}$/.test(raw)) {
+    throw new ApiError('BAD_QUORUM', `${name} must be a whole number, got ${JSON.stringify(values.length > 1 ? values : raw)}`);
+  }
+  return Number(raw); // the coordinator checks the range 1..N
+}
+
+function contextOf(req: IncomingMessage): VClock {
+  const header = req.headers[CONTEXT_HEADER];
+  if (header === undefined) return decodeContext('');
+  if (Array.isArray(header)) throw new ApiError('BAD_CONTEXT', `send one ${CONTEXT_HEADER} header`);
+  try {
+    return decodeContext(header.trim());
+  } catch (err) {
+    throw new ApiError('BAD_CONTEXT', `malformed ${CONTEXT_HEADER}: ${(err as Error).message}`);
+  }
+}
+
+/** The request body, refused with 413 past `limit` bytes (declared or actually sent). */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError('VALUE_TOO_LARGE', `value is larger than ${limit} bytes`);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume(); // discard the body, so the connection stays usable
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)));
+    req.on('error', reject);
+  });
+}
+
+function wantsJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.split(',').some((part) => part.trim().split(';')[0]?.trim() === 'application/json');
+}
+
+function sendRead(req: IncomingMessage, res: ServerResponse, siblings: readonly Sibling[]): number {
+  const context = encodeContext(joinClocks(siblings));
+  const live = distinctValues(siblings);
+  if (context !== '') res.setHeader(CONTEXT_HEADER, context);
+  if (live.length === 0) return sendJson(res, 404, { error: 'not found', ...(context !== '' ? { context } : {}) });
+  if (live.length === 1 && !wantsJson(req)) {
+    const only = live[0]!;
+    const body = Buffer.from(only.value!.buffer, only.value!.byteOffset, only.value!.byteLength);
+    res.writeHead(200, { 'content-type': only.contentType, 'content-length': body.length });
+    res.end(body); // node:http sends no body for HEAD
+    return 200;
+  }
+  return sendJson(res, live.length === 1 ? 200 : 300, {
+    context,
+    siblings: live.map((s) => ({ value: Buffer.from(s.value!).toString('base64'), contentType: s.contentType })),
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): number {
+  if (res.headersSent) {
+    res.destroy();
+    return status;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+  return status;
+}
