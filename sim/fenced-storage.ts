@@ -21,6 +21,10 @@ export class FencedStorage implements Storage {
     return this.inner.commit(writes);
   }
 
+  scanKeys(space: Space, options?: ScanOptions): Iterable<string> {
+    return this.inner.scanKeys(space, options);
+  }
+
   scan(space: Space, options?: ScanOptions): Iterable<StorageEntry> {
     return this.inner.scan(space, options);
   }

@@ -13,7 +13,8 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
-import { encodeRecord } from '../version/record-codec.ts';
+import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
+import type { Sibling } from '../version/siblings.ts';
 import { diffLeaves, MerkleTree } from './merkle-tree.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -61,9 +62,15 @@ export class AntiEntropy {
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
   /** When a sync with each peer last completed, per range: after it, both held the same data. */
   private readonly lastSyncMs = new Map<string, number>();
+  /** Keys whose every version is a tombstone: the only candidates for purging (no store scan). */
+  private readonly tombstoned = new Set<string>();
+  private tombstonesIndexed = false;
 
   constructor(private readonly deps: AntiEntropyDeps) {
-    deps.store.observe((key, before, after) => this.treeOf(key)?.update(key, before, after));
+    deps.store.observe((key, before, after, siblings) => {
+      this.treeOf(key)?.update(key, before, after);
+      this.noteTombstones(key, siblings);
+    });
   }
 
   status(): SyncProgress {
@@ -78,10 +85,20 @@ export class AntiEntropy {
     for (const range of ring.rangesReplicatedBy(this.deps.self, this.deps.n)) this.trees.set(range.node, new MerkleTree());
     // Committed bytes only: a write still pending reaches the tree through the commit observer,
     // whose `before` must be exactly what the tree holds.
+    // The tombstone index is per node, not per range: built once, then kept by the observer.
+    const indexTombstones = !this.tombstonesIndexed;
+    this.tombstonesIndexed = true;
     this.forEachKey((key) => {
       const bytes = this.deps.store.committedBytes(key);
-      if (bytes !== undefined) this.treeOf(key)?.update(key, undefined, bytes);
+      if (bytes === undefined) return;
+      this.treeOf(key)?.update(key, undefined, bytes);
+      if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes));
     });
+  }
+
+  private noteTombstones(key: string, siblings: readonly Sibling[]): void {
+    if (siblings.length > 0 && siblings.every((s) => s.value === null)) this.tombstoned.add(key);
+    else this.tombstoned.delete(key);
   }
 
   /** Recovery on start-up: sync every range with every other replica, then report ready. */
@@ -152,11 +169,11 @@ export class AntiEntropy {
     }
     if (horizonMs === -Infinity) return 0;
     const doomed: Array<{ key: string; siblings: ReturnType<ReplicaStore['read']> }> = [];
-    this.forEachKey((key) => {
-      if (ring.homeOf(key) !== range) return;
+    for (const key of this.tombstoned) {
+      if (ring.homeOf(key) !== range) continue;
       const siblings = this.deps.store.read(key);
       if (siblings.length > 0 && siblings.every((s) => s.value === null && s.dot.timeMs < horizonMs)) doomed.push({ key, siblings });
-    });
+    }
     let purged = 0;
     for (const d of doomed) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) purged++;
     this.totals.tombstonesPurged += purged;

@@ -39,6 +39,8 @@ export interface Storage {
   commit(writes: readonly StorageWrite[]): Promise<void>;
   /** Committed entries of a space in ascending key order (UTF-8 byte order == JS string order for BMP keys). */
   scan(space: Space, options?: ScanOptions): Iterable<StorageEntry>;
+  /** The keys `scan` would yield with the same options, without reading or copying values. */
+  scanKeys(space: Space, options?: ScanOptions): Iterable<string>;
   /** Number of committed keys in a space. */
   count(space: Space): number;
   /** Flushes and releases the store; no call is allowed afterwards. */

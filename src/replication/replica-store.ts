@@ -17,6 +17,12 @@ export const COMMIT_BATCH_WRITES_MAX = 2_000;
  */
 export const DECODED_CACHE_KEYS_MAX = 10_000;
 
+/**
+ * Told of each committed change: the key's old and new record bytes (undefined = absent) and
+ * the new sibling set ([] when the key was removed).
+ */
+export type CommitObserver = (key: string, before: Uint8Array | undefined, after: Uint8Array | undefined, siblings: readonly Sibling[]) => void;
+
 interface QueuedWrite {
   readonly key: string;
   readonly siblings: readonly Sibling[];
@@ -34,7 +40,7 @@ export class ReplicaStore {
   private readonly decoded = new Map<string, readonly Sibling[]>();
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
-  private readonly observers: Array<(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined) => void> = [];
+  private readonly observers: CommitObserver[] = [];
 
   /** `space` is 'data' for this node's replicas, 'hints' for versions held for other nodes. */
   constructor(
@@ -43,7 +49,7 @@ export class ReplicaStore {
   ) {}
 
   /** Calls `fn` after each committed change of a key, with its old and new record bytes. */
-  observe(fn: (key: string, before: Uint8Array | undefined, after: Uint8Array | undefined) => void): void {
+  observe(fn: CommitObserver): void {
     this.observers.push(fn);
   }
 
@@ -105,7 +111,7 @@ export class ReplicaStore {
   /** Committed keys in order, from `start` (inclusive), at most `limit`. */
   keys(start: string | undefined, limit: number): string[] {
     const out: string[] = [];
-    for (const entry of this.storage.scan(this.space, { ...(start !== undefined ? { start } : {}), limit })) out.push(entry.key);
+    for (const key of this.storage.scanKeys(this.space, { ...(start !== undefined ? { start } : {}), limit })) out.push(key);
     return out;
   }
 
@@ -160,7 +166,7 @@ export class ReplicaStore {
     if (failure === undefined) {
       for (const write of batch) this.remember(write.key, write.siblings);
       writes.forEach((w, i) => {
-        for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined);
+        for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined, batch[i]!.siblings);
       });
     }
     for (const write of batch) {

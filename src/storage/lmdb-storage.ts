@@ -102,23 +102,24 @@ export class LmdbStorage implements Storage {
 
   scan(space: Space, options: ScanOptions = {}): Iterable<StorageEntry> {
     const db = this.db(space);
-    const { start, end, limit } = options;
-    assertScanBound(start, 'start');
-    assertScanBound(end, 'end');
-    assertScanLimit(limit);
-    // No key is empty, so '' as start is no bound and '' as end admits nothing; LMDB would read an
-    // empty end buffer as "no end".
-    if (end === '') return [];
-    const range = {
-      ...(start === undefined || start === '' ? {} : { start: encodeKey(start) }),
-      ...(end === undefined ? {} : { end: encodeKey(end) }),
-      ...(limit === undefined ? {} : { limit }),
-    };
+    const range = lmdbRange(options);
+    if (range === undefined) return [];
     return {
       // Each iteration opens its own cursor on a read snapshot taken when iteration begins; leaving
       // the loop early closes it through the generator's return().
       *[Symbol.iterator](): Iterator<StorageEntry> {
         for (const entry of db.getRange(range)) yield { key: decodeKey(entry.key), value: ownedCopy(entry.value) };
+      },
+    };
+  }
+
+  scanKeys(space: Space, options: ScanOptions = {}): Iterable<string> {
+    const db = this.db(space);
+    const range = lmdbRange(options);
+    if (range === undefined) return [];
+    return {
+      *[Symbol.iterator](): Iterator<string> {
+        for (const key of db.getKeys(range)) yield decodeKey(key as Buffer);
       },
     };
   }
@@ -166,6 +167,21 @@ function decodeKey(bytes: Uint8Array): string {
  * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
  * MemoryStorage's under deepStrictEqual.
  */
+/** The LMDB range of scan options, or undefined when it admits no key. */
+function lmdbRange({ start, end, limit }: ScanOptions): { start?: Buffer; end?: Buffer; limit?: number } | undefined {
+  assertScanBound(start, 'start');
+  assertScanBound(end, 'end');
+  assertScanLimit(limit);
+  // No key is empty, so '' as start is no bound and '' as end admits nothing; LMDB would read an
+  // empty end buffer as "no end".
+  if (end === '') return undefined;
+  return {
+    ...(start === undefined || start === '' ? {} : { start: encodeKey(start) }),
+    ...(end === undefined ? {} : { end: encodeKey(end) }),
+    ...(limit === undefined ? {} : { limit }),
+  };
+}
+
 function ownedCopy(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes.length);
   copy.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));

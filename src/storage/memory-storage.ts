@@ -31,6 +31,15 @@ export class MemoryStorage implements Storage {
     return Promise.resolve();
   }
 
+  scanKeys(space: Space, options: ScanOptions = {}): Iterable<string> {
+    const entries = this.scan(space, options);
+    return {
+      *[Symbol.iterator](): Iterator<string> {
+        for (const entry of entries) yield entry.key;
+      },
+    };
+  }
+
   scan(space: Space, options: ScanOptions = {}): Iterable<StorageEntry> {
     const entries = this.space(space);
     const { start, end, limit } = options;

@@ -132,4 +132,21 @@ describe('simulated tombstone purge', () => {
     const purged = replicas.reduce((n, id) => n + cluster.node(id).antiEntropy.totals.tombstonesPurged, 0);
     console.log(`seed ${seed}: ${purged} tombstone purge events across the 3 replicas until all had purged it`);
   });
+
+  it('purges tombstones that were on disk before a restart (the index is rebuilt at start)', async () => {
+    const cluster = await SimCluster.start({ seed, config: { antiEntropyIntervalMs: 500, tombstoneGraceMs: 5_000, requestTimeoutMs: 200 } });
+    const { scheduler } = cluster;
+    const key = 'deleted-before-restart';
+    const replicas = Ring.of(cluster.ids).preferenceList(key, 3);
+    const clock = await scheduler.complete(cluster.node(replicas[0]!).coordinator.put({ key, value: Buffer.from('v'), contentType: 'text/plain', context: [], w: 3 }));
+    await scheduler.complete(cluster.node(replicas[0]!).coordinator.put({ key, value: null, contentType: '', context: clock, w: 3 }));
+    for (const id of replicas) {
+      await cluster.crashNode(id);
+      await cluster.startNode(id);
+    }
+    assert.ok(replicas.every((id) => cluster.node(id).store.read(key).length > 0), 'the tombstone survived the restarts');
+    const gone = () => replicas.every((id) => cluster.node(id).store.read(key).length === 0);
+    await scheduler.runWhile(() => !gone(), 600_000);
+    assert.ok(gone(), 'every restarted replica purged the tombstone it found on disk');
+  });
 });

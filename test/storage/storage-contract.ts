@@ -155,6 +155,11 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       assert.deepEqual(keysOf('data', { end: '' }), []);
       assert.deepEqual(keysOf('meta'), []);
       for (const e of s.scan('data')) assert.deepStrictEqual(e.value, bytes(`v-${e.key}`));
+      // scanKeys yields exactly the keys scan does, for every bound and limit.
+      for (const options of [undefined, { start: 'ab' }, { end: 'b' }, { start: 'a', limit: 2 }, { limit: 0 }, { end: '' }, { start: 'c', end: 'e' }]) {
+        assert.deepEqual([...s.scanKeys('data', options)], keysOf('data', options), JSON.stringify(options));
+      }
+      assert.deepEqual([...s.scanKeys('hints')], ['zzz']);
     });
 
     it('a scan iterable reads the state as of when each iteration begins', async () => {
