@@ -169,6 +169,11 @@ export class Membership {
     return (this.misses.get(id) ?? 0) >= this.deps.config.missedPingsMax;
   }
 
+  /** The last ping to `id` went unanswered: it may be failing, though not yet marked down. */
+  isSuspect(id: NodeId): boolean {
+    return id !== this.deps.self && (this.misses.get(id) ?? 0) >= 1;
+  }
+
   lastHeard(id: NodeId): number | undefined {
     return id === this.deps.self ? this.deps.clock.nowMs() : this.lastHeardMs.get(id);
   }

@@ -136,6 +136,7 @@ export class DynakvNode {
       log: world.log,
       config,
       isDown: (id) => this.membership.isLocallyDown(id),
+      isSuspect: (id) => this.membership.isSuspect(id),
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }

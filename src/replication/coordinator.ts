@@ -40,6 +40,8 @@ export interface CoordinatorDeps {
   readonly config: CoordinatorConfig;
   /** The failure detector's verdict: a node marked down gets no primary request at all. */
   readonly isDown: (id: NodeId) => boolean;
+  /** The detector missed the node's last ping: prefer others when any replica will do. */
+  readonly isSuspect: (id: NodeId) => boolean;
 }
 
 export interface WriteRequest {
@@ -222,7 +224,11 @@ export class Coordinator {
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
-    const ordered = [...preferenceList.filter((id) => !this.deps.isDown(id)), ...preferenceList.filter((id) => this.deps.isDown(id))];
+    // A forward cannot be retried after a timeout, so a replica that just missed a ping (one
+    // that is paused or cut off, before the detector marks it down) goes after the healthy ones.
+    const { isDown, isSuspect } = this.deps;
+    const rank = (id: NodeId) => (isDown(id) ? 2 : isSuspect(id) ? 1 : 0);
+    const ordered = [...preferenceList].sort((a, b) => rank(a) - rank(b));
     for (const node of ordered) {
       let reply: PeerReply;
       try {

@@ -36,8 +36,11 @@ export class ReplicaStore {
   private readonly queue = new Map<string, QueuedWrite>();
   private committing = false;
   private flushScheduled = false;
-  /** Committed states of recently used keys (see DECODED_CACHE_KEYS_MAX); [] is "absent". */
-  private readonly decoded = new Map<string, readonly Sibling[]>();
+  /**
+   * Committed states of recently used keys (see DECODED_CACHE_KEYS_MAX), decoded and as the
+   * record bytes on disk (which commit observers need as `before`); [] / undefined is "absent".
+   */
+  private readonly decoded = new Map<string, { readonly siblings: readonly Sibling[]; readonly bytes: Uint8Array | undefined }>();
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
   private readonly observers: CommitObserver[] = [];
@@ -61,17 +64,17 @@ export class ReplicaStore {
     if (cached !== undefined) {
       this.decoded.delete(key);
       this.decoded.set(key, cached);
-      return cached;
+      return cached.siblings;
     }
     const bytes = this.storage.get(this.space, key);
     const siblings = bytes === undefined ? [] : decodeRecord(bytes);
-    this.remember(key, siblings);
+    this.remember(key, siblings, bytes);
     return siblings;
   }
 
-  private remember(key: string, siblings: readonly Sibling[]): void {
+  private remember(key: string, siblings: readonly Sibling[], bytes: Uint8Array | undefined): void {
     this.decoded.delete(key);
-    this.decoded.set(key, siblings);
+    this.decoded.set(key, { siblings, bytes });
     if (this.decoded.size > DECODED_CACHE_KEYS_MAX) this.decoded.delete(this.decoded.keys().next().value!);
   }
 
@@ -98,7 +101,8 @@ export class ReplicaStore {
 
   /** The key's committed record bytes (no pending write), as the commit observers last saw them. */
   committedBytes(key: string): Uint8Array | undefined {
-    return this.storage.get(this.space, key);
+    const cached = this.decoded.get(key);
+    return cached !== undefined ? cached.bytes : this.storage.get(this.space, key);
   }
 
   /** Deletes the key if it still holds exactly `expected` (a transfer handed it off). */
@@ -156,7 +160,7 @@ export class ReplicaStore {
     for (const write of batch) this.queue.delete(write.key);
     // An empty sibling set is a removal (handed off to new replicas), not a record.
     const writes: StorageWrite[] = batch.map((w) => ({ space: this.space, key: w.key, value: w.siblings.length === 0 ? null : encodeRecord(w.siblings) }));
-    const before = this.observers.length > 0 ? writes.map((w) => this.storage.get(this.space, w.key)) : [];
+    const before = this.observers.length > 0 ? writes.map((w) => this.committedBytes(w.key)) : [];
     let failure: unknown;
     try {
       await this.storage.commit(writes);
@@ -164,7 +168,7 @@ export class ReplicaStore {
       failure = err;
     }
     if (failure === undefined) {
-      for (const write of batch) this.remember(write.key, write.siblings);
+      batch.forEach((write, i) => this.remember(write.key, write.siblings, writes[i]!.value ?? undefined));
       writes.forEach((w, i) => {
         for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined, batch[i]!.siblings);
       });
