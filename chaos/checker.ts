@@ -55,7 +55,7 @@ export interface CheckReport {
   };
   readonly puts: {
     readonly keys: number;
-    /** Keys with an acknowledged blind write that read back as absent. */
+    /** Keys with an acknowledged blind write whose value no longer reads back. */
     readonly lost: readonly string[];
     /** key=value pairs read back that no client wrote. */
     readonly unexpected: readonly string[];
@@ -80,9 +80,12 @@ export function phaseOf(active: readonly FaultRecord[]): string {
   return active.length === 0 ? 'none' : [...new Set(active.map((f) => f.kind))].sort().join('+');
 }
 
-/** Whether a request to `node` at `atMs` went to a node that could not answer (a split leaves every node up). */
-export function isFailedNode(faults: readonly FaultRecord[], node: string, atMs: number): boolean {
-  return activeFaults(faults, atMs).some((f) => f.kind !== 'split' && f.nodes.includes(node));
+/**
+ * Whether a request to `node` during [startMs, endMs] went to a node that could not answer at
+ * some point of it (a split leaves every node up): a request sent just before a pause hangs too.
+ */
+export function isFailedNode(faults: readonly FaultRecord[], node: string, startMs: number, endMs: number): boolean {
+  return faults.some((f) => f.kind !== 'split' && f.nodes.includes(node) && f.startMs <= endMs && startMs < f.endMs);
 }
 
 /** The elements of a set value; a value that is not a JSON array of strings is reported as unexpected. */
@@ -153,7 +156,7 @@ export function check(history: readonly HistoryEntry[], final: FinalState): Chec
       unreadable.add(key);
       continue;
     }
-    if (acked && read.length === 0) putsLost.push(key);
+    if (acked && !read.some((v) => values.has(v))) putsLost.push(key);
     for (const v of read) if (!values.has(v)) putsUnexpected.push(`${key}=${v}`);
   }
 
@@ -193,7 +196,7 @@ function phaseReports(ops: readonly OpRecord[], faults: readonly FaultRecord[]):
     if (acc === undefined) phases.set(phase, (acc = { ops: zero(OP_OUTCOMES), live: zero(ATTEMPT_OUTCOMES), failed: zero(ATTEMPT_OUTCOMES), latenciesUs: [] }));
     acc.ops[op.outcome]++;
     if (op.outcome === 'ok') acc.latenciesUs.push(Math.max(1, Math.round((op.completeMs - op.invokeMs) * 1000)));
-    for (const a of op.attempts) (isFailedNode(faults, a.node, a.startMs) ? acc.failed : acc.live)[a.outcome]++;
+    for (const a of op.attempts) (isFailedNode(faults, a.node, a.startMs, a.endMs) ? acc.failed : acc.live)[a.outcome]++;
   }
   const order = (p: string) => (p === 'none' ? '' : p);
   return [...phases.entries()]
