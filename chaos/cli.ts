@@ -37,6 +37,6 @@ try {
   const valid = await runChaos({ durationS, clients, seed, overlap: values.overlap, network, faults: faults as FaultKind[] | undefined, quietDeadlineS });
   process.exit(valid ? 0 : 1);
 } catch (err) {
-  console.error(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  console.error(`chaos: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(2);
 }
