@@ -41,6 +41,18 @@ export function forgetRunState(): void {
   rmSync(STATE_FILE, { force: true });
 }
 
+/** At the end of this run (any end, even mid-start): removes its recorded data directory and the state. */
+export function removeOwnRun(): void {
+  try {
+    const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as RunState;
+    if (state.runnerPid === process.pid) rmSync(state.dataRoot, { recursive: true, force: true });
+    else return;
+  } catch {
+    // nothing recorded
+  }
+  forgetRunState();
+}
+
 /** Removes what a previous, dead run left; refuses (throws) while another run is alive. Returns what was removed. */
 export function removeLeftovers(netns: boolean): string[] {
   const removed: string[] = [];

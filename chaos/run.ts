@@ -12,7 +12,7 @@ import { check } from './checker.ts';
 import { ChaosCluster } from './cluster.ts';
 import { gatherFinalState } from './final-state.ts';
 import type { FaultKind, FaultRecord, HistoryEntry, OpRecord } from './history.ts';
-import { forgetRunState, removeLeftovers } from './leftovers.ts';
+import { removeLeftovers, removeOwnRun } from './leftovers.ts';
 import { planFaults, runNemesis } from './nemesis.ts';
 import { loopbackNetwork, netnsUnavailableReason, setupNetns, type ChaosNetwork } from './network.ts';
 import { formatSummary } from './report.ts';
@@ -65,7 +65,7 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
     finished = true;
     cleanupNow();
     network.teardown();
-    forgetRunState();
+    removeOwnRun();
   };
   process.on('exit', teardown);
   const onSignal = (signal: NodeJS.Signals, code: number) => () => {
