@@ -9,6 +9,8 @@ export class ClientError extends Error {
     readonly code: 'UNREACHABLE' | 'HTTP_ERROR' | 'BAD_ANSWER',
     message: string,
     readonly status?: number,
+    /** For UNREACHABLE: true when no answer came within the timeout (the request may have been applied). */
+    readonly timedOut = false,
   ) {
     super(message);
     this.name = 'ClientError';
@@ -117,7 +119,8 @@ export class DynakvClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new ClientError('UNREACHABLE', `cannot reach dynakv node at ${this.baseUrl} (${cause}); is it running? start one with: npm start`);
+      const timedOut = (err as Error).name === 'TimeoutError';
+      throw new ClientError('UNREACHABLE', `cannot reach dynakv node at ${this.baseUrl} (${cause}); is it running? start one with: npm start`, undefined, timedOut);
     }
     if (res.ok || res.status === 300 || (init.allow404 === true && res.status === 404)) return res;
     let message = `${res.status} ${res.statusText}`;

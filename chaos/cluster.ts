@@ -1,0 +1,143 @@
+// The chaos cluster: five `dynakv node start` processes, each in its network (see network.ts),
+// with data in a temporary directory and logs in the run's results folder. It kills (SIGKILL),
+// restarts, pauses (SIGSTOP) and resumes (SIGCONT) nodes. Process tracking and the exit-time kill
+// come from bench/systems/processes.ts; this module knows no workload and no checker.
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { GiveUp, isRunning, killChild, track, waitFor } from '../bench/systems/processes.ts';
+import type { ChildProcess } from 'node:child_process';
+import { recordRunState } from './leftovers.ts';
+import type { ChaosNetwork } from './network.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin/dynakv.js');
+/** tsx compiles the sources at start; five at once on 2 busy cores take a while. */
+const START_TIMEOUT_MS = 90_000;
+const BASE_HTTP_PORT = 7001;
+const BASE_PEER_PORT = 7101;
+
+export interface ChaosNode {
+  readonly id: string;
+  readonly index: number;
+  readonly host: string;
+  readonly httpPort: number;
+  readonly peerPort: number;
+  readonly url: string;
+  readonly dataDir: string;
+  process?: ChildProcess;
+  paused: boolean;
+}
+
+export class ChaosCluster {
+  private constructor(
+    readonly name: string,
+    readonly dataRoot: string,
+    readonly nodes: readonly ChaosNode[],
+    private readonly network: ChaosNetwork,
+    private readonly logDir: string,
+  ) {}
+
+  /** Allocates addresses (ports from `ports` in loopback mode) and starts every node. */
+  static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number> }): Promise<ChaosCluster> {
+    const name = `dkv-chaos-${process.pid}-${Date.now().toString(36)}`;
+    const dataRoot = mkdtempSync(join(tmpdir(), `${name}-`));
+    const nodes: ChaosNode[] = [];
+    for (let index = 0; index < options.count; index++) {
+      const host = options.network.hostOf(index);
+      // In netns mode every node has an address of its own, so the ports can be fixed.
+      const loopback = options.network.mode === 'loopback';
+      const httpPort = loopback ? await options.ports() : BASE_HTTP_PORT;
+      const peerPort = loopback ? await options.ports() : BASE_PEER_PORT;
+      const id = `n${index + 1}`;
+      nodes.push({ id, index, host, httpPort, peerPort, url: `http://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
+    }
+    mkdirSync(options.logDir, { recursive: true });
+    const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir);
+    cluster.saveState();
+    await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
+    return cluster;
+  }
+
+  node(id: string): ChaosNode {
+    const node = this.nodes.find((n) => n.id === id);
+    if (node === undefined) throw new Error(`no chaos node ${id}`);
+    return node;
+  }
+
+  get ids(): string[] {
+    return this.nodes.map((n) => n.id);
+  }
+
+  isUp(id: string): boolean {
+    return isRunning(this.node(id).process);
+  }
+
+  async startNode(id: string): Promise<void> {
+    const node = this.node(id);
+    if (isRunning(node.process)) throw new Error(`assertion: ${id} is already running`);
+    mkdirSync(node.dataDir, { recursive: true });
+    const peers = this.nodes.map((n) => `${n.id}=${n.host}:${n.peerPort}`).join(',');
+    const argv = this.network.wrap(node.index, [
+      process.execPath, BIN, 'node', 'start', '--id', id, '--host', node.host,
+      '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort),
+      '--data-dir', node.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'info',
+    ]);
+    // `ip netns exec` execs the command, so the child's pid is the node's: signals reach it.
+    const child = track(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }, cwd: ROOT }));
+    const log = createWriteStream(join(this.logDir, `${id}.log`), { flags: 'a' });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    node.process = child;
+    node.paused = false;
+    this.saveState();
+    await waitFor(
+      `${id} to answer /health`,
+      async () => {
+        if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`${id} exited (${child.signalCode ?? child.exitCode}); see ${this.logDir}/${id}.log`);
+        return (await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1_000) })).ok;
+      },
+      START_TIMEOUT_MS,
+      100,
+    );
+  }
+
+  /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
+  async kill(id: string): Promise<void> {
+    const node = this.node(id);
+    await killChild(node.process);
+    node.paused = false;
+  }
+
+  pause(id: string): void {
+    const node = this.node(id);
+    if (!isRunning(node.process)) return;
+    node.process.kill('SIGSTOP');
+    node.paused = true;
+  }
+
+  resume(id: string): void {
+    const node = this.node(id);
+    if (!node.paused || !isRunning(node.process)) return;
+    node.process.kill('SIGCONT');
+    node.paused = false;
+  }
+
+  /** Resumes paused nodes and starts killed ones; resolves once every node answers /health. */
+  async reviveAll(): Promise<void> {
+    for (const n of this.nodes) this.resume(n.id);
+    await Promise.all(this.nodes.filter((n) => !isRunning(n.process)).map((n) => this.startNode(n.id)));
+  }
+
+  /** Kills every node (a SIGSTOPped process dies on SIGKILL too) and removes the data. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => killChild(n.process)));
+    rmSync(this.dataRoot, { recursive: true, force: true });
+  }
+
+  private saveState(): void {
+    const nodePids = this.nodes.flatMap((n) => (n.process?.pid !== undefined ? [n.process.pid] : []));
+    recordRunState({ runnerPid: process.pid, cluster: this.name, dataRoot: this.dataRoot, nodePids });
+  }
+}

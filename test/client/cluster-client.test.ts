@@ -1,0 +1,98 @@
+// ClusterClient failover, shown against tiny HTTP servers on loopback that answer, refuse
+// (a closed port), hang (accept and never answer) or answer an error: a request moves on to
+// the next node on refusal or timeout only, the failed node becomes suspect (tried last) for
+// suspectMs, and an error answer is returned to the caller untouched.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ClientError } from '../../src/client/http-client.ts';
+import { ClusterClient, NoNodeAnswered, type Attempt } from '../../src/client/cluster-client.ts';
+import { freePort } from '../support/local-cluster.ts';
+
+type Behaviour = 'answer' | 'hang' | 'unavailable';
+
+async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Server; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    if (behaviour === 'hang') return; // accepted, never answered (like a SIGSTOPped node)
+    if (behaviour === 'unavailable') {
+      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'write quorum not reached' }));
+      return;
+    }
+    if (req.method === 'PUT') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ context: 'ctx-from-node' }));
+    else res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', context: '' }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, server, requests: () => requests };
+}
+
+describe('ClusterClient', () => {
+  let healthy: Awaited<ReturnType<typeof fakeNode>>;
+  let hanging: Awaited<ReturnType<typeof fakeNode>>;
+  let unavailable: Awaited<ReturnType<typeof fakeNode>>;
+  let closedUrl: string;
+
+  before(async () => {
+    healthy = await fakeNode('answer');
+    hanging = await fakeNode('hang');
+    unavailable = await fakeNode('unavailable');
+    closedUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens: connection refused
+  });
+  after(() => {
+    for (const n of [healthy, hanging, unavailable]) n.server.closeAllConnections();
+    for (const n of [healthy, hanging, unavailable]) n.server.close();
+  });
+
+  it('fails over from a refusing node and tries it last while it is suspect', async () => {
+    const attempts: Attempt[] = [];
+    const client = new ClusterClient([closedUrl, healthy.url], { onAttempt: (a) => attempts.push(a), suspectMs: 60_000 });
+    assert.equal(await client.put('k', 'v', { context: 'c' }), 'ctx-from-node');
+    assert.deepEqual(attempts.map((a) => [a.endpoint, a.outcome]), [[closedUrl, 'unreachable'], [healthy.url, 'ok']]);
+    assert.equal(client.isSuspect(closedUrl), true);
+    // Round robin would start at the refusing node for every other request; suspect, it goes last.
+    for (let i = 0; i < 4; i++) assert.equal(client.order()[0]!.baseUrl, healthy.url);
+  });
+
+  it('gives up on a silent node after the timeout and answers from the next one', async () => {
+    const attempts: Attempt[] = [];
+    const client = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 300, onAttempt: (a) => attempts.push(a) });
+    const read = await client.get('k');
+    assert.equal(read.found, false);
+    assert.deepEqual(attempts.map((a) => a.outcome), ['timeout', 'ok']);
+    assert.ok(attempts[0]!.endMs - attempts[0]!.startMs >= 250, 'the silent node had its full timeout');
+    assert.equal(client.isSuspect(hanging.url), true);
+  });
+
+  it('returns an error answer without retrying elsewhere', async () => {
+    const before = healthy.requests();
+    const attempts: Attempt[] = [];
+    const client = new ClusterClient([unavailable.url, healthy.url], { onAttempt: (a) => attempts.push(a) });
+    await assert.rejects(client.put('k', 'v'), (err: unknown) => err instanceof ClientError && err.status === 503);
+    assert.deepEqual(attempts.map((a) => [a.outcome, a.status]), [['error-answer', 503]]);
+    assert.equal(healthy.requests(), before);
+    assert.equal(client.isSuspect(unavailable.url), false);
+  });
+
+  it('reports every attempt when no node answers', async () => {
+    const client = new ClusterClient([closedUrl, hanging.url], { timeoutMs: 200 });
+    await assert.rejects(client.get('k'), (err: unknown) => {
+      assert.ok(err instanceof NoNodeAnswered);
+      assert.deepEqual(err.attempts.map((a) => a.outcome).sort(), ['timeout', 'unreachable']);
+      return true;
+    });
+  });
+
+  it('forgets a suspicion after suspectMs', async () => {
+    let now = 1_000;
+    const client = new ClusterClient([closedUrl, healthy.url], { suspectMs: 500, nowMs: () => now });
+    await client.get('k');
+    assert.equal(client.isSuspect(closedUrl), true);
+    now += 499;
+    assert.equal(client.isSuspect(closedUrl), true);
+    now += 2;
+    assert.equal(client.isSuspect(closedUrl), false);
+  });
+});
