@@ -181,7 +181,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     faultAtS: faultDurationS / 3,
     faultWindowS: Math.min(5, faultDurationS / 3),
     recoveryKeys: positiveInt(values['recovery-keys'], '--recovery-keys', quick ? 3_000 : 20_000),
-    recoveryWaitS: quick ? 5 : 20,
+    // It stops as soon as the node caught up; this bounds a node that never does.
+    recoveryWaitS: Math.max(quick ? 5 : 20, positiveInt(values['recovery-keys'], '--recovery-keys', quick ? 3_000 : 20_000) / 1_000),
     generatorProcesses: positiveInt(values['gen-procs'], '--gen-procs', 1),
     dynakvWrites,
     dynakvRouting,

@@ -55,10 +55,19 @@ function replicasOf(ring: readonly RingNode[], key: string): readonly string[] {
 }
 
 async function localKeys(url: string): Promise<number> {
-  const res = await fetch(`${url}/local/stats`, { signal: AbortSignal.timeout(2_000) });
+  const res = await fetch(`${url}/local/stats`, { signal: AbortSignal.timeout(10_000) });
   const body = (await res.json()) as { keys?: unknown };
   if (typeof body.keys !== 'number') throw new Error('/local/stats has no "keys" number');
   return body.keys;
+}
+
+/** The restarted node's key count, or undefined while it is too busy catching up to answer. */
+async function localKeysIfAnswered(url: string): Promise<number | undefined> {
+  try {
+    return await localKeys(url);
+  } catch {
+    return undefined;
+  }
 }
 
 async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -106,7 +115,8 @@ export async function recoverySuite(ctx: BenchContext): Promise<RecoveryRecord> 
       const countSeries: number[] = [];
       let caughtUpAfterS: number | undefined;
       while (Date.now() - restartedAt < recoveryWaitS * 1000) {
-        const count = await localKeys(victim.url);
+        const count = await localKeysIfAnswered(victim.url);
+        if (count === undefined) continue;
         countSeries.push(count - keysBefore);
         if (caughtUpAfterS === undefined && count >= keysBefore + missed.length) {
           caughtUpAfterS = (Date.now() - restartedAt) / 1000;

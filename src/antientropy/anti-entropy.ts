@@ -124,7 +124,7 @@ export class AntiEntropy {
   }
 
   /** Answers a peer's anti-entropy request. */
-  handle(request: Extract<PeerRequest, { kind: 'ae_level' | 'ae_bucket' | 'replica_get_batch' }>): PeerReply {
+  async handle(request: Extract<PeerRequest, { kind: 'ae_level' | 'ae_bucket' | 'replica_get_batch' }>): Promise<PeerReply> {
     switch (request.kind) {
       case 'replica_get_batch':
         return { kind: 'replica_get_batch_ok', entries: request.keys.map((key) => ({ key, siblings: this.deps.store.read(key) })) };
@@ -136,7 +136,7 @@ export class AntiEntropy {
       case 'ae_bucket': {
         const tree = this.trees.get(request.range);
         if (tree === undefined) return { kind: 'ae_unavailable', reason: `no tree for range ${request.range}` };
-        return { kind: 'ae_bucket_ok', entries: this.bucketEntries(request.range, tree, request.leaves).map((e) => [e.key, e.digest] as const) };
+        return { kind: 'ae_bucket_ok', entries: (await this.bucketEntries(request.range, tree, request.leaves)).map((e) => [e.key, e.digest] as const) };
       }
     }
   }
@@ -194,7 +194,7 @@ export class AntiEntropy {
     const bucketReply = await this.ask(peer, { kind: 'ae_bucket', range, leaves });
     if (bucketReply.kind !== 'ae_bucket_ok') throw new Error(`unexpected ${bucketReply.kind}`);
     const theirs = new Map(bucketReply.entries.map(([key, digest]) => [key, digest]));
-    const ours = new Map(this.bucketEntries(range, tree, leaves).map((e) => [e.key, e.digest]));
+    const ours = new Map((await this.bucketEntries(range, tree, leaves)).map((e) => [e.key, e.digest]));
     const toPull = [...theirs].filter(([k, d]) => ours.get(k) !== d).map(([k]) => k);
     const differing = new Set([...toPull, ...[...ours].filter(([k, d]) => theirs.get(k) !== d).map(([k]) => k)]);
     // Only keys whose merged state here still differs from theirs need to go back.
@@ -286,17 +286,28 @@ export class AntiEntropy {
   }
 
   /** Keys of `range` stored here whose leaf is in `leaves`, with a digest of their record. */
-  private bucketEntries(range: NodeId, tree: MerkleTree, leaves: readonly number[]): Array<{ key: string; digest: string }> {
+  /**
+   * Keys of `range` stored here whose leaf is in `leaves`, with a digest of their record. This
+   * walks every key (there is no index by leaf), so it yields to the event loop after each page:
+   * a big store must not stall the node's requests while it syncs.
+   */
+  private async bucketEntries(range: NodeId, tree: MerkleTree, leaves: readonly number[]): Promise<Array<{ key: string; digest: string }>> {
     const wanted = new Set(leaves);
     const ring = this.treesRing;
     const out: Array<{ key: string; digest: string }> = [];
     if (ring === undefined) return out;
-    this.forEachKey((key) => {
-      if (!wanted.has(tree.leafOf(key)) || ring.homeOf(key) !== range) return;
-      const siblings = this.deps.store.read(key);
-      if (siblings.length > 0) out.push({ key, digest: recordDigest(siblings) });
-    });
-    return out;
+    let start: string | undefined;
+    for (;;) {
+      const page = this.deps.store.keys(start, SCAN_PAGE_KEYS + 1);
+      for (const key of page.slice(0, SCAN_PAGE_KEYS)) {
+        if (!wanted.has(tree.leafOf(key)) || ring.homeOf(key) !== range) continue;
+        const siblings = this.deps.store.read(key);
+        if (siblings.length > 0) out.push({ key, digest: recordDigest(siblings) });
+      }
+      start = page[SCAN_PAGE_KEYS];
+      if (start === undefined) return out;
+      await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
+    }
   }
 }
 
