@@ -1,11 +1,11 @@
 // `npm run chaos -- [--duration 60] [--clients 16] [--seed N] [--overlap] [--network auto|netns|loopback]
-// [--faults kill,pause,isolate,split] [--quiet-deadline 180]`: one real-process fault-injection run
+// [--faults kill,pause,isolate,split] [--quiet-deadline 180] [--routing ring|round-robin|mixed]`: one real-process fault-injection run
 // (see run.ts); exits 1 when an acknowledged write was lost or replicas did not converge.
 import { parseArgs } from 'node:util';
 import type { FaultKind } from './history.ts';
-import { runChaos } from './run.ts';
+import { runChaos, type ClientRouting } from './run.ts';
 
-const USAGE = 'usage: npm run chaos -- [--duration S] [--clients N] [--seed N] [--overlap] [--network auto|netns|loopback] [--faults kill,pause,isolate,split] [--quiet-deadline S]';
+const USAGE = 'usage: npm run chaos -- [--duration S] [--clients N] [--seed N] [--overlap] [--network auto|netns|loopback] [--faults kill,pause,isolate,split] [--quiet-deadline S] [--routing ring|round-robin|mixed]';
 const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'isolate', 'split'];
 
 const { values } = parseArgs({
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     network: { type: 'string', default: 'auto' },
     faults: { type: 'string' },
     'quiet-deadline': { type: 'string', default: '180' },
+    routing: { type: 'string', default: 'ring' },
   },
 });
 const durationS = Number(values.duration);
@@ -28,13 +29,14 @@ const network = values.network;
 if (
   !(durationS >= 10) || !Number.isInteger(clients) || clients < 1 || !Number.isInteger(seed) || !(quietDeadlineS > 0) ||
   (network !== 'auto' && network !== 'netns' && network !== 'loopback') ||
+  (values.routing !== 'ring' && values.routing !== 'round-robin' && values.routing !== 'mixed') ||
   (faults !== undefined && !faults.every((f): f is FaultKind => (FAULT_KINDS as readonly string[]).includes(f)))
 ) {
   console.error(USAGE);
   process.exit(2);
 }
 try {
-  const valid = await runChaos({ durationS, clients, seed, overlap: values.overlap, network, faults: faults as FaultKind[] | undefined, quietDeadlineS });
+  const valid = await runChaos({ durationS, clients, seed, overlap: values.overlap, network, faults: faults as FaultKind[] | undefined, quietDeadlineS, routing: values.routing as ClientRouting });
   process.exit(valid ? 0 : 1);
 } catch (err) {
   console.error(`chaos: ${err instanceof Error ? err.message : String(err)}`);

@@ -37,7 +37,11 @@ export interface ChaosOptions {
   readonly faults: readonly FaultKind[] | undefined;
   /** How long to wait for convergence after the heal before declaring it failed. */
   readonly quietDeadlineS: number;
+  /** How clients pick a node: the key's replicas (ring), any node (round-robin), or half each (mixed). */
+  readonly routing: ClientRouting;
 }
+
+export type ClientRouting = 'ring' | 'round-robin' | 'mixed';
 
 function chooseNetwork(wanted: ChaosOptions['network'], say: (line: string) => void): ChaosNetwork {
   const unavailable = netnsUnavailableReason();
@@ -54,7 +58,7 @@ function chooseNetwork(wanted: ChaosOptions['network'], say: (line: string) => v
 
 export async function runChaos(options: ChaosOptions): Promise<boolean> {
   const say = (line: string) => console.log(line);
-  say(`chaos: seed ${options.seed} (replay the schedule with --seed ${options.seed}), ${options.durationS} s, ${options.clients} clients${options.overlap ? ', overlapping faults' : ''}`);
+  say(`chaos: seed ${options.seed} (replay the schedule with --seed ${options.seed}), ${options.durationS} s, ${options.clients} clients (routing: ${options.routing})${options.overlap ? ', overlapping faults' : ''}`);
   const removed = removeLeftovers(false);
   if (removed.length > 0) say(`removed leftovers of a previous run: ${removed.join(', ')}`);
   const network = chooseNetwork(options.network, say);
@@ -110,7 +114,7 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
       say(`${(elapsedMs() / 1000).toFixed(1).padStart(6)} s  ops ${ops.length}, failed ${ops.filter((o) => o.outcome !== 'ok').length}`);
     }, 10_000);
     const nemesis = runNemesis(plan, { cluster, network, elapsedMs, record: (f: FaultRecord) => record(f), log: say, stopped: () => workloadDone });
-    await runWorkload({ clients: options.clients, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record });
+    await runWorkload({ clients: options.clients, routing: options.routing, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record });
     workloadDone = true;
     clearInterval(progress);
     await nemesis.done;

@@ -18,6 +18,8 @@ const THINK_MS_MAX = 20;
 
 export interface WorkloadOptions {
   readonly clients: number;
+  /** ring: every client sends to the key's replicas; round-robin: to any node, which forwards writes; mixed: odd clients ring. */
+  readonly routing: 'ring' | 'round-robin' | 'mixed';
   readonly durationMs: number;
   /** Node id → base URL. */
   readonly endpoints: ReadonlyMap<string, string>;
@@ -44,7 +46,8 @@ export async function runWorkload(options: WorkloadOptions): Promise<void> {
     const onAttempt = (a: Attempt) => attempts.push({ node: nodeOf.get(a.endpoint) ?? a.endpoint, startMs: a.startMs - startEpochMs, endMs: a.endMs - startEpochMs, outcome: a.outcome, ...(a.status !== undefined ? { status: a.status } : {}) });
     // Rotated so the clients' first choices spread over the nodes.
     const rotated = [...urls.slice(c % urls.length), ...urls.slice(0, c % urls.length)];
-    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, onAttempt, nowMs: () => startEpochMs + options.elapsedMs() });
+    const routing = options.routing === 'mixed' ? (c % 2 === 1 ? 'ring' : 'round-robin') : options.routing;
+    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing });
     for (let n = 0; options.elapsedMs() < options.durationMs; n++) {
       attempts = [];
       const invokeMs = options.elapsedMs();

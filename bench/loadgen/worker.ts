@@ -8,7 +8,7 @@ import * as hdr from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { ScrambledZipfian, seededRandom, WORKLOADS, type OpKind } from '../workloads.ts';
 import { DynakvAdapter, EtcdAdapter, type Adapter, type Outcome } from './adapters.ts';
-import { RingRouter } from './ring-router.ts';
+import { EndpointRouter } from './ring-router.ts';
 import { PHASE_DURATION_MS_MAX, TIMELINE_BUCKET_MS, type FromWorker, type Job, type LoadJob, type PhaseResult, type RunJob, type ToWorker, type WindowTally } from './protocol.ts';
 
 /** Latencies above this are clamped (requests time out well before). */
@@ -79,8 +79,8 @@ function adapterFor(job: Job): Adapter {
 }
 
 /** Client-driven routing for dynakv jobs that ask for it; learned once per job. */
-async function routerFor(job: Job): Promise<RingRouter | undefined> {
-  return job.system === 'dynakv' && job.dynakvRouting === 'ring' ? RingRouter.fetch(job.endpoints) : undefined;
+async function routerFor(job: Job): Promise<EndpointRouter | undefined> {
+  return job.system === 'dynakv' && job.dynakvRouting === 'ring' ? EndpointRouter.fetch(job.endpoints) : undefined;
 }
 
 function transportErrorKind(err: unknown): string {

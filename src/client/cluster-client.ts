@@ -6,6 +6,7 @@
 // a write carrying the context it read (a set add) that is harmless: the same element is added
 // twice and the versions merge; a blind write may leave a sibling with the same value.
 import { ClientError, DynakvClient, type ReadResult } from './http-client.ts';
+import { RingRouter } from './ring-router.ts';
 
 /** What became of one request sent to one node. */
 export type AttemptOutcome = 'ok' | 'error-answer' | 'unreachable' | 'timeout';
@@ -28,6 +29,11 @@ export interface ClusterClientOptions {
   readonly onAttempt?: (attempt: Attempt) => void;
   /** Wall clock in ms; injected by tests. */
   readonly nowMs?: () => number;
+  /**
+   * `ring`: learn the ring from the cluster and try a key's replicas first (no forwarding hop;
+   * falls back to round robin while the ring cannot be learned). Default `round-robin`.
+   */
+  readonly routing?: 'ring' | 'round-robin';
 }
 
 /**
@@ -43,6 +49,8 @@ export class NoNodeAnswered extends Error {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_SUSPECT_MS = 2_000;
+/** How long a learned ring is used before it is fetched again, and how long after a failed fetch. */
+const RING_REFRESH_MS = 30_000;
 
 export class ClusterClient {
   private readonly clients: readonly DynakvClient[];
@@ -50,6 +58,9 @@ export class ClusterClient {
   private readonly suspectMs: number;
   private readonly nowMs: () => number;
   private next = 0;
+  private router: RingRouter | undefined;
+  private routerFetchedMs = -Infinity;
+  private routerLoading: Promise<void> | undefined;
 
   constructor(
     readonly endpoints: readonly string[],
@@ -63,15 +74,15 @@ export class ClusterClient {
   }
 
   get(key: string, options: { r?: number } = {}): Promise<ReadResult> {
-    return this.withFailover((c) => c.get(key, options));
+    return this.withFailover(key, (c) => c.get(key, options));
   }
 
   put(key: string, value: Uint8Array | string, options: { context?: string; contentType?: string; w?: number } = {}): Promise<string> {
-    return this.withFailover((c) => c.put(key, value, options));
+    return this.withFailover(key, (c) => c.put(key, value, options));
   }
 
   delete(key: string, options: { context?: string; w?: number } = {}): Promise<void> {
-    return this.withFailover((c) => c.delete(key, options));
+    return this.withFailover(key, (c) => c.delete(key, options));
   }
 
   /** Whether requests currently avoid this endpoint (it failed within the last suspectMs). */
@@ -79,16 +90,47 @@ export class ClusterClient {
     return (this.suspectUntilMs.get(endpoint) ?? 0) > this.nowMs();
   }
 
-  /** Endpoints in the order the next request tries them: round robin, suspects last. */
-  order(): DynakvClient[] {
-    const start = this.next++ % this.clients.length;
-    const rotated = [...this.clients.slice(start), ...this.clients.slice(0, start)];
+  /**
+   * Endpoints in the order the next request tries them: round robin, suspects last; with ring
+   * routing and a learned ring, the key's replicas (rotating) before the others.
+   */
+  order(key?: string): DynakvClient[] {
+    const turn = this.next++;
+    const start = turn % this.clients.length;
+    let rotated = [...this.clients.slice(start), ...this.clients.slice(0, start)];
+    const replicas = key === undefined ? [] : (this.router?.replicas(key) ?? []);
+    if (replicas.length > 0) {
+      const first = replicas.map((_, i) => replicas[(turn + i) % replicas.length]!);
+      const rank = (c: DynakvClient) => (first.includes(c.baseUrl) ? first.indexOf(c.baseUrl) : first.length);
+      rotated = [...rotated].sort((a, b) => rank(a) - rank(b));
+    }
     return [...rotated.filter((c) => !this.isSuspect(c.baseUrl)), ...rotated.filter((c) => this.isSuspect(c.baseUrl))];
   }
 
-  private async withFailover<T>(request: (client: DynakvClient) => Promise<T>): Promise<T> {
+  /** With ring routing, (re)learns the ring when it is missing or old; never throws. */
+  private refreshRing(): Promise<void> {
+    if (this.options.routing !== 'ring' || this.nowMs() - this.routerFetchedMs < RING_REFRESH_MS) return Promise.resolve();
+    this.routerLoading ??= RingRouter.fetch(this.endpoints)
+      .then(
+        (router) => {
+          this.router = router;
+        },
+        () => {
+          // keep the old ring (or round robin) until the next try
+        },
+      )
+      .finally(() => {
+        this.routerFetchedMs = this.nowMs();
+        this.routerLoading = undefined;
+      });
+    // The first request waits for the ring; later refreshes happen behind the requests.
+    return this.router === undefined ? this.routerLoading : Promise.resolve();
+  }
+
+  private async withFailover<T>(key: string, request: (client: DynakvClient) => Promise<T>): Promise<T> {
+    await this.refreshRing();
     const attempts: Attempt[] = [];
-    for (const client of this.order()) {
+    for (const client of this.order(key)) {
       const startMs = this.nowMs();
       const record = (outcome: AttemptOutcome, status?: number) => {
         const attempt: Attempt = { endpoint: client.baseUrl, startMs, endMs: this.nowMs(), outcome, ...(status !== undefined ? { status } : {}) };

@@ -96,3 +96,43 @@ describe('ClusterClient', () => {
     assert.equal(client.isSuspect(closedUrl), false);
   });
 });
+
+describe('ClusterClient with ring routing', () => {
+  const servers: Server[] = [];
+  after(() => {
+    for (const s of servers) s.closeAllConnections();
+    for (const s of servers) s.close();
+  });
+
+  it("learns the ring from /cluster/members and tries a key's replicas first, rotating among them", async () => {
+    // Four fake nodes that list each other as members and record which keys reach them.
+    const ids = ['n1', 'n2', 'n3', 'n4'];
+    const ports = await Promise.all(ids.map(() => freePort()));
+    const members = ids.map((id, i) => ({ id, http: `127.0.0.1:${ports[i]}`, status: 'up' }));
+    const hits = new Map<string, string[]>();
+    for (const [i, id] of ids.entries()) {
+      const server = createServer((req, res) => {
+        req.resume();
+        if (req.url === '/cluster/members') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ members }));
+          return;
+        }
+        hits.set(id, [...(hits.get(id) ?? []), decodeURIComponent(req.url!.slice('/kv/'.length))]);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ context: 'c' }));
+      });
+      await new Promise<void>((r) => server.listen(ports[i], '127.0.0.1', r));
+      servers.push(server);
+    }
+    const client = new ClusterClient(members.map((m) => `http://${m.http}`), { routing: 'ring' });
+    const { Ring } = await import('../../src/ring/ring.ts');
+    const ring = Ring.of(ids);
+    for (let i = 0; i < 30; i++) await client.put(`key-${i}`, 'v');
+    for (const [id, keys] of hits) {
+      for (const key of keys) assert.ok(ring.preferenceList(key, 3).includes(id), `${key} went to ${id}, not one of its replicas`);
+    }
+    // Repeated requests for one key spread over its 3 replicas.
+    hits.clear();
+    for (let i = 0; i < 6; i++) await client.put('hot', 'v');
+    assert.deepEqual([...hits.keys()].sort(), ring.preferenceList('hot', 3).sort());
+  });
+});
