@@ -55,6 +55,20 @@ export function ringView(ring: Ring, n: number): RingView {
   };
 }
 
+/** A member's health as this node sees it: what the dashboard colours and metrics count. */
+export type SeenStatus = 'up' | 'down' | 'syncing' | 'removed';
+
+/**
+ * This node's own failure detector decides down (as routing does), so a node that is cut off
+ * shows what it sees; a gossiped down counts too until the node refutes it. Syncing is the
+ * member's own published state.
+ */
+export function seenStatus(node: DynakvNode, record: MemberRecord): SeenStatus {
+  if (record.status === 'removed') return 'removed';
+  if (node.membership.isLocallyDown(record.id) || record.status === 'down') return 'down';
+  return record.state === 'syncing' ? 'syncing' : 'up';
+}
+
 export interface MemberView extends MemberRecord {
   readonly position: string;
   readonly inRing: boolean;

@@ -44,12 +44,15 @@ export class HintDelivery {
   private running = false;
   private stopped = false;
   delivered = 0;
+  /** Hints this node accepted and made durable (each write of a hint counts once). */
+  stored = 0;
 
   constructor(private readonly deps: HintDeliveryDeps) {}
 
   /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
-  store(owner: NodeId, key: string, siblings: readonly Sibling[]): Promise<void> {
-    return this.deps.hints.merge(hintKey(owner, key), siblings);
+  async store(owner: NodeId, key: string, siblings: readonly Sibling[]): Promise<void> {
+    await this.deps.hints.merge(hintKey(owner, key), siblings);
+    this.stored++;
   }
 
   /** Hints held per owner (scans the hint space; for stats). */

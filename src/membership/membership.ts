@@ -79,6 +79,8 @@ export class Membership {
   private stopped = false;
   private seeds: string[] = [];
   gossipRounds = 0;
+  /** Times this node's own failure detector started (down) or stopped (up) holding a peer down. */
+  readonly detectorTransitions = { down: 0, up: 0 };
 
   constructor(private readonly deps: MembershipDeps) {
     this.load();
@@ -340,13 +342,21 @@ export class Membership {
     if (ok) {
       const wasDown = (this.misses.get(id) ?? 0) >= config.missedPingsMax;
       this.misses.set(id, 0);
-      if (wasDown) for (const listener of this.peerUpListeners) listener(id);
+      if (wasDown) {
+        this.detectorTransitions.up++;
+        this.deps.log.info({ member: id }, 'failure detector: peer answers again');
+        for (const listener of this.peerUpListeners) listener(id);
+      }
       this.lastHeardMs.set(id, clock.nowMs());
       if (record.status === 'down') this.observe(record, 'up');
       return;
     }
     const misses = (this.misses.get(id) ?? 0) + 1;
     this.misses.set(id, misses);
+    if (misses === config.missedPingsMax) {
+      this.detectorTransitions.down++;
+      this.deps.log.info({ member: id, missedPings: misses }, 'failure detector: peer silent, holding it down');
+    }
     if (misses >= config.missedPingsMax && record.status === 'up') this.observe(record, 'down');
   }
 
