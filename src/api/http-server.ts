@@ -103,7 +103,8 @@ export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions):
   return app;
 }
 
-function keyOf(request: FastifyRequest): string {
+/** The key of a `/…/*` route, validated (KEY_INVALID otherwise). */
+export function keyOf(request: FastifyRequest): string {
   return checkedKey((request.params as Record<string, string | undefined>)['*'] ?? '');
 }
 

@@ -1,15 +1,19 @@
 // Production wiring of one node: LMDB storage, TCP peer transport, real clock and randomness,
-// pino logs and the fastify HTTP API. Everything else in a node is the same code the simulator
-// runs; this module is the only one that knows which world it is in.
+// pino logs, the fastify HTTP API with /metrics and the /ui dashboard. Everything else in a
+// node is the same code the simulator runs; this module is the only one that knows which world
+// it is in.
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { buildHttpServer } from '../api/http-server.ts';
 import { realClock } from '../env/real-clock.ts';
 import { realRandom } from '../env/real-random.ts';
+import { directoryBytes, NodeMetrics } from '../metrics/node-metrics.ts';
+import { observeRequests } from '../metrics/request-hook.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import { openLmdbStorage } from '../storage/lmdb-storage.ts';
 import { TcpTransport } from '../transport/tcp-transport.ts';
+import { registerDashboard } from '../ui/routes.ts';
 import type { NodeConfig } from './config.ts';
 import { DynakvNode } from './node.ts';
 
@@ -27,6 +31,7 @@ export interface RunningNode {
   readonly node: DynakvNode;
   readonly http: FastifyInstance;
   readonly httpUrl: string;
+  readonly metrics: NodeMetrics;
   readonly peerPort: number;
   close(): Promise<void>;
 }
@@ -34,7 +39,8 @@ export interface RunningNode {
 export async function startProductionNode(options: ProductionOptions): Promise<RunningNode> {
   const { config } = options;
   const log = options.logger ?? pino({ base: { node: config.id } });
-  const storage = await openLmdbStorage(join(options.dataDir, 'lmdb'));
+  const lmdbDir = join(options.dataDir, 'lmdb');
+  const storage = await openLmdbStorage(lmdbDir);
   let node: DynakvNode | undefined;
   const transport = new TcpTransport<PeerRequest, PeerReply>({
     self: config.id,
@@ -49,14 +55,18 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   });
   await transport.listen();
   node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
+  const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
   const http = buildHttpServer({ node, logger: log });
+  observeRequests(http, metrics);
+  registerDashboard(http, { node, metrics, log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });
-  log.info({ httpUrl, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
+  log.info({ httpUrl, dashboard: `${httpUrl}/ui`, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
   let closing: Promise<void> | undefined;
   return {
     node: node!,
     http,
     httpUrl,
+    metrics,
     peerPort: transport.port,
     close() {
       closing ??= (async () => {

@@ -1,0 +1,53 @@
+// The operator's dashboard on every node: GET /ui (a static page, script and stylesheet read
+// from src/ui/static, no build step), GET /ui/events (server-sent snapshots, see
+// event-stream.ts), GET /cluster/lookup/{key} (lookup.ts) and GET /local/activity (what this
+// node tells other nodes' dashboards, activity.ts).
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { keyOf } from '../api/http-server.ts';
+import type { Log } from '../env/log.ts';
+import type { NodeMetrics } from '../metrics/node-metrics.ts';
+import type { DynakvNode } from '../node/node.ts';
+import { nodeActivity } from './activity.ts';
+import { SnapshotStream, STREAM_CLIENTS_MAX } from './event-stream.ts';
+import { lookupKey } from './lookup.ts';
+import { buildSnapshot } from './snapshot.ts';
+
+/** One frame a second: the failure detector needs ~1.5 s to call a node down anyway. */
+const FRAME_INTERVAL_MS = 1_000;
+
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/ui': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/ui/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/ui/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+};
+
+export interface DashboardDeps {
+  readonly node: DynakvNode;
+  readonly metrics: NodeMetrics;
+  readonly log: Log;
+}
+
+export function registerDashboard(app: FastifyInstance, { node, metrics, log }: DashboardDeps): void {
+  for (const [path, { file, type }] of Object.entries(STATIC_FILES)) {
+    // Read once at start: the files are part of the installed sources and never change at run time.
+    const body = readFileSync(new URL(`./static/${file}`, import.meta.url));
+    app.get(path, async (_request, reply) => reply.header('content-type', type).header('cache-control', 'no-cache').send(body));
+  }
+
+  const stream = new SnapshotStream(() => buildSnapshot(node, metrics), FRAME_INTERVAL_MS, log);
+  app.get('/ui/events', async (_request, reply) => {
+    if (!stream.hasRoom()) return reply.code(503).send({ error: `${STREAM_CLIENTS_MAX} dashboards are already connected to this node` });
+    reply.hijack();
+    stream.add(reply.raw);
+    return reply;
+  });
+  // Streams never end by themselves, and the server waits for open connections before closing.
+  app.addHook('preClose', (done) => {
+    stream.close();
+    done();
+  });
+
+  app.get('/cluster/lookup/*', async (request) => lookupKey(node, keyOf(request)));
+  app.get('/local/activity', async () => nodeActivity(node, metrics));
+}
