@@ -1,11 +1,13 @@
 // `dynakv cluster start`: a local cluster of node processes on loopback (HTTP ports from
-// --base-port, peer ports 100 above). Prints the node table once every node answers /health,
-// forwards their warnings, and stops them all on Ctrl-C or SIGTERM.
+// --base-port, peer ports 100 above). Prints the node table and the dashboard URL once every
+// node answers /health, forwards their logs (short readable lines in a terminal, the nodes'
+// JSON lines otherwise), and stops them all on Ctrl-C or SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { formatLogLine } from './log-lines.ts';
 import { formatTable } from './table.ts';
 import { parsePort } from './node-command.ts';
 
@@ -17,6 +19,7 @@ export interface ClusterStartOptions {
   readonly basePort: string;
   readonly dataDir: string;
   readonly logLevel: string;
+  readonly logFormat: string;
 }
 
 interface Member {
@@ -38,6 +41,8 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
     peerPort: basePort + 100 + i,
     dataDir: resolve(dataDir, `n${i + 1}`),
   }));
+  if (!['auto', 'pretty', 'json'].includes(options.logFormat)) throw new Error(`--log-format must be auto, pretty or json, got ${options.logFormat}`);
+  const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && process.stdout.isTTY === true);
   const peers = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}`).join(',');
   let stopping = false;
 
@@ -49,8 +54,8 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     m.child = child;
-    prefixLines(child.stdout!, m.id, process.stdout);
-    prefixLines(child.stderr!, m.id, process.stderr);
+    forwardLines(child.stdout!, m.id, process.stdout, pretty);
+    forwardLines(child.stderr!, m.id, process.stderr, pretty);
     child.on('exit', (code, signal) => {
       if (!stopping) console.error(`[${m.id}] exited (${signal ?? `code ${code}`}); the other nodes keep serving`);
     });
@@ -76,12 +81,14 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
       members.map((m) => [m.id, `http://127.0.0.1:${m.httpPort}`, `127.0.0.1:${m.peerPort}`, m.dataDir]),
     ),
   );
-  console.log(`\ntry: npx dynakv put hello world && npx dynakv get hello`);
+  console.log(`\ndashboard: http://127.0.0.1:${basePort}/ui   (every node serves one; metrics at /metrics)`);
+  console.log(`try: npx dynakv put hello world && npx dynakv get hello`);
   console.log('Ctrl-C stops the cluster.');
 }
 
-function prefixLines(stream: NodeJS.ReadableStream, id: string, out: NodeJS.WritableStream): void {
-  createInterface({ input: stream }).on('line', (line) => out.write(`[${id}] ${line}\n`));
+/** Pretty: one short line per log entry; otherwise the nodes' JSON lines unchanged (each names its node). */
+function forwardLines(stream: NodeJS.ReadableStream, id: string, out: NodeJS.WriteStream, pretty: boolean): void {
+  createInterface({ input: stream }).on('line', (line) => out.write(`${pretty ? formatLogLine(line, id, out.isTTY === true) : line}\n`));
 }
 
 async function waitHealthy(url: string, givenUp: () => boolean): Promise<void> {

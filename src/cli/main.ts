@@ -24,7 +24,8 @@ cluster
   .option('--nodes <count>', 'number of nodes', '5')
   .option('--base-port <port>', 'HTTP port of the first node; peer ports are 100 above', '7001')
   .option('--data-dir <dir>', 'parent directory of the nodes\' data', './data')
-  .option('--log-level <level>', 'node log level (trace..fatal)', 'warn')
+  .option('--log-level <level>', 'node log level (trace..fatal); info shows membership events', 'info')
+  .option('--log-format <format>', 'auto (readable in a terminal, JSON otherwise), pretty or json', 'auto')
   .action(runClusterStart);
 
 const node = program.command('node').description('run one node');
