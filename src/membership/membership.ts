@@ -256,9 +256,12 @@ export class Membership {
   private apply(incoming: MemberRecord): boolean {
     const before = this.records.get(incoming.id);
     let merged = before === undefined ? incoming : mergeRecord(before, incoming);
-    // Someone thinks we are down: refute with a higher version, as SWIM does.
-    if (merged.id === this.deps.self && merged.status === 'down') {
-      merged = { ...merged, status: 'up', version: merged.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() };
+    // Someone thinks we are down, or an observer's copy of our record won without our addresses
+    // (one that marked us down, then up, before it learned our HTTP address): refute with a
+    // higher version carrying our own addresses, as SWIM does.
+    const { self, selfHttp, selfPeer } = this.deps;
+    if (merged.id === self && merged.status !== 'removed' && (merged.status === 'down' || merged.http !== selfHttp || merged.peer !== selfPeer)) {
+      merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version: merged.version + 1, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
     }
     this.records.set(incoming.id, merged);
     const change = changeOf(before, merged);
