@@ -128,7 +128,7 @@ function renderRing(snap) {
     const classes = ['ring-node'];
     if (focusRange?.replicas.includes(m.id)) classes.push('replica');
     if (keyReplicas.has(m.id)) classes.push('key-replica');
-    const attrs = { class: classes.join(' '), 'data-node': m.id, 'data-status': m.seen };
+    const attrs = { class: classes.join(' '), 'data-node': m.id, 'data-status': m.seen, 'data-position': m.position };
     if (keyReplicas.has(m.id)) attrs['data-key-replica'] = 'true';
     children.push(svg('g', attrs, [
       svg('circle', { cx: x, cy: y, r: 13, fill: `var(--${m.seen})` }, [svg('title', {}, [`${m.id}: ${m.seen}, position ${m.position}`])]),
@@ -161,6 +161,8 @@ function renderNodes(snap) {
       a ? sparkline(a.latencyMs) : '—',
     ]);
     tr.dataset.node = m.id;
+    tr.dataset.activity = a ? 'shown' : 'unknown';
+    if (a) tr.dataset.opsPerSec = String(a.opsPerSec);
     if (m.id === focus) tr.classList.add('focus');
     return tr;
   });
@@ -176,7 +178,7 @@ function renderMembers(snap) {
     m.peer,
     m.http || '—',
     m.lastHeardMs === null ? 'never' : ago(snap.atMs, m.lastHeardMs),
-    m.transfer === null ? (m.receiving ? 'receiving' : '') : `${m.transfer.keysDone}/${m.transfer.keysTotal} → ${m.transfer.targets.join(', ')}`,
+    transferText(m),
   ]));
   $('members').tBodies[0].replaceChildren(...rows);
 }
@@ -287,6 +289,12 @@ function num(value) {
 function syncText(a) {
   if (a.transfer.active) return 'transferring';
   return a.sync.state === 'syncing' ? `syncing ${a.sync.pairsDone}/${a.sync.pairsTotal}` : 'ready';
+}
+
+function transferText(m) {
+  if (m.transfer === null) return m.receiving ? 'receiving' : '';
+  const to = m.transfer.targets.length > 0 ? ` → ${m.transfer.targets.join(', ')}` : '';
+  return `${m.transfer.keysDone}/${m.transfer.keysTotal} keys${to}`;
 }
 
 function ago(nowMs, thenMs) {
