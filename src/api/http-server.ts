@@ -37,6 +37,8 @@ export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions):
     bodyLimit: node.config.valueBytesMax,
     // Per-request logs would dwarf everything else at thousands of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
+    // A caller's request id (else fastify's own) tags every log line of the request as reqId.
+    requestIdHeader: 'x-request-id',
   });
 
   // Values are opaque bytes whatever their Content-Type, so one raw parser serves all.
