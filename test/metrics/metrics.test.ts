@@ -4,17 +4,11 @@
 // the operator's issue lists is exposed; and after two nodes stop, the third's failure detector
 // transitions and a write's quorum failure are counted.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
-import { startProductionNode, type RunningNode } from '../../src/node/production.ts';
+import type { RunningNode } from '../../src/node/production.ts';
+import { InProcessCluster } from '../support/in-process-cluster.ts';
+import { waitFor } from '../support/local-cluster.ts';
 import { parsePrometheusText, sampleValue, type Family } from '../support/prometheus-text.ts';
-import { freePort, waitFor } from '../support/local-cluster.ts';
-
-const IDS = ['m1', 'm2', 'm3'];
 
 async function scrape(node: RunningNode): Promise<Map<string, Family>> {
   const res = await fetch(`${node.httpUrl}/metrics`);
@@ -24,38 +18,16 @@ async function scrape(node: RunningNode): Promise<Map<string, Family>> {
 }
 
 describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
-  const root = mkdtempSync(join(tmpdir(), 'dynakv-metrics-'));
-  const nodes: RunningNode[] = [];
+  let cluster: InProcessCluster | undefined;
+  let nodes: RunningNode[] = [];
 
   before(async () => {
-    const ports = await Promise.all(IDS.map(async () => ({ http: await freePort(), peer: await freePort() })));
-    const peers = IDS.map((id, i) => ({ id, host: '127.0.0.1', port: ports[i]!.peer }));
-    for (const [i, id] of IDS.entries()) {
-      const config: NodeConfig = {
-        ...DEFAULT_CONFIG,
-        id,
-        cluster: 'metrics-test',
-        peers,
-        advertisePeer: `127.0.0.1:${ports[i]!.peer}`,
-        advertiseHttp: `127.0.0.1:${ports[i]!.http}`,
-      };
-      nodes.push(
-        await startProductionNode({
-          config,
-          dataDir: join(root, id),
-          httpHost: '127.0.0.1',
-          httpPort: ports[i]!.http,
-          peerHost: '127.0.0.1',
-          peerPort: ports[i]!.peer,
-          logger: pino({ level: 'silent' }),
-        }),
-      );
-    }
+    cluster = await InProcessCluster.start('metrics-test', ['m1', 'm2', 'm3']);
+    nodes = cluster.nodes;
   });
 
   after(async () => {
-    await Promise.allSettled(nodes.map((n) => n.close()));
-    rmSync(root, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('parses, and request counters and histograms move by exactly the requests made', async () => {
