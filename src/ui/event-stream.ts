@@ -1,5 +1,5 @@
 // Server-sent events for the dashboard: while at least one page is connected, builds one
-// snapshot per interval and writes it to every page as an `snapshot` event. One build serves
+// snapshot per interval and writes it to every page as a `snapshot` event. One build serves
 // all pages, the next starts only after the previous was sent (no pile-up when peers are
 // slow), and nothing runs while nobody watches. close() ends every stream so the HTTP server
 // can shut down.
@@ -8,6 +8,8 @@ import type { Log } from '../env/log.ts';
 
 /** Connected pages at most: each costs a socket and a write per frame. */
 export const STREAM_CLIENTS_MAX = 64;
+/** Unsent bytes a page may fall behind by (minutes of frames) before it is dropped; it reconnects. */
+const CLIENT_BACKLOG_BYTES_MAX = 1024 * 1024;
 /** How long a page waits before reconnecting after the stream broke (EventSource `retry`). */
 const RECONNECT_MS = 1_000;
 
@@ -58,7 +60,14 @@ export class SnapshotStream {
     try {
       const frame = `event: snapshot\ndata: ${JSON.stringify(await this.build())}\n\n`;
       this.last = { frame, atMs: Date.now() };
-      for (const res of this.clients) res.write(frame);
+      for (const res of this.clients) {
+        if (res.writableLength > CLIENT_BACKLOG_BYTES_MAX) {
+          this.clients.delete(res);
+          res.destroy();
+        } else {
+          res.write(frame);
+        }
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'dashboard snapshot failed');
     }
