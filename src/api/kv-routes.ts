@@ -16,8 +16,11 @@ export const CONTEXT_HEADER = 'x-dynakv-context';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const KV_PREFIX = '/kv/';
 
-/** Called once per answered /kv request (for metrics); `op` is the HTTP method. */
-export type KvRequestObserver = (op: string, status: number, startedAt: bigint) => void;
+/**
+ * Called once per answered /kv request (for metrics); `op` is the HTTP method, `errorCode` the
+ * stable code of the error answered, if any (e.g. QUORUM_FAILED).
+ */
+export type KvRequestObserver = (op: string, status: number, startedAt: bigint, errorCode?: string) => void;
 
 export interface KvRoutesOptions {
   readonly node: DynakvNode;
@@ -32,13 +35,13 @@ export function kvRoutes({ node, log, observe }: KvRoutesOptions): (req: Incomin
     if (!url.startsWith(KV_PREFIX)) return false;
     const startedAt = process.hrtime.bigint();
     const method = req.method ?? 'GET';
-    const finish = (status: number) => observe?.(method, status, startedAt);
+    const finish = (status: number, errorCode?: string) => observe?.(method, status, startedAt, errorCode);
     handle(node, req, res, url).then(finish, (err: unknown) => {
       const e = err as Error & { code?: unknown };
       const status = statusOf(e.code) ?? 500;
       if (status >= 500 && statusOf(e.code) === undefined) log.error({ err }, 'request failed');
       sendJson(res, status, { error: e.message });
-      finish(status);
+      finish(status, typeof e.code === 'string' ? e.code : undefined);
     });
     return true;
   };

@@ -1,6 +1,6 @@
 // One node's Prometheus metrics (prom-client), served as text by GET /metrics. Client requests
 // are recorded through recordRequest() alone, called once per answered request by whichever
-// HTTP layer serves it. Everything else is read at scrape time from counters the node's parts
+// HTTP layer serves it (request-hook.ts). Everything else is read at scrape time from counters the node's parts
 // already keep (coordinator, hints, anti-entropy, membership, transfer), so no core module
 // imports prom-client or pays for metrics on its own paths. One registry per node, labelled
 // with its id, plus prom-client's process defaults (event-loop lag, CPU, memory, GC).
@@ -49,7 +49,7 @@ export class NodeMetrics {
   }
 
   /**
-   * Records one answered HTTP request: `op` is get/put/delete for /kv, else "METHOD /route";
+   * Records one answered HTTP request: `op` is get/head/put/delete for /kv, else "METHOD /route";
    * `errorCode` is the error's stable code when the answer is an error.
    */
   recordRequest(op: string, status: number, seconds: number, errorCode?: string): void {

@@ -1,22 +1,27 @@
-// The one place the fastify HTTP layer reports answered requests: a single onResponse hook
-// calls NodeMetrics.recordRequest (the error's code comes from an onError hook) and writes a
-// debug log line carrying the request id. A non-fastify handler reports through the same
-// recordRequest call. Also serves GET /metrics.
+// Where the HTTP layers report answered requests, each through NodeMetrics.recordRequest: the
+// bare node:http /kv handler through kvObserver (its observeKv option), every fastify route
+// through one onResponse hook (the error's code comes from an onError hook), which also writes
+// a debug log line carrying the request id. Also serves GET /metrics.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { KvRequestObserver } from '../api/kv-routes.ts';
 import type { NodeMetrics } from './node-metrics.ts';
 
-const KV_OP_BY_METHOD: Record<string, string> = { GET: 'get', PUT: 'put', DELETE: 'delete' };
+const KV_OP_BY_METHOD: Record<string, string> = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' };
 
-/** get/put/delete for the key-value routes; "METHOD /route" (the route's pattern) for the rest. */
+/** Reports /kv requests as get/head/put/delete (any other method as `other`, answered 404). */
+export function kvObserver(metrics: NodeMetrics): KvRequestObserver {
+  return (method, status, startedAt, errorCode) =>
+    metrics.recordRequest(KV_OP_BY_METHOD[method] ?? 'other', status, Number(process.hrtime.bigint() - startedAt) / 1e9, errorCode);
+}
+
+/** Fastify routes are labelled "METHOD /route" by their pattern, so the label set stays bounded. */
 export function operationOf(method: string, route: string | undefined): string {
-  if (route === undefined) return 'unmatched';
-  if (route === '/kv/*') return KV_OP_BY_METHOD[method] ?? `${method} ${route}`;
-  return `${method} ${route}`;
+  return route === undefined ? 'unmatched' : `${method} ${route}`;
 }
 
 export function observeRequests(app: FastifyInstance, metrics: NodeMetrics): void {
   const errorCodes = new WeakMap<FastifyRequest, string>();
-  // Callback hooks, not async ones: these run on every request of the hot path.
+  // Callback hooks: cheaper than async ones, and they run on every fastify request.
   app.addHook('onError', (request, _reply, err: Error & { code?: unknown }, done) => {
     if (typeof err.code === 'string') errorCodes.set(request, err.code);
     done();

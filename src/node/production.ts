@@ -9,7 +9,7 @@ import { buildHttpServer } from '../api/http-server.ts';
 import { realClock } from '../env/real-clock.ts';
 import { realRandom } from '../env/real-random.ts';
 import { directoryBytes, NodeMetrics } from '../metrics/node-metrics.ts';
-import { observeRequests } from '../metrics/request-hook.ts';
+import { kvObserver, observeRequests } from '../metrics/request-hook.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import { openLmdbStorage } from '../storage/lmdb-storage.ts';
 import { TcpTransport } from '../transport/tcp-transport.ts';
@@ -56,7 +56,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   await transport.listen();
   node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
   const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
-  const http = buildHttpServer({ node, logger: log });
+  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics) });
   observeRequests(http, metrics);
   registerDashboard(http, { node, metrics, log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });

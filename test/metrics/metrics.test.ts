@@ -38,6 +38,7 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
     for (let i = 0; i < puts; i++) assert.equal((await fetch(`${url}/kv/k${i}`, { method: 'PUT', body: `v${i}` })).status, 200);
     for (const key of ['k0', 'k1']) assert.equal((await fetch(`${url}/kv/${key}`)).status, 200);
     for (const key of ['absent-a', 'absent-b', 'absent-c']) assert.equal((await fetch(`${url}/kv/${key}`)).status, 404);
+    assert.equal((await fetch(`${url}/kv/k1`, { method: 'HEAD' })).status, 200);
     assert.equal((await fetch(`${url}/kv/${'x'.repeat(1025)}`, { method: 'PUT', body: 'v' })).status, 400);
     assert.equal((await fetch(`${url}/kv/k0`, { method: 'DELETE' })).status, 204);
     const afterScrape = await scrape(nodes[0]!);
@@ -47,6 +48,7 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
       ['put', '200', puts],
       ['get', '200', 2],
       ['get', '404', 3],
+      ['head', '200', 1],
       ['put', '400', 1],
       ['delete', '204', 1],
     ];
