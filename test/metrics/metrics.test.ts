@@ -85,11 +85,16 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
     for (const [name, type] of wanted) assert.equal(families.get(name)?.type, type, `${name} is a ${type}`);
     assert.ok(sampleValue(families, 'dynakv_lmdb_size_bytes') > 0, 'LMDB files have a size');
     assert.ok(sampleValue(families, 'dynakv_antientropy_bytes_total', { direction: 'sent' }) > 0, 'recovery sync ran at start');
-    assert.equal(sampleValue(families, 'dynakv_members', { status: 'up' }), 3);
+    // Members count by status as this node sees them: each is `syncing` during its start-up recovery.
+    const statuses = ['up', 'syncing', 'down', 'removed'].map((status) => sampleValue(families, 'dynakv_members', { status }));
+    assert.equal(statuses.reduce((a, b) => a + b, 0), 3, `members by status: ${statuses}`);
+    await waitFor('all three members up', async () => sampleValue(await scrape(nodes[0]!), 'dynakv_members', { status: 'up' }) === 3);
   });
 
   it('counts failure-detector transitions and quorum failures when two of three nodes stop', async () => {
     const [m1, m2, m3] = nodes as [RunningNode, RunningNode, RunningNode];
+    // From a state where m1 holds neither down, stopping both is exactly two transitions to down.
+    await waitFor('m1 to hold no peer down', () => !m1.node.membership.isLocallyDown('m2') && !m1.node.membership.isLocallyDown('m3'));
     const before = await scrape(m1);
     await Promise.all([m2.close(), m3.close()]);
     await waitFor('m1 to hold both peers down', () => m1.node.membership.isLocallyDown('m2') && m1.node.membership.isLocallyDown('m3'), 20_000);

@@ -77,7 +77,11 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
     await page.locator('[data-testid=ring] [data-node="n5"][data-status="down"]').waitFor({ timeout: WAIT_MS });
     await page.locator('#nodes tr[data-node="n5"] .status.down').waitFor({ timeout: WAIT_MS });
     assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
-    assert.deepEqual(await ringNodes(page, '[data-status="up"]'), ['n1', 'n2', 'n3', 'n4']);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('[data-testid=ring] [data-status="up"]')].map((e) => e.getAttribute('data-node')).sort().join(',') === 'n1,n2,n3,n4',
+      undefined,
+      { timeout: WAIT_MS },
+    );
   });
 
   it('looks up a key: exactly its 3 preference-list nodes light up, with its versions', async () => {
@@ -91,10 +95,13 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
     const rows = page.locator('#lookup-result tr[data-replica]');
     await waitForCount(page, '#lookup-result tr[data-replica]', 3);
     assert.deepEqual(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-replica'))), expected);
-    // The write reached W=2 replicas at least; a live replica that missed it gets it by read repair or anti-entropy.
+    // The write reached W=2 replicas at least (the lookup refreshes every frame, so wait for it).
     const live = expected.filter((id) => id !== 'n5');
-    const holding = await rows.evaluateAll((els, value) => els.filter((e) => e.textContent?.includes(JSON.stringify(value))).map((e) => e.getAttribute('data-replica')), VALUE);
-    assert.ok(holding.length >= Math.min(2, live.length), `versions shown on ${holding.join(', ')}`);
+    await page.waitForFunction(
+      ([value, least]) => [...document.querySelectorAll('#lookup-result tr[data-replica]')].filter((e) => e.textContent?.includes(JSON.stringify(value))).length >= least,
+      [VALUE, Math.min(2, live.length)] as const,
+      { timeout: WAIT_MS },
+    );
     await page.screenshot({ path: join(OUTPUT, '2-n5-down-key-lookup.png') });
   });
 
