@@ -3,7 +3,7 @@
 // terminal tables. Pure apart from formatting; writes no files.
 import { build, type Histogram } from 'hdr-histogram-js';
 import type { MergedPhase, MergedWindow } from './loadgen/driver.ts';
-import { TIMELINE_BUCKET_MS } from './loadgen/protocol.ts';
+import { FAILOVER_PREFIX, TIMELINE_BUCKET_MS } from './loadgen/protocol.ts';
 import { OP_KINDS, type OpKind } from './workloads.ts';
 
 export interface LatencySummary {
@@ -73,7 +73,7 @@ export function summarizeWindow(window: MergedWindow, durationS: number): Window
     withFailures = combinedHistogram;
   }
   const errors = Object.fromEntries([...window.errors].sort((a, b) => b[1] - a[1]));
-  const errorCount = [...window.errors.values()].reduce((a, b) => a + b, 0);
+  const errorCount = [...window.errors].reduce((a, [kind, n]) => (kind.startsWith(FAILOVER_PREFIX) ? a : a + n), 0);
   return {
     durationS,
     opsPerSec: total / durationS,

@@ -4,6 +4,9 @@ import type { OpKind, WorkloadName } from '../workloads.ts';
 
 export type SystemKind = 'dynakv' | 'etcd';
 
+/** Error kinds starting with this were retried on another node and are not failed operations. */
+export const FAILOVER_PREFIX = 'failover after ';
+
 /** How dynakv updates carry causality (a blind PUT makes a sibling; see BENCHMARKS.md). */
 export type DynakvWrites = 'context' | 'blind';
 

@@ -9,6 +9,7 @@ import { Pool } from 'undici';
 import { ScrambledZipfian, seededRandom, WORKLOADS, type OpKind } from '../workloads.ts';
 import { DynakvAdapter, EtcdAdapter, type Adapter, type Outcome } from './adapters.ts';
 import { EndpointRouter } from './ring-router.ts';
+import { FAILOVER_PREFIX } from './protocol.ts';
 import { PHASE_DURATION_MS_MAX, TIMELINE_BUCKET_MS, type FromWorker, type Job, type LoadJob, type PhaseResult, type RunJob, type ToWorker, type WindowTally } from './protocol.ts';
 
 /** Latencies above this are clamped (requests time out well before). */
@@ -37,6 +38,12 @@ class Tally {
   }
 
   private failedHistogram: hdr.Histogram | undefined;
+
+  /** A request failed at the transport level and the operation was retried on another node. */
+  failover(kind: string): void {
+    const key = `${FAILOVER_PREFIX}${kind}`;
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
 
   failed(kind: string, latencyUs: number): void {
     this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
@@ -172,10 +179,21 @@ async function runWorkload(job: RunJob): Promise<PhaseResult> {
       const op: OpKind = random() < workload.readProportion ? 'read' : 'update';
       const key = `${job.keyPrefix}${zipf.next(random)}`;
       const startMs = nowEpochMs();
-      const target = router?.endpointFor(key, turn++, startMs, endpoint) ?? endpoint;
-      const outcome = await attempt(adapter, op, endpoints[target]!, key, job.requestTimeoutMs);
-      const doneMs = nowEpochMs();
       const window = faultAtMs === undefined ? undefined : startMs < faultAtMs ? before : startMs < faultEndMs! ? during : undefined;
+      // A request that failed at the transport level (refused, reset, timed out) is retried on
+      // the next node, as a cluster-aware driver would (at-least-once); both systems alike.
+      let target: number;
+      let outcome: Outcome & { transport?: boolean };
+      for (let tries = 1; ; tries++) {
+        target = router?.endpointFor(key, turn++, nowEpochMs(), endpoint) ?? endpoint;
+        outcome = await attempt(adapter, op, endpoints[target]!, key, job.requestTimeoutMs);
+        if (outcome.ok || outcome.transport !== true || tries >= endpoints.length) break;
+        router?.avoid(target, nowEpochMs());
+        endpoint = (endpoint + 1) % endpoints.length;
+        all.failover(outcome.kind);
+        window?.failover(outcome.kind);
+      }
+      const doneMs = nowEpochMs();
       if (outcome.ok) {
         const latencyUs = (doneMs - startMs) * 1000;
         all.ok(op, latencyUs);
