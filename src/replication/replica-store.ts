@@ -16,6 +16,8 @@ export const COMMIT_BATCH_WRITES_MAX = 2_000;
  * every change goes through this class, so it never disagrees with the disk.
  */
 export const DECODED_CACHE_KEYS_MAX = 10_000;
+/** ...and at most this many bytes of records, counted by their encoded size. */
+export const DECODED_CACHE_BYTES_MAX = 32 * 1024 * 1024;
 
 /**
  * Told of each committed change: the key's old and new record bytes (undefined = absent) and
@@ -41,6 +43,7 @@ export class ReplicaStore {
    * record bytes on disk (which commit observers need as `before`); [] / undefined is "absent".
    */
   private readonly decoded = new Map<string, { readonly siblings: readonly Sibling[]; readonly bytes: Uint8Array | undefined }>();
+  private decodedBytes = 0;
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
   private readonly observers: CommitObserver[] = [];
@@ -73,9 +76,19 @@ export class ReplicaStore {
   }
 
   private remember(key: string, siblings: readonly Sibling[], bytes: Uint8Array | undefined): void {
-    this.decoded.delete(key);
+    this.forget(key);
     this.decoded.set(key, { siblings, bytes });
-    if (this.decoded.size > DECODED_CACHE_KEYS_MAX) this.decoded.delete(this.decoded.keys().next().value!);
+    this.decodedBytes += bytes?.length ?? 0;
+    while (this.decoded.size > DECODED_CACHE_KEYS_MAX || this.decodedBytes > DECODED_CACHE_BYTES_MAX) {
+      this.forget(this.decoded.keys().next().value!);
+    }
+  }
+
+  private forget(key: string): void {
+    const entry = this.decoded.get(key);
+    if (entry === undefined) return;
+    this.decoded.delete(key);
+    this.decodedBytes -= entry.bytes?.length ?? 0;
   }
 
   /** Joins `incoming` into the key's replica; resolves once the result is durable. */
