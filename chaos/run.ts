@@ -52,8 +52,19 @@ function chooseNetwork(wanted: ChaosOptions['network'], say: (line: string) => v
   }
   const removed = removeLeftovers(true);
   if (removed.length > 0) say(`removed leftovers of a previous run: ${removed.join(', ')}`);
+  let network: ChaosNetwork | undefined;
+  try {
+    network = setupNetns(NODES);
+    network.heal([0]); // iptables inside a namespace: fails here, not mid-run, where it cannot work
+  } catch (err) {
+    network?.teardown();
+    removeLeftovers(true);
+    if (wanted === 'netns') throw err;
+    say(`network: loopback, process faults only (kill, pause): netns setup failed here: ${(err as Error).message.split('\n')[0]}`);
+    return loopbackNetwork();
+  }
   say('network: one namespace per node on bridge dkv-br0 (10.213.0.0/24); partitions are iptables drops');
-  return setupNetns(NODES);
+  return network;
 }
 
 export async function runChaos(options: ChaosOptions): Promise<boolean> {
