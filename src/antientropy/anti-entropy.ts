@@ -88,12 +88,14 @@ export class AntiEntropy {
     // The tombstone index is per node, not per range: built once, then kept by the observer.
     const indexTombstones = !this.tombstonesIndexed;
     this.tombstonesIndexed = true;
-    this.forEachKey((key) => {
-      const bytes = this.deps.store.committedBytes(key);
-      if (bytes === undefined) return;
-      this.treeOf(key)?.update(key, undefined, bytes);
-      if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes));
-    });
+    for (const page of this.keyPages()) {
+      for (const key of page) {
+        const bytes = this.deps.store.committedBytes(key);
+        if (bytes === undefined) continue;
+        this.treeOf(key)?.update(key, undefined, bytes);
+        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes));
+      }
+    }
   }
 
   private noteTombstones(key: string, siblings: readonly Sibling[]): void {
@@ -228,11 +230,12 @@ export class AntiEntropy {
     return ring === undefined ? undefined : this.trees.get(ring.homeOf(key));
   }
 
-  private forEachKey(fn: (key: string) => void): void {
+  /** Every stored key, in pages of SCAN_PAGE_KEYS, so a caller can yield between pages. */
+  private *keyPages(): Generator<string[]> {
     let start: string | undefined;
     for (;;) {
       const page = this.deps.store.keys(start, SCAN_PAGE_KEYS + 1);
-      for (const key of page.slice(0, SCAN_PAGE_KEYS)) fn(key);
+      yield page.slice(0, SCAN_PAGE_KEYS);
       start = page[SCAN_PAGE_KEYS];
       if (start === undefined) return;
     }
@@ -296,18 +299,17 @@ export class AntiEntropy {
     const ring = this.treesRing;
     const out: Array<{ key: string; digest: string }> = [];
     if (ring === undefined) return out;
-    let start: string | undefined;
-    for (;;) {
-      const page = this.deps.store.keys(start, SCAN_PAGE_KEYS + 1);
-      for (const key of page.slice(0, SCAN_PAGE_KEYS)) {
+    let first = true;
+    for (const page of this.keyPages()) {
+      if (!first) await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
+      first = false;
+      for (const key of page) {
         if (!wanted.has(tree.leafOf(key)) || ring.homeOf(key) !== range) continue;
         const siblings = this.deps.store.read(key);
         if (siblings.length > 0) out.push({ key, digest: recordDigest(siblings) });
       }
-      start = page[SCAN_PAGE_KEYS];
-      if (start === undefined) return out;
-      await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
     }
+    return out;
   }
 }
 
