@@ -9,6 +9,7 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
+import type { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 
 const SEPARATOR = '\u0000';
@@ -50,8 +51,8 @@ export class HintDelivery {
   constructor(private readonly deps: HintDeliveryDeps) {}
 
   /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
-  async store(owner: NodeId, key: string, siblings: readonly Sibling[]): Promise<void> {
-    await this.deps.hints.merge(hintKey(owner, key), siblings);
+  async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
+    await this.deps.hints.merge(hintKey(owner, key), versions);
     this.stored++;
   }
 

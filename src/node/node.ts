@@ -198,15 +198,15 @@ export class DynakvNode {
   async handle(_from: NodeId, request: PeerRequest): Promise<PeerReply> {
     switch (request.kind) {
       case 'replica_put':
-        await this.store.merge(request.key, request.siblings);
+        await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
         await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
         return { kind: 'replica_put_ok' };
       case 'replica_get':
-        return { kind: 'replica_get_ok', siblings: this.store.read(request.key) };
+        return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
       case 'hint_put':
-        await this.hints.store(request.owner, request.key, request.siblings);
+        await this.hints.store(request.owner, request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'forward_put':
         try {

@@ -1,17 +1,32 @@
 // Every message nodes exchange, as discriminated unions checked exhaustively by the compiler,
 // plus the validators that turn an untrusted decoded frame into a typed message. A frame that
 // fails validation is malformed: the transport closes that connection (see tcp-transport.ts).
+// Versions on the hot paths travel as EncodedRecord: the record bytes a replica stores, carried
+// as one msgpack extension, so they are encoded once by the coordinator and stored as received.
+import { addExtension } from 'msgpackr';
+import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { isVClock, type VClock } from '../version/vclock.ts';
+
+/** msgpack extension type of an EncodedRecord on the peer wire: its record bytes, verbatim. */
+export const RECORD_EXTENSION_TYPE = 0x10;
+
+addExtension({
+  Class: EncodedRecord,
+  type: RECORD_EXTENSION_TYPE,
+  pack: (record: EncodedRecord) => record.bytes,
+  // The payload is a view into the socket chunk: copy it, since the record outlives the frame.
+  unpack: (bytes: Uint8Array) => EncodedRecord.received(Uint8Array.prototype.slice.call(bytes)),
+});
 
 /** Keys are 1..1024 UTF-8 bytes; checked again on receipt so a peer cannot smuggle in more. */
 export const KEY_BYTES_MAX = 1024;
 
 export type PeerRequest =
   /** Merge these versions into your replica of `key`; reply once durable (Dynamo 4.5). */
-  | { readonly kind: 'replica_put'; readonly key: string; readonly siblings: readonly Sibling[] }
+  | { readonly kind: 'replica_put'; readonly key: string; readonly record: EncodedRecord }
   /** Sloppy quorum: keep these versions for `owner`, which is down, and hand them over later. */
-  | { readonly kind: 'hint_put'; readonly owner: string; readonly key: string; readonly siblings: readonly Sibling[] }
+  | { readonly kind: 'hint_put'; readonly owner: string; readonly key: string; readonly record: EncodedRecord }
   /** Send your replica of `key` (possibly empty). */
   | { readonly kind: 'replica_get'; readonly key: string }
   /** Coordinate this client write: sent by a node outside the key's preference list to one inside it. */
@@ -37,7 +52,8 @@ export type PeerRequest =
 
 export type PeerReply =
   | { readonly kind: 'replica_put_ok' }
-  | { readonly kind: 'replica_get_ok'; readonly siblings: readonly Sibling[] }
+  /** The replica's versions of the key (an empty record if it holds none). */
+  | { readonly kind: 'replica_get_ok'; readonly record: EncodedRecord }
   | { readonly kind: 'forward_put_ok'; readonly context: VClock }
   /** The forwarded write did not reach its quorum (or was refused) on the coordinating node. */
   | {
@@ -86,6 +102,11 @@ function isIndexList(x: unknown): x is readonly number[] {
   return Array.isArray(x) && x.length <= 65_536 && x.every((i) => Number.isSafeInteger(i) && i >= 0);
 }
 
+/** A received record whose bytes decode (validated here, once; handlers read `siblings`). */
+function isRecord(x: unknown): x is EncodedRecord {
+  return x instanceof EncodedRecord && x.decoded();
+}
+
 function isSiblingList(x: unknown): x is readonly Sibling[] {
   return Array.isArray(x) && x.every(isSibling);
 }
@@ -94,11 +115,11 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
   if (!isObject(x)) return undefined;
   switch (x.kind) {
     case 'replica_put':
-      return isValidKey(x.key) && isSiblingList(x.siblings) ? (x as PeerRequest) : undefined;
+      return isValidKey(x.key) && isRecord(x.record) ? (x as PeerRequest) : undefined;
     case 'replica_get':
       return isValidKey(x.key) ? (x as PeerRequest) : undefined;
     case 'hint_put':
-      return typeof x.owner === 'string' && x.owner.length > 0 && x.owner.length <= 64 && isValidKey(x.key) && isSiblingList(x.siblings)
+      return typeof x.owner === 'string' && x.owner.length > 0 && x.owner.length <= 64 && isValidKey(x.key) && isRecord(x.record)
         ? (x as PeerRequest)
         : undefined;
     case 'forward_put':
@@ -136,7 +157,7 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
     case 'replica_put_ok':
       return { kind: 'replica_put_ok' };
     case 'replica_get_ok':
-      return isSiblingList(x.siblings) ? (x as PeerReply) : undefined;
+      return isRecord(x.record) ? (x as PeerReply) : undefined;
     case 'forward_put_ok':
       return isVClock(x.context) ? (x as PeerReply) : undefined;
     case 'forward_put_failed':

@@ -7,6 +7,7 @@ import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { ringPosition, type Ring } from '../ring/ring.ts';
+import { EncodedRecord } from '../version/record-codec.ts';
 import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
@@ -87,7 +88,7 @@ export class Coordinator {
       if (node === self) return { node, siblings: store.read(key) };
       const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
       if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
-      return { node, siblings: reply.siblings };
+      return { node, siblings: reply.record.siblings };
     };
     const startedMs = clock.nowMs();
     // Reads still reach a replica believed down when the others fail: our detector may be the
@@ -121,12 +122,13 @@ export class Coordinator {
     let merged: Sibling[] = [];
     for (const reply of replies) merged = mergeSiblings(merged, reply.siblings);
     if (merged.length === 0) return;
+    let record: EncodedRecord | undefined;
     for (const reply of replies) {
       if (siblingsEqual(reply.siblings, merged)) continue;
       this.readRepairs++;
       const repair = reply.node === self
         ? store.merge(key, merged)
-        : transport.request(reply.node, { kind: 'replica_put', key, siblings: merged }, config.requestTimeoutMs);
+        : transport.request(reply.node, { kind: 'replica_put', key, record: (record ??= EncodedRecord.of(merged)) }, config.requestTimeoutMs);
       repair.catch((err: unknown) => log.debug({ key, node: reply.node, err: (err as Error).message }, 'read repair failed'));
     }
   }
@@ -182,7 +184,9 @@ export class Coordinator {
     // lost update (a reader of the new sibling alone got a context covering an unseen one).
     // The merged state is fixed before anything is sent, so the local commit and the replica
     // writes proceed in parallel: the local replica counts towards W once it is durable.
-    const local = store.replace(key, merged);
+    // Encoded once: the same bytes go to the local commit and, verbatim, to every replica.
+    const record = EncodedRecord.of(merged);
+    const local = store.replace(key, merged, record.bytes);
     // Fallbacks are computed only if some replica needs a hint, and shared so that each serves
     // one owner.
     let fallbacks: NodeId[] | undefined;
@@ -195,13 +199,13 @@ export class Coordinator {
       if (!this.deps.isDown(node) || fallbacksNow().length === 0) {
         try {
           // Half the budget for the primary, so a silent one still leaves time for its hint.
-          const reply = await transport.request(node, { kind: 'replica_put', key, siblings: merged }, config.requestTimeoutMs / 2);
+          const reply = await transport.request(node, { kind: 'replica_put', key, record }, config.requestTimeoutMs / 2);
           if (reply.kind === 'replica_put_ok') return node;
         } catch {
           // fall through to a hint
         }
       }
-      return this.hint(node, key, merged, fallbacksNow());
+      return this.hint(node, key, record, fallbacksNow());
     });
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
@@ -227,11 +231,11 @@ export class Coordinator {
    * preference list, which stores it durably as a hint and acknowledges. Each fallback serves
    * one owner per write (shift), so two down replicas use two different fallbacks.
    */
-  private async hint(owner: NodeId, key: string, siblings: readonly Sibling[], fallbacks: NodeId[]): Promise<NodeId> {
+  private async hint(owner: NodeId, key: string, record: EncodedRecord, fallbacks: NodeId[]): Promise<NodeId> {
     const { transport, config } = this.deps;
     for (let target = fallbacks.shift(); target !== undefined; target = fallbacks.shift()) {
       try {
-        const reply = await transport.request(target, { kind: 'hint_put', owner, key, siblings }, config.requestTimeoutMs / 2);
+        const reply = await transport.request(target, { kind: 'hint_put', owner, key, record }, config.requestTimeoutMs / 2);
         if (reply.kind === 'replica_put_ok') {
           this.hintedWrites++;
           return target;

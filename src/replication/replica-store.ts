@@ -3,7 +3,7 @@
 // read repair and anti-entropy can arrive in any order. A merge resolves only once durable: a
 // replica acknowledges nothing that a crash could take back.
 import type { Space, Storage, StorageWrite } from '../env/storage.ts';
-import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
+import { decodeRecord, EncodedRecord, encodeRecord } from '../version/record-codec.ts';
 import { mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 
 /** Keys per LMDB transaction: bounds a commit's size and the latency of the writes behind it. */
@@ -28,6 +28,8 @@ export type CommitObserver = (key: string, before: Uint8Array | undefined, after
 interface QueuedWrite {
   readonly key: string;
   readonly siblings: readonly Sibling[];
+  /** encodeRecord(siblings) when the caller already had it (a received record), else computed at flush. */
+  readonly bytes: Uint8Array | undefined;
   readonly done: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
 }
 
@@ -91,23 +93,44 @@ export class ReplicaStore {
     this.decodedBytes -= entry.bytes?.length ?? 0;
   }
 
-  /** Joins `incoming` into the key's replica; resolves once the result is durable. */
-  merge(key: string, incoming: readonly Sibling[]): Promise<void> {
-    const current = this.read(key);
-    const merged = mergeSiblings(current, incoming);
-    // Nothing new: the state is already what a commit would write (possibly still committing).
-    if (current.length > 0 && siblingsEqual(current, merged)) return this.whenDurable(key);
-    return this.replace(key, merged);
+  /** The key's siblings with their record bytes, as read() sees them (an empty record if absent). */
+  readEncoded(key: string): EncodedRecord {
+    if (!this.pending.has(key)) {
+      const cached = this.decoded.get(key);
+      if (cached?.bytes !== undefined) return EncodedRecord.ofEncoded(cached.siblings, cached.bytes);
+    }
+    return EncodedRecord.of(this.read(key));
   }
 
-  /** Stores `siblings` as the key's new state; the caller computed it as a join of read(key). */
-  replace(key: string, siblings: readonly Sibling[]): Promise<void> {
+  /**
+   * Joins `incoming` into the key's replica; resolves once the result is durable. Given the
+   * incoming versions' record bytes, a join that adds nothing local stores them as they are.
+   */
+  merge(key: string, incoming: readonly Sibling[] | EncodedRecord): Promise<void> {
+    const record = incoming instanceof EncodedRecord ? incoming : undefined;
+    const versions = record === undefined ? (incoming as readonly Sibling[]) : record.siblings;
+    const current = this.read(key);
+    const merged = mergeSiblings(current, versions);
+    // Nothing new: the state is already what a commit would write (possibly still committing).
+    if (current.length > 0 && siblingsEqual(current, merged)) return this.whenDurable(key);
+    // A dot names one version, so when the join is exactly the incoming dots in the same
+    // (sorted) order, the sender's encoding is byte for byte what encodeRecord(merged) would
+    // give; Merkle digests of equal states must stay equal across replicas.
+    const bytes = record !== undefined && merged.length > 0 && sameDotsInOrder(merged, versions) ? record.bytes : undefined;
+    return this.replace(key, merged, bytes);
+  }
+
+  /**
+   * Stores `siblings` as the key's new state; the caller computed it as a join of read(key).
+   * `bytes`, if given, must be encodeRecord(siblings) (saves encoding it again).
+   */
+  replace(key: string, siblings: readonly Sibling[], bytes?: Uint8Array): Promise<void> {
     this.pending.set(key, siblings);
     return new Promise<void>((resolve, reject) => {
       const queued = this.queue.get(key);
       const done = queued === undefined ? [] : queued.done;
       done.push({ resolve, reject });
-      this.queue.set(key, { key, siblings, done });
+      this.queue.set(key, { key, siblings, bytes, done });
       this.scheduleFlush();
     });
   }
@@ -172,7 +195,7 @@ export class ReplicaStore {
     }
     for (const write of batch) this.queue.delete(write.key);
     // An empty sibling set is a removal (handed off to new replicas), not a record.
-    const writes: StorageWrite[] = batch.map((w) => ({ space: this.space, key: w.key, value: w.siblings.length === 0 ? null : encodeRecord(w.siblings) }));
+    const writes: StorageWrite[] = batch.map((w) => ({ space: this.space, key: w.key, value: w.siblings.length === 0 ? null : (w.bytes ?? encodeRecord(w.siblings)) }));
     const before = this.observers.length > 0 ? writes.map((w) => this.committedBytes(w.key)) : [];
     let failure: unknown;
     try {
@@ -194,4 +217,8 @@ export class ReplicaStore {
     this.committing = false;
     if (this.queue.size > 0) this.scheduleFlush();
   }
+}
+
+function sameDotsInOrder(a: readonly Sibling[], b: readonly Sibling[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.dot.node === b[i]!.dot.node && s.dot.counter === b[i]!.dot.counter);
 }

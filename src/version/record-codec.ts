@@ -54,3 +54,49 @@ export function decodeRecord(bytes: Uint8Array): Sibling[] {
     return s;
   });
 }
+
+/**
+ * A sibling set together with its record bytes, so that a version crossing the network is
+ * encoded once by its sender and stored by its receivers without re-encoding (the hot write
+ * path). Built from siblings (`of`, encodes at once) or from received bytes (`received`, which
+ * decodes only when `decoded()` is asked, so the protocol validator decides what a corrupt
+ * record means).
+ */
+export class EncodedRecord {
+  private constructor(
+    readonly bytes: Uint8Array,
+    private siblingsOrUndefined: readonly Sibling[] | undefined,
+  ) {}
+
+  static of(siblings: readonly Sibling[]): EncodedRecord {
+    return new EncodedRecord(encodeRecord(siblings), siblings);
+  }
+
+  /** Siblings with bytes already known to be encodeRecord(siblings) (e.g. read from disk). */
+  static ofEncoded(siblings: readonly Sibling[], bytes: Uint8Array): EncodedRecord {
+    return new EncodedRecord(bytes, siblings);
+  }
+
+  /** Bytes the caller owns (they are kept, not copied), not yet validated. */
+  static received(bytes: Uint8Array): EncodedRecord {
+    return new EncodedRecord(bytes, undefined);
+  }
+
+  /** Decodes once; false if the bytes are not a valid record. */
+  decoded(): boolean {
+    if (this.siblingsOrUndefined !== undefined) return true;
+    try {
+      this.siblingsOrUndefined = decodeRecord(this.bytes);
+      return true;
+    } catch (err) {
+      if (err instanceof RecordCorruptError) return false;
+      throw err;
+    }
+  }
+
+  /** The siblings; throws RecordCorruptError if the bytes do not decode. */
+  get siblings(): readonly Sibling[] {
+    if (this.siblingsOrUndefined === undefined) this.siblingsOrUndefined = decodeRecord(this.bytes);
+    return this.siblingsOrUndefined;
+  }
+}

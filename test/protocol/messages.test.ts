@@ -1,0 +1,86 @@
+// Versions on the hot paths travel as record bytes (EncodedRecord, a msgpack extension): they
+// must cross a real frame intact, a record that does not decode must make the whole message
+// malformed (so the transport closes the connection), and a replica must store the received
+// bytes verbatim exactly when its join adds nothing, so equal states keep equal bytes (Merkle).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Packr } from 'msgpackr';
+import { parsePeerReply, parsePeerRequest, RECORD_EXTENSION_TYPE } from '../../src/protocol/messages.ts';
+import { ReplicaStore } from '../../src/replication/replica-store.ts';
+import { MemoryStorage } from '../../src/storage/memory-storage.ts';
+import { FrameDecoder, encodeFrame } from '../../src/transport/frame-codec.ts';
+import { EncodedRecord, encodeRecord } from '../../src/version/record-codec.ts';
+import type { Sibling } from '../../src/version/siblings.ts';
+
+function sibling(node: string, counter: number, value: string | null, context: Sibling['context'] = []): Sibling {
+  return { dot: { node, counter, timeMs: 1_700_000_000_000 + counter }, context, value: value === null ? null : Buffer.from(value), contentType: 'text/plain' };
+}
+
+/** Encodes like the TCP transport does and decodes like the receiving side. */
+function overTheWire(message: unknown): unknown {
+  const [payload, ...rest] = new FrameDecoder().push(encodeFrame(message));
+  assert.equal(rest.length, 0);
+  return payload;
+}
+
+describe('records on the peer wire', () => {
+  it('a replica_put crosses a frame with its siblings and its exact bytes', () => {
+    const siblings = [sibling('n1', 3, 'a'), sibling('n2', 1, null)];
+    const record = EncodedRecord.of(siblings);
+    const parsed = parsePeerRequest(overTheWire({ kind: 'replica_put', key: 'k', record }));
+    assert.ok(parsed !== undefined && parsed.kind === 'replica_put');
+    assert.notEqual(parsed.record, record);
+    assert.deepEqual(Buffer.from(parsed.record.bytes), Buffer.from(record.bytes));
+    assert.deepEqual(
+      parsed.record.siblings.map((s) => [s.dot, s.value === null ? null : Buffer.from(s.value).toString()]),
+      siblings.map((s) => [s.dot, s.value === null ? null : Buffer.from(s.value).toString()]),
+    );
+    const reply = parsePeerReply(overTheWire({ kind: 'replica_get_ok', record: EncodedRecord.of([]) }));
+    assert.ok(reply !== undefined && reply.kind === 'replica_get_ok');
+    assert.deepEqual(reply.record.siblings, []);
+  });
+
+  it('a record that does not decode makes the message malformed', () => {
+    // A peer's own encoder: the extension with arbitrary bytes inside.
+    const garbage = new Packr({ useRecords: false });
+    const valid = Buffer.from(encodeRecord([sibling('n1', 1, 'a')]));
+    for (const bytes of [valid, Buffer.from([0xc1]), Buffer.from([0x92, 0x07, 0x90]), encodeRecord([]).subarray(0, 2)]) {
+      const ext = Buffer.concat([Buffer.from([0xc7, bytes.length, RECORD_EXTENSION_TYPE]), bytes]);
+      // A three-entry map written field by field: kind, key, and record: <ext>.
+      const fields = ['kind', 'replica_put', 'key', 'k', 'record'].map((x) => garbage.pack(x));
+      const body = Buffer.concat([Buffer.from([0x83]), ...fields, ext]);
+      const frame = Buffer.alloc(4 + body.length);
+      frame.writeUInt32BE(body.length, 0);
+      body.copy(frame, 4);
+      const [payload] = new FrameDecoder().push(frame);
+      if (bytes === valid) {
+        // The control: the same construction with a good record parses.
+        assert.equal(parsePeerRequest(payload)?.kind, 'replica_put');
+        continue;
+      }
+      assert.equal(parsePeerRequest(payload), undefined, `bytes ${bytes.toString('hex')}`);
+      assert.equal(parsePeerReply({ kind: 'replica_get_ok', record: (payload as { record: unknown }).record }), undefined);
+    }
+    assert.equal(parsePeerRequest({ kind: 'replica_put', key: 'k', record: encodeRecord([sibling('n1', 1, 'a')]) }), undefined);
+  });
+
+  it('a replica stores the received bytes when its join adds nothing, and its own encoding otherwise', async () => {
+    const storage = new MemoryStorage();
+    const store = new ReplicaStore(storage);
+    const first = parsePeerRequest(overTheWire({ kind: 'replica_put', key: 'k', record: EncodedRecord.of([sibling('n1', 1, 'a')]) }));
+    assert.ok(first?.kind === 'replica_put');
+    await store.merge('k', first.record);
+    assert.equal(storage.get('data', 'k')?.buffer, first.record.bytes.buffer, 'stored without re-encoding');
+    // A concurrent version from another node: the join holds both, so it is encoded here.
+    const concurrent = EncodedRecord.of([sibling('n2', 1, 'b')]);
+    await store.merge('k', concurrent);
+    const both = [sibling('n1', 1, 'a'), sibling('n2', 1, 'b')];
+    assert.deepEqual(Buffer.from(storage.get('data', 'k')!), Buffer.from(encodeRecord(both)));
+    assert.deepEqual(Buffer.from(store.readEncoded('k').bytes), Buffer.from(encodeRecord(both)));
+    // A version that supersedes both is stored as received, and equals the sender's encoding.
+    const next = EncodedRecord.of([sibling('n1', 2, 'c', [{ node: 'n1', counter: 1, timeMs: 0 }, { node: 'n2', counter: 1, timeMs: 0 }])]);
+    await store.merge('k', next);
+    assert.deepEqual(Buffer.from(storage.get('data', 'k')!), Buffer.from(next.bytes));
+    assert.equal(store.read('k').length, 1);
+  });
+});
