@@ -9,11 +9,25 @@ import { SPACES, StorageError, type ScanOptions, type Space, type Storage, type 
 import { assertScanBound, assertScanLimit, checkWrites, KEY_BYTES_MAX, keyProblem } from './storage-keys.ts';
 
 export interface LmdbStorageOptions {
-  /** Initial map size; lmdb-js grows the map by itself when it fills, so this is only a hint. */
+  /**
+   * Initial map size (default MAP_SIZE_DEFAULT); lmdb-js grows the map by itself when it fills.
+   * Address space only: the file grows with the data.
+   */
   readonly mapSizeBytes?: number;
+  /** Told of every commit that took at least `slowCommitMs` from call to durable (for a warning log). */
+  readonly onSlowCommit?: (info: { writes: number; ms: number }) => void;
+  /** Default 500 ms. */
+  readonly slowCommitMs?: number;
 }
 
 type SpaceDb = Database<Buffer, Buffer>;
+
+/**
+ * 16 GiB of address space. lmdb-js would start at 128 KiB and double the map as the store
+ * grows, remapping it each time inside a write transaction; a large initial map makes those
+ * remaps rare (none below 16 GiB of data).
+ */
+export const MAP_SIZE_DEFAULT = 16 * 1024 ** 3;
 
 export async function openLmdbStorage(dir: string, options: LmdbStorageOptions = {}): Promise<LmdbStorage> {
   try {
@@ -31,10 +45,10 @@ export async function openLmdbStorage(dir: string, options: LmdbStorageOptions =
       // which tracks the latest batch, not ours. Classic LMDB commits fdatasync before the meta
       // page, so the promise of our own transaction is the durable point.
       overlappingSync: false,
-      ...(options.mapSizeBytes === undefined ? {} : { mapSize: options.mapSizeBytes }),
+      mapSize: options.mapSizeBytes ?? MAP_SIZE_DEFAULT,
     });
     const dbs = new Map<Space, SpaceDb>(SPACES.map((space) => [space, env.openDB<Buffer, Buffer>(space, { encoding: 'binary', keyEncoding: 'binary' })]));
-    return new LmdbStorage(env, dbs);
+    return new LmdbStorage(env, dbs, options.onSlowCommit, options.slowCommitMs ?? 500);
   } catch (err) {
     throw new StorageError(`cannot open LMDB storage at ${dir}: ${String(err)}`, { cause: err });
   }
@@ -48,6 +62,8 @@ export class LmdbStorage implements Storage {
   constructor(
     private readonly env: RootDatabase<Buffer, Buffer>,
     private readonly dbs: ReadonlyMap<Space, SpaceDb>,
+    private readonly onSlowCommit?: (info: { writes: number; ms: number }) => void,
+    private readonly slowCommitMs = 500,
   ) {
     for (const db of dbs.values()) {
       const { maxKeySize } = db as unknown as { maxKeySize?: unknown };
@@ -73,17 +89,21 @@ export class LmdbStorage implements Storage {
       return Promise.reject(err);
     }
     if (writes.length === 0) return Promise.resolve();
-    // Copy now: the transaction callback runs later, and the caller may reuse its arrays meanwhile.
+    // Copy now: lmdb-js may read value bytes on its writer thread after put() returns, and the
+    // caller may reuse its arrays meanwhile.
     const ops = writes.map((w) => ({ db: this.db(w.space), key: encodeKey(w.key), value: w.value === null ? null : Buffer.from(w.value) }));
-    // A child transaction, not transaction(): if the callback throws, lmdb-js aborts only the child,
-    // whereas a plain async transaction would commit the writes made before the throw.
-    // Commits issued in the same event turn share one LMDB transaction (group commit), each its own
-    // child, so concurrent commit() calls cost one fdatasync between them.
+    // One batch: its writes are queued as instructions and applied by lmdb-js's writer thread
+    // inside a single transaction, so the B-tree work stays off the event loop (a child
+    // transaction runs its callback on the main thread while the writer thread waits for it).
+    // The callback only queues pre-built buffers and cannot throw past checkWrites, so the
+    // batch is all or nothing.
+    // Batches issued in the same event turn share one LMDB transaction (group commit), so
+    // concurrent commit() calls cost one fdatasync between them.
     const done = this.env
-      .childTransaction(() => {
+      .batch(() => {
         for (const op of ops) {
-          if (op.value === null) op.db.remove(op.key);
-          else op.db.put(op.key, op.value);
+          if (op.value === null) void op.db.remove(op.key);
+          else void op.db.put(op.key, op.value);
         }
       })
       .then(
@@ -93,8 +113,11 @@ export class LmdbStorage implements Storage {
         },
       );
     this.inFlight.add(done);
+    const startedMs = performance.now();
     const forget = (): void => {
       this.inFlight.delete(done);
+      const ms = performance.now() - startedMs;
+      if (ms >= this.slowCommitMs) this.onSlowCommit?.({ writes: writes.length, ms: Math.round(ms) });
     };
     done.then(forget, forget);
     return done;

@@ -113,6 +113,23 @@ describe('LmdbStorage on disk', () => {
     await again.close();
   });
 
+  it('reports commits at or past slowCommitMs, with their size, and no others', async () => {
+    const slow: Array<{ writes: number; ms: number }> = [];
+    const always = await openLmdbStorage(join(await tempDir(), 'slow'), { slowCommitMs: 0, onSlowCommit: (info) => slow.push(info) });
+    await always.commit([
+      { space: 'data', key: 'a', value: new Uint8Array([1]) },
+      { space: 'hints', key: 'b', value: new Uint8Array([2]) },
+    ]);
+    await always.close();
+    assert.equal(slow.length, 1);
+    assert.equal(slow[0]!.writes, 2);
+    assert.ok(slow[0]!.ms >= 0);
+    const never = await openLmdbStorage(join(await tempDir(), 'fast'), { slowCommitMs: 60_000, onSlowCommit: (info) => slow.push(info) });
+    await never.commit([{ space: 'data', key: 'a', value: new Uint8Array([1]) }]);
+    await never.close();
+    assert.equal(slow.length, 1);
+  });
+
   it('keeps a batch whose commit resolved when the process is SIGKILLed right after', { timeout: childTimeoutMs * 2 }, async () => {
     const dir = await tempDir();
     const keyCount = 2_000;
