@@ -15,6 +15,8 @@ import { ApiError, statusOf } from './error-status.ts';
 export const CONTEXT_HEADER = 'x-dynakv-context';
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 const KV_PREFIX = '/kv/';
+/** A /kv request that took this long is logged as a warning (slow-request log). */
+export const SLOW_REQUEST_MS = 1_000;
 
 /**
  * Called once per answered /kv request (for metrics); `op` is the HTTP method, `errorCode` the
@@ -26,16 +28,22 @@ export interface KvRoutesOptions {
   readonly node: DynakvNode;
   readonly log: FastifyBaseLogger;
   readonly observe?: KvRequestObserver;
+  /** Requests that take at least this long are logged as warnings; default SLOW_REQUEST_MS. */
+  readonly slowRequestMs?: number;
 }
 
 /** Returns a handler that answers /kv/ requests and returns false for every other path. */
-export function kvRoutes({ node, log, observe }: KvRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS }: KvRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const url = req.url ?? '';
     if (!url.startsWith(KV_PREFIX)) return false;
     const startedAt = process.hrtime.bigint();
     const method = req.method ?? 'GET';
-    const finish = (status: number, errorCode?: string) => observe?.(method, status, startedAt, errorCode);
+    const finish = (status: number, errorCode?: string) => {
+      observe?.(method, status, startedAt, errorCode);
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      if (ms >= slowRequestMs) log.warn({ op: method, path: url.slice(0, 100), status, ms: Math.round(ms), ...(errorCode !== undefined ? { errorCode } : {}) }, 'slow request');
+    };
     handle(node, req, res, url).then(finish, (err: unknown) => {
       const e = err as Error & { code?: unknown };
       const status = statusOf(e.code) ?? 500;

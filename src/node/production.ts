@@ -12,6 +12,7 @@ import { directoryBytes, NodeMetrics } from '../metrics/node-metrics.ts';
 import { kvObserver, observeRequests } from '../metrics/request-hook.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import { openLmdbStorage } from '../storage/lmdb-storage.ts';
+import { watchEventLoopStalls } from './stall-watch.ts';
 import { TcpTransport } from '../transport/tcp-transport.ts';
 import { registerDashboard } from '../ui/routes.ts';
 import type { NodeConfig } from './config.ts';
@@ -40,7 +41,10 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   const { config } = options;
   const log = options.logger ?? pino({ base: { node: config.id } });
   const lmdbDir = join(options.dataDir, 'lmdb');
-  const storage = await openLmdbStorage(lmdbDir);
+  const storage = await openLmdbStorage(lmdbDir, {
+    // A commit this slow holds back every write queued behind it (replicas ack only once durable).
+    onSlowCommit: ({ writes, ms }) => log.warn({ writes, ms }, 'slow LMDB commit'),
+  });
   let node: DynakvNode | undefined;
   const transport = new TcpTransport<PeerRequest, PeerReply>({
     self: config.id,
@@ -61,6 +65,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   registerDashboard(http, { node, metrics, log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });
   log.info({ httpUrl, dashboard: `${httpUrl}/ui`, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
+  const stallWatch = watchEventLoopStalls((ms) => log.warn({ ms }, 'event loop stalled'));
   let closing: Promise<void> | undefined;
   return {
     node: node!,
@@ -70,6 +75,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
     peerPort: transport.port,
     close() {
       closing ??= (async () => {
+        stallWatch.stop();
         node!.stop();
         await http.close();
         await transport.close();
