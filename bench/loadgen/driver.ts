@@ -60,7 +60,9 @@ export class LoadGenerator {
       for (let i = 0; i < options.processes; i++) {
         // BENCH_GENERATOR_CPU_PROF=DIR profiles the generator itself (to check it is not the bottleneck).
         const profDir = process.env['BENCH_GENERATOR_CPU_PROF'];
-        const execArgv = ['--import', 'tsx', ...(profDir === undefined || profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir])];
+        // BENCH_GENERATOR_ARGS: extra node flags for the generator, e.g. "--trace-gc" (printed on the bench's output).
+        const extraArgs = (process.env['BENCH_GENERATOR_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+        const execArgv = ['--import', 'tsx', ...(profDir === undefined || profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...extraArgs];
         const child = track(fork(WORKER, [], { execArgv, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
         workers.push(child);
         await nextMessage(child, 30_000, 'ready');

@@ -85,6 +85,8 @@ export class DynakvCluster implements Cluster {
     // in a worker thread that writes a profile too, and a fixed --cpu-prof-name would let it
     // overwrite the main thread's.
     const nodeArgs = this.options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfDir];
+    // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
+    nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''));
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
     const args = [...nodeArgs, join(root, 'bin/dynakv.js'), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn'];
     // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.
