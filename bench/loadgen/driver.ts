@@ -4,7 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
-import { isRunning, stopChild, track } from '../systems/processes.ts';
+import { isRunning, nodeFlagsFromEnv, stopChild, track } from '../systems/processes.ts';
 import { OP_KINDS, type OpKind, type WorkloadName } from '../workloads.ts';
 import type { DynakvRouting, DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
 
@@ -61,8 +61,7 @@ export class LoadGenerator {
         // BENCH_GENERATOR_CPU_PROF=DIR profiles the generator itself (to check it is not the bottleneck).
         const profDir = process.env['BENCH_GENERATOR_CPU_PROF'];
         // BENCH_GENERATOR_ARGS: extra node flags for the generator, e.g. "--trace-gc" (printed on the bench's output).
-        const extraArgs = (process.env['BENCH_GENERATOR_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-        const execArgv = ['--import', 'tsx', ...(profDir === undefined || profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...extraArgs];
+        const execArgv = ['--import', 'tsx', ...(profDir === undefined || profDir === '' ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...nodeFlagsFromEnv('BENCH_GENERATOR_ARGS')];
         const child = track(fork(WORKER, [], { execArgv, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
         workers.push(child);
         await nextMessage(child, 30_000, 'ready');

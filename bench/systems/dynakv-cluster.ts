@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Cluster, Member } from './cluster.ts';
-import { freePort, GiveUp, isRunning, killChild, removeTempDir, stopChild, tempDir, track, waitFor } from './processes.ts';
+import { freePort, GiveUp, isRunning, killChild, nodeFlagsFromEnv, removeTempDir, stopChild, tempDir, track, waitFor } from './processes.ts';
 
 /** The checkout this benchmark belongs to; another one can be measured with DynakvClusterOptions.root. */
 export const DEFAULT_DYNAKV_ROOT = resolve(import.meta.dirname, '../..');
@@ -86,7 +86,7 @@ export class DynakvCluster implements Cluster {
     // overwrite the main thread's.
     const nodeArgs = this.options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfDir];
     // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
-    nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''));
+    nodeArgs.push(...nodeFlagsFromEnv('BENCH_NODE_ARGS'));
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
     const args = [...nodeArgs, join(root, 'bin/dynakv.js'), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn'];
     // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.

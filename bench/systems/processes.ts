@@ -31,6 +31,11 @@ export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
 }
 
+/** Extra node flags from an environment variable (space-separated, e.g. "--trace-gc"); [] if unset. */
+export function nodeFlagsFromEnv(name: string): string[] {
+  return (process.env[name] ?? '').split(' ').filter((flag) => flag !== '');
+}
+
 export function isRunning(child: ChildProcess | undefined): child is ChildProcess {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
 }

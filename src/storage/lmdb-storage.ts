@@ -16,7 +16,7 @@ export interface LmdbStorageOptions {
   readonly mapSizeBytes?: number;
   /** Told of every commit that took at least `slowCommitMs` from call to durable (for a warning log). */
   readonly onSlowCommit?: (info: { writes: number; ms: number }) => void;
-  /** Default 500 ms. */
+  /** Default SLOW_COMMIT_MS_DEFAULT. */
   readonly slowCommitMs?: number;
 }
 
@@ -28,6 +28,9 @@ type SpaceDb = Database<Buffer, Buffer>;
  * remaps rare (none below 16 GiB of data).
  */
 export const MAP_SIZE_DEFAULT = 16 * 1024 ** 3;
+
+/** A commit this slow (call to durable) is reported to onSlowCommit. */
+export const SLOW_COMMIT_MS_DEFAULT = 500;
 
 export async function openLmdbStorage(dir: string, options: LmdbStorageOptions = {}): Promise<LmdbStorage> {
   try {
@@ -48,7 +51,7 @@ export async function openLmdbStorage(dir: string, options: LmdbStorageOptions =
       mapSize: options.mapSizeBytes ?? MAP_SIZE_DEFAULT,
     });
     const dbs = new Map<Space, SpaceDb>(SPACES.map((space) => [space, env.openDB<Buffer, Buffer>(space, { encoding: 'binary', keyEncoding: 'binary' })]));
-    return new LmdbStorage(env, dbs, options.onSlowCommit, options.slowCommitMs ?? 500);
+    return new LmdbStorage(env, dbs, options.onSlowCommit, options.slowCommitMs ?? SLOW_COMMIT_MS_DEFAULT);
   } catch (err) {
     throw new StorageError(`cannot open LMDB storage at ${dir}: ${String(err)}`, { cause: err });
   }
@@ -63,7 +66,7 @@ export class LmdbStorage implements Storage {
     private readonly env: RootDatabase<Buffer, Buffer>,
     private readonly dbs: ReadonlyMap<Space, SpaceDb>,
     private readonly onSlowCommit?: (info: { writes: number; ms: number }) => void,
-    private readonly slowCommitMs = 500,
+    private readonly slowCommitMs = SLOW_COMMIT_MS_DEFAULT,
   ) {
     for (const db of dbs.values()) {
       const { maxKeySize } = db as unknown as { maxKeySize?: unknown };
