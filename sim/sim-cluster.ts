@@ -6,6 +6,7 @@ import { silentLog } from '../src/env/log.ts';
 import { DEFAULT_CONFIG, type NodeConfig } from '../src/node/config.ts';
 import { DynakvNode } from '../src/node/node.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../src/protocol/messages.ts';
+import { insecureClusterSecret } from '../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../src/storage/memory-storage.ts';
 import { FencedStorage } from './fenced-storage.ts';
 import { Scheduler } from './scheduler.ts';
@@ -46,6 +47,7 @@ export class SimCluster {
     return {
       ...DEFAULT_CONFIG,
       id,
+      clusterSecret: insecureClusterSecret('sim'),
       peers: this.ids.map((peer, i) => ({ id: peer, host: 'sim', port: 1 + i })),
       advertisePeer: `sim:${1 + this.ids.indexOf(id)}`,
       advertiseHttp: '',

@@ -3,6 +3,7 @@
 import { pino } from 'pino';
 import { DEFAULT_CONFIG, parsePeerList, type NodeConfig } from '../node/config.ts';
 import { startProductionNode } from '../node/production.ts';
+import { insecureClusterSecret } from '../security/cluster-secret.ts';
 
 export interface NodeStartOptions {
   readonly id: string;
@@ -27,6 +28,7 @@ export async function runNodeStart(options: NodeStartOptions): Promise<void> {
     ...DEFAULT_CONFIG,
     id: options.id,
     cluster: options.cluster,
+    clusterSecret: insecureClusterSecret(options.cluster),
     peers,
     join,
     advertisePeer: `${advertise}:${peerPort}`,

@@ -9,6 +9,7 @@ import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
+import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
 import { changeOf, isMemberRecord, isRingMember, mergeRecord, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
 
@@ -188,7 +189,7 @@ export class Membership {
 
   /** Operator action: put a node into the ring. */
   addMember(id: NodeId, peer: string, http: string): MemberRecord {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new MembershipError('BAD_MEMBER', `bad node id "${id}": use 1-64 letters, digits, _ . -`);
+    if (!isNodeId(id)) throw new MembershipError('BAD_MEMBER', `bad node id ${JSON.stringify(id)}: use ${NODE_ID_RULE}`);
     if (parseHostPort(peer) === undefined) throw new MembershipError('BAD_MEMBER', `bad peer address "${peer}": expected HOST:PORT`);
     if (http !== '' && parseHostPort(http) === undefined) throw new MembershipError('BAD_MEMBER', `bad http address "${http}": expected HOST:PORT`);
     const existing = this.records.get(id);
@@ -405,9 +406,3 @@ export class Membership {
   }
 }
 
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
-  const match = /^([^:\s]+):(\d{1,5})$/.exec(text);
-  if (match === null) return undefined;
-  const port = Number(match[2]);
-  return port >= 1 && port <= 65535 ? { host: match[1]!, port } : undefined;
-}

@@ -11,6 +11,11 @@ export interface NodeConfig {
   readonly id: NodeId;
   /** Nodes refuse peer connections that name another cluster, so two local clusters never mix. */
   readonly cluster: string;
+  /**
+   * The cluster secret (32 bytes, the same on every node; see src/security/cluster-secret.ts):
+   * keys for client contexts and credentials derive from it.
+   */
+  readonly clusterSecret: Uint8Array;
   /** The static bootstrap membership (first start only; the persisted table wins afterwards). */
   readonly peers: readonly PeerAddress[];
   /** Peer addresses (HOST:PORT) to learn the cluster from when this node starts outside it. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
+import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { startProductionNode, type RunningNode } from '../../src/node/production.ts';
 import { freePort } from './local-cluster.ts';
 
@@ -22,7 +23,7 @@ export class InProcessCluster {
       const ports = await Promise.all(ids.map(async () => ({ http: await freePort(), peer: await freePort() })));
       const peers = ids.map((id, i) => ({ id, host: '127.0.0.1', port: ports[i]!.peer }));
       for (const [i, id] of ids.entries()) {
-        const config: NodeConfig = { ...DEFAULT_CONFIG, id, cluster: name, peers, advertisePeer: `127.0.0.1:${ports[i]!.peer}`, advertiseHttp: `127.0.0.1:${ports[i]!.http}` };
+        const config: NodeConfig = { ...DEFAULT_CONFIG, id, cluster: name, clusterSecret: insecureClusterSecret(name), peers, advertisePeer: `127.0.0.1:${ports[i]!.peer}`, advertiseHttp: `127.0.0.1:${ports[i]!.http}` };
         cluster.nodes.push(
           await startProductionNode({
             config,
