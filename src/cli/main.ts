@@ -9,6 +9,7 @@ import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
 import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
 import { runShell } from './shell.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 const program = new Command();
 program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError().enablePositionalOptions();
@@ -105,6 +106,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const message = err instanceof ClientError || err instanceof Error ? err.message : String(err);
-  console.error(`dynakv: ${message}`);
+  console.error(`dynakv: ${terminalSafe(message)}`);
   process.exitCode = err instanceof ClientError && err.code === 'UNREACHABLE' ? 2 : 1;
 }
