@@ -192,7 +192,7 @@ describe('membership refusals and the shell on 3 real nodes', () => {
     }
     const afterTable = JSON.stringify((await cluster.nodes[0]!.client.members()).members.map((m) => [m.id, m.status, m.version]));
     assert.equal(afterTable, before, 'refused changes change nothing');
-    const res = await fetch(`${url}/cluster/members`, { method: 'POST', body: 'not json' });
+    const res = await fetch(`${url}/cluster/members`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-dynakv-request': '1' }, body: 'not json' });
     assert.equal(res.status, 400);
   });
 

@@ -106,7 +106,7 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
   });
 
   it('follows a membership change: the removed node greys out and the lookup moves with the ring', async () => {
-    const res = await fetch(`${cluster!.node('n2').url}/cluster/members/n5`, { method: 'DELETE' });
+    const res = await fetch(`${cluster!.node('n2').url}/cluster/members/n5`, { method: 'DELETE', headers: { 'x-dynakv-request': '1' } });
     assert.equal(res.status, 200);
     await page.locator('[data-testid=ring] [data-node="n5"][data-status="removed"]').waitFor({ timeout: WAIT_MS });
     await waitForCount(page, '[data-testid=ring] [data-range]', 4);
