@@ -11,6 +11,7 @@ import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
 import { Membership } from '../membership/membership.ts';
+import type { NodeActivity } from '../protocol/activity.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
@@ -46,6 +47,8 @@ export class DynakvNode {
   readonly transfer: RingTransfer;
   readonly hints: HintDelivery;
   readonly antiEntropy: AntiEntropy;
+  /** Answers peers' `activity` requests; installed by whoever serves a dashboard (src/ui/routes.ts). */
+  private activitySource: (() => NodeActivity) | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -177,6 +180,11 @@ export class DynakvNode {
     };
   }
 
+  /** Installs what this node answers to a peer's `activity` request (none: it answers null). */
+  setActivitySource(source: () => NodeActivity): void {
+    this.activitySource = source;
+  }
+
   stop(): void {
     this.membership.stop();
     this.hints.stop();
@@ -222,6 +230,8 @@ export class DynakvNode {
       case 'ae_bucket':
       case 'replica_get_batch':
         return this.antiEntropy.handle(request);
+      case 'activity':
+        return { kind: 'activity_ok', activity: this.activitySource?.() ?? null };
       case 'ping':
         return { kind: 'pong' };
     }

@@ -4,6 +4,7 @@
 // Versions on the hot paths travel as EncodedRecord: the record bytes a replica stores, carried
 // as one msgpack extension, so they are encoded once by the coordinator and stored as received.
 import { addExtension } from 'msgpackr';
+import { parseNodeActivity, type NodeActivity } from './activity.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { isVClock, type VClock } from '../version/vclock.ts';
@@ -48,6 +49,8 @@ export type PeerRequest =
   | { readonly kind: 'ae_bucket'; readonly range: string; readonly leaves: readonly number[] }
   /** Send your replicas of these keys. */
   | { readonly kind: 'replica_get_batch'; readonly keys: readonly string[] }
+  /** For the asker's dashboard: what you are doing (src/protocol/activity.ts). */
+  | { readonly kind: 'activity' }
   | { readonly kind: 'ping' };
 
 export type PeerReply =
@@ -70,6 +73,8 @@ export type PeerReply =
   | { readonly kind: 'replica_get_batch_ok'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
   /** The peer has no tree for that range (its ring view differs); try again later. */
   | { readonly kind: 'ae_unavailable'; readonly reason: string }
+  /** null when the node has no activity source (it serves no dashboard, e.g. in the simulator). */
+  | { readonly kind: 'activity_ok'; readonly activity: NodeActivity | null }
   | { readonly kind: 'pong' };
 
 /** Entries per replica_put_batch: bounds a frame to about entries x value size. */
@@ -144,6 +149,8 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
       return typeof x.range === 'string' && isIndexList(x.leaves) ? (x as PeerRequest) : undefined;
     case 'replica_get_batch':
       return Array.isArray(x.keys) && x.keys.length <= TRANSFER_BATCH_KEYS_MAX && x.keys.every(isValidKey) ? (x as PeerRequest) : undefined;
+    case 'activity':
+      return { kind: 'activity' };
     case 'ping':
       return { kind: 'ping' };
     default:
@@ -174,6 +181,11 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return typeof x.reason === 'string' ? (x as PeerReply) : undefined;
     case 'gossip_ok':
       return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerReply) : undefined;
+    case 'activity_ok': {
+      if (x.activity === null) return { kind: 'activity_ok', activity: null };
+      const activity = parseNodeActivity(x.activity);
+      return activity === undefined ? undefined : { kind: 'activity_ok', activity };
+    }
     case 'pong':
       return { kind: 'pong' };
     default:

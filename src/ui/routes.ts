@@ -1,7 +1,7 @@
 // The operator's dashboard on every node: GET /ui (a static page, script and stylesheet read
 // from src/ui/static, no build step), GET /ui/events (server-sent snapshots, see
 // event-stream.ts), GET /cluster/lookup/{key} (lookup.ts) and GET /local/activity (what this
-// node tells other nodes' dashboards, activity.ts).
+// node tells dashboards about itself, activity.ts; peers ask the same over the peer link).
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { keyOf } from '../api/http-server.ts';
@@ -36,6 +36,8 @@ export interface DashboardDeps {
 }
 
 export function registerDashboard(app: FastifyInstance, { node, metrics, log }: DashboardDeps): void {
+  // What peers' dashboards get when they ask this node over the peer link (snapshot.ts).
+  node.setActivitySource(() => nodeActivity(node, metrics));
   for (const [path, { file, type }] of Object.entries(STATIC_FILES)) {
     // Read once at start: the files are part of the installed sources and never change at run time.
     const body = readFileSync(new URL(`./static/${file}`, import.meta.url));
