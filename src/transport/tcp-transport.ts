@@ -9,14 +9,15 @@ import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
-import { FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
+import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
+import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
 import { RemoteError } from './remote-error.ts';
 
 /** Requests in flight per peer (each direction) before request() answers OVERLOADED; protects both ends' memory. */
 export const inFlightMaxDefault = 1024;
 /** A peer on the LAN answers a SYN in well under a millisecond; a second means it is not there. */
 export const connectTimeoutMsDefault = 1000;
-/** The dialer sends its hello right after connecting, so an accepted socket silent this long is not a peer. */
+/** The dialer sends its hello right after connecting (and handshaking), so an accepted socket without a hello this long is not a peer. */
 export const helloTimeoutMsDefault = 5000;
 /** Re-dial delay after a failure, doubling per consecutive failure: short enough to notice a restart quickly, capped so a dead peer costs one dial every two seconds. */
 export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
@@ -24,6 +25,22 @@ export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
 export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
 export const inboundConnectionsMaxDefault = 1024;
+/**
+ * Largest frame accepted before a connection's hello: the hello is the only frame allowed then,
+ * and it carries two strings of at most 256 characters (under 600 bytes of msgpack), so an
+ * unauthenticated connection can never make us buffer more than this.
+ */
+export const helloFrameBytesMax = 1024;
+/**
+ * Connections held at once that have not yet said hello (and, with TLS, not yet finished their
+ * handshake): a cluster's peers say hello within milliseconds of connecting, so this is slack for
+ * all of them redialling at once. At the limit the oldest is closed for the newest, so someone
+ * who fills the slots and stays silent cannot lock peers out, only slow their dials. Counted
+ * separately from inboundConnectionsMax. Bounds what strangers can make us hold to about
+ * preAuthConnectionsMax x (frameHeaderBytes + helloFrameBytesMax) of frame bytes (64 KiB),
+ * plus each socket's (and TLS handshake's) own state, for at most helloTimeoutMs each.
+ */
+export const preAuthConnectionsMaxDefault = 64;
 /** Node's timers cannot wait longer (a larger delay fires at once), so neither can a request. */
 export const requestTimeoutMsMax = 2_147_483_647;
 /** Idle time before TCP keepalive probes start: finds a peer whose machine vanished on idle connections. */
@@ -54,12 +71,18 @@ export interface TcpTransportOptions<Req, Rep> {
   /** Per socket; must hold at least one largest frame. Default writeQueueBytesMaxDefault. */
   readonly writeQueueBytesMax?: number;
   readonly inboundConnectionsMax?: number;
+  /** Default preAuthConnectionsMaxDefault. */
+  readonly preAuthConnectionsMax?: number;
 }
 
 export interface TcpTransportStats {
   readonly outboundConnections: number;
   readonly inboundConnections: number;
   readonly pendingRequests: number;
+  /** Accepted connections that have not said hello yet (at most preAuthConnectionsMax). */
+  readonly preAuthConnections: number;
+  /** Frame bytes those connections make us hold (at most preAuthConnections x (frameHeaderBytes + helloFrameBytesMax)). */
+  readonly preAuthBytesHeld: number;
 }
 
 /** One socket with its frame reassembly and write coalescing. */
@@ -133,8 +156,10 @@ interface Link<Rep> {
 interface Inbound {
   readonly connection: Connection;
   readonly remote: string;
-  /** Known once its hello arrived. */
+  /** Known once its hello arrived; until then the connection is in the pre-auth set. */
   peer: NodeId | undefined;
+  /** Reads the hello, holding at most helloFrameBytesMax; undefined once the hello arrived. */
+  helloReader: FirstFrameReader | undefined;
   helloTimer: NodeJS.Timeout | undefined;
   inFlight: number;
 }
@@ -189,6 +214,9 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private readonly helloFrame: Buffer;
   private readonly links = new Map<NodeId, Link<Rep>>();
   private readonly inbound = new Set<Inbound>();
+  /** Inbound connections without a hello yet, oldest first (a Set keeps insertion order). */
+  private readonly preAuth = new Set<Inbound>();
+  private readonly preAuthConnectionsMax: number;
   private handler: RequestHandler<Req, Rep> | undefined;
   private listening = false;
   private closed = false;
@@ -205,9 +233,10 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.backoffMaxMs = options.reconnectBackoffMs?.max ?? reconnectBackoffMsDefault.max;
     this.writeQueueBytesMax = options.writeQueueBytesMax ?? writeQueueBytesMaxDefault;
     const inboundConnectionsMax = options.inboundConnectionsMax ?? inboundConnectionsMaxDefault;
+    this.preAuthConnectionsMax = options.preAuthConnectionsMax ?? preAuthConnectionsMaxDefault;
 
     // Peers refuse hellos outside these bounds (envelope.ts), so refuse to start with them.
-    if (options.self.length === 0 || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be 1..${nodeIdLengthMax} characters`);
+    if (!isNodeId(options.self) || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be a node id (${NODE_ID_RULE}), got ${JSON.stringify(options.self)}`);
     if (options.cluster.length > clusterLengthMax) throw new RangeError(`cluster must be at most ${clusterLengthMax} characters`);
     assertPositiveInteger('frameBytesMax', this.frameBytesMax);
     assertPositiveInteger('inFlightMax', this.inFlightMax);
@@ -216,6 +245,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     assertPositiveInteger('reconnectBackoffMs.initial', this.backoffInitialMs);
     assertPositiveInteger('reconnectBackoffMs.max', this.backoffMaxMs);
     assertPositiveInteger('inboundConnectionsMax', inboundConnectionsMax);
+    assertPositiveInteger('preAuthConnectionsMax', this.preAuthConnectionsMax);
     if (this.backoffMaxMs < this.backoffInitialMs) throw new RangeError('reconnectBackoffMs.max must be >= initial');
     // Otherwise a largest frame could never be queued and would always answer OVERLOADED.
     if (this.writeQueueBytesMax < frameHeaderBytes + this.frameBytesMax) {
@@ -260,7 +290,9 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       if (link.connection !== undefined) outboundConnections += 1;
       pendingRequests += link.pending.size;
     }
-    return { outboundConnections, inboundConnections: this.inbound.size, pendingRequests };
+    let preAuthBytesHeld = 0;
+    for (const inbound of this.preAuth) preAuthBytesHeld += inbound.helloReader?.buffered ?? 0;
+    return { outboundConnections, inboundConnections: this.inbound.size, pendingRequests, preAuthConnections: this.preAuth.size, preAuthBytesHeld };
   }
 
   serve(handler: RequestHandler<Req, Rep>): void {
@@ -492,6 +524,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       connection,
       remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
       peer: undefined,
+      helloReader: new FirstFrameReader(helloFrameBytesMax),
       helloTimer: undefined,
       inFlight: 0,
     };
@@ -499,7 +532,14 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       connection.end('transport closed');
       return;
     }
+    if (this.preAuth.size >= this.preAuthConnectionsMax) {
+      const oldest = this.preAuth.values().next().value!;
+      this.abortInbound(oldest, `${this.preAuthConnectionsMax} connections without a hello: closing the oldest for a new one`);
+      // Its close event may come later; it no longer counts from now.
+      this.preAuth.delete(oldest);
+    }
     this.inbound.add(inbound);
+    this.preAuth.add(inbound);
     inbound.helloTimer = setTimeout(() => this.abortInbound(inbound, `no hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, chunk));
     socket.on('error', (error) => {
@@ -512,6 +552,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     socket.on('close', () => {
       clearTimeout(inbound.helloTimer);
       this.inbound.delete(inbound);
+      this.preAuth.delete(inbound);
       this.log.debug?.({ peer: inbound.peer, remote: inbound.remote, reason: connection.failure }, 'peer connection closed');
     });
   }
@@ -520,23 +561,18 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     const { connection } = inbound;
     if (connection.ended) return;
     try {
-      for (const payload of connection.decoder.push(chunk)) {
+      let frames = chunk;
+      if (inbound.helloReader !== undefined) {
+        const first = inbound.helloReader.push(chunk);
+        if (first === undefined) return;
+        if (!this.acceptHello(inbound, first.payload)) return;
+        frames = first.rest;
+      }
+      for (const payload of connection.decoder.push(frames)) {
         if (connection.ended) return;
         const envelope = parseEnvelope(payload);
         if (envelope === undefined) return this.abortInbound(inbound, 'invalid envelope');
-        if (inbound.peer === undefined) {
-          if (envelope.t !== 'hello') return this.abortInbound(inbound, `first frame is '${envelope.t}', not 'hello'`);
-          if (envelope.cluster !== this.options.cluster) {
-            return this.abortInbound(inbound, `hello from cluster '${envelope.cluster}', this is '${this.options.cluster}'`);
-          }
-          // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
-          if (envelope.from === this.options.self) return this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
-          clearTimeout(inbound.helloTimer);
-          inbound.helloTimer = undefined;
-          inbound.peer = envelope.from;
-          this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
-          continue;
-        }
+        if (inbound.peer === undefined) throw new Error('assertion: request frames before the hello');
         if (envelope.t !== 'req') return this.abortInbound(inbound, `unexpected '${envelope.t}' envelope on an incoming connection`);
         const request = this.options.parseRequest(envelope.body);
         if (request === undefined) return this.abortInbound(inbound, 'request body failed validation');
@@ -545,6 +581,40 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     } catch (error) {
       this.abortInbound(inbound, describe(error));
     }
+  }
+
+  /** Checks the first frame of an inbound connection; on success the connection leaves the pre-auth set. */
+  private acceptHello(inbound: Inbound, payload: unknown): boolean {
+    const envelope = parseEnvelope(payload);
+    if (envelope === undefined) {
+      this.abortInbound(inbound, 'invalid envelope');
+      return false;
+    }
+    if (envelope.t !== 'hello') {
+      this.abortInbound(inbound, `first frame is '${envelope.t}', not 'hello'`);
+      return false;
+    }
+    if (envelope.cluster !== this.options.cluster) {
+      this.abortInbound(inbound, `hello from cluster ${JSON.stringify(envelope.cluster)}, this is '${this.options.cluster}'`);
+      return false;
+    }
+    const claimed = envelope.from as string;
+    if (!NODE_ID_PATTERN.test(claimed)) {
+      this.abortInbound(inbound, `hello from ${JSON.stringify(claimed.slice(0, 80))}, not a node id (${NODE_ID_RULE})`);
+      return false;
+    }
+    // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
+    if (envelope.from === this.options.self) {
+      this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
+      return false;
+    }
+    clearTimeout(inbound.helloTimer);
+    inbound.helloTimer = undefined;
+    inbound.helloReader = undefined;
+    inbound.peer = envelope.from;
+    this.preAuth.delete(inbound);
+    this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
+    return true;
   }
 
   private abortInbound(inbound: Inbound, reason: string): void {
