@@ -12,17 +12,20 @@ import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { encodeContext } from '../version/context.ts';
 import { joinClocks } from '../version/siblings.ts';
-import type { TokenCheck } from './auth.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
 import { admit, type GuardOptions } from './request-guard.ts';
 import { membersView, ringView, siblingView } from './views.ts';
 
-/** A secure node's HTTP door: its TLS material (PEM) and how it checks bearer tokens. */
-export interface HttpSecurity {
-  /** The node's certificate and key, and the cluster CA that client certificates must chain to. */
-  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string | Buffer };
-  readonly checkToken: TokenCheck;
+/**
+ * A secure node's HTTP door (PEM): its certificate and key, and the cluster CA that client
+ * certificates must chain to (src/security/certs.ts NodeCerts has these). Bearer tokens are
+ * checked with the node's cluster secret (NodeConfig.clusterSecret).
+ */
+export interface HttpTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
 }
 
 export interface HttpServerOptions {
@@ -31,13 +34,13 @@ export interface HttpServerOptions {
   /** Told of every answered /kv request (metrics). */
   readonly observeKv?: KvRequestObserver;
   /** HTTPS and credentials; absent on an --insecure node (plain HTTP, no credentials). */
-  readonly security?: HttpSecurity;
+  readonly tls?: HttpTls;
 }
 
-export function buildHttpServer({ node, logger, observeKv, security }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOptions): FastifyInstance {
   const log = logger ?? pino({ level: 'silent' });
   const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
-  const guard: GuardOptions = { checkToken: security?.checkToken, scheme: security === undefined ? 'http' : 'https' };
+  const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
     try {
       admit(req, res, guard);
@@ -53,8 +56,8 @@ export function buildHttpServer({ node, logger, observeKv, security }: HttpServe
   const app = Fastify({
     loggerInstance: log,
     // fastify names its address https:// only when told; the server is ours either way.
-    ...(security !== undefined ? { https: {} } : {}),
-    serverFactory: (handler) => createLimitedServer(node.config, security, (req, res) => dispatch(req, res, handler)),
+    ...(tls !== undefined ? { https: {} } : {}),
+    serverFactory: (handler) => createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler)),
     // Keys may be 1024 UTF-8 bytes, percent-encoded up to 9 characters each; longer params must
     // reach our validator (400), not fall through to the router's 404.
     routerOptions: { maxParamLength: 16 * KEY_BYTES_MAX },
@@ -139,7 +142,7 @@ type Limits = Pick<
  * not apply to a server from serverFactory). A secure server requests a client certificate but
  * does not require one, so bearer tokens work too; auth.ts trusts only certificates it verified.
  */
-export function createLimitedServer(limits: Limits, security: HttpSecurity | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
   const http = {
     headersTimeout: limits.httpHeadersTimeoutMs,
     requestTimeout: limits.httpRequestTimeoutMs,
@@ -148,10 +151,10 @@ export function createLimitedServer(limits: Limits, security: HttpSecurity | und
     maxHeaderSize: limits.httpHeaderBytesMax,
   };
   const server: Server =
-    security === undefined
+    tls === undefined
       ? createServer(http, handler)
       : (createHttpsServer(
-          { ...http, ...security.tls, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.httpHandshakeTimeoutMs, minVersion: 'TLSv1.2' },
+          { ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.httpHandshakeTimeoutMs, minVersion: 'TLSv1.2' },
           handler,
         ) as unknown as Server);
   server.maxConnections = limits.httpConnectionsMax;

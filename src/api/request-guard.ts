@@ -4,7 +4,7 @@
 // changes an admin one. Also the headers every answer carries so no answer can run as a page
 // it was not meant to be. Refusals are ApiErrors (error-status.ts), answered as JSON.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authenticate, type ClientIdentity, type Role, type TokenCheck } from './auth.ts';
+import { authenticate, type ClientIdentity, type Role } from './auth.ts';
 import { ApiError } from './error-status.ts';
 
 /** The custom header state changes outside /kv must carry: a cross-origin page cannot send it unasked. */
@@ -26,8 +26,8 @@ export const DEFAULT_HEADERS: Readonly<Record<string, string>> = {
 };
 
 export interface GuardOptions {
-  /** Secure mode's token check; undefined when the node runs --insecure (no credentials). */
-  readonly checkToken: TokenCheck | undefined;
+  /** Secure mode: the cluster secret tokens are checked with; undefined with --insecure (no credentials). */
+  readonly clusterSecret: Uint8Array | undefined;
   /** The scheme the node serves: an Origin with another scheme is another origin. */
   readonly scheme: 'http' | 'https';
 }
@@ -54,8 +54,8 @@ export function admit(req: IncomingMessage, res: ServerResponse, options: GuardO
   }
   const isPublic = reads && PUBLIC_PATHS.has(path);
   let identity: ClientIdentity | undefined;
-  if (options.checkToken !== undefined && !isPublic) {
-    const auth = authenticate(req, options.checkToken);
+  if (options.clusterSecret !== undefined && !isPublic) {
+    const auth = authenticate(req, options.clusterSecret);
     if (!auth.ok) throw new ApiError('UNAUTHENTICATED', `${auth.reason}: send a client certificate or "Authorization: Bearer TOKEN" (see dynakv certs create-client)`);
     const needed = roleNeeded(method, path);
     if (needed === 'admin' && auth.identity.role !== 'admin') throw new ApiError('FORBIDDEN', `${method} ${path.slice(0, 100)} needs an admin credential; ${auth.identity.name} is a ${auth.identity.role}`);

@@ -1,23 +1,90 @@
 // Test helper for the HTTP door: one production node (LMDB, TCP, fastify, dashboard) in this
 // process on free loopback ports, alone in its ring (N=R=W=1) so writes succeed at once, with
-// config overrides (e.g. small HTTP limits). stop() closes it and removes its directory.
-import { mkdtempSync, rmSync } from 'node:fs';
+// config overrides (e.g. small HTTP limits). Secure: a fresh CA, the node's certificate and
+// clients `admin` (admin) and `alice` (user) under certsDir, and the node's HTTP door served as
+// HTTPS with them. stop() closes it and removes its directories.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { buildHttpServer } from '../../src/api/http-server.ts';
+import { observeRequests } from '../../src/metrics/request-hook.ts';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
 import { startProductionNode, type RunningNode } from '../../src/node/production.ts';
+import { CLUSTER_SECRET_FILE, createCa, createClientCert, createNodeCert, loadNodeCerts } from '../../src/security/certs.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
+import { registerDashboard } from '../../src/ui/routes.ts';
 import { freePort } from '../support/local-cluster.ts';
 
 export interface OneNode {
   readonly running: RunningNode;
   readonly url: string;
+  /** Secure nodes: the dir holding ca.crt and client.{admin,alice}.{crt,key,token}; '' otherwise. */
+  readonly certsDir: string;
   stop(): Promise<void>;
 }
 
-export async function startOneNode(name: string, overrides: Partial<NodeConfig> = {}): Promise<OneNode> {
+/** A CA in ROOT/ca, node certificates in ROOT/<id>, client credentials (admin, alice) in ROOT/clients. */
+export async function makeCerts(root: string, nodeIds: readonly string[]): Promise<{ caKey: string; clients: string; secret: Buffer }> {
+  const caKey = join(root, 'ca', 'ca.key');
+  await createCa({ certsDir: join(root, 'ca'), caKey });
+  for (const id of nodeIds) await createNodeCert({ id, certsDir: join(root, id), caKey });
+  const clients = join(root, 'clients');
+  await createClientCert({ name: 'admin', role: 'admin', certsDir: clients, caKey });
+  await createClientCert({ name: 'alice', role: 'user', certsDir: clients, caKey });
+  return { caKey, clients, secret: readFileSync(join(root, 'ca', CLUSTER_SECRET_FILE)) };
+}
+
+export async function startOneNode(name: string, overrides: Partial<NodeConfig> = {}, options: { secure?: boolean } = {}): Promise<OneNode> {
   const root = mkdtempSync(join(tmpdir(), `dynakv-${name}-`));
+  if (options.secure === true) return startSecure(name, root, overrides);
+  try {
+    const running = await startOneNodeIn(name, root, overrides);
+    return {
+      running,
+      url: running.httpUrl,
+      certsDir: '',
+      async stop() {
+        await running.close();
+        rmSync(root, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Until production wiring takes certificates, the secure door is a second HTTP server on the
+ * running node, built as production builds its own but with the node's TLS material.
+ */
+async function startSecure(name: string, root: string, overrides: Partial<NodeConfig>): Promise<OneNode> {
+  try {
+    const { clients } = await makeCerts(join(root, 'certs'), ['s1']);
+    const certs = loadNodeCerts(join(root, 'certs', 's1'));
+    const inner = await startOneNodeIn(name, root, { ...overrides, clusterSecret: certs.clusterSecret });
+    const http = buildHttpServer({ node: inner.node, logger: pino({ level: 'silent' }), tls: certs });
+    observeRequests(http, inner.metrics);
+    registerDashboard(http, { node: inner.node, metrics: inner.metrics, log: pino({ level: 'silent' }) });
+    const url = await http.listen({ host: '127.0.0.1', port: 0 });
+    return {
+      running: inner,
+      url,
+      certsDir: clients,
+      async stop() {
+        await http.close();
+        await inner.close();
+        rmSync(root, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startOneNodeIn(name: string, root: string, overrides: Partial<NodeConfig>): Promise<RunningNode> {
   const id = 's1';
   const http = await freePort();
   const peer = await freePort();
@@ -34,18 +101,5 @@ export async function startOneNode(name: string, overrides: Partial<NodeConfig> 
     w: 1,
     ...overrides,
   };
-  try {
-    const running = await startProductionNode({ config, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger: pino({ level: 'silent' }) });
-    return {
-      running,
-      url: running.httpUrl,
-      async stop() {
-        await running.close();
-        rmSync(root, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    rmSync(root, { recursive: true, force: true });
-    throw err;
-  }
+  return startProductionNode({ config, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger: pino({ level: 'silent' }) });
 }
