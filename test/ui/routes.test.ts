@@ -58,7 +58,7 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
   it('serves the page, its script and its styles', async () => {
     for (const [path, type, content] of [
       ['/ui', 'text/html', '<svg id="ring"'],
-      ['/ui/dashboard.js', 'text/javascript', "new EventSource('/ui/events')"],
+      ['/ui/dashboard.js', 'text/javascript', "api('/ui/events'"],
       ['/ui/dashboard.css', 'text/css', '--down'],
     ] as const) {
       const res = await fetch(`${url}${path}`);
