@@ -71,6 +71,8 @@ node
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--cluster <name>', 'cluster name; peers must agree', DEFAULT_CONFIG.cluster)
   .option('--log-level <level>', 'log level (trace..fatal)', 'info')
+  .option('--certs-dir <dir>', 'secure mode: the node\'s certs dir (dynakv certs create-node): peer mutual TLS, cluster secret')
+  .option('--insecure', 'run without authentication or encryption (a warning is logged)')
   .action(runNodeStart);
 
 withConnection(program.command('put <key> <value>'))

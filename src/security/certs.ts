@@ -498,3 +498,49 @@ export function readClientToken(dir: string, name: string): string {
   if (shape.name !== name) throw new CertsError('CERTS_INVALID', `holds a token for client ${shape.name}, not ${name}`, path);
   return token;
 }
+
+// ---- a whole local cluster ----------------------------------------------------------------------
+
+export interface ClusterCertsOptions {
+  /** The CA's dir: ca.crt, ca.key, cluster.secret and the clients' files; each node's dir is certsDir/<id>. */
+  readonly certsDir: string;
+  readonly nodeIds: readonly string[];
+  /** Extra names or addresses for every node certificate (or per node, by id). */
+  readonly hosts?: readonly string[] | ((id: string) => readonly string[]);
+  /** Client credentials to make in certsDir. */
+  readonly clients?: ReadonlyArray<{ readonly name: string; readonly role: ClientRole }>;
+}
+
+export interface ClusterCerts {
+  readonly certsDir: string;
+  readonly caKey: string;
+  /** The certs dir of each node, by id. */
+  readonly nodeDirs: ReadonlyMap<string, string>;
+  /** Files written by this call; empty when everything was already there. */
+  readonly written: readonly string[];
+}
+
+/**
+ * Makes whatever is missing of a local cluster's certificates: the CA (if certsDir has no ca.key),
+ * a certs dir per node (if it has no node.crt) and the clients (if their token is missing). Used
+ * by `dynakv cluster start` on first start and by the test, chaos and benchmark launchers.
+ */
+export async function ensureClusterCerts(options: ClusterCertsOptions): Promise<ClusterCerts> {
+  const certsDir = resolve(options.certsDir);
+  const caKey = join(certsDir, CA_KEY_FILE);
+  const written: string[] = [];
+  if (!existsSync(caKey)) written.push(...(await createCa({ certsDir })).written);
+  const nodeDirs = new Map<string, string>();
+  for (const id of options.nodeIds) {
+    const dir = join(certsDir, id);
+    nodeDirs.set(id, dir);
+    if (existsSync(join(dir, NODE_CERT_FILE))) continue;
+    const hosts = typeof options.hosts === 'function' ? options.hosts(id) : (options.hosts ?? []);
+    written.push(...(await createNodeCert({ id, certsDir: dir, caKey, hosts })).written);
+  }
+  for (const client of options.clients ?? []) {
+    if (existsSync(join(certsDir, clientFiles(client.name).token))) continue;
+    written.push(...(await createClientCert({ ...client, certsDir, caKey })).written);
+  }
+  return { certsDir, caKey, nodeDirs, written };
+}

@@ -1,16 +1,22 @@
 // The production peer transport: one persistent, lazily dialed TCP connection per peer carrying
-// length-prefixed msgpack frames (frame-codec.ts) with requests multiplexed by id (envelope.ts).
-// It owns sockets, reconnect backoff, timeouts and per-peer limits. It must not interpret
+// length-prefixed msgpack frames (frame-codec.ts) with requests multiplexed by id (envelope.ts),
+// in mutual TLS when given certificates (both ends prove a node identity signed by the cluster
+// CA, and a hello must name the id its certificate proves), plain TCP otherwise (--insecure).
+// It owns sockets, TLS, reconnect backoff, timeouts and per-peer limits. It must not interpret
 // request or reply bodies beyond the validators it is given, and it must never throw out of a
 // socket event handler: a misbehaving peer costs that peer its connection, never the process.
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import type { Server, Socket } from 'node:net';
+import tls from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
 import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
 import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
+import { describeIdentity, identityOfCertificate } from '../security/identity.ts';
 import { RemoteError } from './remote-error.ts';
 
 /** Requests in flight per peer (each direction) before request() answers OVERLOADED; protects both ends' memory. */
@@ -48,6 +54,15 @@ export const keepAliveInitialDelayMs = 10_000;
 
 export type TransportLog = Pick<Log, 'warn' | 'info'> & Partial<Pick<Log, 'debug'>>;
 
+/** Mutual TLS between nodes: PEM texts from the node's certs dir (src/security/certs.ts). */
+export interface PeerTls {
+  /** The cluster CA: the only issuer accepted, both ways. */
+  readonly ca: string | Buffer;
+  /** This node's certificate: its URI SAN must be dynakv://node/<self>. */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
 export interface TcpTransportOptions<Req, Rep> {
   readonly self: NodeId;
   /** A hello naming another cluster is refused (the connection is closed), so two clusters never mix. */
@@ -73,6 +88,17 @@ export interface TcpTransportOptions<Req, Rep> {
   readonly inboundConnectionsMax?: number;
   /** Default preAuthConnectionsMaxDefault. */
   readonly preAuthConnectionsMax?: number;
+  /**
+   * Mutual TLS: a listener takes only peers whose certificate the cluster CA signed and names a
+   * node (not a client), and a dialer only listeners whose certificate names the node it dialed.
+   * Without it, plain TCP that trusts every hello (--insecure).
+   */
+  readonly tls?: PeerTls;
+  /**
+   * Whether `to` is a join seed's pseudo id (an address whose node id is not known yet): with TLS,
+   * the listener there may prove any node identity instead of `to`. Default: none is.
+   */
+  readonly isSeed?: (to: NodeId) => boolean;
 }
 
 export interface TcpTransportStats {
@@ -154,8 +180,13 @@ interface Link<Rep> {
 
 /** A connection a peer dialed to us: its requests, our replies. */
 interface Inbound {
-  readonly connection: Connection;
+  /** The accepted TCP socket; with TLS, the TLS socket runs over it. Destroying it ends both. */
+  readonly raw: Socket;
+  /** The socket frames travel on: raw itself, or (TLS) the TLS socket once its handshake succeeded. */
+  connection: Connection | undefined;
   readonly remote: string;
+  /** With TLS: the node id the peer's certificate proves, known after the handshake; its hello must name it. */
+  certPeer: NodeId | undefined;
   /** Known once its hello arrived; until then the connection is in the pre-auth set. */
   peer: NodeId | undefined;
   /** Reads the hello, holding at most helloFrameBytesMax; undefined once the hello arrived. */
@@ -210,6 +241,11 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private readonly backoffMaxMs: number;
   private readonly writeQueueBytesMax: number;
   private readonly server: Server;
+  /** With TLS: wraps the sockets `server` accepts (it never listens itself). */
+  private readonly tlsServer: tls.Server | undefined;
+  /** With TLS: inbound connections in their handshake, by remote address (unique among open TCP connections to one port). */
+  private readonly handshaking = new Map<string, Inbound>();
+  private readonly tlsClient: tls.ConnectionOptions | undefined;
   /** Encoded once: it never changes, and encoding it here proves at construction that it fits frameBytesMax. */
   private readonly helloFrame: Buffer;
   private readonly links = new Map<NodeId, Link<Rep>>();
@@ -254,6 +290,24 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
     this.helloFrame = encodeFrame({ t: 'hello', from: options.self, cluster: options.cluster } satisfies Envelope, this.frameBytesMax);
 
+    if (options.tls !== undefined) {
+      const own = ownIdentity(options.tls.cert);
+      if (own !== options.self) throw new RangeError(`tls.cert must be a node certificate for ${options.self}, it is for ${own}`);
+      const { ca, cert, key } = options.tls;
+      // TLS 1.3 only: both ends are ours, and it encrypts the certificates too.
+      // rejectUnauthorized is off so that a refused certificate reaches onSecureInbound, which
+      // refuses it there with a logged reason (Node would close it silently); either way the
+      // check comes after the handshake and before any application byte is read.
+      this.tlsServer = tls.createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3', handshakeTimeout: this.helloTimeoutMs });
+      this.tlsServer.on('secureConnection', (socket) => this.onSecureInbound(socket));
+      this.tlsServer.on('tlsClientError', (error, socket) => {
+        const inbound = this.handshaking.get(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+        socket.destroy();
+        // Also emitted when we closed the socket ourselves (hello timeout, eviction): logged then.
+        if (inbound !== undefined) this.abortInbound(inbound, describe(error), 'refused peer connection: TLS handshake failed');
+      });
+      this.tlsClient = { ca, cert, key, minVersion: 'TLSv1.3' };
+    }
     this.server = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
     this.server.maxConnections = inboundConnectionsMax;
     this.server.on('connection', (socket) => this.accept(socket));
@@ -367,7 +421,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
     for (const inbound of this.inbound) {
       clearTimeout(inbound.helloTimer);
-      inbound.connection.end('transport closed');
+      inbound.connection?.end('transport closed');
+      inbound.raw.destroy();
     }
     this.closing = new Promise<void>((resolve) => {
       if (!this.server.listening) {
@@ -414,7 +469,19 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private dial(link: Link<Rep>, address: { host: string; port: number }): Connection | undefined {
     let socket: Socket;
     try {
-      socket = net.connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+      if (this.tlsClient === undefined) {
+        socket = net.connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+      } else {
+        socket = tls.connect({
+          ...this.tlsClient,
+          host: address.host,
+          port: address.port,
+          // Replaces the host name check: peers are named by node id, not by address.
+          checkServerIdentity: (_host, certificate) => this.checkListener(link.peer, certificate),
+        });
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, keepAliveInitialDelayMs);
+      }
     } catch (error) {
       // E.g. a port outside 0..65535 from the address book.
       this.recordFailure(link, `dial failed: ${describe(error)}`);
@@ -424,8 +491,9 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     link.connection = connection;
     link.address = { host: address.host, port: address.port };
 
+    // With TLS the handshake is part of connecting, and must finish within the same time.
     const connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
-    socket.once('connect', () => {
+    socket.once(this.tlsClient === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(connectTimer);
       connection.connected = true;
       this.log.debug?.({ peer: link.peer, ...address }, 'peer connection established');
@@ -443,6 +511,16 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     // Written before any request, so it is the first frame on the wire; Node queues it until connected.
     connection.write(this.helloFrame);
     return connection;
+  }
+
+  /** checkServerIdentity for dials: the listener must prove the node we dialed (any node, for a join seed). */
+  private checkListener(to: NodeId, certificate: PeerCertificate): Error | undefined {
+    const result = identityOfCertificate(certificate.raw);
+    if (!result.ok) return new Error(`peer certificate refused: ${result.reason}`);
+    const { identity } = result;
+    if (identity.kind !== 'node') return new Error(`peer certificate refused: it is a ${describeIdentity(identity)}, not a node`);
+    if (identity.id !== to && this.options.isSeed?.(to) !== true) return new Error(`peer certificate refused: it is for node ${identity.id}, dialed ${to}`);
+    return undefined;
   }
 
   private onReplyData(link: Link<Rep>, connection: Connection, chunk: Buffer): void {
@@ -518,18 +596,23 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   // ---- incoming side -------------------------------------------------------------------------
 
-  private accept(socket: Socket): void {
-    const connection = new Connection(socket, this.frameBytesMax, true);
+  private accept(raw: Socket): void {
+    const remote = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
     const inbound: Inbound = {
-      connection,
-      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      raw,
+      connection: undefined,
+      remote,
+      certPeer: undefined,
       peer: undefined,
       helloReader: new FirstFrameReader(helloFrameBytesMax),
       helloTimer: undefined,
       inFlight: 0,
     };
+    raw.on('error', (error) => {
+      if (inbound.connection !== undefined) inbound.connection.failure ??= describe(error);
+    });
     if (this.closed) {
-      connection.end('transport closed');
+      raw.destroy();
       return;
     }
     if (this.preAuth.size >= this.preAuthConnectionsMax) {
@@ -540,25 +623,63 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
     this.inbound.add(inbound);
     this.preAuth.add(inbound);
+    // One deadline for the TLS handshake and the hello together, from the TCP accept.
     inbound.helloTimer = setTimeout(() => this.abortInbound(inbound, `no hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
-    socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, chunk));
-    socket.on('error', (error) => {
-      connection.failure ??= describe(error);
+    raw.on('close', () => {
+      clearTimeout(inbound.helloTimer);
+      this.inbound.delete(inbound);
+      this.preAuth.delete(inbound);
+      if (this.handshaking.get(remote) === inbound) this.handshaking.delete(remote);
+      this.log.debug?.({ peer: inbound.peer, remote, reason: inbound.connection?.failure }, 'peer connection closed');
     });
+    if (this.tlsServer === undefined) {
+      this.attachInbound(inbound, raw);
+      return;
+    }
+    this.handshaking.set(remote, inbound);
+    // The documented way to hand a TCP socket to a TLS server; its handshake then runs on it.
+    this.tlsServer.emit('connection', raw);
+  }
+
+  /** A TLS handshake completed (the CA signed the peer's certificate): it must also name a node. */
+  private onSecureInbound(socket: TLSSocket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const inbound = this.handshaking.get(remote);
+    this.handshaking.delete(remote);
+    if (inbound === undefined || inbound.raw.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const certificate = socket.getPeerX509Certificate();
+    if (certificate === undefined) return this.abortInbound(inbound, 'peer certificate refused: none was sent', 'refused peer connection');
+    // Not signed by the cluster CA, expired, or without the clientAuth usage.
+    if (!socket.authorized) return this.abortInbound(inbound, `peer certificate refused: ${String(socket.authorizationError)}`, 'refused peer connection');
+    const result = identityOfCertificate(certificate.raw);
+    if (!result.ok) return this.abortInbound(inbound, `peer certificate refused: ${result.reason}`, 'refused peer connection');
+    if (result.identity.kind !== 'node') {
+      return this.abortInbound(inbound, `peer certificate refused: it is a ${describeIdentity(result.identity)}; the peer port takes nodes only`, 'refused peer connection');
+    }
+    inbound.certPeer = result.identity.id;
+    this.attachInbound(inbound, socket);
+  }
+
+  /** Starts reading frames on the socket they travel on (raw TCP, or TLS after its handshake). */
+  private attachInbound(inbound: Inbound, socket: Socket): void {
+    const connection = new Connection(socket, this.frameBytesMax, true);
+    inbound.connection = connection;
+    socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, connection, chunk));
+    if (socket !== inbound.raw) {
+      socket.on('error', (error) => {
+        connection.failure ??= describe(error);
+      });
+    }
     // Reading stops while our replies are not being read (see sendFrame); resume once they drain.
     socket.on('drain', () => {
       if (!connection.ended) socket.resume();
     });
-    socket.on('close', () => {
-      clearTimeout(inbound.helloTimer);
-      this.inbound.delete(inbound);
-      this.preAuth.delete(inbound);
-      this.log.debug?.({ peer: inbound.peer, remote: inbound.remote, reason: connection.failure }, 'peer connection closed');
-    });
   }
 
-  private onRequestData(inbound: Inbound, chunk: Buffer): void {
-    const { connection } = inbound;
+  private onRequestData(inbound: Inbound, connection: Connection, chunk: Buffer): void {
     if (connection.ended) return;
     try {
       let frames = chunk;
@@ -603,6 +724,10 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       this.abortInbound(inbound, `hello from ${JSON.stringify(claimed.slice(0, 80))}, not a node id (${NODE_ID_RULE})`);
       return false;
     }
+    if (this.tlsServer !== undefined && claimed !== inbound.certPeer) {
+      this.abortInbound(inbound, `hello names node ${claimed}, its certificate is for node ${String(inbound.certPeer)}`, 'refused peer connection');
+      return false;
+    }
     // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
     if (envelope.from === this.options.self) {
       this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
@@ -617,11 +742,12 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     return true;
   }
 
-  private abortInbound(inbound: Inbound, reason: string): void {
-    if (inbound.connection.ended) return;
-    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, 'closing connection from peer: malformed input');
+  private abortInbound(inbound: Inbound, reason: string, what = 'closing connection from peer: malformed input'): void {
+    if (inbound.raw.destroyed || inbound.connection?.ended === true) return;
+    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, what);
     clearTimeout(inbound.helloTimer);
-    inbound.connection.end(reason);
+    inbound.connection?.end(reason);
+    inbound.raw.destroy();
   }
 
   private handle(inbound: Inbound, from: NodeId, id: number, request: Req): void {
@@ -652,7 +778,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   }
 
   private sendReply(inbound: Inbound, id: number, reply: Rep): void {
-    if (inbound.connection.ended) return;
+    if (inbound.connection === undefined || inbound.connection.ended) return;
     let frame: Buffer;
     try {
       frame = encodeFrame({ t: 'rep', id, body: reply } satisfies Envelope, this.frameBytesMax);
@@ -665,13 +791,14 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   }
 
   private sendError(inbound: Inbound, id: number, code: string, message: string): void {
-    if (inbound.connection.ended) return;
+    if (inbound.connection === undefined || inbound.connection.ended) return;
     const envelope: Envelope = { t: 'err', id, code, message: message.slice(0, errorMessageLengthMax) };
     this.sendFrame(inbound, encodeFrame(envelope, this.frameBytesMax));
   }
 
   private sendFrame(inbound: Inbound, frame: Buffer): void {
     const { connection } = inbound;
+    if (connection === undefined) throw new Error('assertion: reply on a connection without a hello');
     const queuedBytes = connection.socket.writableLength;
     // Hard bound: past twice the soft limit the peer has stopped reading its replies altogether.
     if (queuedBytes + frame.length > 2 * this.writeQueueBytesMax) {
@@ -685,4 +812,18 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
 function rejection(code: TransportErrorCode, message: string): Promise<never> {
   return Promise.reject(new TransportError(code, message));
+}
+
+/** The node id a certificate (PEM) proves; throws RangeError if it proves none. */
+function ownIdentity(certPem: string | Buffer): NodeId {
+  let raw: Buffer;
+  try {
+    raw = new X509Certificate(certPem).raw;
+  } catch {
+    throw new RangeError('tls.cert is not a PEM certificate');
+  }
+  const result = identityOfCertificate(raw);
+  if (!result.ok) throw new RangeError(`tls.cert: ${result.reason}`);
+  if (result.identity.kind !== 'node') throw new RangeError(`tls.cert is a ${describeIdentity(result.identity)}, not a node`);
+  return result.identity.id;
 }
