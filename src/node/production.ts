@@ -82,7 +82,8 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   await transport.listen();
   node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
   const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
-  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics) });
+  // Secure: HTTPS with the node's certificate, and a client credential on every route but /health.
+  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics), ...(security.mode === 'secure' ? { tls: security.certs } : {}) });
   observeRequests(http, metrics);
   registerDashboard(http, { node, metrics, log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });

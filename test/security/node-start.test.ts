@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureClusterCerts } from '../../src/security/certs.ts';
+import { fetchWith } from '../support/cluster-fetch.ts';
 import { freePort, waitFor } from '../support/local-cluster.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
@@ -37,7 +38,10 @@ async function nodeStart(id: string, flags: string[], whileUp?: (peerPort: numbe
   try {
     await waitFor(`${id} to exit or answer /health`, async () => {
       if (child.exitCode !== null) return true;
-      healthy = (await fetch(`http://127.0.0.1:${httpPort}/health`)).ok;
+      // A secure node serves HTTPS with a certificate from its cluster's CA (/health needs no credential).
+      const certsDir = flags.includes('--certs-dir') ? flags[flags.indexOf('--certs-dir') + 1]! : undefined;
+      const get = certsDir === undefined ? fetch : fetchWith({ ca: readFileSync(join(certsDir, 'ca.crt'), 'utf8') });
+      healthy = (await get(`${certsDir === undefined ? 'http' : 'https'}://127.0.0.1:${httpPort}/health`)).ok;
       return healthy;
     }, 30_000);
     if (healthy && whileUp !== undefined) await whileUp(peerPort, child.pid!);

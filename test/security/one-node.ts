@@ -1,19 +1,16 @@
 // Test helper for the HTTP door: one production node (LMDB, TCP, fastify, dashboard) in this
 // process on free loopback ports, alone in its ring (N=R=W=1) so writes succeed at once, with
 // config overrides (e.g. small HTTP limits). Secure: a fresh CA, the node's certificate and
-// clients `admin` (admin) and `alice` (user) under certsDir, and the node's HTTP door served as
-// HTTPS with them. stop() closes it and removes its directories.
+// clients `admin` (admin) and `alice` (user) under certsDir, the node started secure (HTTPS,
+// peer mutual TLS). stop() closes it and removes its directories.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { buildHttpServer } from '../../src/api/http-server.ts';
-import { observeRequests } from '../../src/metrics/request-hook.ts';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
-import { startProductionNode, type RunningNode } from '../../src/node/production.ts';
+import { startProductionNode, type NodeSecurity, type RunningNode } from '../../src/node/production.ts';
 import { CLUSTER_SECRET_FILE, createCa, createClientCert, createNodeCert, loadNodeCerts } from '../../src/security/certs.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
-import { registerDashboard } from '../../src/ui/routes.ts';
 import { freePort } from '../support/local-cluster.ts';
 
 export interface OneNode {
@@ -55,26 +52,17 @@ export async function startOneNode(name: string, overrides: Partial<NodeConfig> 
   }
 }
 
-/**
- * Until production wiring takes certificates, the secure door is a second HTTP server on the
- * running node, built as production builds its own but with the node's TLS material.
- */
 async function startSecure(name: string, root: string, overrides: Partial<NodeConfig>): Promise<OneNode> {
   try {
     const { clients } = await makeCerts(join(root, 'certs'), ['s1']);
     const certs = loadNodeCerts(join(root, 'certs', 's1'));
-    const inner = await startOneNodeIn(name, root, { ...overrides, clusterSecret: certs.clusterSecret });
-    const http = buildHttpServer({ node: inner.node, logger: pino({ level: 'silent' }), tls: certs });
-    observeRequests(http, inner.metrics);
-    registerDashboard(http, { node: inner.node, metrics: inner.metrics, log: pino({ level: 'silent' }) });
-    const url = await http.listen({ host: '127.0.0.1', port: 0 });
+    const running = await startOneNodeIn(name, root, { ...overrides, clusterSecret: certs.clusterSecret }, { mode: 'secure', certs });
     return {
-      running: inner,
-      url,
+      running,
+      url: running.httpUrl,
       certsDir: clients,
       async stop() {
-        await http.close();
-        await inner.close();
+        await running.close();
         rmSync(root, { recursive: true, force: true });
       },
     };
@@ -84,7 +72,7 @@ async function startSecure(name: string, root: string, overrides: Partial<NodeCo
   }
 }
 
-async function startOneNodeIn(name: string, root: string, overrides: Partial<NodeConfig>): Promise<RunningNode> {
+async function startOneNodeIn(name: string, root: string, overrides: Partial<NodeConfig>, security: NodeSecurity = { mode: 'insecure' }): Promise<RunningNode> {
   const id = 's1';
   const http = await freePort();
   const peer = await freePort();
@@ -101,5 +89,5 @@ async function startOneNodeIn(name: string, root: string, overrides: Partial<Nod
     w: 1,
     ...overrides,
   };
-  return startProductionNode({ config, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger: pino({ level: 'silent' }) });
+  return startProductionNode({ config, security, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger: pino({ level: 'silent' }) });
 }

@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
 import { ensureClusterCerts, loadNodeCerts } from '../../src/security/certs.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { startProductionNode, type NodeSecurity, type RunningNode } from '../../src/node/production.ts';
+import { clusterFetch, type TestFetch } from './cluster-fetch.ts';
 import { freePort } from './local-cluster.ts';
 
 export class InProcessCluster {
@@ -19,10 +20,14 @@ export class InProcessCluster {
     readonly nodes: RunningNode[],
   ) {}
 
+  /** fetch() for the nodes' HTTP doors: with the CA and the admin certificate when secure. */
+  fetch: TestFetch = (url, init) => fetch(url, init);
+
   static async start(name: string, ids: readonly string[], options: { readonly insecure?: boolean } = {}): Promise<InProcessCluster> {
     const cluster = new InProcessCluster(mkdtempSync(join(tmpdir(), `dynakv-${name}-`)), []);
     try {
-      const certs = options.insecure === true ? undefined : await ensureClusterCerts({ certsDir: join(cluster.root, 'certs'), nodeIds: ids });
+      const certs = options.insecure === true ? undefined : await ensureClusterCerts({ certsDir: join(cluster.root, 'certs'), nodeIds: ids, clients: [{ name: 'admin', role: 'admin' }] });
+      cluster.fetch = clusterFetch(certs?.certsDir);
       const ports = await Promise.all(ids.map(async () => ({ http: await freePort(), peer: await freePort() })));
       const peers = ids.map((id, i) => ({ id, host: '127.0.0.1', port: ports[i]!.peer }));
       for (const [i, id] of ids.entries()) {

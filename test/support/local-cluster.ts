@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynakvClient } from '../../src/client/http-client.ts';
 import { ensureClusterCerts } from '../../src/security/certs.ts';
+import { adminCredentials, fetchWith, type TestFetch } from './cluster-fetch.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/dynakv.js');
@@ -81,11 +82,22 @@ export class LocalCluster {
   private async allocate(id: string): Promise<ClusterNode> {
     const httpPort = await freePort();
     const peerPort = await freePort();
-    const url = `http://127.0.0.1:${httpPort}`;
-    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client: new DynakvClient(url) };
+    // Secure nodes serve HTTPS and want a credential: the admin client's certificate.
+    if (!this.insecure) await ensureClusterCerts({ certsDir: this.certsDir, nodeIds: [], clients: [{ name: 'admin', role: 'admin' }] });
+    const url = `${this.insecure ? 'http' : 'https'}://127.0.0.1:${httpPort}`;
+    const client = new DynakvClient(url, this.insecure ? {} : { credentials: adminCredentials(this.certsDir) });
+    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client };
     this.nodes.push(node);
     return node;
   }
+
+  /** fetch() for this cluster's nodes: with the CA and the admin certificate when secure. */
+  get fetch(): TestFetch {
+    this.fetcher ??= fetchWith(this.insecure ? undefined : adminCredentials(this.certsDir));
+    return this.fetcher;
+  }
+
+  private fetcher: TestFetch | undefined;
 
   /** Starts a new node that only knows how to reach the cluster (--join); an operator must add it. */
   async startJoiner(id: string, via: string): Promise<ClusterNode> {
@@ -133,7 +145,7 @@ export class LocalCluster {
     node.process = child;
     await waitFor(`${id} to answer /health`, async () => {
       if (child.exitCode !== null) throw new Error(`${id} exited with ${child.exitCode}`);
-      return (await fetch(`${node.url}/health`)).ok;
+      return (await this.fetch(`${node.url}/health`)).ok;
     });
   }
 
