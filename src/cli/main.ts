@@ -33,6 +33,7 @@ cluster
   .option('--data-dir <dir>', 'parent directory of the nodes\' data', './data')
   .option('--log-level <level>', 'node log level (trace..fatal); info shows membership events', 'info')
   .option('--log-format <format>', 'auto (readable in a terminal, JSON otherwise), pretty or json', 'auto')
+  .option('--insecure', 'start the nodes without authentication or encryption (no certificates are made)')
   .action(runClusterStart);
 
 const certs = program.command('certs').description('make the certificates, cluster secret and client credentials of a secure cluster');

@@ -491,13 +491,25 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     link.connection = connection;
     link.address = { host: address.host, port: address.port };
 
-    // With TLS the handshake is part of connecting, and must finish within the same time.
-    const connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
-    socket.once(this.tlsClient === undefined ? 'connect' : 'secureConnect', () => {
+    let connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
+    const established = (): void => {
       clearTimeout(connectTimer);
       connection.connected = true;
       this.log.debug?.({ peer: link.peer, ...address }, 'peer connection established');
-    });
+    };
+    if (this.tlsClient === undefined) {
+      socket.once('connect', established);
+    } else {
+      // The kernel answers a SYN, but a TLS handshake needs the peer's event loop, which may be
+      // busy for a moment (a node starting, a long GC). Requests queued meanwhile keep their own
+      // timeouts, so the handshake gets the listener's whole deadline instead of being torn down
+      // and redone, which would only miss more of them.
+      socket.once('connect', () => {
+        clearTimeout(connectTimer);
+        connectTimer = setTimeout(() => connection.end(`TLS handshake not done within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+      });
+      socket.once('secureConnect', established);
+    }
     socket.on('data', (chunk: Buffer) => this.onReplyData(link, connection, chunk));
     socket.on('error', (error) => {
       connection.failure ??= describe(error);

@@ -207,6 +207,31 @@ describe('peer transport over mutual TLS', () => {
     assert.deepEqual(await a.transport.request(`seed:${host}:${c.transport.port}`, { op: 'echo', value: 2 }, 2_000), { from: 'c', value: 2 });
   });
 
+  it('waits past connectTimeoutMs for a handshake the listener is slow to answer (its event loop busy)', async () => {
+    const b = await start('b');
+    // A relay that accepts at once (as the kernel does) but passes bytes on only after 600 ms.
+    const relay = net.createServer((inbound) => {
+      inbound.pause();
+      setTimeout(() => {
+        const outbound = net.connect({ host, port: b.transport.port });
+        sockets.push(inbound, outbound);
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.resume();
+        outbound.on('error', () => inbound.destroy());
+        inbound.on('error', () => outbound.destroy());
+      }, 600);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, host, resolve));
+    try {
+      const a = await start('a', { connectTimeoutMs: 200 });
+      addressBook.set('b', { host, port: (relay.address() as net.AddressInfo).port });
+      assert.deepEqual(await a.transport.request('b', { op: 'echo', value: 'slow' }, 3_000), { from: 'b', value: 'slow' });
+    } finally {
+      for (const socket of sockets.splice(0)) socket.destroy();
+      await new Promise((resolve) => relay.close(resolve));
+    }
+  });
+
   it('closes a TCP connection that never finishes its TLS handshake within helloTimeoutMs, and counts it as pre-auth', async () => {
     const b = await start('b', { helloTimeoutMs: 200 });
     const socket = net.connect({ host, port: b.transport.port });
