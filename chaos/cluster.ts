@@ -9,7 +9,8 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GiveUp, isRunning, killChild, track, waitFor } from '../bench/systems/processes.ts';
-import { ensureClusterCerts } from '../src/security/certs.ts';
+import { DynakvClient, type ClientCredentials } from '../src/client/http-client.ts';
+import { ensureClusterCerts, loadClientCerts } from '../src/security/certs.ts';
 import type { ChildProcess } from 'node:child_process';
 import { recordRunState } from './leftovers.ts';
 import type { ChaosNetwork } from './network.ts';
@@ -48,6 +49,18 @@ export class ChaosCluster {
     return join(this.dataRoot, 'certs');
   }
 
+  /** What the workload and checks talk to the nodes with: the CA and the admin client's certificate (none when insecure). */
+  get credentials(): ClientCredentials | undefined {
+    if (this.insecure) return undefined;
+    this.adminCredentials ??= (() => {
+      const admin = loadClientCerts(this.certsDir, 'admin');
+      return { ca: admin.ca, cert: admin.cert, key: admin.key };
+    })();
+    return this.adminCredentials;
+  }
+
+  private adminCredentials: ClientCredentials | undefined;
+
   /** Allocates addresses (ports from `ports` in loopback mode) and starts every node. */
   static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number>; insecure?: boolean }): Promise<ChaosCluster> {
     const name = `dkv-chaos-${process.pid}-${Date.now().toString(36)}`;
@@ -60,7 +73,8 @@ export class ChaosCluster {
       const httpPort = loopback ? await options.ports() : BASE_HTTP_PORT;
       const peerPort = loopback ? await options.ports() : BASE_PEER_PORT;
       const id = `n${index + 1}`;
-      nodes.push({ id, index, host, httpPort, peerPort, url: `http://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
+      // Secure nodes serve HTTPS (certificates from the cluster's CA) and want a credential.
+      nodes.push({ id, index, host, httpPort, peerPort, url: `${options.insecure === true ? 'http' : 'https'}://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
     }
     mkdirSync(options.logDir, { recursive: true });
     const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir, options.insecure === true);
@@ -114,7 +128,13 @@ export class ChaosCluster {
       `${id} to answer /health`,
       async () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`${id} exited (${child.signalCode ?? child.exitCode}); see ${this.logDir}/${id}.log`);
-        return (await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1_000) })).ok;
+        const client = new DynakvClient(node.url, { timeoutMs: 1_000, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}) });
+        try {
+          await client.request('/health');
+          return true;
+        } finally {
+          client.close();
+        }
       },
       START_TIMEOUT_MS,
       100,

@@ -97,9 +97,11 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
     say(`starting ${NODES} nodes (logs in ${resultsDir}/logs)...`);
     cluster = await ChaosCluster.start({ network, count: NODES, logDir: join(resultsDir, 'logs'), ports: freePort });
     const endpoints = new Map(cluster.nodes.map((n) => [n.id, n.url]));
+    const credentials = cluster.credentials;
     await waitFor('every node to see every other up', async () => {
       for (const url of endpoints.values()) {
-        const { members } = await new DynakvClient(url, { timeoutMs: 2_000 }).members();
+        const client = new DynakvClient(url, { timeoutMs: 2_000, ...(credentials !== undefined ? { credentials } : {}) });
+        const { members } = await client.members().finally(() => client.close());
         if (members.filter((m) => m.status === 'up').length < NODES) return false;
       }
       return true;
@@ -125,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
       say(`${(elapsedMs() / 1000).toFixed(1).padStart(6)} s  ops ${ops.length}, failed ${ops.filter((o) => o.outcome !== 'ok').length}`);
     }, 10_000);
     const nemesis = runNemesis(plan, { cluster, network, elapsedMs, record: (f: FaultRecord) => record(f), log: say, stopped: () => workloadDone });
-    await runWorkload({ clients: options.clients, routing: options.routing, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record });
+    await runWorkload({ clients: options.clients, routing: options.routing, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record, ...(credentials !== undefined ? { credentials } : {}) });
     workloadDone = true;
     clearInterval(progress);
     await nemesis.done;
@@ -135,7 +137,7 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
     await cluster.reviveAll();
     await new Promise<void>((r) => historyFile.end(r));
     const keys = [...new Set(history.flatMap((e) => (e.type === 'op' ? [e.key] : [])))].sort();
-    const final = await gatherFinalState(endpoints, keys, options.quietDeadlineS * 1000, say);
+    const final = await gatherFinalState(endpoints, keys, options.quietDeadlineS * 1000, say, credentials);
     const report = check(history, final);
     const summary = {
       seed: options.seed,

@@ -1,7 +1,8 @@
 // Shows `dynakv cluster start` (what `npm start` runs) secure by default, as real processes: the
 // first start makes the CA, cluster secret, one certs dir per node and an admin credential under
 // <data-dir>/certs and says where they are; the nodes run with --certs-dir; `dynakv put/get`
-// from another process work; a second start reuses the certificates; --insecure makes none.
+// from another process work with no flag but --node (https and the admin credential from
+// ./data/certs), while requests without a credential answer 401; a second start reuses the certificates; --insecure makes none.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { loadNodeCerts } from '../../src/security/certs.ts';
+import { fetchWith } from '../support/cluster-fetch.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
 const NODES = 3;
@@ -86,10 +88,17 @@ describe('dynakv cluster start: secure by default, one command', () => {
       assert.equal(statSync(join(certsDir, 'ca.key')).mode & 0o777, 0o600);
       for (let i = 1; i <= NODES; i++) assert.equal(loadNodeCerts(join(certsDir, `n${i}`)).id, `n${i}`);
       assert.doesNotMatch(first.output(), /insecure mode/);
-      const node = `http://127.0.0.1:${base + 1}`;
-      await run(process.execPath, [BIN, 'put', 'hello', 'world', '--node', node]);
-      const { stdout } = await run(process.execPath, [BIN, 'get', 'hello', '--node', `http://127.0.0.1:${base + 2}`]);
+      // From the directory holding ./data (as after `npm start`): https and the admin credential by default.
+      assert.match(first.output(), new RegExp(`https://127\\.0\\.0\\.1:${base}/ui`));
+      await run(process.execPath, [BIN, 'put', 'hello', 'world', '--node', `127.0.0.1:${base + 1}`], { cwd: root });
+      const { stdout } = await run(process.execPath, [BIN, 'get', 'hello', '--node', `127.0.0.1:${base + 2}`], { cwd: root });
       assert.match(stdout, /world/);
+      const members = await run(process.execPath, [BIN, 'members', '--node', `127.0.0.1:${base}`], { cwd: root });
+      assert.match(members.stdout, /n3\s+up/);
+      // Without a credential the HTTP door answers 401; the dashboard's files stay open.
+      const caOnly = fetchWith({ ca: readFileSync(join(certsDir, 'ca.crt'), 'utf8') });
+      for (const path of ['/kv/hello', '/cluster/members', '/cluster/ring']) assert.equal((await caOnly(`https://127.0.0.1:${base}${path}`)).status, 401, path);
+      assert.equal((await caOnly(`https://127.0.0.1:${base}/ui`)).status, 200);
     } finally {
       await stop(first);
     }
@@ -98,7 +107,7 @@ describe('dynakv cluster start: secure by default, one command', () => {
     try {
       assert.doesNotMatch(second.output(), /created \d+ certificate files/);
       assert.deepEqual(readFileSync(join(dataDir, 'certs', 'ca.crt')), caBefore);
-      const { stdout } = await run(process.execPath, [BIN, 'get', 'hello', '--node', `http://127.0.0.1:${base}`]);
+      const { stdout } = await run(process.execPath, [BIN, 'get', 'hello', '--node', `127.0.0.1:${base}`], { cwd: root });
       assert.match(stdout, /world/);
     } finally {
       await stop(second);
