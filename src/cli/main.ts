@@ -74,6 +74,7 @@ node
   .option('--log-level <level>', 'log level (trace..fatal)', 'info')
   .option('--certs-dir <dir>', 'secure mode: the node\'s certs dir (dynakv certs create-node): peer mutual TLS, cluster secret')
   .option('--insecure', 'run without authentication or encryption (a warning is logged)')
+  .option('--http-limit <name=value...>', 'override an HTTP limit, e.g. httpConnectionsMax=1024 or httpRequestTimeoutMs=60000 (see README, Security)')
   .action(runNodeStart);
 
 withConnection(program.command('put <key> <value>'))

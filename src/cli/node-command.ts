@@ -1,7 +1,7 @@
 // `dynakv node start`: runs one node in this process until SIGINT/SIGTERM, then closes it
 // cleanly (HTTP, peer connections, LMDB) before exiting.
 import { pino } from 'pino';
-import { DEFAULT_CONFIG, parsePeerList, type NodeConfig } from '../node/config.ts';
+import { DEFAULT_CONFIG, parseHttpLimits, parsePeerList, type NodeConfig } from '../node/config.ts';
 import { startProductionNode } from '../node/production.ts';
 import { isNodeId, NODE_ID_RULE } from '../protocol/ids.ts';
 import { loadNodeCerts } from '../security/certs.ts';
@@ -23,6 +23,8 @@ export interface NodeStartOptions {
   readonly certsDir?: string;
   /** Explicitly run without authentication or encryption. */
   readonly insecure?: boolean;
+  /** NAME=VALUE overrides of the HTTP limits (src/node/config.ts). */
+  readonly httpLimit?: readonly string[];
 }
 
 /** What a node started with neither --certs-dir nor --insecure prints (and exits 1). */
@@ -65,6 +67,7 @@ export async function runNodeStart(options: NodeStartOptions): Promise<void> {
     join,
     advertisePeer: `${advertise}:${peerPort}`,
     advertiseHttp: `${advertise}:${httpPort}`,
+    ...parseHttpLimits(options.httpLimit ?? []),
   };
   const logger = pino({ level: options.logLevel, base: { node: options.id } });
   const running = await startProductionNode({

@@ -134,3 +134,43 @@ export function parsePeerList(text: string): PeerAddress[] {
   }
   return peers;
 }
+
+/** The HTTP limits an operator may set (`dynakv node start --http-limit NAME=VALUE`). */
+export const HTTP_LIMIT_NAMES = [
+  'httpConnectionsMax',
+  'httpHeaderBytesMax',
+  'httpHandshakeTimeoutMs',
+  'httpHeadersTimeoutMs',
+  'httpRequestTimeoutMs',
+  'httpKeepAliveTimeoutMs',
+  'httpIdleTimeoutMs',
+  'httpTimeoutCheckMs',
+] as const;
+
+export type HttpLimits = { -readonly [K in (typeof HTTP_LIMIT_NAMES)[number]]: number };
+
+/** Largest value any limit takes: about 24 days in ms (node's timer limit), or that many connections or bytes. */
+const HTTP_LIMIT_MAX = 2 ** 31 - 1;
+
+/**
+ * Parses `NAME=VALUE` pairs (comma-separated or repeated) into limits over the defaults; throws
+ * with a message naming the bad part. Values are whole numbers from 1 (every limit must bound).
+ */
+export function parseHttpLimits(parts: readonly string[], base: HttpLimits = DEFAULT_CONFIG): HttpLimits {
+  const limits: HttpLimits = Object.fromEntries(HTTP_LIMIT_NAMES.map((name) => [name, base[name]])) as HttpLimits;
+  for (const part of parts.flatMap((p) => p.split(',')).map((p) => p.trim()).filter((p) => p !== '')) {
+    const match = /^([A-Za-z]+)=(\d{1,10})$/.exec(part);
+    const name = match?.[1] as (typeof HTTP_LIMIT_NAMES)[number] | undefined;
+    if (match === null || name === undefined || !HTTP_LIMIT_NAMES.includes(name)) {
+      throw new Error(`bad --http-limit "${part}": expected NAME=NUMBER with NAME one of ${HTTP_LIMIT_NAMES.join(', ')}`);
+    }
+    const value = Number(match[2]);
+    if (value < 1 || value > HTTP_LIMIT_MAX) throw new Error(`bad --http-limit "${part}": must be 1..${HTTP_LIMIT_MAX}`);
+    limits[name] = value;
+  }
+  // node:http refuses a headers deadline past the whole request's.
+  if (limits.httpHeadersTimeoutMs > limits.httpRequestTimeoutMs) {
+    throw new Error(`httpHeadersTimeoutMs (${limits.httpHeadersTimeoutMs}) must not exceed httpRequestTimeoutMs (${limits.httpRequestTimeoutMs})`);
+  }
+  return limits;
+}

@@ -2,10 +2,12 @@
 // client that sends its headers too slowly, or its body too slowly, is cut off within the
 // configured time (plus one timeout check), not after node's 60 s / 300 s defaults; connections
 // past httpConnectionsMax are closed at once, and a place frees when one closes. Times are
-// measured from the first byte; every wait is on a socket event.
+// measured from the first byte; every wait is on a socket event. Operators set the limits with
+// `dynakv node start --http-limit NAME=VALUE` (parseHttpLimits), which refuses nonsense.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_CONFIG, parseHttpLimits } from '../../src/node/config.ts';
 import { startOneNode, type OneNode } from './one-node.ts';
 
 /** Resolves with what the server sent and when it closed, in ms since the call. */
@@ -91,5 +93,22 @@ describe('HTTP limits: connections', { timeout: 60_000 }, () => {
     assert.equal(status, 200);
     for (const s of held) s.destroy();
     await Promise.all(holders);
+  });
+});
+
+describe('HTTP limits from the command line (--http-limit NAME=VALUE)', () => {
+  it('overrides named limits and keeps the others at their defaults', () => {
+    const limits = parseHttpLimits(['httpConnectionsMax=1024,httpRequestTimeoutMs=60000', 'httpIdleTimeoutMs=5000']);
+    assert.equal(limits.httpConnectionsMax, 1024);
+    assert.equal(limits.httpRequestTimeoutMs, 60_000);
+    assert.equal(limits.httpIdleTimeoutMs, 5_000);
+    assert.equal(limits.httpHeadersTimeoutMs, DEFAULT_CONFIG.httpHeadersTimeoutMs);
+  });
+
+  it('refuses unknown names, zero, non-numbers and a headers deadline past the request\'s', () => {
+    for (const bad of ['nope=1', 'httpConnectionsMax=0', 'httpConnectionsMax=-1', 'httpConnectionsMax=1e3', 'httpConnectionsMax', 'valueBytesMax=1']) {
+      assert.throws(() => parseHttpLimits([bad]), /--http-limit/, bad);
+    }
+    assert.throws(() => parseHttpLimits(['httpHeadersTimeoutMs=40000']), /must not exceed httpRequestTimeoutMs/);
   });
 });
