@@ -57,7 +57,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   } else {
     log.warn(
       { mode: 'insecure' },
-      'insecure mode: the peer port takes any connection that says hello, unencrypted, and the cluster secret derives from the cluster name; use --certs-dir outside a trusted test network',
+      'insecure mode: the peer port takes any connection that says hello, unencrypted, the HTTP port serves anyone without a credential over plain http, and the cluster secret derives from the cluster name; use --certs-dir outside a trusted test network',
     );
   }
   const lmdbDir = join(options.dataDir, 'lmdb');
