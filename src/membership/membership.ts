@@ -1,6 +1,7 @@
 // This node's view of the cluster: the membership table and its change log, kept durable in
 // the meta space, spread by push-pull gossip and updated by ping failure detection (the seed's
-// rules). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator;
+// rules). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator,
+// whose changes open a new epoch that detector verdicts and refutations cannot override;
 // `down` is a transient status that never changes the ring. Runs on the injected clock, random
 // and transport only.
 import type { Clock, Timer } from '../env/clock.ts';
@@ -99,6 +100,8 @@ export class Membership {
         peer: p.peer,
         http: p.id === this.deps.self ? this.deps.selfHttp : '',
         status: 'up',
+        // The bootstrap list is the cluster's first operator action: epoch 0.
+        epoch: 0,
         version: 1,
         // Our own record carries our HTTP address; stamping it as our change lets it win the
         // version-1 tie against the address-less bootstrap records on the other nodes.
@@ -204,6 +207,8 @@ export class Membership {
       peer,
       http,
       status: 'up',
+      // An operator change opens a new epoch, which no older detector verdict can override.
+      epoch: (existing?.epoch ?? 0) + 1,
       version: (existing?.version ?? 0) + 1,
       changedBy: this.deps.self,
       changedAtMs: this.deps.clock.nowMs(),
@@ -225,7 +230,14 @@ export class Membership {
     if (members - 1 < this.deps.config.n) {
       throw new MembershipError('TOO_FEW_NODES', `removing ${id} would leave ${members - 1} nodes, fewer than N=${this.deps.config.n} replicas`);
     }
-    this.apply({ ...existing, status: 'removed', version: existing.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    this.apply({
+      ...existing,
+      status: 'removed',
+      epoch: existing.epoch + 1,
+      version: existing.version + 1,
+      changedBy: this.deps.self,
+      changedAtMs: this.deps.clock.nowMs(),
+    });
     this.afterChange();
     this.spreadNow();
     return this.records.get(id)!;
@@ -259,7 +271,9 @@ export class Membership {
     let merged = before === undefined ? incoming : mergeRecord(before, incoming);
     // Someone thinks we are down, or an observer's copy of our record won without our addresses
     // (one that marked us down, then up, before it learned our HTTP address): refute with a
-    // higher version carrying our own addresses, as SWIM does.
+    // higher version carrying our own addresses, as SWIM does. The refutation stays in the
+    // winning record's epoch, so it can never undo an operator change at a higher one, and a
+    // removal is never refuted: only an operator brings a node back.
     const { self, selfHttp, selfPeer } = this.deps;
     if (merged.id === self && merged.status !== 'removed' && (merged.status === 'down' || merged.http !== selfHttp || merged.peer !== selfPeer)) {
       merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version: merged.version + 1, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
@@ -267,9 +281,17 @@ export class Membership {
     this.records.set(incoming.id, merged);
     const change = changeOf(before, merged);
     if (change === undefined) return false;
-    this.changeLog.push({ atMs: this.deps.clock.nowMs(), node: merged.id, change, version: merged.version, by: merged.changedBy, changedAtMs: merged.changedAtMs });
+    this.changeLog.push({
+      atMs: this.deps.clock.nowMs(),
+      node: merged.id,
+      change,
+      epoch: merged.epoch,
+      version: merged.version,
+      by: merged.changedBy,
+      changedAtMs: merged.changedAtMs,
+    });
     if (this.changeLog.length > this.deps.config.logEntriesMax) this.changeLog.splice(0, this.changeLog.length - this.deps.config.logEntriesMax);
-    this.deps.log.info({ member: merged.id, change, version: merged.version, by: merged.changedBy }, 'membership change');
+    this.deps.log.info({ member: merged.id, change, epoch: merged.epoch, version: merged.version, by: merged.changedBy }, 'membership change');
     return true;
   }
 
@@ -364,6 +386,7 @@ export class Membership {
     if (misses >= config.missedPingsMax && record.status === 'up') this.observe(record, 'down');
   }
 
+  /** A detector verdict: a new version within the record's epoch, never a new epoch. */
   private observe(record: MemberRecord, status: 'up' | 'down'): void {
     this.apply({ ...record, status, version: record.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
     this.afterChange();
@@ -383,9 +406,12 @@ export class Membership {
     const table = this.deps.storage.get('meta', META_TABLE);
     const log = this.deps.storage.get('meta', META_LOG);
     if (table !== undefined) {
+      // Compatibility: records written before operator epochs existed carry no epoch; they are
+      // read as epoch 0, the bootstrap list's, so they keep their order by version.
       const parsed: unknown = JSON.parse(Buffer.from(table).toString('utf8'));
-      if (!Array.isArray(parsed) || !parsed.every(isMemberRecord)) throw new Error('assertion: corrupt membership table in meta');
-      for (const r of parsed) this.records.set(r.id, r);
+      const records = Array.isArray(parsed) ? parsed.map((r: unknown) => (typeof r === 'object' && r !== null && !('epoch' in r) ? { ...r, epoch: 0 } : r)) : parsed;
+      if (!Array.isArray(records) || !records.every(isMemberRecord)) throw new Error('assertion: corrupt membership table in meta');
+      for (const r of records) this.records.set(r.id, r);
     }
     if (log !== undefined) this.changeLog = JSON.parse(Buffer.from(log).toString('utf8')) as ChangeLogEntry[];
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);

@@ -1,7 +1,7 @@
-// The membership table as pure data: one record per node ever added, merged by version, and
-// the log entries a merge produces. Versioned fields (status, addresses) change by operator
-// action or failure detection and win by higher version; owner fields (heartbeat, transfer
-// progress) are written only by the node itself and win by higher heartbeat. No I/O here.
+// The membership table as pure data: one record per node ever added, merged as a join, the log
+// entries a merge produces. Versioned fields (status, addresses) are ordered first by the operator
+// epoch, then by version within it; owner fields (heartbeat, transfer progress, sync state) are
+// written only by the node itself and win by higher heartbeat. No I/O here.
 import type { NodeId } from '../env/transport.ts';
 
 export type MemberStatus = 'up' | 'down' | 'removed';
@@ -21,7 +21,16 @@ export interface MemberRecord {
   /** Client (HTTP) address, host:port; empty until known. */
   readonly http: string;
   readonly status: MemberStatus;
-  /** Orders changes to status and addresses; higher wins. */
+  /**
+   * Operator epoch: incremented only by an operator's add or remove. A record at a higher epoch
+   * wins on the versioned fields whatever its version, so no detector verdict or refutation made
+   * before an operator change (in an older epoch) can undo it.
+   */
+  readonly epoch: number;
+  /**
+   * Orders changes within an epoch (detector down/up, refutations, address changes); higher
+   * wins. Operator changes bump it too, so the number an operator sees never goes back.
+   */
   readonly version: number;
   readonly changedBy: NodeId;
   readonly changedAtMs: number;
@@ -39,6 +48,7 @@ export interface ChangeLogEntry {
   readonly atMs: number;
   readonly node: NodeId;
   readonly change: ChangeKind;
+  readonly epoch: number;
   readonly version: number;
   /** The node that made (added/removed) or observed (down/up) the change. */
   readonly by: NodeId;
@@ -48,31 +58,53 @@ export interface ChangeLogEntry {
 
 const STATUS_RANK: Record<MemberStatus, number> = { up: 0, down: 1, removed: 2 };
 
-/** Which of two records of one node wins on the versioned fields. */
-// Ties (two nodes changing a record at the same version) break on status, then on the later
-// change, then on the changer's id: a total order, so every node picks the same winner.
+/**
+ * Which of two records of one node wins on the versioned fields: a total order, so every node
+ * picks the same winner and the merge is a join. Higher epoch first (operator changes). Within
+ * an epoch a removal is final: only an operator add, at a higher epoch, brings the id back.
+ * Then higher version; ties (two nodes changing a record at the same version) break on status,
+ * the later change, the changer's id and finally the addresses.
+ */
 function versionedWinner(a: MemberRecord, b: MemberRecord): MemberRecord {
+  if (a.epoch !== b.epoch) return a.epoch > b.epoch ? a : b;
+  const aRemoved = a.status === 'removed';
+  if (aRemoved !== (b.status === 'removed')) return aRemoved ? a : b;
   if (a.version !== b.version) return a.version > b.version ? a : b;
   if (a.status !== b.status) return STATUS_RANK[b.status] > STATUS_RANK[a.status] ? b : a;
   if (a.changedAtMs !== b.changedAtMs) return a.changedAtMs > b.changedAtMs ? a : b;
-  return b.changedBy > a.changedBy ? b : a;
+  if (a.changedBy !== b.changedBy) return b.changedBy > a.changedBy ? b : a;
+  if (a.peer !== b.peer) return b.peer > a.peer ? b : a;
+  return b.http > a.http ? b : a;
+}
+
+/** A total order on the owner fields at one heartbeat (only a restarted node can tie differently). */
+function ownerKey(r: MemberRecord): string {
+  const t = r.transfer;
+  return JSON.stringify([r.state, t === null ? null : [t.keysTotal, t.keysDone, t.targets]]);
+}
+
+function ownerWinner(a: MemberRecord, b: MemberRecord): MemberRecord {
+  if (a.heartbeat !== b.heartbeat) return a.heartbeat > b.heartbeat ? a : b;
+  return ownerKey(b) > ownerKey(a) ? b : a;
 }
 
 /** Joins two records of the same node (commutative, associative, idempotent). */
 export function mergeRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
+  if (a.id !== b.id) throw new Error(`assertion: merging records of ${a.id} and ${b.id}`);
   const v = versionedWinner(a, b);
-  const o = b.heartbeat > a.heartbeat ? b : a;
+  const o = ownerWinner(a, b);
   return { ...v, heartbeat: o.heartbeat, transfer: o.transfer, state: o.state };
 }
 
-/** The change a versioned-field update represents, or undefined if the versioned part is equal. */
+/** The change a versioned-field update represents, or undefined if it changes nothing shown. */
 export function changeOf(before: MemberRecord | undefined, after: MemberRecord): ChangeKind | undefined {
   if (before === undefined) return after.status === 'removed' ? 'removed' : 'added';
-  if (before.version === after.version && before.status === after.status) return undefined;
-  if (before.status === after.status) return before.peer !== after.peer || before.http !== after.http ? 'address' : undefined;
-  if (after.status === 'removed') return 'removed';
-  if (before.status === 'removed') return 'added';
-  return after.status;
+  if (after.status === 'removed') return before.status === 'removed' ? undefined : 'removed';
+  // A higher epoch that is not a removal is an operator's add (possibly after a removal this
+  // node never saw).
+  if (before.status === 'removed' || after.epoch > before.epoch) return 'added';
+  if (before.status !== after.status) return after.status;
+  return before.peer !== after.peer || before.http !== after.http ? 'address' : undefined;
 }
 
 export function isRingMember(record: MemberRecord): boolean {
@@ -97,6 +129,7 @@ export function isMemberRecord(x: unknown): x is MemberRecord {
     typeof r.peer === 'string' &&
     typeof r.http === 'string' &&
     (r.status === 'up' || r.status === 'down' || r.status === 'removed') &&
+    Number.isSafeInteger(r.epoch) &&
     Number.isSafeInteger(r.version) &&
     typeof r.changedBy === 'string' &&
     typeof r.changedAtMs === 'number' &&

@@ -15,7 +15,7 @@ async function scenario(seed: number) {
   const { scheduler } = cluster;
   const gossipMs = cluster.configOf('n1').gossipIntervalMs;
   // A change only n1 knows (a decommissioned node's record), spread by gossip alone.
-  const record: MemberRecord = { id: 'n9', peer: 'sim:9', http: '', status: 'removed', version: 3, changedBy: 'n1', changedAtMs: 1, heartbeat: 0, transfer: null, state: 'ready' };
+  const record: MemberRecord = { id: 'n9', peer: 'sim:9', http: '', status: 'removed', epoch: 2, version: 3, changedBy: 'n1', changedAtMs: 1, heartbeat: 0, transfer: null, state: 'ready' };
   cluster.node('n1').membership.mergeAll([record]);
   const changedAt = scheduler.nowMs;
   const everywhere = () => cluster.ids.every((id) => cluster.node(id).membership.record('n9') !== undefined);
