@@ -12,7 +12,8 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
-import { changeOf, isMemberRecord, isRingMember, mergeRecord, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
+import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
+import { changeOf, isRingMember, MEMBERS_MAX, mergeRecord, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
 
 export interface MembershipConfig {
   /** How often this node gossips with one random peer. */
@@ -37,7 +38,14 @@ export const DEFAULT_MEMBERSHIP_CONFIG: Omit<MembershipConfig, 'n'> = {
   logEntriesMax: 1_000,
 };
 
-export type MembershipErrorCode = 'MEMBER_EXISTS' | 'ADDRESS_IN_USE' | 'UNKNOWN_MEMBER' | 'TOO_FEW_NODES' | 'BAD_MEMBER';
+export type MembershipErrorCode =
+  | 'MEMBER_EXISTS'
+  | 'ADDRESS_IN_USE'
+  | 'UNKNOWN_MEMBER'
+  | 'TOO_FEW_NODES'
+  | 'TOO_MANY_MEMBERS' // the table already holds MEMBERS_MAX records
+  | 'BAD_MEMBER'
+  | 'CORRUPT_TABLE'; // the persisted table does not parse: the node does not start
 
 export class MembershipError extends Error {
   constructor(
@@ -63,8 +71,6 @@ export interface MembershipDeps {
 
 export type RingListener = (previous: Ring | undefined, next: Ring | undefined) => void;
 
-const META_TABLE = 'membership-table';
-const META_LOG = 'membership-log';
 /** Pseudo node id prefix for a join address whose node id is not known yet. */
 export const SEED_PREFIX = 'seed:';
 
@@ -85,6 +91,12 @@ export class Membership {
   readonly detectorTransitions = { down: 0, up: 0 };
 
   constructor(private readonly deps: MembershipDeps) {
+    // Our own record travels in every gossip, where peers refuse a frame with a bad field: a bad
+    // id or address here would silently cut this node off, so it stops the start instead.
+    const { self, selfPeer, selfHttp } = deps;
+    if (!isNodeId(self)) throw new MembershipError('BAD_MEMBER', `bad node id ${JSON.stringify(self)}: use ${NODE_ID_RULE}`);
+    if (parseHostPort(selfPeer) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised peer address ${JSON.stringify(selfPeer)}: expected HOST:PORT`);
+    if (selfHttp !== '' && parseHostPort(selfHttp) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised http address ${JSON.stringify(selfHttp)}: expected HOST:PORT`);
     this.load();
   }
 
@@ -94,6 +106,11 @@ export class Membership {
    */
   bootstrap(peers: ReadonlyArray<{ id: NodeId; peer: string }>): void {
     if (this.records.size > 0) return;
+    if (peers.length > MEMBERS_MAX) throw new MembershipError('TOO_MANY_MEMBERS', `${peers.length} bootstrap peers, more than ${MEMBERS_MAX}`);
+    for (const p of peers) {
+      if (!isNodeId(p.id)) throw new MembershipError('BAD_MEMBER', `bad bootstrap node id ${JSON.stringify(p.id)}: use ${NODE_ID_RULE}`);
+      if (parseHostPort(p.peer) === undefined) throw new MembershipError('BAD_MEMBER', `bad bootstrap peer address ${JSON.stringify(p.peer)}: expected HOST:PORT`);
+    }
     for (const p of peers) {
       this.apply({
         id: p.id,
@@ -197,6 +214,9 @@ export class Membership {
     if (http !== '' && parseHostPort(http) === undefined) throw new MembershipError('BAD_MEMBER', `bad http address "${http}": expected HOST:PORT`);
     const existing = this.records.get(id);
     if (existing !== undefined && existing.status !== 'removed') throw new MembershipError('MEMBER_EXISTS', `node ${id} is already a member (${existing.status})`);
+    if (existing === undefined && this.records.size >= MEMBERS_MAX) {
+      throw new MembershipError('TOO_MANY_MEMBERS', `the table already holds ${MEMBERS_MAX} records (removed nodes included); re-add a removed id instead`);
+    }
     for (const r of this.records.values()) {
       if (r.id !== id && r.status !== 'removed' && (r.peer === peer || (http !== '' && r.http === http))) {
         throw new MembershipError('ADDRESS_IN_USE', `address already used by member ${r.id}`);
@@ -247,6 +267,7 @@ export class Membership {
   setTransfer(transfer: TransferStatus | null): void {
     const own = this.records.get(this.deps.self);
     if (own === undefined) return;
+    if (transfer !== null && transfer.targets.length > TRANSFER_TARGETS_MAX) throw new Error(`assertion: transfer to ${transfer.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
     this.records.set(this.deps.self, { ...own, transfer, heartbeat: own.heartbeat + 1 });
   }
 
@@ -256,10 +277,17 @@ export class Membership {
     return this.table();
   }
 
-  /** Merges records learned from a peer; validates each. */
-  mergeAll(records: readonly unknown[]): void {
+  /** Merges records learned from a peer (parsed at the boundary: src/protocol/messages.ts). */
+  mergeAll(records: readonly MemberRecord[]): void {
     let changed = false;
-    for (const r of records) if (isMemberRecord(r) && this.apply(r)) changed = true;
+    for (const r of records) {
+      if (!this.records.has(r.id) && this.records.size >= MEMBERS_MAX) {
+        // Only concurrent adds at the limit (or a hostile peer) get here; gossip could not carry more.
+        this.deps.log.warn({ member: r.id, membersMax: MEMBERS_MAX }, 'membership table full: ignoring a new member');
+        continue;
+      }
+      if (this.apply(r)) changed = true;
+    }
     if (changed) this.afterChange();
   }
 
@@ -402,18 +430,20 @@ export class Membership {
     this.timers.push(timer);
   }
 
+  /** Reads table and log back; a table that does not parse stops the node with what is wrong. */
   private load(): void {
     const table = this.deps.storage.get('meta', META_TABLE);
     const log = this.deps.storage.get('meta', META_LOG);
     if (table !== undefined) {
-      // Compatibility: records written before operator epochs existed carry no epoch; they are
-      // read as epoch 0, the bootstrap list's, so they keep their order by version.
-      const parsed: unknown = JSON.parse(Buffer.from(table).toString('utf8'));
-      const records = Array.isArray(parsed) ? parsed.map((r: unknown) => (typeof r === 'object' && r !== null && !('epoch' in r) ? { ...r, epoch: 0 } : r)) : parsed;
-      if (!Array.isArray(records) || !records.every(isMemberRecord)) throw new Error('assertion: corrupt membership table in meta');
-      for (const r of records) this.records.set(r.id, r);
+      const parsed = decodeTable(table);
+      if (!parsed.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (meta key ${META_TABLE}): ${parsed.problem}`);
+      for (const r of parsed.value) this.records.set(r.id, r);
     }
-    if (log !== undefined) this.changeLog = JSON.parse(Buffer.from(log).toString('utf8')) as ChangeLogEntry[];
+    if (log !== undefined) {
+      const { entries, dropped } = decodeLog(log);
+      if (dropped.length > 0) this.deps.log.warn({ dropped: dropped.length, first: dropped[0] }, `membership change log (meta key ${META_LOG}): dropped entries that do not parse`);
+      this.changeLog = entries.slice(-this.deps.config.logEntriesMax);
+    }
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
   }
@@ -421,8 +451,8 @@ export class Membership {
   /** Writes table and log; writes run one after another so the newest state lands last. */
   private persist(): void {
     const writes = [
-      { space: 'meta' as const, key: META_TABLE, value: Buffer.from(JSON.stringify(this.table().map((r) => ({ ...r, transfer: null })))) },
-      { space: 'meta' as const, key: META_LOG, value: Buffer.from(JSON.stringify(this.changeLog)) },
+      { space: 'meta' as const, key: META_TABLE, value: encodeTable(this.table()) },
+      { space: 'meta' as const, key: META_LOG, value: encodeLog(this.changeLog) },
     ];
     this.persisting = this.persisting.then(
       () => this.deps.storage.commit(writes),
