@@ -262,7 +262,7 @@ export class DynakvNode {
           return { kind: 'forward_put_failed', code: err.code, message: err.message, ...err.replies };
         }
       case 'gossip':
-        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records as never[]) };
+        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records) };
       case 'ae_level':
       case 'ae_bucket':
       case 'replica_get_batch':

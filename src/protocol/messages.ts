@@ -4,6 +4,7 @@
 // Versions on the hot paths travel as EncodedRecord: the record bytes a replica stores, carried
 // as one msgpack extension, so they are encoded once by the coordinator and stored as received.
 import { addExtension } from 'msgpackr';
+import { parseMemberRecords, type MemberRecord } from '../membership/table.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { isVClock, type VClock } from '../version/vclock.ts';
@@ -40,8 +41,8 @@ export type PeerRequest =
     }
   /** Merge many keys at once (ring-change transfers); reply once all are durable. */
   | { readonly kind: 'replica_put_batch'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
-  /** Push-pull gossip: here is my membership table, send me yours. Records are validated on merge. */
-  | { readonly kind: 'gossip'; readonly records: readonly unknown[] }
+  /** Push-pull gossip: here is my membership table (at most MEMBERS_MAX records), send me yours. */
+  | { readonly kind: 'gossip'; readonly records: readonly MemberRecord[] }
   /** Anti-entropy: the Merkle hashes of my tree for `range` at `level`, at these indexes. */
   | { readonly kind: 'ae_level'; readonly range: string; readonly level: number; readonly indexes: readonly number[] }
   /** Anti-entropy: the keys (and record digests) you hold in these leaves of `range`. */
@@ -63,7 +64,7 @@ export type PeerReply =
       readonly ok?: number;
       readonly needed?: number;
     }
-  | { readonly kind: 'gossip_ok'; readonly records: readonly unknown[] }
+  | { readonly kind: 'gossip_ok'; readonly records: readonly MemberRecord[] }
   | { readonly kind: 'ae_level_ok'; readonly hashes: readonly string[] }
   /** [key, record digest] pairs: tuples, because listings are most of anti-entropy's bytes. */
   | { readonly kind: 'ae_bucket_ok'; readonly entries: ReadonlyArray<readonly [string, string]> }
@@ -136,8 +137,11 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings))
         ? (x as PeerRequest)
         : undefined;
-    case 'gossip':
-      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerRequest) : undefined;
+    case 'gossip': {
+      // Every record parses (ids, addresses, finite times, bounded counts) or the frame is malformed.
+      const records = parseMemberRecords(x.records);
+      return records.ok ? { kind: 'gossip', records: records.value } : undefined;
+    }
     case 'ae_level':
       return typeof x.range === 'string' && Number.isSafeInteger(x.level) && isIndexList(x.indexes) ? (x as PeerRequest) : undefined;
     case 'ae_bucket':
@@ -172,8 +176,10 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return Array.isArray(x.entries) && x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings)) ? (x as PeerReply) : undefined;
     case 'ae_unavailable':
       return typeof x.reason === 'string' ? (x as PeerReply) : undefined;
-    case 'gossip_ok':
-      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerReply) : undefined;
+    case 'gossip_ok': {
+      const records = parseMemberRecords(x.records);
+      return records.ok ? { kind: 'gossip_ok', records: records.value } : undefined;
+    }
     case 'pong':
       return { kind: 'pong' };
     default:
