@@ -3,14 +3,24 @@
 // replicas of the range level by level so that only differing buckets are listed and only
 // differing keys move, both ways (pull what we miss or hold stale, push what they miss). Runs
 // at start-up (state `syncing` until every range is done), when a peer answers again after
-// being down, and periodically in the background.
+// being down, and periodically in the background. Records move in batches cut by bytes: a
+// replica answers a pull with as much as fits and names the keys left for another request.
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
-import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from '../handoff/batches.ts';
+import {
+  BATCH_ENTRY_BYTES_MAX,
+  batchEntryBytes,
+  TRANSFER_BATCH_BYTES_MAX,
+  TRANSFER_BATCH_KEYS_MAX,
+  type BatchEntry,
+  type PeerReply,
+  type PeerRequest,
+} from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
@@ -129,7 +139,7 @@ export class AntiEntropy {
   async handle(request: Extract<PeerRequest, { kind: 'ae_level' | 'ae_bucket' | 'replica_get_batch' }>): Promise<PeerReply> {
     switch (request.kind) {
       case 'replica_get_batch':
-        return { kind: 'replica_get_batch_ok', entries: request.keys.map((key) => ({ key, siblings: this.deps.store.read(key) })) };
+        return this.getBatch(request.keys);
       case 'ae_level': {
         const tree = this.trees.get(request.range);
         if (tree === undefined) return { kind: 'ae_unavailable', reason: `no tree for range ${request.range}` };
@@ -143,11 +153,44 @@ export class AntiEntropy {
     }
   }
 
-  /** Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. */
-  async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+  /**
+   * Answers a pull: the asked keys' records in order, as many as fit one batch (the first alone
+   * if it is larger), the rest named in `left` for another request; a record too large for any
+   * frame is named in `tooLarge` (and logged) instead of failing the whole reply.
+   */
+  private getBatch(keys: readonly string[]): PeerReply {
+    const entries: BatchEntry[] = [];
+    const left: string[] = [];
+    const tooLarge: string[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      if (left.length > 0) {
+        left.push(key);
+        continue;
+      }
+      const record = this.deps.store.readEncoded(key);
+      const size = batchEntryBytes(key, record);
+      if (size > BATCH_ENTRY_BYTES_MAX) {
+        tooLarge.push(key);
+        this.deps.log.warn({ key, bytes: size }, 'record too large for any message; not sent to the replica asking for it');
+      } else if (entries.length > 0 && bytes + size > TRANSFER_BATCH_BYTES_MAX) {
+        left.push(key);
+      } else {
+        entries.push({ key, record });
+        bytes += size;
+      }
+    }
+    return { kind: 'replica_get_batch_ok', entries, left, tooLarge };
+  }
+
+  /**
+   * Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. Only a
+   * complete sync (every differing key moved both ways) counts for purging tombstones.
+   */
+  async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
     const startedMs = this.deps.clock.nowMs();
     const result = await this.syncRangeOnce(range, peer);
-    this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
+    if (result.complete) this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
     return result;
   }
 
@@ -182,9 +225,9 @@ export class AntiEntropy {
     return purged;
   }
 
-  private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+  private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
     const tree = this.trees.get(range);
-    if (tree === undefined) return { pulled: 0, pushed: 0 };
+    if (tree === undefined) return { pulled: 0, pushed: 0, complete: false };
     const { leaves, hashesCompared } = await diffLeaves(tree, async (level, indexes) => {
       const reply = await this.ask(peer, { kind: 'ae_level', range, level, indexes });
       if (reply.kind !== 'ae_level_ok') throw new Error(`unexpected ${reply.kind}`);
@@ -192,35 +235,79 @@ export class AntiEntropy {
     });
     this.totals.syncs++;
     this.totals.hashesCompared += hashesCompared;
-    if (leaves.length === 0) return { pulled: 0, pushed: 0 };
+    if (leaves.length === 0) return { pulled: 0, pushed: 0, complete: true };
     const bucketReply = await this.ask(peer, { kind: 'ae_bucket', range, leaves });
     if (bucketReply.kind !== 'ae_bucket_ok') throw new Error(`unexpected ${bucketReply.kind}`);
     const theirs = new Map(bucketReply.entries.map(([key, digest]) => [key, digest]));
     const ours = new Map((await this.bucketEntries(range, tree, leaves)).map((e) => [e.key, e.digest]));
     const toPull = [...theirs].filter(([k, d]) => ours.get(k) !== d).map(([k]) => k);
     const differing = new Set([...toPull, ...[...ours].filter(([k, d]) => theirs.get(k) !== d).map(([k]) => k)]);
-    // Only keys whose merged state here still differs from theirs need to go back.
-    for (let i = 0; i < toPull.length; i += TRANSFER_BATCH_KEYS_MAX) {
-      const reply = await this.ask(peer, { kind: 'replica_get_batch', keys: toPull.slice(i, i + TRANSFER_BATCH_KEYS_MAX) });
+    const pull = await this.pull(peer, toPull);
+    // Push our (now merged) state of every differing key, so both sides end equal. Only keys
+    // whose merged state here still differs from theirs need to go back.
+    const push = await this.push(peer, differing, theirs);
+    this.totals.keysPulled += pull.pulled;
+    this.totals.keysPushed += push.pushed;
+    return { pulled: pull.pulled, pushed: push.pushed, complete: pull.complete && push.complete };
+  }
+
+  /** Pulls `keys` from `peer` in batches; the peer's reply names what it left for the next one. */
+  private async pull(peer: NodeId, keys: readonly string[]): Promise<{ pulled: number; complete: boolean }> {
+    const queue = [...keys];
+    let pulled = 0;
+    let complete = true;
+    while (queue.length > 0) {
+      const asked = queue.splice(0, TRANSFER_BATCH_KEYS_MAX);
+      const reply = await this.ask(peer, { kind: 'replica_get_batch', keys: asked });
       if (reply.kind !== 'replica_get_batch_ok') throw new Error(`unexpected ${reply.kind}`);
-      await Promise.all(reply.entries.map((e) => this.deps.store.merge(e.key, e.siblings)));
+      const wanted = new Set(asked);
+      const entries = reply.entries.filter((e) => wanted.has(e.key));
+      // An empty record (the peer no longer holds the key) adds nothing.
+      const taken = entries.filter((e) => e.record.siblings.length > 0);
+      await Promise.all(taken.map((e) => this.deps.store.merge(e.key, e.record)));
+      pulled += taken.length;
+      if (reply.tooLarge.length > 0) {
+        complete = false;
+        this.deps.log.warn({ peer, keys: reply.tooLarge.slice(0, 5), count: reply.tooLarge.length }, 'records too large for any message; not pulled');
+      }
+      // Each reply settles at least one asked key (sent or too large), so this loop ends.
+      const left = reply.left.filter((k) => wanted.has(k));
+      if (entries.length + reply.tooLarge.length === 0 && left.length > 0) throw new Error(`${peer} answered a pull with no record`);
+      queue.unshift(...left);
     }
-    // Push our (now merged) state of every differing key, so both sides end equal.
-    const keys = [...differing];
+    return { pulled, complete };
+  }
+
+  /** Pushes our record of each of `keys` that differs from the peer's digest, in byte-cut batches. */
+  private async push(peer: NodeId, keys: Iterable<string>, theirs: ReadonlyMap<string, string>): Promise<{ pushed: number; complete: boolean }> {
+    const batch = new BatchBuilder<BatchEntry>();
     let pushed = 0;
-    for (let i = 0; i < keys.length; i += TRANSFER_BATCH_KEYS_MAX) {
-      const entries = keys
-        .slice(i, i + TRANSFER_BATCH_KEYS_MAX)
-        .map((key) => ({ key, siblings: this.deps.store.read(key) }))
-        .filter((e) => e.siblings.length > 0 && recordDigest(e.siblings) !== theirs.get(e.key));
-      if (entries.length === 0) continue;
-      pushed += entries.length;
-      const reply = await this.ask(peer, { kind: 'replica_put_batch', entries });
-      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected ${reply.kind}`);
+    let complete = true;
+    const send = async (entries: readonly BatchEntry[]) => {
+      const refused = await sendIsolatingRefusals(entries, async (part) => {
+        const reply = await this.ask(peer, { kind: 'replica_put_batch', entries: part });
+        if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected ${reply.kind}`);
+      });
+      pushed += entries.length - refused.length;
+      if (refused.length > 0) {
+        complete = false;
+        this.deps.log.warn({ peer, keys: refused.slice(0, 5).map((r) => r.entry.key), count: refused.length }, 'records refused by the peer; not pushed');
+      }
+    };
+    for (const key of keys) {
+      const record = this.deps.store.readEncoded(key);
+      if (record.siblings.length === 0 || recordDigest(record.siblings) === theirs.get(key)) continue;
+      if (fitsNoBatch(key, record)) {
+        complete = false;
+        this.deps.log.warn({ peer, key, bytes: batchEntryBytes(key, record) }, 'record too large for any message; not pushed');
+        continue;
+      }
+      const entry = { key, record };
+      if (!batch.fits(entry)) await send(batch.take());
+      batch.add(entry);
     }
-    this.totals.keysPulled += toPull.length;
-    this.totals.keysPushed += pushed;
-    return { pulled: toPull.length, pushed };
+    if (batch.size > 0) await send(batch.take());
+    return { pushed, complete };
   }
 
   // --- internals -----------------------------------------------------------------------------

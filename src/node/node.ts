@@ -201,7 +201,7 @@ export class DynakvNode {
         await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
-        await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
+        await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.record)));
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
