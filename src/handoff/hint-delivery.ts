@@ -3,13 +3,15 @@
 // their owner once the failure detector sees it up, in batches cut by bytes, deleting each hint
 // only after the owner acknowledged it durably. An unreachable owner backs off as a whole; a
 // hint its owner refuses (or too large for any frame) backs off alone, and the others go on.
-// Hints for a node removed from the ring go to the key's current replicas instead.
+// Hints for a node removed from the ring go to the key's current replicas instead. Counts per
+// owner are kept as hints change (counted once, in pages, at start), never by scanning.
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
 import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
+import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, isRefusal, sendIsolatingRefusals } from './batches.ts';
@@ -17,6 +19,8 @@ import { BatchBuilder, fitsNoBatch, isRefusal, sendIsolatingRefusals } from './b
 const SEPARATOR = '\u0000';
 /** Per owner (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
 const BACKOFF_MS = { initial: 500, max: 30_000 };
+/** Hint keys read per page by the start-up count; the event loop runs between pages. */
+const COUNT_PAGE_KEYS = 10_000;
 /**
  * Hints remembered as refused, each with its own backoff. Refusals are rare (a record the owner
  * cannot take); past this bound the oldest entries are forgotten, so they are only retried sooner.
@@ -34,6 +38,7 @@ export function splitHintKey(hint: string): { owner: NodeId; key: string } {
 
 export interface HintDeliveryDeps {
   readonly self: NodeId;
+  /** The 'hints' space; this class must be its only writer (the counts rely on it). */
   readonly hints: ReplicaStore;
   /** This node's own replicas, for hints of a removed owner whose keys this node now holds. */
   readonly replicas: ReplicaStore;
@@ -62,31 +67,39 @@ export class HintDelivery {
   private timer: { cancel(): void } | undefined;
   private running = false;
   private stopped = false;
+  /** Hints held per owner; exact once the start-up count is done (a lower bound before). */
+  private readonly held = new Map<NodeId, number>();
+  /** The start-up count has counted every hint key below this one; undefined when it is done. */
+  private countCursor: string | undefined = '';
+  private counting: Promise<void> | undefined;
+  /** Hint keys with a write in flight (from the call until it settles), and how many. */
+  private readonly writing = new Map<string, number>();
+  /** Keys the count met while they were being written: counted once their writes settle. */
+  private readonly deferred = new Set<string>();
   delivered = 0;
   /** Hints this node accepted and made durable (each write of a hint counts once). */
   stored = 0;
   /** Times a hint was found too large for any frame (reported, kept, retried after backoff). */
   tooLarge = 0;
 
-  constructor(private readonly deps: HintDeliveryDeps) {}
+  constructor(private readonly deps: HintDeliveryDeps) {
+    deps.hints.observe((hint, before, after) => this.observed(hint, before, after));
+  }
 
   /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
   async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
-    await this.deps.hints.merge(hintKey(owner, key), versions);
+    await this.write(hintKey(owner, key), () => this.deps.hints.merge(hintKey(owner, key), versions));
     this.stored++;
   }
 
-  /** Hints held per owner (scans the hint space; for stats). */
+  /** Hints held per owner, from counts kept as hints change (no scan). */
   heldPerOwner(): Record<NodeId, number> {
-    const counts: Record<NodeId, number> = {};
-    for (const hint of this.deps.hints.keys(undefined, 1_000_000)) {
-      const { owner } = splitHintKey(hint);
-      counts[owner] = (counts[owner] ?? 0) + 1;
-    }
-    return counts;
+    return Object.fromEntries(this.held);
   }
 
+  /** Counts the held hints once (in pages), then offers them to their owners every interval. */
   start(): void {
+    this.counting ??= this.countAll();
     this.schedule();
   }
 
@@ -107,7 +120,8 @@ export class HintDelivery {
     if (this.running) return;
     this.running = true;
     try {
-      for (const owner of Object.keys(this.heldPerOwner())) {
+      await (this.counting ??= this.countAll());
+      for (const owner of [...this.held.keys()]) {
         const retry = this.ownerRetry.get(owner);
         if (retry !== undefined && retry.atMs > this.deps.clock.nowMs()) continue;
         const status = this.deps.statusOf(owner);
@@ -116,6 +130,58 @@ export class HintDelivery {
       }
     } finally {
       this.running = false;
+    }
+  }
+
+  // --- counting --------------------------------------------------------------------------------
+
+  /**
+   * Counts every held hint, a page at a time. A write that settles before the count reaches its
+   * key is seen by the scan; one that commits after the count passed it is seen by the observer;
+   * a key met while a write is in flight (its commit may or may not be visible yet) is counted
+   * when its writes settle. So each hint is counted exactly once.
+   */
+  private async countAll(): Promise<void> {
+    for (;;) {
+      const start = this.countCursor!;
+      const page = this.deps.hints.keys(start === '' ? undefined : start, COUNT_PAGE_KEYS + 1);
+      for (const hint of page.slice(0, COUNT_PAGE_KEYS)) {
+        if (this.writing.has(hint)) this.deferred.add(hint);
+        else this.adjust(hint, 1);
+      }
+      this.countCursor = page[COUNT_PAGE_KEYS];
+      if (this.countCursor === undefined) return;
+      await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
+    }
+  }
+
+  private observed(hint: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
+    if (this.deferred.has(hint)) return;
+    if (this.countCursor !== undefined && compareKeys(hint, this.countCursor) >= 0) return; // the scan will see it
+    const delta = (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
+    if (delta !== 0) this.adjust(hint, delta);
+  }
+
+  private adjust(hint: string, delta: number): void {
+    const { owner } = splitHintKey(hint);
+    const count = (this.held.get(owner) ?? 0) + delta;
+    if (count < 0) throw new Error(`assertion: hint count of ${owner} below zero`);
+    if (count === 0) this.held.delete(owner);
+    else this.held.set(owner, count);
+  }
+
+  /** Every write to the hint space goes through here, so the count knows what is in flight. */
+  private async write<T>(hint: string, fn: () => Promise<T>): Promise<T> {
+    this.writing.set(hint, (this.writing.get(hint) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = this.writing.get(hint)! - 1;
+      if (left > 0) this.writing.set(hint, left);
+      else {
+        this.writing.delete(hint);
+        if (this.deferred.delete(hint) && this.deps.hints.committedBytes(hint) !== undefined) this.adjust(hint, 1);
+      }
     }
   }
 
@@ -176,7 +242,7 @@ export class HintDelivery {
     for (const e of entries) {
       if (failed.has(e)) continue;
       this.hintRetry.delete(e.hint);
-      if (await this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings)) this.delivered++;
+      if (await this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings))) this.delivered++;
     }
     return true;
   }

@@ -1,7 +1,9 @@
 // Hinted handoff under large values and failing batches, over a transport that enforces the
 // 32 MiB frame limit of the TCP transport: 40 hints of 1 MiB and the small hints queued behind
 // them all reach their recovering owner; a batch the owner refuses, or a hint too large for any
-// frame, holds back none of the others; and a hint leaves the holder only after its owner acked it.
+// frame, holds back none of the others; a hint leaves the holder only after its owner acked it;
+// and the per-owner counts are kept without scanning the hint space (a wrapping Storage counts
+// every key a scan of the 'hints' space yields).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Scheduler } from '../../sim/scheduler.ts';
@@ -9,8 +11,8 @@ import { SeededRandom } from '../../sim/seeded-random.ts';
 import { SimClock } from '../../sim/sim-clock.ts';
 import { SimNetwork } from '../../sim/sim-network.ts';
 import type { Log } from '../../src/env/log.ts';
-import type { Storage } from '../../src/env/storage.ts';
-import { HintDelivery } from '../../src/handoff/hint-delivery.ts';
+import type { ScanOptions, Space, Storage, StorageEntry, StorageWrite } from '../../src/env/storage.ts';
+import { HintDelivery, splitHintKey } from '../../src/handoff/hint-delivery.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../../src/protocol/messages.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { Ring } from '../../src/ring/ring.ts';
@@ -28,6 +30,41 @@ let counter = 0;
 function record(value: Buffer | string): EncodedRecord {
   const sibling: Sibling = { dot: { node: 'w9', counter: ++counter, timeMs: 1 }, context: [], value: typeof value === 'string' ? Buffer.from(value) : value, contentType: 'application/octet-stream' };
   return EncodedRecord.of([sibling]);
+}
+
+/**
+ * Counts every key that scans of the 'hints' space yield (a full scan shows as the whole space).
+ * With `commitDelay`, a commit is visible at once but resolves only later, as LMDB's may.
+ */
+class CountingStorage implements Storage {
+  hintKeysScanned = 0;
+  commitDelay: (() => Promise<void>) | undefined;
+  constructor(readonly inner: Storage) {}
+  get(space: Space, key: string): Uint8Array | undefined {
+    return this.inner.get(space, key);
+  }
+  async commit(writes: readonly StorageWrite[]): Promise<void> {
+    await this.inner.commit(writes);
+    await this.commitDelay?.();
+  }
+  scan(space: Space, options?: ScanOptions): Iterable<StorageEntry> {
+    return this.counted(space, this.inner.scan(space, options));
+  }
+  scanKeys(space: Space, options?: ScanOptions): Iterable<string> {
+    return this.counted(space, this.inner.scanKeys(space, options));
+  }
+  count(space: Space): number {
+    return this.inner.count(space);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  private *counted<T>(space: Space, items: Iterable<T>): Generator<T> {
+    for (const item of items) {
+      if (space === 'hints') this.hintKeysScanned++;
+      yield item;
+    }
+  }
 }
 
 interface Logged {
@@ -171,5 +208,60 @@ describe('hint delivery by bytes', () => {
     await f.scheduler.runWhile(() => delivery.heldPerOwner().o !== undefined, 120_000);
     for (const k of keys) assert.equal(o.store.read(k).length, 1, k);
     delivery.stop();
+  });
+});
+
+describe('hint counts without scans', () => {
+  it('keeps per-owner counts exact through store, delivery and reopen, and never scans the hint space for stats', async () => {
+    const storage = new CountingStorage(new MemoryStorage());
+    const f = fixture(storage);
+    for (const owner of ['a', 'o', 'p']) f.status.set(owner, 'down');
+    storage.commitDelay = () => new Promise<void>((resolve) => f.scheduler.schedule(5, resolve));
+    const first = f.make();
+    const put = (d: HintDelivery, owner: string, keys: readonly string[]) => Promise.all(keys.map((k) => d.store(owner, k, record(`v-${k}`))));
+    // More than one page of the start-up count (10,000 keys), so writes land while it runs.
+    const oKeys = Array.from({ length: 12_000 }, (_, i) => `o-${i}`);
+    const pKeys = Array.from({ length: 500 }, (_, i) => `p-${i}`);
+    await f.scheduler.complete(put(first, 'o', oKeys));
+    await f.scheduler.complete(put(first, 'p', pKeys));
+    // In flight while the count starts: rewrites of held hints and new hints above the count's
+    // cursor (both met by the scan while their commits are visible but not yet settled), and new
+    // hints below the cursor (seen by the commit observer only).
+    const during = [put(first, 'o', oKeys.slice(0, 100)), put(first, 'a', ['late-1', 'late-2']), put(first, 'p', Array.from({ length: 50 }, (_, i) => `p-late-${i}`))];
+    first.start();
+    await f.scheduler.complete(Promise.all(during));
+    await f.scheduler.complete(first.deliverAll());
+    const truth = () => {
+      const counts: Record<string, number> = {};
+      for (const hint of storage.inner.scanKeys('hints')) {
+        const { owner } = splitHintKey(hint);
+        counts[owner] = (counts[owner] ?? 0) + 1;
+      }
+      return counts;
+    };
+    assert.deepEqual(first.heldPerOwner(), { a: 2, o: 12_000, p: 550 });
+    assert.deepEqual(first.heldPerOwner(), truth());
+
+    storage.hintKeysScanned = 0;
+    for (let i = 0; i < 100; i++) first.heldPerOwner();
+    for (let i = 0; i < 10; i++) await f.scheduler.complete(first.deliverAll()); // every owner down
+    await f.scheduler.runUntil(f.scheduler.nowMs + 10_000); // ten background rounds
+    assert.equal(storage.hintKeysScanned, 0, 'stats and delivery rounds with every owner down scanned the hint space');
+
+    f.status.set('p', 'up');
+    await f.scheduler.runWhile(() => first.heldPerOwner().p !== undefined, 60_000);
+    assert.ok(storage.hintKeysScanned <= 550 + 100, `delivering p's 550 hints scanned ${storage.hintKeysScanned} hint keys`);
+    assert.deepEqual(first.heldPerOwner(), { a: 2, o: 12_000 });
+    assert.deepEqual(first.heldPerOwner(), truth());
+    assert.equal(f.owners.get('p')!.store.read('p-late-7').length, 1);
+
+    await f.scheduler.complete(put(first, 'o', ['o-new']));
+    first.stop();
+    const reopened = f.make();
+    reopened.start();
+    await f.scheduler.complete(reopened.deliverAll());
+    assert.deepEqual(reopened.heldPerOwner(), { a: 2, o: 12_001 });
+    assert.deepEqual(reopened.heldPerOwner(), truth());
+    reopened.stop();
   });
 });
