@@ -29,6 +29,12 @@ import { diffLeaves, MerkleTree } from './merkle-tree.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const SCAN_PAGE_KEYS = 10_000;
+/**
+ * Purged tombstones remembered (key and dots), so that a replica that has not purged its copy
+ * yet cannot hand it back (see isPurgedTombstone). Forgetting one early is safe: the tombstone is
+ * only stored and purged once more.
+ */
+const PURGED_REMEMBERED_MAX = 100_000;
 
 export interface AntiEntropyDeps {
   readonly self: NodeId;
@@ -72,14 +78,21 @@ export class AntiEntropy {
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
   /** When a sync with each peer last completed, per range: after it, both held the same data. */
   private readonly lastSyncMs = new Map<string, number>();
-  /** Keys whose every version is a tombstone: the only candidates for purging (no store scan). */
-  private readonly tombstoned = new Set<string>();
+  /**
+   * Keys whose every version is a tombstone (the only candidates for purging, so no store scan),
+   * each with when this node stored that tombstone state, on its own clock: a tombstone's age is
+   * never judged by the writer's clock, which may run behind or ahead of ours.
+   */
+  private readonly tombstoned = new Map<string, number>();
   private tombstonesIndexed = false;
+  /** Tombstones this node purged, oldest first: their dots and when (for PURGED_REMEMBERED_MAX). */
+  private readonly purged = new Map<string, { readonly dots: ReadonlySet<string>; readonly atMs: number }>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after, siblings) => {
       this.treeOf(key)?.update(key, before, after);
-      this.noteTombstones(key, siblings);
+      this.noteTombstones(key, siblings, deps.clock.nowMs());
+      if (after !== undefined) this.purged.delete(key);
     });
   }
 
@@ -96,20 +109,41 @@ export class AntiEntropy {
     // Committed bytes only: a write still pending reaches the tree through the commit observer,
     // whose `before` must be exactly what the tree holds.
     // The tombstone index is per node, not per range: built once, then kept by the observer.
+    // Tombstones found on disk count as stored now: their first arrival is unknown, and now is
+    // the latest it can have been (conservative: they are purged no earlier than they should be).
     const indexTombstones = !this.tombstonesIndexed;
     this.tombstonesIndexed = true;
+    const nowMs = this.deps.clock.nowMs();
     for (const page of this.keyPages()) {
       for (const key of page) {
         const bytes = this.deps.store.committedBytes(key);
         if (bytes === undefined) continue;
         this.treeOf(key)?.update(key, undefined, bytes);
-        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes));
+        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes), nowMs);
       }
     }
   }
 
-  private noteTombstones(key: string, siblings: readonly Sibling[]): void {
-    if (siblings.length > 0 && siblings.every((s) => s.value === null)) this.tombstoned.add(key);
+  /**
+   * Whether `siblings` are tombstones this node already purged (all their dots among those it
+   * removed): storing them again would only restart their age here. Replicas purge one after
+   * another; without this, one that purged would take the tombstone back from one that has not
+   * yet, as new, and the two could hand it to each other for ever. Not storing it is safe: this
+   * node purged it only once every replica held it. Remembered for twice the grace period.
+   */
+  isPurgedTombstone(key: string, siblings: readonly Sibling[]): boolean {
+    const purged = this.purged.get(key);
+    if (purged === undefined) return false;
+    if (purged.atMs < this.deps.clock.nowMs() - 2 * this.deps.tombstoneGraceMs) {
+      this.purged.delete(key);
+      return false;
+    }
+    return isTombstoneOnly(siblings) && siblings.every((s) => purged.dots.has(dotName(s)));
+  }
+
+  /** Every change of a key's tombstone state (a new tombstone merged in) restarts its age. */
+  private noteTombstones(key: string, siblings: readonly Sibling[], storedAtMs: number): void {
+    if (isTombstoneOnly(siblings)) this.tombstoned.set(key, storedAtMs);
     else this.tombstoned.delete(key);
   }
 
@@ -196,11 +230,14 @@ export class AntiEntropy {
 
   /**
    * Purges tombstones of `range` (Dynamo leaves this open; this is Cassandra's gc-grace rule):
-   * a key whose versions are all tombstones is deleted for good only when its newest tombstone is
-   * older than the grace period AND older than the last completed sync with every other replica
-   * of the range, i.e. every replica held it. A purged tombstone can no longer be resurrected by
-   * a replica that missed the delete; a hint older than the grace period could, so the grace
-   * period must exceed how long nodes may stay down with hints waiting for them.
+   * a key whose versions are all tombstones is deleted for good only when this node stored that
+   * tombstone state longer ago than the grace period AND before the last completed sync with
+   * every other replica of the range started, i.e. every replica held it (or had purged it, see
+   * isPurgedTombstone). Both ages are read on this node's own clock, never on the
+   * writer's, which may run behind (the grace period would shrink to nothing) or ahead (the
+   * tombstone would never age). A purged tombstone can no longer be resurrected by a replica
+   * that missed the delete; a hint older than the grace period could, so the grace period must
+   * exceed how long nodes may stay down with hints waiting for them.
    */
   async purgeTombstones(range: NodeId): Promise<number> {
     const ring = this.treesRing;
@@ -214,13 +251,19 @@ export class AntiEntropy {
     }
     if (horizonMs === -Infinity) return 0;
     const doomed: Array<{ key: string; siblings: ReturnType<ReplicaStore['read']> }> = [];
-    for (const key of this.tombstoned) {
-      if (ring.homeOf(key) !== range) continue;
+    for (const [key, storedAtMs] of this.tombstoned) {
+      if (storedAtMs >= horizonMs || ring.homeOf(key) !== range) continue;
       const siblings = this.deps.store.read(key);
-      if (siblings.length > 0 && siblings.every((s) => s.value === null && s.dot.timeMs < horizonMs)) doomed.push({ key, siblings });
+      if (isTombstoneOnly(siblings)) doomed.push({ key, siblings });
     }
     let purged = 0;
-    for (const d of doomed) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) purged++;
+    for (const d of doomed) {
+      if (!(await this.deps.store.removeIfUnchanged(d.key, d.siblings))) continue;
+      purged++;
+      this.purged.delete(d.key);
+      this.purged.set(d.key, { dots: new Set(d.siblings.map(dotName)), atMs: this.deps.clock.nowMs() });
+      if (this.purged.size > PURGED_REMEMBERED_MAX) this.purged.delete(this.purged.keys().next().value!);
+    }
     this.totals.tombstonesPurged += purged;
     return purged;
   }
@@ -263,7 +306,7 @@ export class AntiEntropy {
       const wanted = new Set(asked);
       const entries = reply.entries.filter((e) => wanted.has(e.key));
       // An empty record (the peer no longer holds the key) adds nothing.
-      const taken = entries.filter((e) => e.record.siblings.length > 0);
+      const taken = entries.filter((e) => e.record.siblings.length > 0 && !this.isPurgedTombstone(e.key, e.record.siblings));
       await Promise.all(taken.map((e) => this.deps.store.merge(e.key, e.record)));
       pulled += taken.length;
       if (reply.tooLarge.length > 0) {
@@ -398,6 +441,15 @@ export class AntiEntropy {
     }
     return out;
   }
+}
+
+function dotName(s: Sibling): string {
+  return `${s.dot.node}\u0000${s.dot.counter}`;
+}
+
+/** A record of tombstones only: the only records ever purged. */
+function isTombstoneOnly(siblings: readonly Sibling[]): boolean {
+  return siblings.length > 0 && siblings.every((s) => s.value === null);
 }
 
 /** A short digest of a key's record, to tell equal replicas apart in bucket listings. */
