@@ -57,26 +57,33 @@ export function isRefusal(err: unknown): boolean {
   return !(err instanceof TransportError) || err.code === 'REMOTE_ERROR';
 }
 
+/** A request that got no reply in time: the peer may be slow with this batch, or gone. */
+export function isTimeout(err: unknown): boolean {
+  return err instanceof TransportError && err.code === 'TIMEOUT';
+}
+
 /**
  * Sends `entries` with `send` (which rejects on failure). When the receiver refuses the batch,
  * each half is sent on its own, down to single entries, so one record it cannot take holds back
  * no other: about 2 x log2(batch) extra requests per refused record. Resolves with the entries
  * refused one by one; rejects with the first error that is not a refusal (the peer is not
  * answering: nothing more can get through now, and what was acknowledged stays acknowledged).
+ * `alsoRefusal` widens what counts as a refusal (e.g. a timeout that keeps recurring).
  */
 export async function sendIsolatingRefusals<T>(
   entries: readonly T[],
   send: (batch: readonly T[]) => Promise<void>,
+  alsoRefusal: (err: unknown) => boolean = () => false,
 ): Promise<Array<{ entry: T; err: unknown }>> {
   if (entries.length === 0) return [];
   try {
     await send(entries);
     return [];
   } catch (err) {
-    if (!isRefusal(err)) throw err;
+    if (!isRefusal(err) && !alsoRefusal(err)) throw err;
     if (entries.length === 1) return [{ entry: entries[0]!, err }];
     const half = Math.ceil(entries.length / 2);
-    const first = await sendIsolatingRefusals(entries.slice(0, half), send);
-    return [...first, ...(await sendIsolatingRefusals(entries.slice(half), send))];
+    const first = await sendIsolatingRefusals(entries.slice(0, half), send, alsoRefusal);
+    return [...first, ...(await sendIsolatingRefusals(entries.slice(half), send, alsoRefusal))];
   }
 }

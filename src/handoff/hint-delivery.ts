@@ -14,7 +14,7 @@ import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
-import { BatchBuilder, fitsNoBatch, isRefusal, sendIsolatingRefusals } from './batches.ts';
+import { BatchBuilder, fitsNoBatch, isTimeout, sendIsolatingRefusals } from './batches.ts';
 
 const SEPARATOR = '\u0000';
 /** Per owner (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
@@ -59,6 +59,8 @@ export interface HintDeliveryDeps {
 interface Backoff {
   readonly atMs: number;
   readonly backoffMs: number;
+  /** The hint was in a batch that timed out: a batch holding it that times out again is split. */
+  readonly timedOut?: boolean;
 }
 
 interface HintEntry extends BatchEntry {
@@ -228,16 +230,22 @@ export class HintDelivery {
   /** Sends one batch and deletes what was acknowledged; false if the owner did not answer. */
   private async send(owner: NodeId, ownerGone: boolean, entries: readonly HintEntry[]): Promise<boolean> {
     let refused: Array<{ entry: HintEntry; err: unknown }>;
+    // A batch that timed out may be what the owner is slow with (while it answers the rest): its
+    // hints wait longer than the owner does, so the next pass starts with the hints after them;
+    // and when a batch holding them times out again, it is split like a refused one, so the
+    // hint the owner cannot take in time ends alone.
+    const suspect = entries.some((e) => this.hintRetry.get(e.hint)?.timedOut === true);
     try {
-      refused = await sendIsolatingRefusals(entries, (batch) => this.put(owner, ownerGone, batch));
+      refused = await sendIsolatingRefusals(entries, (batch) => this.put(owner, ownerGone, batch), (err) => suspect && isTimeout(err));
     } catch (err) {
       const backoffMs = nextBackoff(this.ownerRetry.get(owner));
       this.ownerRetry.set(owner, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs });
+      if (isTimeout(err)) for (const e of entries) this.backOffHint(e.hint, 2 * backoffMs, true);
       this.deps.log.info({ owner, hints: entries.length, retryInMs: backoffMs, err: messageOf(err) }, 'hint delivery failed; will retry');
       return false;
     }
     const failed = new Set(refused.map((r) => r.entry));
-    for (const { entry } of refused) this.backOffHint(entry.hint);
+    for (const { entry, err } of refused) this.backOffHint(entry.hint, 0, isTimeout(err));
     if (refused.length > 0) {
       const keys = refused.slice(0, 5).map((r) => r.entry.key);
       this.deps.log.warn({ owner, refused: refused.length, keys, err: messageOf(refused[0]!.err) }, 'hints refused by their owner; the others go on, these retry with backoff');
@@ -265,10 +273,11 @@ export class HintDelivery {
     }
   }
 
-  private backOffHint(hint: string): void {
-    const backoffMs = nextBackoff(this.hintRetry.get(hint));
+  private backOffHint(hint: string, atLeastMs = 0, timedOut = false): void {
+    const previous = this.hintRetry.get(hint);
+    const backoffMs = Math.max(nextBackoff(previous), atLeastMs);
     this.hintRetry.delete(hint); // re-inserted last: the map is oldest first
-    this.hintRetry.set(hint, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs });
+    this.hintRetry.set(hint, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs, timedOut: timedOut || previous?.timedOut === true });
     if (this.hintRetry.size > REFUSED_HINTS_MAX) this.hintRetry.delete(this.hintRetry.keys().next().value!);
   }
 

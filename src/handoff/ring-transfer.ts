@@ -13,7 +13,7 @@ import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { Sibling } from '../version/siblings.ts';
 import type { TransferStatus } from '../membership/table.ts';
-import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
+import { BatchBuilder, fitsNoBatch, isTimeout, sendIsolatingRefusals } from './batches.ts';
 
 export interface RingTransferDeps {
   readonly self: NodeId;
@@ -34,6 +34,11 @@ const RETRY_BACKOFF_MS = { initial: 100, max: 5_000 };
 const STRAY_DELAY_MS = 1_000;
 /** After a stray hand-off with refused keys, the next waits twice as long, up to this. */
 const STRAY_DELAY_MAX_MS = 30_000;
+/**
+ * A batch that timed out this many times in a row is split like a refused one: a receiver that
+ * answers other requests but not this batch must not hold the walk up for ever.
+ */
+const BATCH_TIMEOUTS_MAX = 3;
 
 /** One key of a round: its record, the receivers it goes to, and whether it leaves this node. */
 interface RoundEntry extends BatchEntry {
@@ -158,9 +163,10 @@ export class RingTransfer {
    */
   private async deliver(to: NodeId, entries: readonly RoundEntry[], stale: () => boolean): Promise<RoundEntry[]> {
     let backoffMs = RETRY_BACKOFF_MS.initial;
+    let timeouts = 0;
     while (!stale()) {
       try {
-        const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch));
+        const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch), (err) => timeouts >= BATCH_TIMEOUTS_MAX && isTimeout(err));
         this.keysSent += entries.length - refused.length;
         if (refused.length > 0) {
           const keys = refused.slice(0, 5).map((r) => r.entry.key);
@@ -168,6 +174,7 @@ export class RingTransfer {
         }
         return refused.map((r) => r.entry);
       } catch (err) {
+        timeouts = isTimeout(err) ? timeouts + 1 : 0;
         this.deps.log.warn({ to, keys: entries.length, err: messageOf(err), retryInMs: backoffMs }, 'transfer batch failed; retrying');
       }
       await new Promise<void>((resolve) => this.deps.clock.setTimer(backoffMs, resolve));

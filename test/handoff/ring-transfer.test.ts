@@ -32,13 +32,14 @@ function fixture() {
   const network = new SimNetwork<PeerRequest, PeerReply>(scheduler, new SeededRandom(seed), parsePeerRequest, parsePeerReply);
   const warnings: string[] = [];
   const log: Log = { debug() {}, info() {}, warn: (obj, msg) => void warnings.push(`${msg} ${JSON.stringify(obj)}`), error: (obj, msg) => void warnings.push(`${msg} ${JSON.stringify(obj)}`) };
-  const receivers = new Map<string, { store: ReplicaStore; refuse: (keys: readonly string[]) => boolean }>();
+  const receivers = new Map<string, { store: ReplicaStore; refuse: (keys: readonly string[]) => boolean; hang: (keys: readonly string[]) => boolean }>();
   for (const id of ['b', 'c', 'd']) {
-    const receiver = { store: new ReplicaStore(new MemoryStorage()), refuse: (_keys: readonly string[]) => false };
+    const receiver = { store: new ReplicaStore(new MemoryStorage()), refuse: (_keys: readonly string[]) => false, hang: (_keys: readonly string[]) => false };
     receivers.set(id, receiver);
     frameLimited(network.transportFor(id)).serve(async (_from, request) => {
       if (request.kind !== 'replica_put_batch') throw new Error(`unexpected ${request.kind}`);
       if (receiver.refuse(request.entries.map((e) => e.key))) throw new RemoteError('REFUSED', 'refused batch');
+      if (receiver.hang(request.entries.map((e) => e.key))) return new Promise<never>(() => {});
       await Promise.all(request.entries.map((e) => receiver.store.merge(e.key, e.record)));
       return { kind: 'replica_put_ok' };
     });
@@ -110,5 +111,19 @@ describe('ring transfer by bytes', () => {
     for (const r of f.receivers.values()) r.refuse = () => false;
     await f.scheduler.runWhile(() => f.store.read(poison).length > 0, 120_000);
     for (const id of f.after.preferenceList(poison, 3)) assert.equal(f.receivers.get(id)!.store.read(poison).length, 1, `${poison} on ${id}`);
+  });
+
+  it('a batch that keeps timing out is split, so only the key the receiver never answers stays', async () => {
+    const f = fixture();
+    const values = new Map<string, Buffer>();
+    let counter = 0;
+    const leaving = Array.from({ length: 2_000 }, (_, i) => `k${i}`).filter((k) => !f.after.preferenceList(k, 3).includes('a'));
+    const slow = leaving[0]!;
+    for (const key of leaving.slice(0, 300)) values.set(key, Buffer.from(`v-${key}`));
+    await f.scheduler.complete(Promise.all([...values].map(([key, value]) => f.store.replace(key, [sibling(++counter, value)]))));
+    for (const r of f.receivers.values()) r.hang = (keys) => keys.includes(slow);
+    await f.scheduler.complete(f.transfer.rebalance(f.after), 600_000);
+    assertPlaced(f, values, new Set([slow]));
+    assert.equal(f.store.read(slow).length, 1, `${slow} was dropped although no new replica acknowledged it`);
   });
 });
