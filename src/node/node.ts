@@ -17,6 +17,9 @@ import { CoordinationError } from '../replication/errors.ts';
 import { Coordinator } from '../replication/coordinator.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
+import { deriveKey } from '../security/cluster-secret.ts';
+import { ContextCodec } from '../version/context.ts';
+import { joinClocks, type Sibling } from '../version/siblings.ts';
 import type { NodeConfig } from './config.ts';
 
 export interface NodeWorld {
@@ -40,8 +43,26 @@ export interface LocalStats {
   readonly sync: SyncProgress & SyncTotals;
 }
 
+/** A client's write: `context` is the string a read returned ('' for a blind write). */
+export interface ClientWrite {
+  readonly key: string;
+  /** null deletes. */
+  readonly value: Uint8Array | null;
+  readonly contentType: string;
+  readonly context: string;
+  readonly w?: number;
+}
+
+/** A key's versions (tombstones included) and the context a client sends back to supersede them. */
+export interface VersionsRead {
+  readonly siblings: readonly Sibling[];
+  readonly context: string;
+}
+
 export class DynakvNode {
   readonly coordinator: Coordinator;
+  /** Issues and checks client contexts (authenticated with the cluster's context key). */
+  private readonly contexts: ContextCodec;
   readonly membership: Membership;
   readonly transfer: RingTransfer;
   readonly hints: HintDelivery;
@@ -53,6 +74,7 @@ export class DynakvNode {
     readonly store: ReplicaStore,
     dots: DotCounter,
   ) {
+    this.contexts = new ContextCodec(deriveKey(config.clusterSecret, 'context'));
     this.membership = new Membership({
       self: config.id,
       selfPeer: config.advertisePeer,
@@ -143,7 +165,7 @@ export class DynakvNode {
 
   /** Opens the node's durable state and starts answering peers, gossiping and pinging. */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
-    const dots = await DotCounter.open(world.storage);
+    const dots = await DotCounter.open(world.storage, config.id, world.random);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
     node.antiEntropy.rebuild(node.membership.ring());
     node.membership.start();
@@ -162,6 +184,29 @@ export class DynakvNode {
 
   ring(): Ring | undefined {
     return this.membership.ring();
+  }
+
+  /** Client read through a quorum of R replicas (default config.r). */
+  async get(key: string, r?: number): Promise<VersionsRead> {
+    const { siblings } = await this.coordinator.get(key, r);
+    return { siblings, context: this.contexts.encode(key, joinClocks(siblings)) };
+  }
+
+  /**
+   * Client write (or delete), acknowledged once W replicas hold it durably; returns the new
+   * version's context. A context this cluster did not issue for this key is refused with
+   * ContextError (BAD_CONTEXT) before anything happens.
+   */
+  async put(write: ClientWrite): Promise<string> {
+    const context = this.contexts.decode(write.key, write.context);
+    const clock = await this.coordinator.put({ key: write.key, value: write.value, contentType: write.contentType, context, ...(write.w !== undefined ? { w: write.w } : {}) });
+    return this.contexts.encode(write.key, clock);
+  }
+
+  /** The versions this node's own replica holds (no quorum), with their context. */
+  readLocal(key: string): VersionsRead {
+    const siblings = this.store.read(key);
+    return { siblings, context: this.contexts.encode(key, joinClocks(siblings)) };
   }
 
   stats(): LocalStats {
