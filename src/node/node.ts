@@ -246,7 +246,8 @@ export class DynakvNode {
         await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
-        await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
+        // A tombstone this node already purged is not taken back (see isPurgedTombstone).
+        await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
