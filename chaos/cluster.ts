@@ -1,5 +1,7 @@
 // The chaos cluster: five `dynakv node start` processes, each in its network (see network.ts),
-// with data in a temporary directory and logs in the run's results folder. It kills (SIGKILL),
+// with data in a temporary directory and logs in the run's results folder. Nodes are secure (peer
+// mutual TLS; certificates, with an admin credential, made once in the data directory's certs/)
+// unless started insecure. It kills (SIGKILL),
 // restarts, pauses (SIGSTOP) and resumes (SIGCONT) nodes. Process tracking and the exit-time kill
 // come from bench/systems/processes.ts; this module knows no workload and no checker.
 import { spawn } from 'node:child_process';
@@ -7,6 +9,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GiveUp, isRunning, killChild, track, waitFor } from '../bench/systems/processes.ts';
+import { ensureClusterCerts } from '../src/security/certs.ts';
 import type { ChildProcess } from 'node:child_process';
 import { recordRunState } from './leftovers.ts';
 import type { ChaosNetwork } from './network.ts';
@@ -37,10 +40,16 @@ export class ChaosCluster {
     readonly nodes: readonly ChaosNode[],
     private readonly network: ChaosNetwork,
     private readonly logDir: string,
+    private readonly insecure: boolean,
   ) {}
 
+  /** The CA's certs dir (ca.crt, client.admin.crt/.key/.token); node n's is certsDir/n. Absent when insecure. */
+  get certsDir(): string {
+    return join(this.dataRoot, 'certs');
+  }
+
   /** Allocates addresses (ports from `ports` in loopback mode) and starts every node. */
-  static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number> }): Promise<ChaosCluster> {
+  static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number>; insecure?: boolean }): Promise<ChaosCluster> {
     const name = `dkv-chaos-${process.pid}-${Date.now().toString(36)}`;
     const dataRoot = mkdtempSync(join(tmpdir(), `${name}-`));
     const nodes: ChaosNode[] = [];
@@ -54,7 +63,15 @@ export class ChaosCluster {
       nodes.push({ id, index, host, httpPort, peerPort, url: `http://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
     }
     mkdirSync(options.logDir, { recursive: true });
-    const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir);
+    const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir, options.insecure === true);
+    if (!cluster.insecure) {
+      await ensureClusterCerts({
+        certsDir: cluster.certsDir,
+        nodeIds: nodes.map((n) => n.id),
+        hosts: (id) => [cluster.node(id).host],
+        clients: [{ name: 'admin', role: 'admin' }],
+      });
+    }
     cluster.saveState();
     await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
     return cluster;
@@ -83,6 +100,7 @@ export class ChaosCluster {
       process.execPath, BIN, 'node', 'start', '--id', id, '--host', node.host,
       '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort),
       '--data-dir', node.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'info',
+      ...(this.insecure ? ['--insecure'] : ['--certs-dir', join(this.certsDir, id)]),
     ]);
     // `ip netns exec` execs the command, so the child's pid is the node's: signals reach it.
     const child = track(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }, cwd: ROOT }));

@@ -1,9 +1,12 @@
 // A dynakv cluster for the benchmark: `bin/dynakv.js node start` processes on free loopback ports,
 // data in a temporary directory, logs under bench/results/logs/. Can SIGKILL and restart a node,
 // and run every node under `node --cpu-prof` (profiles are written when a node exits on SIGTERM).
-// Spawns the CLI like a user would; it must not import dynakv's internals.
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+// Secure like a user's cluster (peer mutual TLS; certificates made once per cluster by the CLI's
+// `certs` commands) unless `insecure`. Spawns the CLI like a user would; it must not import
+// dynakv's internals.
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import type { Cluster, Member } from './cluster.ts';
 import { freePort, GiveUp, isRunning, killChild, nodeFlagsFromEnv, removeTempDir, stopChild, tempDir, track, waitFor } from './processes.ts';
@@ -29,7 +32,11 @@ export interface DynakvClusterOptions {
   readonly cpuProfDir?: string;
   /** The dynakv checkout whose bin/dynakv.js runs the nodes (default: this one). */
   readonly root?: string;
+  /** Start the nodes with --insecure (plain TCP between nodes) instead of certificates. */
+  readonly insecure?: boolean;
 }
+
+const run = promisify(execFile);
 
 export class DynakvCluster implements Cluster {
   readonly system = 'dynakv' as const;
@@ -57,12 +64,33 @@ export class DynakvCluster implements Cluster {
     // A cluster name of its own: a stray node of another run can never join this ring.
     const cluster = new DynakvCluster(members, root, options, `bench-${process.pid}-${Date.now().toString(36)}`);
     try {
+      await cluster.makeCerts();
       await Promise.all(members.map((m) => cluster.startNode(m.id)));
     } catch (err) {
       await cluster.stop();
       throw err;
     }
     return cluster;
+  }
+
+  /**
+   * How the nodes of this checkout are told their security: a certs dir each (made here by the
+   * CLI), --insecure, or nothing for a checkout older than certificates (it knows neither flag).
+   */
+  private securityFlags(id: string): string[] {
+    const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
+    if (!existsSync(join(root, 'src/security/certs.ts'))) return [];
+    return this.options.insecure === true ? ['--insecure'] : ['--certs-dir', join(this.root, 'certs', id)];
+  }
+
+  private async makeCerts(): Promise<void> {
+    const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
+    if (this.options.insecure === true || !existsSync(join(root, 'src/security/certs.ts'))) return;
+    const bin = join(root, 'bin/dynakv.js');
+    const certsDir = join(this.root, 'certs');
+    const options = { cwd: root, env: { ...process.env, NODE_OPTIONS: '' } };
+    await run(process.execPath, [bin, 'certs', 'create-ca', '--certs-dir', certsDir], options);
+    await Promise.all(this.members.map((m) => run(process.execPath, [bin, 'certs', 'create-node', m.id, '--certs-dir', join(certsDir, m.id), '--ca-key', join(certsDir, 'ca.key')], options)));
   }
 
   get endpoints(): string[] {
@@ -88,7 +116,7 @@ export class DynakvCluster implements Cluster {
     // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
     nodeArgs.push(...nodeFlagsFromEnv('BENCH_NODE_ARGS'));
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
-    const args = [...nodeArgs, join(root, 'bin/dynakv.js'), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn'];
+    const args = [...nodeArgs, join(root, 'bin/dynakv.js'), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn', ...this.securityFlags(id)];
     // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.
     const env = { ...process.env, NODE_OPTIONS: '' };
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: root }));

@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { ClientError, DynakvClient } from '../client/http-client.ts';
 import { DEFAULT_CONFIG } from '../node/config.ts';
+import { runCertsCreateCa, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
 import { runClusterStart } from './cluster-command.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
@@ -26,7 +27,30 @@ cluster
   .option('--data-dir <dir>', 'parent directory of the nodes\' data', './data')
   .option('--log-level <level>', 'node log level (trace..fatal); info shows membership events', 'info')
   .option('--log-format <format>', 'auto (readable in a terminal, JSON otherwise), pretty or json', 'auto')
+  .option('--insecure', 'start the nodes without authentication or encryption (no certificates are made)')
   .action(runClusterStart);
+
+const certs = program.command('certs').description('make the certificates, cluster secret and client credentials of a secure cluster');
+certs
+  .command('create-ca')
+  .description('a cluster CA (ca.crt, its key) and the cluster secret, beside the key')
+  .requiredOption('--certs-dir <dir>', 'directory for ca.crt')
+  .option('--ca-key <file>', 'where to write the CA key (default: <certs-dir>/ca.key); cluster.secret goes beside it')
+  .action((opts) => runCertsCreateCa(opts, out));
+certs
+  .command('create-node <id>')
+  .description('a node certificate (node.crt, node.key) with copies of ca.crt and cluster.secret')
+  .requiredOption('--certs-dir <dir>', 'the node\'s certs dir (dynakv node start --certs-dir)')
+  .requiredOption('--ca-key <file>', 'the CA key; ca.crt and cluster.secret are read from beside it')
+  .option('--host <hosts>', 'extra DNS names or IP addresses the node is reached at, comma-separated (localhost, 127.0.0.1, ::1 are always in)')
+  .action((id: string, opts) => runCertsCreateNode(id, opts, out));
+certs
+  .command('create-client <name>')
+  .description('a client certificate (client.NAME.crt/.key) and bearer token (client.NAME.token)')
+  .requiredOption('--certs-dir <dir>', 'directory to write them into')
+  .requiredOption('--ca-key <file>', 'the CA key; ca.crt and cluster.secret are read from beside it')
+  .option('--role <role>', 'admin (may also change membership) or user', 'user')
+  .action((name: string, opts) => runCertsCreateClient(name, opts, out));
 
 const node = program.command('node').description('run one node');
 node
@@ -42,6 +66,8 @@ node
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--cluster <name>', 'cluster name; peers must agree', DEFAULT_CONFIG.cluster)
   .option('--log-level <level>', 'log level (trace..fatal)', 'info')
+  .option('--certs-dir <dir>', 'secure mode: the node\'s certs dir (dynakv certs create-node): peer mutual TLS, cluster secret')
+  .option('--insecure', 'run without authentication or encryption (a warning is logged)')
   .action(runNodeStart);
 
 program
