@@ -10,8 +10,6 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { pino } from 'pino';
 import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
-import { encodeContext } from '../version/context.ts';
-import { joinClocks } from '../version/siblings.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
 import { admit, type GuardOptions } from './request-guard.ts';
@@ -90,9 +88,9 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
 
   app.get('/local/kv/*', async (request, reply) => {
     const key = keyOf(request);
-    const siblings = node.store.read(key);
+    const { siblings, context } = node.readLocal(key);
     if (siblings.length === 0) return reply.code(404).send({ error: `node ${node.id} holds no version of this key` });
-    return { node: node.id, key, context: encodeContext(joinClocks(siblings)), siblings: siblings.map(siblingView) };
+    return { node: node.id, key, context, siblings: siblings.map(siblingView) };
   });
 
   app.get('/local/stats', async () => node.stats());
