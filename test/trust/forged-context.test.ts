@@ -25,7 +25,7 @@ describe('a forged context', () => {
 
   it('is refused with 400, and the node keeps coordinating writes', async () => {
     const url = cluster.nodes[0]!.httpUrl;
-    const forged = await fetch(`${url}/kv/victim`, {
+    const forged = await cluster.fetch(`${url}/kv/victim`, {
       method: 'PUT',
       headers: { 'content-type': 'text/plain', 'x-dynakv-context': forgedContext(ids, 2 ** 53 - 200_002) },
       body: 'forged',
@@ -33,7 +33,7 @@ describe('a forged context', () => {
     assert.equal(forged.status, 400, await forged.text());
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++) {
-      const res = await fetch(`${url}/kv/victim-${i % 8}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: `v${i}` });
+      const res = await cluster.fetch(`${url}/kv/victim-${i % 8}`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: `v${i}` });
       await res.arrayBuffer();
       statuses.push(res.status);
     }
@@ -42,12 +42,12 @@ describe('a forged context', () => {
 
   it('is refused when it names a real context of another key', async () => {
     const url = cluster.nodes[0]!.httpUrl;
-    const put = await fetch(`${url}/kv/one`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'a' });
+    const put = await cluster.fetch(`${url}/kv/one`, { method: 'PUT', headers: { 'content-type': 'text/plain' }, body: 'a' });
     const context = put.headers.get('x-dynakv-context');
     assert.ok(context !== null && context !== '');
-    const elsewhere = await fetch(`${url}/kv/two`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'x-dynakv-context': context }, body: 'b' });
+    const elsewhere = await cluster.fetch(`${url}/kv/two`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'x-dynakv-context': context }, body: 'b' });
     assert.equal(elsewhere.status, 400, await elsewhere.text());
-    const same = await fetch(`${url}/kv/one`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'x-dynakv-context': context }, body: 'c' });
+    const same = await cluster.fetch(`${url}/kv/one`, { method: 'PUT', headers: { 'content-type': 'text/plain', 'x-dynakv-context': context }, body: 'c' });
     assert.equal(same.status, 200, await same.text());
   });
 });
