@@ -103,7 +103,9 @@ export class DotCounter {
     if (!Number.isSafeInteger(counter + 2 * DOT_LEASE_SIZE)) throw new Error(`assertion: dot counter ${counter} is out of range`);
     this.next = counter + 1;
     if (counter >= this.ceiling) return this.persist(counter + DOT_LEASE_SIZE).then(() => counter);
-    if (this.ceiling - this.next < DOT_LEASE_SIZE / 2) void this.persist(this.next + DOT_LEASE_SIZE).catch(() => {});
+    // Measured against the lease already asked for (durable or in flight), so one renewal is
+    // asked per half lease, not one per write while the renewal commits.
+    if (this.requested - this.next < DOT_LEASE_SIZE / 2) void this.persist(this.requested + DOT_LEASE_SIZE).catch(() => {});
     return counter;
   }
 

@@ -25,6 +25,14 @@ class HeldStorage extends MemoryStorage {
   }
 }
 
+class CountingStorage extends MemoryStorage {
+  commits = 0;
+  override commit(writes: readonly StorageWrite[]): Promise<void> {
+    this.commits++;
+    return super.commit(writes);
+  }
+}
+
 describe('DotCounter', () => {
   it('hands out strictly increasing counters across lease renewals', async () => {
     const dots = await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1));
@@ -75,6 +83,24 @@ describe('DotCounter', () => {
     storage.hold = false;
     const reopened = await DotCounter.open(storage, 'n1', new SeededRandom(7));
     assert.ok((await reopened.take()) > DOT_LEASE_SIZE + 1);
+  });
+
+  it('costs one durable commit per lease, renewed ahead of use, and stays synchronous', async () => {
+    const storage = new CountingStorage();
+    const dots = await DotCounter.open(storage, 'n1', new SeededRandom(9));
+    storage.commits = 0;
+    let waited = 0;
+    for (let i = 0; i < 3 * DOT_LEASE_SIZE; i++) {
+      const counter = dots.take();
+      if (counter instanceof Promise) {
+        waited++;
+        await counter;
+      } else if (i % 1_000 === 0) {
+        await new Promise((r) => setImmediate(r)); // let background renewals commit
+      }
+    }
+    assert.equal(waited, 0, 'renewals commit ahead of use, so no take waits');
+    assert.ok(storage.commits >= 3 && storage.commits <= 4, `${storage.commits} commits for 3 leases of counters`);
   });
 
   it('refuses to open on a corrupt ceiling or epoch, naming it', async () => {
