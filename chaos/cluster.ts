@@ -141,11 +141,40 @@ export class ChaosCluster {
     );
   }
 
+  /** Waits until the node reports its start-up recovery done (`/local/stats` sync state ready). */
+  async waitReady(id: string): Promise<void> {
+    const node = this.node(id);
+    const client = new DynakvClient(node.url, { timeoutMs: 2_000, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}) });
+    try {
+      await waitFor(
+        `${id} to finish its recovery`,
+        async () => {
+          const stats = JSON.parse((await client.request('/local/stats')).body.toString('utf8')) as { sync?: { state?: unknown } };
+          return stats.sync?.state === 'ready';
+        },
+        START_TIMEOUT_MS,
+        200,
+      );
+    } finally {
+      client.close();
+    }
+  }
+
   /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
   async kill(id: string): Promise<void> {
     const node = this.node(id);
     await killChild(node.process);
     node.paused = false;
+  }
+
+  /**
+   * A lost disk: SIGKILL, then the node's data directory (LMDB: replicas, hints, membership,
+   * dot counter) is deleted. Its certificates live elsewhere, so startNode brings it back as the
+   * same node id on an empty disk.
+   */
+  async wipe(id: string): Promise<void> {
+    await this.kill(id);
+    rmSync(this.node(id).dataDir, { recursive: true, force: true });
   }
 
   pause(id: string): void {
