@@ -13,7 +13,7 @@ import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
 import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
-import { changeOf, isRingMember, MEMBERS_MAX, mergeRecord, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
+import { changeOf, isRingMember, MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, mergeRecord, nextCount, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
 
 export interface MembershipConfig {
   /** How often this node gossips with one random peer. */
@@ -45,6 +45,7 @@ export type MembershipErrorCode =
   | 'TOO_FEW_NODES'
   | 'TOO_MANY_MEMBERS' // the table already holds MEMBERS_MAX records
   | 'BAD_MEMBER'
+  | 'COUNT_LIMIT' // the id's operator epoch reached MEMBERSHIP_COUNT_MAX: add the node under a new id
   | 'CORRUPT_TABLE'; // the persisted table does not parse: the node does not start
 
 export class MembershipError extends Error {
@@ -71,6 +72,14 @@ export interface MembershipDeps {
 
 export type RingListener = (previous: Ring | undefined, next: Ring | undefined) => void;
 
+/**
+ * The version an operator change (a new epoch) gives `existing`: one more, or 1 again once the
+ * version reached MEMBERSHIP_COUNT_MAX (the new epoch orders first, so restarting is safe).
+ */
+function nextVersionInNewEpoch(existing: MemberRecord): number {
+  return nextCount(existing.version) ?? 1;
+}
+
 /** Pseudo node id prefix for a join address whose node id is not known yet. */
 export const SEED_PREFIX = 'seed:';
 
@@ -86,6 +95,8 @@ export class Membership {
   private persisting: Promise<void> = Promise.resolve();
   private stopped = false;
   private seeds: string[] = [];
+  /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
+  private readonly countsAtLimit = new Set<string>();
   gossipRounds = 0;
   /** Times this node's own failure detector started (down) or stopped (up) holding a peer down. */
   readonly detectorTransitions = { down: 0, up: 0 };
@@ -163,7 +174,7 @@ export class Membership {
   setState(state: 'ready' | 'syncing'): void {
     const own = this.records.get(this.deps.self);
     if (own === undefined || own.state === state) return;
-    this.records.set(this.deps.self, { ...own, state, heartbeat: own.heartbeat + 1 });
+    this.records.set(this.deps.self, { ...own, state, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
   }
 
   ring(): Ring | undefined {
@@ -228,8 +239,8 @@ export class Membership {
       http,
       status: 'up',
       // An operator change opens a new epoch, which no older detector verdict can override.
-      epoch: (existing?.epoch ?? 0) + 1,
-      version: (existing?.version ?? 0) + 1,
+      epoch: this.nextEpoch(existing, id),
+      version: existing === undefined ? 1 : nextVersionInNewEpoch(existing),
       changedBy: this.deps.self,
       changedAtMs: this.deps.clock.nowMs(),
       heartbeat: existing?.heartbeat ?? 0,
@@ -253,8 +264,8 @@ export class Membership {
     this.apply({
       ...existing,
       status: 'removed',
-      epoch: existing.epoch + 1,
-      version: existing.version + 1,
+      epoch: this.nextEpoch(existing, id),
+      version: nextVersionInNewEpoch(existing),
       changedBy: this.deps.self,
       changedAtMs: this.deps.clock.nowMs(),
     });
@@ -268,7 +279,7 @@ export class Membership {
     const own = this.records.get(this.deps.self);
     if (own === undefined) return;
     if (transfer !== null && transfer.targets.length > TRANSFER_TARGETS_MAX) throw new Error(`assertion: transfer to ${transfer.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
-    this.records.set(this.deps.self, { ...own, transfer, heartbeat: own.heartbeat + 1 });
+    this.records.set(this.deps.self, { ...own, transfer, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
   }
 
   /** Answers a gossip exchange: merge theirs, return ours (push-pull). */
@@ -304,7 +315,10 @@ export class Membership {
     // removal is never refuted: only an operator brings a node back.
     const { self, selfHttp, selfPeer } = this.deps;
     if (merged.id === self && merged.status !== 'removed' && (merged.status === 'down' || merged.http !== selfHttp || merged.peer !== selfPeer)) {
-      merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version: merged.version + 1, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
+      // At the bound the refutation is refused (logged): the record stays as it came until an
+      // operator's remove and re-add opens a new epoch, which restarts the version.
+      const version = this.increment(merged.version, 'version', self);
+      if (version !== undefined) merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
     }
     this.records.set(incoming.id, merged);
     const change = changeOf(before, merged);
@@ -338,7 +352,9 @@ export class Membership {
     const own = this.records.get(this.deps.self);
     if (own === undefined || own.status === 'removed') return;
     if (own.http === this.deps.selfHttp && own.peer === this.deps.selfPeer && own.status === 'up') return;
-    this.apply({ ...own, http: this.deps.selfHttp, peer: this.deps.selfPeer, status: 'up', version: own.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    const version = this.increment(own.version, 'version', own.id);
+    if (version === undefined) return;
+    this.apply({ ...own, http: this.deps.selfHttp, peer: this.deps.selfPeer, status: 'up', version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
     this.afterChange();
   }
 
@@ -348,7 +364,7 @@ export class Membership {
 
   private gossipRound(): void {
     const own = this.records.get(this.deps.self);
-    if (own !== undefined) this.records.set(this.deps.self, { ...own, heartbeat: own.heartbeat + 1 });
+    if (own !== undefined) this.records.set(this.deps.self, { ...own, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
     const targets = this.gossipTargets();
     if (targets.length === 0 && this.seeds.length > 0) {
       const seed = this.seeds[this.deps.random.nextInt(this.seeds.length)]!;
@@ -416,9 +432,34 @@ export class Membership {
 
   /** A detector verdict: a new version within the record's epoch, never a new epoch. */
   private observe(record: MemberRecord, status: 'up' | 'down'): void {
-    this.apply({ ...record, status, version: record.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    const version = this.increment(record.version, 'version', record.id);
+    if (version === undefined) return;
+    this.apply({ ...record, status, version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
     this.afterChange();
     this.spreadNow();
+  }
+
+  /**
+   * `n + 1` for a count of `member`'s record, or undefined when that would pass
+   * MEMBERSHIP_COUNT_MAX: the caller then leaves the record as it is. Only a hostile or broken
+   * peer can drive a count there (it arrives at the bound, and we may not go past it), so the
+   * first refusal per count is logged as a warning and the rest are silent.
+   */
+  private increment(n: number, what: 'version' | 'heartbeat', member: NodeId): number | undefined {
+    const next = nextCount(n);
+    if (next === undefined && !this.countsAtLimit.has(`${member}\u0000${what}`)) {
+      this.countsAtLimit.add(`${member}\u0000${what}`);
+      this.deps.log.warn({ member, count: what, limit: MEMBERSHIP_COUNT_MAX }, `membership: the ${what} of ${member}'s record is at its bound; changes that would pass it are refused (an operator remove and re-add restarts a version)`);
+    }
+    return next;
+  }
+
+  /** The epoch of an operator change to `existing` (1 for a new id); refused at the bound. */
+  private nextEpoch(existing: MemberRecord | undefined, id: NodeId): number {
+    if (existing === undefined) return 1;
+    const epoch = nextCount(existing.epoch);
+    if (epoch === undefined) throw new MembershipError('COUNT_LIMIT', `node ${id}'s operator epoch is at its bound (${MEMBERSHIP_COUNT_MAX}); it can no longer change: add the node under a new id`);
+    return epoch;
   }
 
   private schedule(delayMs: number, fn: () => void): void {
@@ -435,7 +476,9 @@ export class Membership {
     const table = this.deps.storage.get('meta', META_TABLE);
     const log = this.deps.storage.get('meta', META_LOG);
     if (table !== undefined) {
-      const parsed = decodeTable(table);
+      const clamped: string[] = [];
+      const parsed = decodeTable(table, (what) => clamped.push(what));
+      if (clamped.length > 0) this.deps.log.warn({ counts: clamped.slice(0, 10), limit: MEMBERSHIP_COUNT_MAX }, `membership table (meta key ${META_TABLE}): counts above the bound clamped to it`);
       if (!parsed.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (meta key ${META_TABLE}): ${parsed.problem}`);
       for (const r of parsed.value) this.records.set(r.id, r);
     }

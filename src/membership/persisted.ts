@@ -2,7 +2,7 @@
 // back: the bytes become typed records here or the node refuses to start with what is wrong.
 // The table is state: one bad record fails the load. The log is history: bad entries are
 // dropped (and counted) so a damaged log never keeps a node down.
-import { parseChangeLogEntry, parseMemberRecords, type ChangeLogEntry, type MemberRecord, type Parsed } from './table.ts';
+import { MEMBERSHIP_COUNT_MAX, parseChangeLogEntry, parseMemberRecords, type ChangeLogEntry, type MemberRecord, type Parsed } from './table.ts';
 
 export const META_TABLE = 'membership-table';
 export const META_LOG = 'membership-log';
@@ -24,6 +24,25 @@ function withEpochDefault(x: unknown): unknown {
   return typeof x === 'object' && x !== null && !Array.isArray(x) && !('epoch' in x) ? { ...x, epoch: 0 } : x;
 }
 
+/**
+ * Compatibility: a table saved before counts were bounded may hold an epoch, version or
+ * heartbeat above MEMBERSHIP_COUNT_MAX (a hostile gossip frame could put one there). Read back,
+ * such a count is clamped to the bound, so the node starts; `clamped` hears each one. Gossip
+ * gets no such grace: there a count beyond the bound makes the frame malformed.
+ */
+function withCountsClamped(x: unknown, clamped: (what: string) => void): unknown {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return x;
+  const record = { ...(x as Record<string, unknown>) };
+  for (const field of ['epoch', 'version', 'heartbeat']) {
+    const value = record[field];
+    if (Number.isSafeInteger(value) && (value as number) > MEMBERSHIP_COUNT_MAX) {
+      record[field] = MEMBERSHIP_COUNT_MAX;
+      clamped(`${typeof record.id === 'string' ? record.id.slice(0, 64) : '?'}.${field}`);
+    }
+  }
+  return record;
+}
+
 export function encodeTable(records: readonly MemberRecord[]): Uint8Array {
   // Transfer progress belongs to a running transfer, which a restart ends.
   return Buffer.from(JSON.stringify(records.map((r) => ({ ...r, transfer: null }))));
@@ -33,12 +52,12 @@ export function encodeLog(entries: readonly ChangeLogEntry[]): Uint8Array {
   return Buffer.from(JSON.stringify(entries));
 }
 
-/** The persisted table, or what is wrong with it (no duplicate ids). */
-export function decodeTable(bytes: Uint8Array): Parsed<MemberRecord[]> {
+/** The persisted table, or what is wrong with it (no duplicate ids); `clamped` hears clamped counts. */
+export function decodeTable(bytes: Uint8Array, clamped: (what: string) => void = () => {}): Parsed<MemberRecord[]> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
   if (!Array.isArray(json.value)) return { ok: false, problem: 'not a list of records' };
-  const parsed = parseMemberRecords(json.value.map(withEpochDefault));
+  const parsed = parseMemberRecords(json.value.map((x) => withCountsClamped(withEpochDefault(x), clamped)));
   if (!parsed.ok) return parsed;
   const ids = new Set<string>();
   for (const r of parsed.value) {

@@ -15,6 +15,26 @@ export type MemberStatus = 'up' | 'down' | 'removed';
  * ids): some 300 KiB per exchange at the limit, far below the peer frame limit.
  */
 export const MEMBERS_MAX = 1_024;
+/**
+ * Largest epoch, version or heartbeat a record may carry (2^48). Far below 2^53, where `+ 1`
+ * stops being exact and peers refuse the value, yet out of reach of honest use: a heartbeat
+ * bumped every second takes 8.9 million years to get there. A record beyond it is malformed
+ * (gossip) or clamped to it (read back from disk); membership never increments a count past
+ * it: the change is refused and logged instead (see Membership.increment), so no frame can make
+ * a node write a table it or its peers would refuse.
+ */
+export const MEMBERSHIP_COUNT_MAX = 2 ** 48;
+
+/** A count of the membership protocol: a safe integer in 0..MEMBERSHIP_COUNT_MAX. */
+export function isMembershipCount(x: unknown): x is number {
+  return isCount(x) && x <= MEMBERSHIP_COUNT_MAX;
+}
+
+/** `n + 1`, or undefined when that would pass MEMBERSHIP_COUNT_MAX. */
+export function nextCount(n: number): number | undefined {
+  return n < MEMBERSHIP_COUNT_MAX ? n + 1 : undefined;
+}
+
 /** Nodes one transfer status may name: a transfer only sends to members. */
 export const TRANSFER_TARGETS_MAX = MEMBERS_MAX;
 
@@ -41,7 +61,9 @@ export interface MemberRecord {
   readonly epoch: number;
   /**
    * Orders changes within an epoch (detector down/up, refutations, address changes); higher
-   * wins. Operator changes bump it too, so the number an operator sees never goes back.
+   * wins. Operator changes bump it too, so the number an operator sees never goes back, except
+   * that one reaching MEMBERSHIP_COUNT_MAX restarts at 1 in the operator's new epoch (the epoch
+   * orders first, so nothing older can win by it).
    */
   readonly version: number;
   readonly changedBy: NodeId;
@@ -165,7 +187,8 @@ function parseTransfer(x: unknown): Parsed<TransferStatus | null> {
 /**
  * Parses one untrusted member record (a gossip record, or one read back from disk) into a fresh
  * typed record holding only the known fields: ids by the id rule, addresses HOST:PORT (http may
- * be empty), finite times, counts as safe integers >= 0, a bounded transfer status.
+ * be empty), finite times, epoch/version/heartbeat within 0..MEMBERSHIP_COUNT_MAX, a bounded
+ * transfer status.
  */
 export function parseMemberRecord(x: unknown): Parsed<MemberRecord> {
   if (!isObject(x)) return fail(`not an object: ${shown(x)}`);
@@ -174,11 +197,11 @@ export function parseMemberRecord(x: unknown): Parsed<MemberRecord> {
   if (parseHostPort(peer) === undefined) return fail(`peer: not HOST:PORT: ${shown(peer)}`);
   if (http !== '' && parseHostPort(http) === undefined) return fail(`http: not HOST:PORT or empty: ${shown(http)}`);
   if (status !== 'up' && status !== 'down' && status !== 'removed') return fail(`status: not up, down or removed: ${shown(status)}`);
-  if (!isCount(epoch)) return fail(`epoch: not a count: ${shown(epoch)}`);
-  if (!isCount(version)) return fail(`version: not a count: ${shown(version)}`);
+  if (!isMembershipCount(epoch)) return fail(`epoch: not a count up to ${MEMBERSHIP_COUNT_MAX}: ${shown(epoch)}`);
+  if (!isMembershipCount(version)) return fail(`version: not a count up to ${MEMBERSHIP_COUNT_MAX}: ${shown(version)}`);
   if (!isNodeId(changedBy)) return fail(`changedBy: not a node id: ${shown(changedBy)}`);
   if (!isTimeMs(changedAtMs)) return fail(`changedAtMs: not a finite time: ${shown(changedAtMs)}`);
-  if (!isCount(heartbeat)) return fail(`heartbeat: not a count: ${shown(heartbeat)}`);
+  if (!isMembershipCount(heartbeat)) return fail(`heartbeat: not a count up to ${MEMBERSHIP_COUNT_MAX}: ${shown(heartbeat)}`);
   if (state !== 'ready' && state !== 'syncing') return fail(`state: not ready or syncing: ${shown(state)}`);
   const transfer = parseTransfer(x.transfer);
   if (!transfer.ok) return transfer;
@@ -208,8 +231,8 @@ export function parseChangeLogEntry(x: unknown): Parsed<ChangeLogEntry> {
   if (!isTimeMs(atMs)) return fail(`atMs: not a finite time: ${shown(atMs)}`);
   if (!isNodeId(node)) return fail(`node: not a node id: ${shown(node)}`);
   if (!CHANGE_KINDS.includes(change as ChangeKind)) return fail(`change: not one of ${CHANGE_KINDS.join(', ')}: ${shown(change)}`);
-  if (!isCount(epoch)) return fail(`epoch: not a count: ${shown(epoch)}`);
-  if (!isCount(version)) return fail(`version: not a count: ${shown(version)}`);
+  if (!isMembershipCount(epoch)) return fail(`epoch: not a count up to ${MEMBERSHIP_COUNT_MAX}: ${shown(epoch)}`);
+  if (!isMembershipCount(version)) return fail(`version: not a count up to ${MEMBERSHIP_COUNT_MAX}: ${shown(version)}`);
   if (!isNodeId(by)) return fail(`by: not a node id: ${shown(by)}`);
   if (!isTimeMs(changedAtMs)) return fail(`changedAtMs: not a finite time: ${shown(changedAtMs)}`);
   return { ok: true, value: { atMs, node, change: change as ChangeKind, epoch, version, by, changedAtMs } };

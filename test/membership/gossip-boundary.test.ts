@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { silentLog } from '../../src/env/log.ts';
 import { Membership } from '../../src/membership/membership.ts';
 import { encodeTable, META_TABLE } from '../../src/membership/persisted.ts';
-import { MEMBERS_MAX, TRANSFER_TARGETS_MAX, type MemberRecord } from '../../src/membership/table.ts';
+import { MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, TRANSFER_TARGETS_MAX, type MemberRecord } from '../../src/membership/table.ts';
 import { parsePeerReply, parsePeerRequest } from '../../src/protocol/messages.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { answer, overTheWire, TEST_CONFIG, World } from './harness.ts';
@@ -40,6 +40,9 @@ const bad: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
   ['a negative version', { version: -1 }],
   ['a fractional heartbeat', { heartbeat: 1.5 }],
   ['a version beyond the safe integers', { version: 2 ** 53 }],
+  ['a version above MEMBERSHIP_COUNT_MAX', { version: MEMBERSHIP_COUNT_MAX + 1 }],
+  ['a heartbeat above MEMBERSHIP_COUNT_MAX', { heartbeat: MEMBERSHIP_COUNT_MAX + 1 }],
+  ['an epoch above MEMBERSHIP_COUNT_MAX', { epoch: Number.MAX_SAFE_INTEGER }],
   ['an unknown status', { status: 'zombie' }],
   ['a transfer count that is not a count', { transfer: { keysTotal: NaN, keysDone: 0, targets: [] } }],
   ['a transfer target that is not a node id', { transfer: { keysTotal: 1, keysDone: 0, targets: ['n\u00072'] } }],
@@ -90,7 +93,7 @@ describe('gossip records at the peer boundary', () => {
       // The receiving side of the transport: parse, then hand a valid request to the node. The
       // records say removed, so no failure detector rewrites them before the restart.
       const request = parsePeerRequest(overTheWire({ kind: 'gossip', records: [withChange({ status: 'removed', ...change })] }));
-      if (request !== undefined) answer(world.node('n1'), request);
+      if (request !== undefined) answer(world.node('n1'), 'n2', request);
       assert.deepEqual(world.node('n1').table().map((r) => r.id), before.map((r) => r.id), what);
     }
     await world.run(10); // lets the table's write land

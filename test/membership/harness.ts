@@ -186,7 +186,7 @@ export class World {
               reject(new TransportError('CLOSED', 'malformed request'));
               return;
             }
-            const reply = answer(target, parsed);
+            const reply = answer(target, from, parsed);
             const replyWire = overTheWire(reply);
             this.clock.setTimer(LATENCY_MS, () => {
               if (settled || this.dropped(to, from, request.kind)) return;
@@ -208,8 +208,8 @@ export class World {
   }
 }
 
-/** What a node's handle() does for the membership messages. */
-export function answer(m: Membership, request: PeerRequest): PeerReply {
+/** What a node's handle() does for the membership messages, asked by `from`. */
+export function answer(m: Membership, _from: NodeId, request: PeerRequest): PeerReply {
   switch (request.kind) {
     case 'ping':
       return { kind: 'pong' };

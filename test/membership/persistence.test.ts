@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import type { Log } from '../../src/env/log.ts';
 import { Membership, MembershipError } from '../../src/membership/membership.ts';
 import { META_LOG, META_TABLE } from '../../src/membership/persisted.ts';
+import { MEMBERSHIP_COUNT_MAX } from '../../src/membership/table.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { TEST_CONFIG } from './harness.ts';
 
@@ -69,11 +70,24 @@ describe('membership read back from disk', () => {
     ['a NaN time persisted as null', [legacy('n1', 'up', 1), { ...legacy('n2', 'up', 1), changedAtMs: null }], /record 1 \(n2\): changedAtMs: not a finite time: null/],
     ['an id with a control character', [{ ...legacy('n1', 'up', 1), id: 'n\u001b1' }], /record 0: id: not a node id/],
     ['a bad address', [{ ...legacy('n1', 'up', 1), peer: 'nowhere' }], /record 0 \(n1\): peer: not HOST:PORT/],
-    ['a negative epoch', [{ ...legacy('n1', 'up', 1), epoch: -1 }], /record 0 \(n1\): epoch: not a count: -1/],
+    ['a negative epoch', [{ ...legacy('n1', 'up', 1), epoch: -1 }], /record 0 \(n1\): epoch: not a count up to \d+: -1/],
     ['two records for one id', [legacy('n1', 'up', 1), legacy('n1', 'down', 2)], /two records for n1/],
     ['an object instead of a list', { n1: legacy('n1', 'up', 1) }, /not a list of records/],
     ['bytes that are not JSON', '[{"id":', /not JSON/],
   ];
+  it('clamps a count saved above MEMBERSHIP_COUNT_MAX (before counts were bounded) to the bound, with a warning', async () => {
+    const warnings: string[] = [];
+    const storage = await storageWith([{ ...legacy('n1', 'up', Number.MAX_SAFE_INTEGER), epoch: 0 }, { ...legacy('n2', 'down', 3), heartbeat: 2 ** 50, epoch: 2 ** 49 }]);
+    const m = open(storage, recordingLog(warnings));
+    assert.deepEqual(m.table().map((r) => [r.id, r.epoch, r.version, r.heartbeat]), [
+      ['n1', 0, MEMBERSHIP_COUNT_MAX, 3],
+      ['n2', MEMBERSHIP_COUNT_MAX, 3, MEMBERSHIP_COUNT_MAX],
+    ]);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /clamped/);
+    assert.match(warnings[0]!, /n1\.version/);
+  });
+
   for (const [what, table, message] of corrupt) {
     it(`refuses to start on a table with ${what}, saying what is wrong`, async () => {
       const storage = await storageWith(table);
