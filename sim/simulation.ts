@@ -119,7 +119,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           return;
         }
         heal = () => {
-          const by = cluster.ids.find((id) => cluster.nodes.has(id) && cluster.node(id).membership.record(f.node)?.status === 'removed');
+          // Through a member: a removed node's own changes do not spread (peers merge only members' gossip).
+          const by = cluster.ids.find((id) => id !== f.node && cluster.nodes.has(id) && cluster.node(id).membership.record(f.node)?.status === 'removed');
           if (by === undefined || record === undefined) return;
           try {
             cluster.node(by).membership.addMember(f.node, record.peer, record.http);

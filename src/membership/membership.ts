@@ -2,8 +2,9 @@
 // the meta space, spread by push-pull gossip and updated by ping failure detection (the seed's
 // rules). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator,
 // whose changes open a new epoch that detector verdicts and refutations cannot override;
-// `down` is a transient status that never changes the ring. Runs on the injected clock, random
-// and transport only.
+// `down` is a transient status that never changes the ring. Only members' gossip is merged, and
+// a node's owner fields only from that node (see standingOf, receiveGossip). Runs on the
+// injected clock, random and transport only.
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
@@ -13,7 +14,8 @@ import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
 import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
-import { changeOf, isRingMember, MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, mergeRecord, nextCount, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
+import type { PeerStanding } from './peer-authority.ts';
+import { changeOf, isRingMember, MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, mergeRecord, nextCount, sameOwnerFields, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
 
 export interface MembershipConfig {
   /** How often this node gossips with one random peer. */
@@ -28,6 +30,29 @@ export interface MembershipConfig {
   readonly logEntriesMax: number;
   /** Replicas per key: a remove that leaves fewer nodes is refused. */
   readonly n: number;
+  /**
+   * How long after this node learned that a member was removed it still takes that node's
+   * hand-off (see REMOVED_HANDOFF_WINDOW_MS; handoffWindowMs gives the production value).
+   */
+  readonly removedHandoffWindowMs: number;
+}
+
+/**
+ * How long a removed node may still hand its keys off to this node (replica_put_batch, and its
+ * own transfer progress in gossip), counted on this node's clock from when it learned of the
+ * removal: one hour. Long enough for a live node to stream what it holds (a ring transfer moves
+ * tens of MB/s, so some 100 GB an hour), short enough that a removed node's certificate is soon
+ * useless: after the window it may only ping and pull the table. handoffWindowMs also caps it at
+ * half the tombstone grace period, so that a hand-off arriving within the window cannot outlive
+ * a tombstone written after the removal (its replicas purge it no sooner than the grace period
+ * after it was written). What a removed node has not handed off by then stays on it (its keys'
+ * other replicas have their copies; a write only it held is lost: see the README).
+ */
+export const REMOVED_HANDOFF_WINDOW_MS = 60 * 60_000;
+
+/** The hand-off window for a cluster whose tombstones are purged after `tombstoneGraceMs`. */
+export function handoffWindowMs(tombstoneGraceMs: number): number {
+  return Math.min(REMOVED_HANDOFF_WINDOW_MS, Math.floor(tombstoneGraceMs / 2));
 }
 
 export const DEFAULT_MEMBERSHIP_CONFIG: Omit<MembershipConfig, 'n'> = {
@@ -36,6 +61,7 @@ export const DEFAULT_MEMBERSHIP_CONFIG: Omit<MembershipConfig, 'n'> = {
   pingTimeoutMs: 500,
   missedPingsMax: 3,
   logEntriesMax: 1_000,
+  removedHandoffWindowMs: REMOVED_HANDOFF_WINDOW_MS,
 };
 
 export type MembershipErrorCode =
@@ -46,6 +72,7 @@ export type MembershipErrorCode =
   | 'TOO_MANY_MEMBERS' // the table already holds MEMBERS_MAX records
   | 'BAD_MEMBER'
   | 'COUNT_LIMIT' // the id's operator epoch reached MEMBERSHIP_COUNT_MAX: add the node under a new id
+  | 'NOT_A_MEMBER' // this node is not a ring member itself: its changes would not spread, make them through a member
   | 'CORRUPT_TABLE'; // the persisted table does not parse: the node does not start
 
 export class MembershipError extends Error {
@@ -97,6 +124,10 @@ export class Membership {
   private seeds: string[] = [];
   /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
   private readonly countsAtLimit = new Set<string>();
+  /** When this node learned that each (formerly member) node was removed, on its own clock. */
+  private readonly removalLearnedMs = new Map<NodeId, number>();
+  /** A gossip of our own record to every peer is due (coalesced: see spreadSoon). */
+  private spreadTimer: Timer | undefined;
   gossipRounds = 0;
   /** Times this node's own failure detector started (down) or stopped (up) holding a peer down. */
   readonly detectorTransitions = { down: 0, up: 0 };
@@ -138,7 +169,7 @@ export class Membership {
         heartbeat: 0,
         transfer: null,
         state: 'ready',
-      });
+      }, this.deps.self);
     }
     this.publishSelf();
     this.afterChange();
@@ -159,6 +190,8 @@ export class Membership {
     this.stopped = true;
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.spreadTimer?.cancel();
+    this.spreadTimer = undefined;
   }
 
   onRingChange(listener: RingListener): void {
@@ -175,6 +208,8 @@ export class Membership {
     const own = this.records.get(this.deps.self);
     if (own === undefined || own.state === state) return;
     this.records.set(this.deps.self, { ...own, state, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
+    // Peers take our owner fields only from us: tell them at once rather than one per round.
+    this.spreadSoon();
   }
 
   ring(): Ring | undefined {
@@ -218,8 +253,20 @@ export class Membership {
     return text === undefined ? undefined : parseHostPort(text);
   }
 
+  /**
+   * Operator changes are made through a ring member: members merge only members' gossip, so a
+   * change made on a removed (or not yet added) node would stay on it alone.
+   */
+  private assertMemberForChanges(): void {
+    const own = this.records.get(this.deps.self);
+    if (own === undefined || !isRingMember(own)) {
+      throw new MembershipError('NOT_A_MEMBER', `node ${this.deps.self} is not a ring member (${own?.status ?? 'never added'}), so no other node would take this change from it; make it through a member`);
+    }
+  }
+
   /** Operator action: put a node into the ring. */
   addMember(id: NodeId, peer: string, http: string): MemberRecord {
+    this.assertMemberForChanges();
     if (!isNodeId(id)) throw new MembershipError('BAD_MEMBER', `bad node id ${JSON.stringify(id)}: use ${NODE_ID_RULE}`);
     if (parseHostPort(peer) === undefined) throw new MembershipError('BAD_MEMBER', `bad peer address "${peer}": expected HOST:PORT`);
     if (http !== '' && parseHostPort(http) === undefined) throw new MembershipError('BAD_MEMBER', `bad http address "${http}": expected HOST:PORT`);
@@ -247,7 +294,7 @@ export class Membership {
       transfer: null,
       state: 'ready',
     };
-    this.apply(record);
+    this.apply(record, this.deps.self);
     this.afterChange();
     this.spreadNow();
     return this.records.get(id)!;
@@ -255,6 +302,7 @@ export class Membership {
 
   /** Operator action: take a node out of the ring (its data moves to the new replicas). */
   removeMember(id: NodeId): MemberRecord {
+    this.assertMemberForChanges();
     const existing = this.records.get(id);
     if (existing === undefined || existing.status === 'removed') throw new MembershipError('UNKNOWN_MEMBER', `node ${id} is not a member`);
     const members = [...this.records.values()].filter(isRingMember).length;
@@ -268,7 +316,7 @@ export class Membership {
       version: nextVersionInNewEpoch(existing),
       changedBy: this.deps.self,
       changedAtMs: this.deps.clock.nowMs(),
-    });
+    }, this.deps.self);
     this.afterChange();
     this.spreadNow();
     return this.records.get(id)!;
@@ -280,16 +328,50 @@ export class Membership {
     if (own === undefined) return;
     if (transfer !== null && transfer.targets.length > TRANSFER_TARGETS_MAX) throw new Error(`assertion: transfer to ${transfer.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
     this.records.set(this.deps.self, { ...own, transfer, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
+    // A transfer starting or ending is news every peer should have at once (the CLI follows
+    // transfers through any node); progress in between travels with the rounds.
+    if ((own.transfer === null) !== (transfer === null)) this.spreadSoon();
   }
 
-  /** Answers a gossip exchange: merge theirs, return ours (push-pull). */
-  receiveGossip(records: readonly MemberRecord[]): MemberRecord[] {
-    this.mergeAll(records);
+  /**
+   * What `id` may do on our peer port, by its record in our table (see peer-authority.ts): a ring
+   * member; a node removed less than removedHandoffWindowMs ago by our clock (handing off); or a
+   * stranger (never added, or removed longer ago, or removed before we ever knew it as a member).
+   */
+  standingOf(id: NodeId): PeerStanding {
+    const record = this.records.get(id);
+    if (record === undefined || id === this.deps.self) return 'stranger';
+    if (isRingMember(record)) return 'member';
+    const learnedMs = this.removalLearnedMs.get(id);
+    if (learnedMs === undefined) return 'stranger';
+    return this.deps.clock.nowMs() - learnedMs < this.deps.config.removedHandoffWindowMs ? 'handing-off' : 'stranger';
+  }
+
+  /**
+   * Answers a gossip exchange from `from` (push-pull): returns our table to anyone, and merges
+   * theirs only if `from` is a ring member here. A node handing off contributes its own owner
+   * fields (its transfer progress) and nothing else; a stranger nothing at all: a node being
+   * added learns the table this way, and a removed node learns that it was removed.
+   */
+  receiveGossip(from: NodeId, records: readonly MemberRecord[]): MemberRecord[] {
+    switch (this.standingOf(from)) {
+      case 'member':
+        this.merge(records, from);
+        break;
+      case 'handing-off':
+        this.mergeOwnerFieldsOf(from, records);
+        break;
+      case 'stranger':
+        break;
+    }
     return this.table();
   }
 
-  /** Merges records learned from a peer (parsed at the boundary: src/protocol/messages.ts). */
-  mergeAll(records: readonly MemberRecord[]): void {
+  /**
+   * Merges records a peer sent (parsed at the boundary: src/protocol/messages.ts); `from` is that
+   * peer, or undefined for a join seed (an operator-given address whose node id we do not know).
+   */
+  private merge(records: readonly MemberRecord[], from: NodeId | undefined): void {
     let changed = false;
     for (const r of records) {
       if (!this.records.has(r.id) && this.records.size >= MEMBERS_MAX) {
@@ -297,16 +379,30 @@ export class Membership {
         this.deps.log.warn({ member: r.id, membersMax: MEMBERS_MAX }, 'membership table full: ignoring a new member');
         continue;
       }
-      if (this.apply(r)) changed = true;
+      if (this.apply(r, from)) changed = true;
     }
     if (changed) this.afterChange();
   }
 
+  /** From a node handing off: only its own record's owner fields (heartbeat, transfer, state). */
+  private mergeOwnerFieldsOf(from: NodeId, records: readonly MemberRecord[]): void {
+    const theirs = records.find((r) => r.id === from);
+    const ours = this.records.get(from);
+    if (theirs === undefined || ours === undefined) return;
+    this.apply({ ...ours, heartbeat: theirs.heartbeat, transfer: theirs.transfer, state: theirs.state }, from);
+  }
+
   // --- internals -----------------------------------------------------------------------------
 
-  /** Merges one record; returns true when a versioned field changed (log + persist + ring). */
-  private apply(incoming: MemberRecord): boolean {
-    const before = this.records.get(incoming.id);
+  /**
+   * Merges one record told by `from` (this node itself for its own changes, undefined for a join
+   * seed); returns true when a versioned field changed (log + persist + ring). Owner fields are
+   * their owner's word alone: a record told by anyone else keeps our copy's (a peer's copy is
+   * taken only for a node we had no record of), and our own are always ours.
+   */
+  private apply(told: MemberRecord, from: NodeId | undefined): boolean {
+    const before = this.records.get(told.id);
+    const incoming = before !== undefined && from !== told.id ? { ...told, heartbeat: before.heartbeat, transfer: before.transfer, state: before.state } : told;
     let merged = before === undefined ? incoming : mergeRecord(before, incoming);
     // Someone thinks we are down, or an observer's copy of our record won without our addresses
     // (one that marked us down, then up, before it learned our HTTP address): refute with a
@@ -320,9 +416,20 @@ export class Membership {
       const version = this.increment(merged.version, 'version', self);
       if (version !== undefined) merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
     }
-    this.records.set(incoming.id, merged);
+    // Our record as a peer kept it may be ahead of us in heartbeats (we restarted, and heartbeats
+    // are saved only with versioned changes), or level with different owner fields: jump past
+    // it, so our owner fields win from now on, and tell everyone. Never adopt its state or
+    // transfer: those describe an earlier life. (A copy level with ours is just our news.)
+    if (told.id === self && before !== undefined && from !== self && (told.heartbeat > before.heartbeat || (told.heartbeat === before.heartbeat && !sameOwnerFields(told, before)))) {
+      merged = { ...merged, heartbeat: nextCount(told.heartbeat) ?? MEMBERSHIP_COUNT_MAX };
+      this.spreadSoon();
+    }
+    this.records.set(told.id, merged);
     const change = changeOf(before, merged);
     if (change === undefined) return false;
+    // A node we knew as a member was removed: its hand-off window opens now, by our clock.
+    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, this.deps.clock.nowMs());
+    if (change === 'added') this.removalLearnedMs.delete(merged.id);
     this.changeLog.push({
       atMs: this.deps.clock.nowMs(),
       node: merged.id,
@@ -333,7 +440,9 @@ export class Membership {
       changedAtMs: merged.changedAtMs,
     });
     if (this.changeLog.length > this.deps.config.logEntriesMax) this.changeLog.splice(0, this.changeLog.length - this.deps.config.logEntriesMax);
-    this.deps.log.info({ member: merged.id, change, epoch: merged.epoch, version: merged.version, by: merged.changedBy }, 'membership change');
+    // `by` is what the record claims (relayed by gossip, not authenticated); `via` is the member
+    // that told us, as its certificate proved (absent for our own changes).
+    this.deps.log.info({ member: merged.id, change, epoch: merged.epoch, version: merged.version, by: merged.changedBy, ...(from !== self ? { via: from ?? 'join seed' } : {}) }, 'membership change');
     return true;
   }
 
@@ -354,7 +463,7 @@ export class Membership {
     if (own.http === this.deps.selfHttp && own.peer === this.deps.selfPeer && own.status === 'up') return;
     const version = this.increment(own.version, 'version', own.id);
     if (version === undefined) return;
-    this.apply({ ...own, http: this.deps.selfHttp, peer: this.deps.selfPeer, status: 'up', version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    this.apply({ ...own, http: this.deps.selfHttp, peer: this.deps.selfPeer, status: 'up', version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() }, this.deps.self);
     this.afterChange();
   }
 
@@ -381,13 +490,30 @@ export class Membership {
     for (const id of this.gossipTargets()) void this.exchange(id);
   }
 
+  /**
+   * One push-pull exchange with `to`. Its answer is merged like its gossip would be (only a
+   * member's; a join seed's too, since an operator named it), so a removed peer's table never
+   * rewrites ours.
+   */
   private async exchange(to: NodeId): Promise<void> {
+    let reply: PeerReply;
     try {
-      const reply = await this.deps.transport.request(to, { kind: 'gossip', records: this.table() }, this.deps.config.pingTimeoutMs * 2);
-      if (reply.kind === 'gossip_ok') this.mergeAll(reply.records);
+      reply = await this.deps.transport.request(to, { kind: 'gossip', records: this.table() }, this.deps.config.pingTimeoutMs * 2);
     } catch {
-      // A lost exchange is repaired by the next round.
+      return; // a lost exchange is repaired by the next round
     }
+    if (reply.kind !== 'gossip_ok' || this.stopped) return;
+    if (to.startsWith(SEED_PREFIX)) this.merge(reply.records, undefined);
+    else if (this.standingOf(to) === 'member') this.merge(reply.records, to);
+  }
+
+  /** Gossips with every live peer on the next tick; calls before then share that one spread. */
+  private spreadSoon(): void {
+    if (this.spreadTimer !== undefined || this.stopped) return;
+    this.spreadTimer = this.deps.clock.setTimer(0, () => {
+      this.spreadTimer = undefined;
+      if (!this.stopped) this.spreadNow();
+    });
   }
 
   private pingRound(): void {
@@ -434,7 +560,7 @@ export class Membership {
   private observe(record: MemberRecord, status: 'up' | 'down'): void {
     const version = this.increment(record.version, 'version', record.id);
     if (version === undefined) return;
-    this.apply({ ...record, status, version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    this.apply({ ...record, status, version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() }, this.deps.self);
     this.afterChange();
     this.spreadNow();
   }

@@ -118,6 +118,11 @@ function ownerKey(r: MemberRecord): string {
   return JSON.stringify([r.state, t === null ? null : [t.keysTotal, t.keysDone, t.targets]]);
 }
 
+/** Whether two records of a node carry the same owner fields (heartbeat aside). */
+export function sameOwnerFields(a: MemberRecord, b: MemberRecord): boolean {
+  return ownerKey(a) === ownerKey(b);
+}
+
 function ownerWinner(a: MemberRecord, b: MemberRecord): MemberRecord {
   if (a.heartbeat !== b.heartbeat) return a.heartbeat > b.heartbeat ? a : b;
   return ownerKey(b) > ownerKey(a) ? b : a;

@@ -10,7 +10,8 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
-import { Membership } from '../membership/membership.ts';
+import { handoffWindowMs, Membership } from '../membership/membership.ts';
+import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority.ts';
 import type { NodeActivity } from '../protocol/activity.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
@@ -94,6 +95,7 @@ export class DynakvNode {
         missedPingsMax: config.missedPingsMax,
         logEntriesMax: 1_000,
         n: config.n,
+        removedHandoffWindowMs: handoffWindowMs(config.tombstoneGraceMs),
       },
     });
     this.membership.bootstrap(config.peers.map((p) => ({ id: p.id, peer: `${p.host}:${p.port}` })));
@@ -247,8 +249,17 @@ export class DynakvNode {
     if (ring !== undefined && !ring.preferenceList(key, this.config.n).includes(this.config.id)) this.transfer.strayWrite(key);
   }
 
-  /** Answers one peer request. Operating errors become replies; only bugs reject. */
-  async handle(_from: NodeId, request: PeerRequest): Promise<PeerReply> {
+  /**
+   * Answers one peer request from `from` (the transport proved that id). What a node that is not
+   * a ring member here may ask is limited (peer-authority.ts): anything else is refused with a
+   * PeerRefusal, which the transport answers as an error reply (the connection stays open).
+   * Operating errors become replies; only bugs reject.
+   */
+  async handle(from: NodeId, request: PeerRequest): Promise<PeerReply> {
+    const standing = this.membership.standingOf(from);
+    if (!mayAsk(standing, request.kind)) {
+      throw new PeerRefusal('NOT_A_MEMBER', `${from} is not a ring member of ${this.config.id}'s table${standing === 'stranger' ? '' : ' (removed: only its hand-off is taken)'}; it may only ping and pull the table`);
+    }
     switch (request.kind) {
       case 'replica_put':
         await this.store.merge(request.key, request.record);
@@ -271,7 +282,7 @@ export class DynakvNode {
           return { kind: 'forward_put_failed', code: err.code, message: err.message, ...err.replies };
         }
       case 'gossip':
-        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records) };
+        return { kind: 'gossip_ok', records: this.membership.receiveGossip(from, request.records) };
       case 'ae_level':
       case 'ae_bucket':
       case 'replica_get_batch':

@@ -61,7 +61,8 @@ export class ManualClock implements Clock {
 
 export type DropRule = (from: NodeId, to: NodeId, kind: PeerRequest['kind']) => boolean;
 
-export const TEST_CONFIG: MembershipConfig = { gossipIntervalMs: 1_000, pingIntervalMs: 500, pingTimeoutMs: 500, missedPingsMax: 3, logEntriesMax: 100, n: 3 };
+/** A hand-off window of one minute, so tests can pass it in a few thousand timer steps. */
+export const TEST_CONFIG: MembershipConfig = { gossipIntervalMs: 1_000, pingIntervalMs: 500, pingTimeoutMs: 500, missedPingsMax: 3, logEntriesMax: 100, n: 3, removedHandoffWindowMs: 60_000 };
 /** One-way delivery delay of the in-memory network. */
 const LATENCY_MS = 1;
 
@@ -209,12 +210,12 @@ export class World {
 }
 
 /** What a node's handle() does for the membership messages, asked by `from`. */
-export function answer(m: Membership, _from: NodeId, request: PeerRequest): PeerReply {
+export function answer(m: Membership, from: NodeId, request: PeerRequest): PeerReply {
   switch (request.kind) {
     case 'ping':
       return { kind: 'pong' };
     case 'gossip':
-      return { kind: 'gossip_ok', records: m.receiveGossip(request.records) };
+      return { kind: 'gossip_ok', records: m.receiveGossip(from, request.records) };
     default:
       throw new Error(`assertion: membership sends no ${request.kind}`);
   }

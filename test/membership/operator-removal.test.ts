@@ -13,10 +13,17 @@ function statusEverywhere(world: World, id: string): string[] {
   return IDS.map((n) => world.node(n).record(id)?.status ?? 'unknown');
 }
 
+/**
+ * Until the members' tables agree. A removed node's gossip is no longer merged, so its own
+ * detector's verdicts about others stay in its table alone: it is compared on its own record.
+ */
 async function settle(world: World): Promise<void> {
   const agreed = () => {
-    const tables = IDS.map((n) => JSON.stringify(world.node(n).table().map((r) => [r.id, r.status, r.version, r.epoch])));
-    return tables.every((t) => t === tables[0]);
+    const members = IDS.filter((n) => world.node(n).record(n)?.status !== 'removed');
+    const tables = members.map((n) => JSON.stringify(world.node(n).table().map((r) => [r.id, r.status, r.version, r.epoch])));
+    const own = IDS.map((n) => JSON.stringify(world.node(n).record(n) && [world.node(n).record(n)!.status, world.node(n).record(n)!.epoch]));
+    const ownEverywhere = IDS.every((n) => IDS.every((m) => JSON.stringify(world.node(m).record(n) && [world.node(m).record(n)!.status, world.node(m).record(n)!.epoch]) === own[IDS.indexOf(n)]));
+    return tables.every((t) => t === tables[0]) && ownEverywhere;
   };
   await world.runUntil(agreed, 60_000);
   // Agreement can be transient (a refutation still in flight): run on and check again.
@@ -56,6 +63,17 @@ describe('an operator removal races the failure detector', () => {
     assert.equal(world.node('b').record('x')?.changedBy, 'b', 'b itself marked x up again');
     healA();
     await settle(world);
+    assert.deepEqual(statusEverywhere(world, 'x'), ['removed', 'removed', 'removed', 'removed']);
+  });
+
+  it('a removed node refuses operator changes made on it: no member would take them from it', async () => {
+    const world = new World(IDS);
+    world.startAll();
+    await world.run(5_000);
+    world.node('a').removeMember('x');
+    await settle(world);
+    assert.throws(() => world.node('x').addMember('x', '127.0.0.1:7104', '127.0.0.1:7004'), { code: 'NOT_A_MEMBER' });
+    assert.throws(() => world.node('x').removeMember('a'), { code: 'NOT_A_MEMBER' });
     assert.deepEqual(statusEverywhere(world, 'x'), ['removed', 'removed', 'removed', 'removed']);
   });
 
