@@ -62,8 +62,10 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     bodyLimit: node.config.valueBytesMax,
     // Per-request logs would dwarf everything else at thousands of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
-    // A caller's request id (else fastify's own) tags every log line of the request as reqId.
-    requestIdHeader: 'x-request-id',
+    // A caller's request id tags every log line of the request as reqId, but only a well-formed
+    // one (requestIdOf): the header is anyone's text, and logs reach terminals.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
   });
 
   // Values are opaque bytes whatever their Content-Type, so one raw parser serves all.
@@ -100,7 +102,9 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     const limit = q.limit === undefined ? 1000 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ApiError('BAD_REQUEST', 'limit must be 1..10000');
     if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
-    const page = node.store.keys(q.start as string | undefined, limit + 1);
+    // A start past the key rule could name no key; storage refuses such keys with a 500.
+    const start = q.start === undefined ? undefined : checkedKey(q.start);
+    const page = node.store.keys(start, limit + 1);
     return { keys: page.slice(0, limit), next: page[limit] ?? null };
   });
 
@@ -159,6 +163,18 @@ export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, ha
   // No 'timeout' listener: node:http then destroys the idle socket itself.
   server.setTimeout(limits.httpIdleTimeoutMs);
   return server;
+}
+
+/** A caller's x-request-id is used as the log's reqId only if it matches this; otherwise ours. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+let requestsSeen = 0;
+
+/** The request's id for logs: the caller's x-request-id when well-formed, else `r` and a per-process count. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && REQUEST_ID_PATTERN.test(given)) return given;
+  requestsSeen = (requestsSeen + 1) % Number.MAX_SAFE_INTEGER;
+  return `r${requestsSeen.toString(36)}`;
 }
 
 function sendRefusal(res: ServerResponse, status: number, message: string, challenge: boolean): void {
