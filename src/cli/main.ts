@@ -13,6 +13,9 @@ import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './me
 import { runShell } from './shell.ts';
 import { terminalSafe } from './terminal-text.ts';
 
+/** How long a failed command may take to release its handles before the process exits anyway. */
+const EXIT_AFTER_FAILURE_MS = 2_000;
+
 const program = new Command();
 program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError().enablePositionalOptions();
 
@@ -124,4 +127,8 @@ try {
   const message = err instanceof ClientError || err instanceof Error ? err.message : String(err);
   console.error(`dynakv: ${terminalSafe(message)}`);
   process.exitCode = err instanceof ClientError && err.code === 'UNREACHABLE' ? 2 : 1;
+  // A failed command has nothing left to do: if some handle still holds the process open (a
+  // timer a failed start could not reach), exit anyway rather than linger. Unref'd, so a clean
+  // exit is not delayed.
+  setTimeout(() => process.exit(), EXIT_AFTER_FAILURE_MS).unref();
 }

@@ -33,14 +33,23 @@ export async function certsFor(root: string, id: string): Promise<void> {
   if (!existsSync(join(root, 'certs', id, 'node.crt'))) await makeCerts(join(root, 'certs'), [id]);
 }
 
-export async function startNodeProcess(root: string, options: { id?: string; secure?: boolean; flags?: readonly string[]; dataDir?: string } = {}): Promise<NodeProcess> {
+export interface NodeSpawnOptions {
+  readonly id?: string;
+  readonly secure?: boolean;
+  readonly flags?: readonly string[];
+  readonly dataDir?: string;
+  readonly httpPort?: number;
+  readonly peerPort?: number;
+}
+
+/** Spawns `dynakv node start` without waiting for it; `exited` resolves with its exit code. */
+export async function spawnNode(root: string, options: NodeSpawnOptions = {}) {
   const id = options.id ?? 'p1';
   const secure = options.secure ?? true;
   if (secure) await certsFor(root, id);
-  const httpPort = await freePort();
-  const peerPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
+  const peerPort = options.peerPort ?? (await freePort());
   const dataDir = options.dataDir ?? join(root, `data-${id}`);
-  const clientsDir = secure ? join(root, 'certs', 'clients') : undefined;
   const child = spawn(
     process.execPath,
     [BIN, 'node', 'start', '--id', id, '--http-port', String(httpPort), '--peer-port', String(peerPort), '--data-dir', dataDir, '--peers', `${id}=127.0.0.1:${peerPort}`, ...(secure ? ['--certs-dir', join(root, 'certs', id)] : ['--insecure']), ...(options.flags ?? [])],
@@ -50,6 +59,12 @@ export async function startNodeProcess(root: string, options: { id?: string; sec
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, id, secure, httpPort, peerPort, dataDir, exited, output: () => output };
+}
+
+export async function startNodeProcess(root: string, options: NodeSpawnOptions = {}): Promise<NodeProcess> {
+  const { child, id, secure, httpPort, peerPort, dataDir, exited, output: outputOf } = await spawnNode(root, options);
+  const clientsDir = secure ? join(root, 'certs', 'clients') : undefined;
   const url = `${secure ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
   const get: TestFetch = clientsDir === undefined ? fetchWith(undefined) : fetchWith({ ca: readFileSync(join(clientsDir, 'ca.crt')), cert: readFileSync(join(clientsDir, 'client.admin.crt')), key: readFileSync(join(clientsDir, 'client.admin.key')) });
   const node: NodeProcess = {
@@ -60,7 +75,7 @@ export async function startNodeProcess(root: string, options: { id?: string; sec
     url,
     dataDir,
     clientsDir,
-    output: () => output,
+    output: outputOf,
     fetch: get,
     rssBytes() {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -83,7 +98,7 @@ export async function startNodeProcess(root: string, options: { id?: string; sec
       healthy = await get(`${url}/health`).then((r) => r.ok, () => false);
       return healthy || child.exitCode !== null;
     }, 30_000, 100);
-    if (!healthy) throw new Error(`${id} exited with ${child.exitCode}:\n${output}`);
+    if (!healthy) throw new Error(`${id} exited with ${child.exitCode}:\n${outputOf()}`);
   } catch (err) {
     await node.stop();
     throw err;
