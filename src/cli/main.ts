@@ -6,7 +6,7 @@ import { ClientError, DynakvClient } from '../client/http-client.ts';
 import { DEFAULT_CONFIG } from '../node/config.ts';
 import { runCertsCreateCa, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
 import { runClusterStart } from './cluster-command.ts';
-import { connectionOptions, resolveConnection, type ConnectionFlags } from './connection.ts';
+import { connectionOptions, insecureWarning, resolveConnection, type ConnectionFlags } from './connection.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
 import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
@@ -23,7 +23,8 @@ const out = { log: (line: string) => console.log(line) };
 /** Adds --node, --certs-dir, --user, --token and --insecure (connection.ts) to a command. */
 const withConnection = <T extends { addOption(o: Option): T }>(command: T): T => connectionOptions().reduce((c, o) => c.addOption(o), command);
 const clientOf = (opts: ConnectionFlags) => {
-  const { url, credentials } = resolveConnection(opts);
+  const { url, credentials, insecure } = resolveConnection(opts);
+  if (insecure === true) console.error(`dynakv: ${terminalSafe(insecureWarning(url))}`);
   return new DynakvClient(url, credentials !== undefined ? { credentials } : {});
 };
 
