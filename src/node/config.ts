@@ -42,7 +42,11 @@ export interface NodeConfig {
   readonly w: number;
   /** Coordinator's wait for R/W replies. 2 s: far above a healthy LMDB commit plus a LAN hop. */
   readonly requestTimeoutMs: number;
-  /** Vector clock entries kept per version: one per physical node, with room for growth. */
+  /**
+   * Vector clock entries kept per version context: one per actor that coordinated writes of the
+   * key (a node's actor changes each time it loses its disk), with room for growth. Past it the
+   * oldest entries go, except those covering a version the context saw (see prune).
+   */
   readonly clockEntriesMax: number;
   /** Live siblings per key: beyond this, blind writes are refused until a client resolves them. */
   readonly siblingsMax: number;
@@ -81,7 +85,7 @@ export const DEFAULT_CONFIG = {
   r: 2,
   w: 2,
   requestTimeoutMs: 2_000,
-  clockEntriesMax: 10,
+  clockEntriesMax: 32,
   siblingsMax: 64,
   valueBytesMax: 1024 * 1024,
   /**
