@@ -12,7 +12,8 @@ import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
-import { admit, type GuardOptions } from './request-guard.ts';
+import { ConnectionDoor } from './connection-door.ts';
+import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { membersView, ringView, siblingView } from './views.ts';
 
 /**
@@ -39,13 +40,23 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
   const log = logger ?? pino({ level: 'silent' });
   const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
+  const door = new ConnectionDoor(node.config, log);
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
+    let admitted: Admitted;
     try {
-      admit(req, res, guard);
+      admitted = admit(req, res, guard);
     } catch (err) {
       const e = err as ApiError;
+      door.admitted(req, res, false);
       // The body, if any, is discarded unread by node:http once the answer is sent.
       sendRefusal(res, statusOf(e.code) ?? 500, e.message, e.code === 'UNAUTHENTICATED');
+      return;
+    }
+    // A credential (or, insecure, any request) makes the connection established, if there is room.
+    if (door.admitted(req, res, tls === undefined || admitted.identity !== undefined) === 'full') {
+      res.shouldKeepAlive = false;
+      res.setHeader('retry-after', '1');
+      sendRefusal(res, 503, `this node has ${node.config.httpConnectionsMax} client connections open (httpConnectionsMax); retry later`, false);
       return;
     }
     // The /kv routes are answered on bare node:http before fastify sees them (kv-routes.ts).
@@ -55,7 +66,11 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     loggerInstance: log,
     // fastify names its address https:// only when told; the server is ours either way.
     ...(tls !== undefined ? { https: {} } : {}),
-    serverFactory: (handler) => createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler)),
+    serverFactory: (handler) => {
+      const server = createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler));
+      door.attach(server);
+      return server;
+    },
     // Keys may be 1024 UTF-8 bytes, percent-encoded up to 9 characters each; longer params must
     // reach our validator (400), not fall through to the router's 404.
     routerOptions: { maxParamLength: 16 * KEY_BYTES_MAX },
@@ -66,6 +81,11 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     // one (requestIdOf): the header is anyone's text, and logs reach terminals.
     requestIdHeader: false,
     genReqId: requestIdOf,
+  });
+
+  app.addHook('preClose', (done) => {
+    door.shutdown();
+    done();
   });
 
   // Values are opaque bytes whatever their Content-Type, so one raw parser serves all.
@@ -136,12 +156,12 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
 
 type Limits = Pick<
   DynakvNode['config'],
-  'httpConnectionsMax' | 'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
+  'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
 >;
 
 /**
- * The node:http or node:https server with every limit of NodeConfig set (fastify's own limits do
- * not apply to a server from serverFactory). A secure server requests a client certificate but
+ * The node:http or node:https server with every limit of NodeConfig set but the connection counts
+ * (ConnectionDoor's; fastify's own limits do not apply to a server from serverFactory). A secure server requests a client certificate but
  * does not require one, so bearer tokens work too; auth.ts trusts only certificates it verified.
  */
 export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
@@ -159,7 +179,9 @@ export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, ha
           { ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.httpHandshakeTimeoutMs, minVersion: 'TLSv1.2' },
           handler,
         ) as unknown as Server);
-  server.maxConnections = limits.httpConnectionsMax;
+  // No maxConnections: one global cap let strangers who never finish a handshake lock everyone
+  // out. ConnectionDoor bounds connections instead: httpConnectionsMax established ones plus
+  // httpPreAuthConnectionsMax that have not authenticated yet.
   // No 'timeout' listener: node:http then destroys the idle socket itself.
   server.setTimeout(limits.httpIdleTimeoutMs);
   return server;
