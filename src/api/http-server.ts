@@ -11,7 +11,8 @@ import { pino } from 'pino';
 import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { ApiError, statusOf } from './error-status.ts';
-import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
+import { BUSY_MESSAGE, checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
+import { AnswerBudget } from './answer-budget.ts';
 import { ConnectionDoor } from './connection-door.ts';
 import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { membersView, ringView, siblingView } from './views.ts';
@@ -38,7 +39,8 @@ export interface HttpServerOptions {
 
 export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOptions): FastifyInstance {
   const log = logger ?? pino({ level: 'silent' });
-  const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
+  const answers = new AnswerBudget(node.config.httpAnswerBytesMax, log);
+  const kv = kvRoutes({ node, log, answers, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
   const door = new ConnectionDoor(node.config, log);
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
@@ -81,6 +83,15 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     // one (requestIdOf): the header is anyone's text, and logs reach terminals.
     requestIdHeader: false,
     genReqId: requestIdOf,
+  });
+
+  // Every other answer with a body in memory counts against the same budget (/local/keys pages
+  // and /local/kv siblings can be large); streams (the dashboard's events) write a little at a time.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0;
+    if (bytes === 0 || reply.statusCode >= 400 || answers.hold(reply.raw, bytes)) return done(null, payload);
+    void reply.code(503).header('retry-after', '1').header('content-type', 'application/json; charset=utf-8');
+    done(null, JSON.stringify({ error: BUSY_MESSAGE }));
   });
 
   app.addHook('preClose', (done) => {

@@ -60,6 +60,7 @@ export interface NodeConfig {
   readonly httpPreAuthConnectionsMax: number;
   readonly httpPreAuthTimeoutMs: number;
   readonly httpHeaderBytesMax: number;
+  readonly httpAnswerBytesMax: number;
   readonly httpHandshakeTimeoutMs: number;
   readonly httpHeadersTimeoutMs: number;
   readonly httpRequestTimeoutMs: number;
@@ -114,6 +115,15 @@ export const DEFAULT_CONFIG = {
    * within milliseconds; 5 s forgives a stalled link, not a connection held open to take a place.
    */
   httpPreAuthTimeoutMs: 5_000,
+  /**
+   * Answer bytes the node holds for clients that have not taken them yet, node-wide
+   * (src/api/answer-budget.ts): past it, answers that waited 1 s or more lose their connections,
+   * oldest first, to make room; if that is not enough, a read answers 503 with Retry-After. One
+   * answer alone always fits (the largest, 64 siblings of 1 MiB as JSON, is about 86 MiB), so
+   * held answers stay below this plus one answer. 128 MiB: room for 128 clients each fetching a
+   * 1 MiB value at once, far more than a LAN needs to keep its links busy.
+   */
+  httpAnswerBytesMax: 128 * 1024 * 1024,
   /** Request line and headers together; larger answers 431. Node's own default, named here. */
   httpHeaderBytesMax: 16 * 1024,
   /** A TLS handshake must finish within this or the connection is closed (node's default: 120 s). */
@@ -162,6 +172,7 @@ export const HTTP_LIMIT_NAMES = [
   'httpPreAuthConnectionsMax',
   'httpPreAuthTimeoutMs',
   'httpHeaderBytesMax',
+  'httpAnswerBytesMax',
   'httpHandshakeTimeoutMs',
   'httpHeadersTimeoutMs',
   'httpRequestTimeoutMs',

@@ -1,13 +1,13 @@
-// Test helper: one `dynakv node start` process on free loopback ports, alone in its ring, secure
-// (certificates from a fresh CA under the caller's root: ROOT/certs/<id>, clients admin and alice
-// in ROOT/certs/clients) or --insecure, with extra flags (e.g. --http-limit). Collects its output
-// lines, reads its resident memory, and stops it with SIGTERM (SIGKILL after 10 s).
+// Test helper: `dynakv node start` processes on free loopback ports, alone in their ring or with
+// the peers given, secure (one CA per root: node certs in ROOT/certs/<id>, ca.crt and clients
+// admin and alice in ROOT/certs) or --insecure, with extra flags (e.g. --http-limit). Collects
+// output lines, reads resident memory, and stops with SIGTERM (SIGKILL after 10 s).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fetchWith, type TestFetch } from '../support/cluster-fetch.ts';
 import { freePort, waitFor } from '../support/local-cluster.ts';
-import { makeCerts } from './one-node.ts';
+import { ensureClusterCerts } from '../../src/security/certs.ts';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
 
@@ -18,7 +18,7 @@ export interface NodeProcess {
   readonly peerPort: number;
   readonly url: string;
   readonly dataDir: string;
-  /** Secure: where ca.crt and client.{admin,alice}.* are; undefined with --insecure. */
+  /** Secure: where ca.crt and client.{admin,alice}.* are (ROOT/certs); undefined with --insecure. */
   readonly clientsDir: string | undefined;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
@@ -28,9 +28,9 @@ export interface NodeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Certificates for node `id` under ROOT/certs (once per root). */
+/** Certificates for node `id` under ROOT/certs, from the root's one CA (made on first use). */
 export async function certsFor(root: string, id: string): Promise<void> {
-  if (!existsSync(join(root, 'certs', id, 'node.crt'))) await makeCerts(join(root, 'certs'), [id]);
+  await ensureClusterCerts({ certsDir: join(root, 'certs'), nodeIds: [id], clients: [{ name: 'admin', role: 'admin' }, { name: 'alice', role: 'user' }] });
 }
 
 export interface NodeSpawnOptions {
@@ -40,6 +40,8 @@ export interface NodeSpawnOptions {
   readonly dataDir?: string;
   readonly httpPort?: number;
   readonly peerPort?: number;
+  /** The bootstrap ring (ID=HOST:PORT,...); default this node alone. */
+  readonly peers?: string;
 }
 
 /** Spawns `dynakv node start` without waiting for it; `exited` resolves with its exit code. */
@@ -52,7 +54,7 @@ export async function spawnNode(root: string, options: NodeSpawnOptions = {}) {
   const dataDir = options.dataDir ?? join(root, `data-${id}`);
   const child = spawn(
     process.execPath,
-    [BIN, 'node', 'start', '--id', id, '--http-port', String(httpPort), '--peer-port', String(peerPort), '--data-dir', dataDir, '--peers', `${id}=127.0.0.1:${peerPort}`, ...(secure ? ['--certs-dir', join(root, 'certs', id)] : ['--insecure']), ...(options.flags ?? [])],
+    [BIN, 'node', 'start', '--id', id, '--http-port', String(httpPort), '--peer-port', String(peerPort), '--data-dir', dataDir, '--peers', options.peers ?? `${id}=127.0.0.1:${peerPort}`, ...(secure ? ['--certs-dir', join(root, 'certs', id)] : ['--insecure']), ...(options.flags ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -64,7 +66,7 @@ export async function spawnNode(root: string, options: NodeSpawnOptions = {}) {
 
 export async function startNodeProcess(root: string, options: NodeSpawnOptions = {}): Promise<NodeProcess> {
   const { child, id, secure, httpPort, peerPort, dataDir, exited, output: outputOf } = await spawnNode(root, options);
-  const clientsDir = secure ? join(root, 'certs', 'clients') : undefined;
+  const clientsDir = secure ? join(root, 'certs') : undefined;
   const url = `${secure ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
   const get: TestFetch = clientsDir === undefined ? fetchWith(undefined) : fetchWith({ ca: readFileSync(join(clientsDir, 'ca.crt')), cert: readFileSync(join(clientsDir, 'client.admin.crt')), key: readFileSync(join(clientsDir, 'client.admin.key')) });
   const node: NodeProcess = {
