@@ -1,6 +1,6 @@
 // Test helper for the HTTP door: one production node (LMDB, TCP, fastify, dashboard) in this
 // process on free loopback ports, alone in its ring (N=R=W=1) so writes succeed at once, with
-// config overrides (e.g. small HTTP limits). Secure: a fresh CA, the node's certificate and
+// config overrides (e.g. small HTTP limits) and optionally a logger. Secure: a fresh CA, the node's certificate and
 // clients `admin` (admin) and `alice` (user) under certsDir, the node started secure (HTTPS,
 // peer mutual TLS). stop() closes it and removes its directories.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
