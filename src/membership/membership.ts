@@ -107,6 +107,13 @@ function nextVersionInNewEpoch(existing: MemberRecord): number {
   return nextCount(existing.version) ?? 1;
 }
 
+/**
+ * Members (or join seeds) asked for their table at start, at once: one answer is enough to
+ * serve, a few cover a peer that is down, and a large cluster is not sent a table by every node
+ * that restarts. The others are reached by the gossip rounds.
+ */
+const STARTUP_EXCHANGES_MAX = 3;
+
 /** Pseudo node id prefix for a join address whose node id is not known yet. */
 export const SEED_PREFIX = 'seed:';
 
@@ -116,6 +123,12 @@ export class Membership {
   private currentRing: Ring | undefined;
   private readonly listeners: RingListener[] = [];
   private readonly peerUpListeners: Array<(id: NodeId) => void> = [];
+  private readonly tableHeardListeners: Array<() => void> = [];
+  private readonly ownEpochListeners: Array<(before: MemberRecord, after: MemberRecord) => void> = [];
+  /** Merged a table from a ring member (or a join seed) since start. */
+  private heardTable = false;
+  /** This node's own record's epoch as the table was read back from disk (undefined: no saved table, or not in it). */
+  readonly persistedOwnEpoch: number | undefined;
   private readonly misses = new Map<NodeId, number>();
   private readonly lastHeardMs = new Map<NodeId, number>();
   private timers: Timer[] = [];
@@ -126,6 +139,8 @@ export class Membership {
   private readonly countsAtLimit = new Set<string>();
   /** When this node learned that each (formerly member) node was removed, on its own clock. */
   private readonly removalLearnedMs = new Map<NodeId, number>();
+  /** When askForNews last gossiped. */
+  private lastNewsAskMs: number | undefined;
   /** A gossip of our own record to every peer is due (coalesced: see spreadSoon). */
   private spreadTimer: Timer | undefined;
   gossipRounds = 0;
@@ -140,6 +155,7 @@ export class Membership {
     if (parseHostPort(selfPeer) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised peer address ${JSON.stringify(selfPeer)}: expected HOST:PORT`);
     if (selfHttp !== '' && parseHostPort(selfHttp) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised http address ${JSON.stringify(selfHttp)}: expected HOST:PORT`);
     this.load();
+    this.persistedOwnEpoch = this.records.get(self)?.epoch;
   }
 
   /**
@@ -180,10 +196,33 @@ export class Membership {
     this.seeds = [...seeds];
   }
 
+  /**
+   * Starts gossip and pings, and at once asks a few ring members (STARTUP_EXCHANGES_MAX, picked
+   * at random) for their table: until one answers, this node serves no data (see admission.ts),
+   * so it should not wait for a round.
+   */
   start(): void {
     this.publishSelf();
+    const others = this.otherMembers();
+    for (let i = 0; i < STARTUP_EXCHANGES_MAX && others.length > 0; i++) void this.exchange(others.splice(this.deps.random.nextInt(others.length), 1)[0]!);
+    if (this.otherMembers().length === 0 && this.seeds.length > 0) for (const seed of this.seeds.slice(0, STARTUP_EXCHANGES_MAX)) void this.exchange(SEED_PREFIX + seed);
     this.schedule(this.deps.config.gossipIntervalMs, () => this.gossipRound());
     this.schedule(this.deps.config.pingIntervalMs, () => this.pingRound());
+  }
+
+  /** Ring members in our table other than this node. */
+  otherMembers(): NodeId[] {
+    return [...this.records.values()].filter((r) => r.id !== this.deps.self && isRingMember(r)).map((r) => r.id);
+  }
+
+  /** Called each time this node merges a table from a ring member (or a join seed). */
+  onTableHeard(listener: () => void): void {
+    this.tableHeardListeners.push(listener);
+  }
+
+  /** Called (synchronously, inside the merge) when this node's own record changes operator epoch. */
+  onOwnEpochChange(listener: (before: MemberRecord, after: MemberRecord) => void): void {
+    this.ownEpochListeners.push(listener);
   }
 
   stop(): void {
@@ -382,6 +421,10 @@ export class Membership {
       if (this.apply(r, from)) changed = true;
     }
     if (changed) this.afterChange();
+    if (from === undefined || this.standingOf(from) === 'member') {
+      this.heardTable = true;
+      for (const listener of this.tableHeardListeners) listener();
+    }
   }
 
   /** From a node handing off: only its own record's owner fields (heartbeat, transfer, state). */
@@ -425,6 +468,7 @@ export class Membership {
       this.spreadSoon();
     }
     this.records.set(told.id, merged);
+    if (merged.id === self && before !== undefined && merged.epoch !== before.epoch) for (const listener of this.ownEpochListeners) listener(before, merged);
     const change = changeOf(before, merged);
     if (change === undefined) return false;
     // A node we knew as a member was removed: its hand-off window opens now, by our clock.
@@ -467,7 +511,12 @@ export class Membership {
     this.afterChange();
   }
 
+  /**
+   * Live peers; until this node has heard a table, every ring member: a table saved before a
+   * crash may hold every peer as down, and waiting for their pings would delay serving.
+   */
   private gossipTargets(): NodeId[] {
+    if (!this.heardTable) return this.otherMembers();
     return [...this.records.values()].filter((r) => r.id !== this.deps.self && r.status === 'up').map((r) => r.id);
   }
 
@@ -505,6 +554,17 @@ export class Membership {
     if (reply.kind !== 'gossip_ok' || this.stopped) return;
     if (to.startsWith(SEED_PREFIX)) this.merge(reply.records, undefined);
     else if (this.standingOf(to) === 'member') this.merge(reply.records, to);
+  }
+
+  /**
+   * A member treats us as something our table does not say (it sent us data while we hold
+   * ourselves removed): gossip with every live peer soon, at most once per gossip interval.
+   */
+  askForNews(): void {
+    const nowMs = this.deps.clock.nowMs();
+    if (this.lastNewsAskMs !== undefined && nowMs - this.lastNewsAskMs < this.deps.config.gossipIntervalMs) return;
+    this.lastNewsAskMs = nowMs;
+    this.spreadSoon();
   }
 
   /** Gossips with every live peer on the next tick; calls before then share that one spread. */

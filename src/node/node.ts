@@ -1,22 +1,26 @@
 // A dynakv node assembled from its parts and the injected world (clock, random, storage,
 // transport, log): membership (gossip, failure detection), ring-change transfers, and the
-// coordinator the API uses. It answers peer requests. The same class runs in production
-// (src/node/production.ts) and in the simulator (sim/).
+// coordinator the API uses. It answers peer requests (by the asking node's standing) and
+// sequences start-up: it serves and pushes no data until Admission says so (it heard the
+// table from a member, and discarded data from an earlier membership). The same class runs in
+// production (src/node/production.ts) and in the simulator (sim/).
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
-import type { NodeId, Transport } from '../env/transport.ts';
+import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
+import { Admission, type AdmissionState } from '../membership/admission.ts';
 import { handoffWindowMs, Membership } from '../membership/membership.ts';
 import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority.ts';
 import type { NodeActivity } from '../protocol/activity.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
-import { Coordinator } from '../replication/coordinator.ts';
+import { Coordinator, type ReadResult, type WriteRequest } from '../replication/coordinator.ts';
+import type { VClock } from '../version/vclock.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { deriveKey } from '../security/cluster-secret.ts';
@@ -41,8 +45,10 @@ export interface LocalStats {
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
   readonly readRepairs: number;
-  /** Recovery / anti-entropy: `syncing` with progress until every range was compared. */
+  /** Recovery / anti-entropy: `syncing` with progress until every range was compared (and while not serving). */
   readonly sync: SyncProgress & SyncTotals;
+  /** Whether this node serves data yet (admission.ts): `waiting` for the table, `discarding` stale data, `serving`. */
+  readonly admission: AdmissionState;
 }
 
 /** A client's write: `context` is the string a read returned ('' for a blind write). */
@@ -61,8 +67,17 @@ export interface VersionsRead {
   readonly context: string;
 }
 
+/** Keys deleted per round when stale data is discarded (one group commit each). */
+const DISCARD_PAGE_KEYS = 1_000;
+
 export class DynakvNode {
   readonly coordinator: Coordinator;
+  /** Whether this node serves and pushes data yet (see src/membership/admission.ts). */
+  readonly admission: Admission;
+  /** The 'hints' space, discarded with the replicas when they are from an earlier membership. */
+  private readonly hintStore: ReplicaStore;
+  /** Started serving at least once (the background loops run from then on). */
+  private servedBefore = false;
   /** Issues and checks client contexts (authenticated with the cluster's context key). */
   private readonly contexts: ContextCodec;
   readonly membership: Membership;
@@ -98,14 +113,32 @@ export class DynakvNode {
         removedHandoffWindowMs: handoffWindowMs(config.tombstoneGraceMs),
       },
     });
+    // Read before bootstrap seeds an empty table: the epoch the disk's data was stored under.
+    const persistedOwnEpoch = this.membership.persistedOwnEpoch;
     this.membership.bootstrap(config.peers.map((p) => ({ id: p.id, peer: `${p.host}:${p.port}` })));
     this.membership.joinVia(config.join);
+    this.hintStore = new ReplicaStore(world.storage, 'hints');
+    this.admission = new Admission({
+      self: config.id,
+      clock: world.clock,
+      storage: world.storage,
+      log: world.log,
+      ownRecord: () => this.membership.record(config.id),
+      persistedOwnEpoch,
+      discard: () => this.discardStoredData(),
+    });
+    this.membership.onTableHeard(() => this.admission.tableHeard());
+    this.membership.onOwnEpochChange((before, after) => this.admission.ownEpochChanged(before, after));
+    this.admission.onServing(() => this.startServing());
+    // What pushes or reads data talks through this gate: nothing leaves while not serving (a
+    // batch read before a discard must not be sent after it).
+    const transport = this.gatedTransport(world.transport);
     this.transfer = new RingTransfer(
       {
         self: config.id,
         n: config.n,
         store,
-        transport: world.transport,
+        transport,
         clock: world.clock,
         log: world.log,
         requestTimeoutMs: config.requestTimeoutMs,
@@ -118,7 +151,7 @@ export class DynakvNode {
       self: config.id,
       n: config.n,
       store,
-      transport: world.transport,
+      transport,
       clock: world.clock,
       random: world.random,
       log: world.log,
@@ -129,18 +162,22 @@ export class DynakvNode {
     });
     this.membership.onRingChange((previous, next) => {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');
+      // Not serving yet: startServing places the data for whatever ring is current then.
+      if (!this.admission.serving()) return;
       this.antiEntropy.rebuild(next);
       void this.transfer.rebalance(next);
     });
-    this.membership.onPeerUp((peer) => this.antiEntropy.peerReturned(peer));
+    this.membership.onPeerUp((peer) => {
+      if (this.admission.serving()) this.antiEntropy.peerReturned(peer);
+    });
     store.observe((key, _before, after) => {
       if (after !== undefined) this.checkPlacement(key);
     });
     this.hints = new HintDelivery({
       self: config.id,
-      hints: new ReplicaStore(world.storage, 'hints'),
+      hints: this.hintStore,
       replicas: store,
-      transport: world.transport,
+      transport,
       clock: world.clock,
       log: world.log,
       n: config.n,
@@ -149,7 +186,7 @@ export class DynakvNode {
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });
-    this.coordinator = new Coordinator({
+    this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, {
       self: config.id,
       ring: () => {
         const ring = this.membership.ring();
@@ -158,7 +195,7 @@ export class DynakvNode {
       },
       store,
       dots,
-      transport: world.transport,
+      transport,
       clock: world.clock,
       log: world.log,
       config,
@@ -168,19 +205,72 @@ export class DynakvNode {
     world.transport.serve((from, request) => this.handle(from, request));
   }
 
-  /** Opens the node's durable state and starts answering peers, gossiping and pinging. */
+  /**
+   * Opens the node's durable state and starts answering peers, gossiping and pinging. It serves
+   * and pushes data only once Admission lets it (see startServing): peers' data requests get
+   * NOT_READY and client requests wait (up to requestTimeoutMs) until then.
+   */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage, config.id, world.random);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
-    node.antiEntropy.rebuild(node.membership.ring());
+    await node.admission.init();
+    node.membership.setState('syncing');
     node.membership.start();
-    node.hints.start();
-    node.antiEntropy.start();
-    // The seed's recovery rule: at once pull and push every range with its other replicas.
-    void node.antiEntropy.recover();
-    // Leftovers of a transfer interrupted by a crash: keys this node no longer replicates.
-    void node.transfer.rebalance(node.membership.ring());
+    if (node.membership.otherMembers().length === 0 && config.join.length === 0) node.admission.startAlone();
     return node;
+  }
+
+  /** Admission let this node serve (at start, or again after discarding stale data while running). */
+  private startServing(): void {
+    const ring = this.membership.ring();
+    this.antiEntropy.rebuild(ring);
+    if (!this.servedBefore) {
+      this.servedBefore = true;
+      this.hints.start();
+      this.antiEntropy.start();
+    }
+    // The seed's recovery rule: at once pull and push every range with its other replicas.
+    void this.antiEntropy.recover();
+    // Leftovers of a transfer interrupted by a crash (keys this node no longer replicates), and
+    // whatever ring changes happened while it was not serving.
+    void this.transfer.rebalance(ring);
+  }
+
+  /**
+   * Deletes every replica and hint this node stores (Admission found them from an earlier
+   * membership), a page at a time, each page one group commit. Nothing else writes meanwhile:
+   * data requests are refused while not serving.
+   */
+  private async discardStoredData(): Promise<{ replicas: number; hints: number }> {
+    const discardAll = async (store: ReplicaStore): Promise<number> => {
+      let removed = 0;
+      let start: string | undefined;
+      for (;;) {
+        const page = store.keys(start, DISCARD_PAGE_KEYS + 1);
+        const results = await Promise.all(page.slice(0, DISCARD_PAGE_KEYS).map((key) => store.removeIfUnchanged(key, store.read(key))));
+        removed += results.filter(Boolean).length;
+        start = page[DISCARD_PAGE_KEYS];
+        if (start === undefined) return removed;
+      }
+    };
+    return { replicas: await discardAll(this.store), hints: await discardAll(this.hintStore) };
+  }
+
+  private isOwnRecordMember(): boolean {
+    const own = this.membership.record(this.config.id);
+    return own !== undefined && own.status !== 'removed';
+  }
+
+  /** `inner`, except that data requests fail at once (UNREACHABLE) while this node is not serving. */
+  private gatedTransport(inner: Transport<PeerRequest, PeerReply>): Transport<PeerRequest, PeerReply> {
+    return {
+      request: (to, request, timeoutMs) =>
+        isDataRequest(request.kind) && !this.admission.serving()
+          ? Promise.reject(new TransportError('UNREACHABLE', `${this.config.id} is not serving data yet (${this.admission.state})`))
+          : inner.request(to, request, timeoutMs),
+      serve: (handler) => inner.serve(handler),
+      close: () => inner.close(),
+    };
   }
 
   get id(): NodeId {
@@ -223,7 +313,8 @@ export class DynakvNode {
       hintsDelivered: this.hints.delivered,
       hintedWrites: this.coordinator.hintedWrites,
       readRepairs: this.coordinator.readRepairs,
-      sync: { ...this.antiEntropy.status(), ...this.antiEntropy.totals },
+      sync: { ...this.antiEntropy.status(), ...(this.admission.serving() ? {} : { state: 'syncing' as const }), ...this.antiEntropy.totals },
+      admission: this.admission.state,
     };
   }
 
@@ -233,6 +324,7 @@ export class DynakvNode {
   }
 
   stop(): void {
+    this.admission.stop();
     this.membership.stop();
     this.hints.stop();
     this.antiEntropy.stop();
@@ -259,6 +351,16 @@ export class DynakvNode {
     const standing = this.membership.standingOf(from);
     if (!mayAsk(standing, request.kind)) {
       throw new PeerRefusal('NOT_A_MEMBER', `${from} is not a ring member of ${this.config.id}'s table${standing === 'stranger' ? '' : ' (removed: only its hand-off is taken)'}; it may only ping and pull the table`);
+    }
+    if (isDataRequest(request.kind)) {
+      if (!this.admission.serving()) throw new PeerRefusal('NOT_READY', `${this.config.id} serves no data yet (${this.admission.state}): ask again later`);
+      // A member sends us data only if it holds us as a member: if we do not (we were removed,
+      // and may not have heard of our re-add yet), our store is not a replica of anything now,
+      // and data taken into it would be discarded with it once we hear. Ask for the news.
+      if (!this.isOwnRecordMember()) {
+        this.membership.askForNews();
+        throw new PeerRefusal('NOT_READY', `${this.config.id} is not a ring member in its own table (${this.membership.record(this.config.id)?.status ?? 'never added'}): ask again once it has heard of its addition`);
+      }
     }
     switch (request.kind) {
       case 'replica_put':
@@ -291,6 +393,43 @@ export class DynakvNode {
         return { kind: 'activity_ok', activity: this.activitySource?.() ?? null };
       case 'ping':
         return { kind: 'pong' };
+    }
+  }
+}
+
+/**
+ * The coordinator, waiting (up to `waitMs`) for this node to serve before each client operation:
+ * a node that has not heard the cluster's table, or is discarding stale data, neither reads its
+ * replica for a client nor takes a write.
+ */
+class ServingCoordinator extends Coordinator {
+  constructor(
+    private readonly admission: Admission,
+    private readonly waitMs: number,
+    deps: ConstructorParameters<typeof Coordinator>[0],
+  ) {
+    super(deps);
+  }
+
+  override async get(key: string, r?: number): Promise<ReadResult> {
+    await this.ready();
+    return super.get(key, r);
+  }
+
+  override async put(request: WriteRequest): Promise<VClock> {
+    await this.ready();
+    return super.put(request);
+  }
+
+  override async putForwarded(request: WriteRequest): Promise<VClock> {
+    await this.ready();
+    return super.putForwarded(request);
+  }
+
+  private async ready(): Promise<void> {
+    if (this.admission.serving()) return;
+    if (!(await this.admission.whenServing(this.waitMs))) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `this node serves no data yet (${this.admission.state}: it has not heard the cluster's table from a member, or is discarding data from an earlier membership)`);
     }
   }
 }

@@ -176,6 +176,9 @@ describe('a replica answering replica_put', () => {
     const node = await scheduler.complete(
       DynakvNode.open(config, { clock: new SimClock(scheduler), random: new SeededRandom(1), storage, transport: peers({ n2: 'refuse', n3: 'refuse' }, []), log: silentLog }),
     );
+    // A node serves data once it has heard the table from a member (src/membership/admission.ts).
+    await scheduler.complete(node.handle('n2', { kind: 'gossip', records: node.membership.table() }));
+    await scheduler.runWhile(() => !node.admission.serving(), 1_000);
     const record = (counter: number) => EncodedRecord.of([{ dot: { node: 'n2#0000000000', counter, timeMs: 0 }, context: [], value: Buffer.from('v'), contentType: 'text/plain' }]);
     storage.hold = true;
     const answer = node.handle('n2', { kind: 'replica_put', key: 'k', record: record(1) });

@@ -72,9 +72,11 @@ export class FrameLimitedCluster {
     this.ids = Array.from({ length: options.nodes ?? 5 }, (_, i) => `n${i + 1}`);
   }
 
+  /** Starts every node and returns once each serves data (it heard the table from a member). */
   static async start(options: FrameLimitedClusterOptions): Promise<FrameLimitedCluster> {
     const cluster = new FrameLimitedCluster(options);
     for (const id of cluster.ids) await cluster.startNode(id);
+    await cluster.scheduler.runWhile(() => cluster.ids.some((id) => !cluster.nodes.get(id)!.admission.serving()), 60_000);
     return cluster;
   }
 

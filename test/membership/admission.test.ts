@@ -1,0 +1,160 @@
+// Shows the admission rule of src/membership/admission.ts on its own (core review F2): a node
+// serves nothing until it has heard the cluster's table; it discards its replicas and hints when
+// its own operator epoch moved past the epoch its data belongs to, before it serves, except for
+// the one move it saw happen while running (its own removal, whose data it hands off); the
+// data's epoch is saved before serving, so a crash in the middle of a discard discards again at
+// the next start. Real timers, an in-memory store and a recording discard stand in for the node.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { silentLog } from '../../src/env/log.ts';
+import { Admission, DATA_EPOCH_KEY } from '../../src/membership/admission.ts';
+import type { MemberRecord } from '../../src/membership/table.ts';
+import { MemoryStorage } from '../../src/storage/memory-storage.ts';
+
+function own(status: MemberRecord['status'], epoch: number): MemberRecord {
+  return { id: 'n5', peer: '127.0.0.1:7105', http: '', status, epoch, version: epoch + 1, changedBy: 'n1', changedAtMs: 1, heartbeat: 0, transfer: null, state: 'ready' };
+}
+
+interface Rig {
+  readonly admission: Admission;
+  readonly storage: MemoryStorage;
+  readonly discards: number[];
+  record: MemberRecord | undefined;
+}
+
+function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, record: MemberRecord | undefined): Rig {
+  const discards: number[] = [];
+  const r: Rig = {
+    storage,
+    discards,
+    record,
+    admission: undefined as unknown as Admission,
+  };
+  (r as { admission: Admission }).admission = new Admission({
+    self: 'n5',
+    clock: {
+      nowMs: () => 1_000,
+      setTimer: (ms, fn) => {
+        const timer = setTimeout(fn, ms);
+        return { cancel: () => clearTimeout(timer) };
+      },
+    },
+    storage,
+    log: silentLog,
+    ownRecord: () => r.record,
+    persistedOwnEpoch,
+    discard: async () => {
+      discards.push(r.record?.epoch ?? -1);
+      return { replicas: 3, hints: 1 };
+    },
+  });
+  return r;
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function savedEpoch(storage: MemoryStorage): string | undefined {
+  const bytes = storage.get('meta', DATA_EPOCH_KEY);
+  return bytes === undefined ? undefined : Buffer.from(bytes).toString();
+}
+
+describe('admission: when a node serves, and when it discards what it stores', () => {
+  it('waits for the table, then serves its data when its epoch did not move', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    assert.equal(savedEpoch(r.storage), '2', 'the data epoch is saved before anything can change the table');
+    assert.equal(r.admission.state, 'waiting');
+    r.admission.tableHeard();
+    await settle();
+    assert.equal(r.admission.state, 'serving');
+    assert.deepEqual(r.discards, []);
+  });
+
+  for (const [what, now] of [['removed', own('removed', 3)], ['removed and re-added', own('up', 4)]] as const) {
+    it(`discards before serving when it was ${what} while not running`, async () => {
+      const r = rig(new MemoryStorage(), 2, own('up', 2));
+      await r.admission.init();
+      r.record = now;
+      let servedWithData = false;
+      r.admission.onServing(() => (servedWithData = r.discards.length === 0));
+      r.admission.tableHeard();
+      await settle();
+      await settle();
+      assert.equal(r.admission.state, 'serving');
+      assert.deepEqual(r.discards, [now.epoch]);
+      assert.equal(servedWithData, false);
+      assert.equal(savedEpoch(r.storage), String(now.epoch));
+      assert.deepEqual(r.admission.totals, { discards: 1, replicas: 3, hints: 1 });
+    });
+  }
+
+  it('a crash in the middle of a discard discards again at the next start', async () => {
+    const storage = new MemoryStorage();
+    const first = rig(storage, 2, own('up', 2));
+    await first.admission.init();
+    // The table was saved with the new epoch; the discard never finished (no epoch saved).
+    const second = rig(storage, 3, own('removed', 3));
+    await second.admission.init();
+    second.admission.tableHeard();
+    await settle();
+    await settle();
+    assert.deepEqual(second.discards, [3]);
+  });
+
+  it('keeps its data through its own removal seen while running (to hand it off), and discards when re-added', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    r.admission.tableHeard();
+    await settle();
+    r.record = own('removed', 3);
+    r.admission.ownEpochChanged(own('up', 2), r.record);
+    await settle();
+    assert.deepEqual(r.discards, []);
+    assert.equal(savedEpoch(r.storage), '3');
+    r.record = own('up', 4);
+    r.admission.ownEpochChanged(own('removed', 3), r.record);
+    assert.equal(r.admission.state, 'discarding', 'not serving from the moment it hears');
+    await settle();
+    await settle();
+    assert.deepEqual(r.discards, [4]);
+    assert.equal(r.admission.state, 'serving');
+  });
+
+  it('discards when its epoch jumped by more than its own removal while running (changes it did not hear of)', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    r.admission.tableHeard();
+    await settle();
+    r.record = own('up', 4);
+    r.admission.ownEpochChanged(own('up', 2), r.record);
+    await settle();
+    await settle();
+    assert.deepEqual(r.discards, [4]);
+  });
+
+  it('a node with no saved table (a new or wiped disk) takes the epoch it hears', async () => {
+    const r = rig(new MemoryStorage(), undefined, own('up', 7));
+    await r.admission.init();
+    assert.equal(savedEpoch(r.storage), undefined);
+    r.admission.tableHeard();
+    await settle();
+    assert.equal(r.admission.state, 'serving');
+    assert.deepEqual(r.discards, []);
+    assert.equal(savedEpoch(r.storage), '7');
+  });
+
+  it('refuses to start on a corrupt data epoch', async () => {
+    const storage = new MemoryStorage();
+    await storage.commit([{ space: 'meta', key: DATA_EPOCH_KEY, value: Buffer.from('1e99') }]);
+    assert.throws(() => rig(storage, 2, own('up', 2)), { code: 'CORRUPT_DATA_EPOCH' });
+  });
+
+  it('whenServing resolves once serving, or false at its timeout', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    assert.equal(await r.admission.whenServing(5), false);
+    const waiting = r.admission.whenServing(60_000);
+    r.admission.tableHeard();
+    assert.equal(await waiting, true);
+  });
+});
