@@ -154,12 +154,15 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
       throw new ApiError('BAD_REQUEST', 'expected JSON {"id": "...", "peer": "HOST:PORT", "http": "HOST:PORT"}');
     }
     const record = node.membership.addMember(id, peer, http ?? '');
+    await node.membership.persisted(); // answered once the table is durable
     return { added: record };
   });
 
   app.delete('/cluster/members/:id', async (request) => {
     const { id } = request.params as { id: string };
-    return { removed: node.membership.removeMember(id) };
+    const record = node.membership.removeMember(id);
+    await node.membership.persisted(); // answered once the table is durable
+    return { removed: record };
   });
 
   return app;

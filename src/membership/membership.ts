@@ -677,6 +677,16 @@ export class Membership {
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
   }
 
+  /**
+   * Resolves once the table and log as they are now are durable; rejects with the storage's error
+   * if that write failed. An operator's add or remove returns its record at once (so a caller in
+   * a synchronous try/catch sees refusals as throws); whoever answers the operator awaits this
+   * before saying the change is made (the HTTP routes do).
+   */
+  persisted(): Promise<void> {
+    return this.persisting;
+  }
+
   /** Writes table and log; writes run one after another so the newest state lands last. */
   private persist(): void {
     const writes = [

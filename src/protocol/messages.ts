@@ -7,6 +7,7 @@ import { addExtension } from 'msgpackr';
 import { parseMemberRecords, type MemberRecord } from '../membership/table.ts';
 import { frameBytesMaxDefault } from '../transport/frame-codec.ts';
 import { parseNodeActivity, type NodeActivity } from './activity.ts';
+import { isNodeId } from './ids.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { isVClock, type VClock } from '../version/vclock.ts';
@@ -28,7 +29,7 @@ export const KEY_BYTES_MAX = 1024;
 export type PeerRequest =
   /** Merge these versions into your replica of `key`; reply once durable (Dynamo 4.5). */
   | { readonly kind: 'replica_put'; readonly key: string; readonly record: EncodedRecord }
-  /** Sloppy quorum: keep these versions for `owner`, which is down, and hand them over later. */
+  /** Sloppy quorum: keep these versions for `owner` (a node id), which is down, and hand them over later. */
   | { readonly kind: 'hint_put'; readonly owner: string; readonly key: string; readonly record: EncodedRecord }
   /** Send your replica of `key` (possibly empty). */
   | { readonly kind: 'replica_get'; readonly key: string }
@@ -195,7 +196,8 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
     case 'replica_get':
       return isValidKey(x.key) ? (x as PeerRequest) : undefined;
     case 'hint_put':
-      return typeof x.owner === 'string' && x.owner.length > 0 && x.owner.length <= 64 && isValidKey(x.key) && isRecord(x.record)
+      // The owner becomes part of a stored hint key and of log lines: a node id by the id rule.
+      return isNodeId(x.owner) && isValidKey(x.key) && isRecord(x.record)
         ? (x as PeerRequest)
         : undefined;
     case 'forward_put':

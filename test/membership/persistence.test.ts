@@ -58,6 +58,39 @@ describe('membership read back from disk', () => {
     assert.deepEqual(again.history().filter((e) => e.node === 'n4').map((e) => [e.change, e.epoch]), [['added', 0], ['removed', 1], ['added', 2]]);
   });
 
+  it('persisted() resolves once an operator change is durable, and rejects if its write failed', async () => {
+    // Commits wait while `held`; release() lets the waiting ones through (or fails them).
+    const inner = new MemoryStorage();
+    const waiting: Array<() => void> = [];
+    let held = false;
+    let failing = false;
+    const storage = Object.assign(Object.create(inner) as MemoryStorage, {
+      commit: (writes: Parameters<MemoryStorage['commit']>[0]) => {
+        const go = () => (failing ? Promise.reject(new Error('fsync failed')) : inner.commit(writes));
+        return held ? new Promise<void>((resolve, reject) => waiting.push(() => void go().then(resolve, reject))) : go();
+      },
+    });
+    const release = () => {
+      held = false;
+      for (const go of waiting.splice(0)) go();
+    };
+    const m = open(storage);
+    m.bootstrap(['n1', 'n2', 'n3', 'n4'].map((id, i) => ({ id, peer: `127.0.0.1:${7101 + i}` })));
+    await m.persisted();
+    held = true;
+    m.removeMember('n4');
+    let durable = false;
+    const done = m.persisted().then(() => (durable = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(durable, false, 'not before the table is written');
+    release();
+    await done;
+    assert.equal(open(inner).record('n4')?.status, 'removed');
+    failing = true;
+    m.addMember('n4', '127.0.0.1:7104', '');
+    await assert.rejects(m.persisted(), /fsync failed/);
+  });
+
   it('reads records and log entries without an epoch as epoch 0', async () => {
     const log = [{ atMs: 1_000, node: 'n2', change: 'down', version: 2, by: 'n1', changedAtMs: 1_000 }];
     const m = open(await storageWith([legacy('n1', 'up', 1), legacy('n2', 'down', 2), legacy('n3', 'removed', 4)], log));

@@ -134,3 +134,21 @@ describe('batches on the peer wire', () => {
     assert.equal(reply({ entries: [entry('x', 6 * MiB), entry('y', 6 * MiB)] }), undefined);
   });
 });
+
+describe('hint_put names its owner by the node-id rule', () => {
+  const record = EncodedRecord.of([sibling('n1', 1, 'a')]);
+  for (const [what, owner] of [
+    ['an ESC character', 'n\u001b[2J1'],
+    ['a space', 'n 1'],
+    ['65 characters', 'n'.repeat(65)],
+    ['a reserved name', '__proto__'],
+    ['the empty string', ''],
+  ] as const) {
+    it(`a hint_put whose owner has ${what} is malformed`, () => {
+      assert.equal(parsePeerRequest(overTheWire({ kind: 'hint_put', owner, key: 'k', record })), undefined);
+    });
+  }
+  it('a hint_put for a node id crosses', () => {
+    assert.equal(parsePeerRequest(overTheWire({ kind: 'hint_put', owner: 'node-7.b_2', key: 'k', record }))?.kind, 'hint_put');
+  });
+});
