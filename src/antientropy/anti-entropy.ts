@@ -76,22 +76,27 @@ export class AntiEntropy {
   private stopped = false;
   private recovering: Promise<void> | undefined;
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
-  /** When a sync with each peer last completed, per range: after it, both held the same data. */
+  /**
+   * When a sync with each peer last completed (its start, on the monotonic clock), per range:
+   * after it, both held the same data.
+   */
   private readonly lastSyncMs = new Map<string, number>();
   /**
    * Keys whose every version is a tombstone (the only candidates for purging, so no store scan),
-   * each with when this node stored that tombstone state, on its own clock: a tombstone's age is
-   * never judged by the writer's clock, which may run behind or ahead of ours.
+   * each with when this node stored that tombstone state, on its own monotonic clock: a
+   * tombstone's age is never judged by the writer's clock, which may run behind or ahead of ours,
+   * nor by our wall clock, which may step back and make a tombstone look older than a sync that
+   * never saw it.
    */
   private readonly tombstoned = new Map<string, number>();
   private tombstonesIndexed = false;
-  /** Tombstones this node purged, oldest first: their dots and when (for PURGED_REMEMBERED_MAX). */
+  /** Tombstones this node purged, oldest first: their dots and when (monotonic; for PURGED_REMEMBERED_MAX). */
   private readonly purged = new Map<string, { readonly dots: ReadonlySet<string>; readonly atMs: number }>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after, siblings) => {
       this.treeOf(key)?.update(key, before, after);
-      this.noteTombstones(key, siblings, deps.clock.nowMs());
+      this.noteTombstones(key, siblings, deps.clock.monotonicMs());
       if (after !== undefined) this.purged.delete(key);
     });
   }
@@ -113,7 +118,7 @@ export class AntiEntropy {
     // the latest it can have been (conservative: they are purged no earlier than they should be).
     const indexTombstones = !this.tombstonesIndexed;
     this.tombstonesIndexed = true;
-    const nowMs = this.deps.clock.nowMs();
+    const nowMs = this.deps.clock.monotonicMs();
     for (const page of this.keyPages()) {
       for (const key of page) {
         const bytes = this.deps.store.committedBytes(key);
@@ -134,7 +139,7 @@ export class AntiEntropy {
   isPurgedTombstone(key: string, siblings: readonly Sibling[]): boolean {
     const purged = this.purged.get(key);
     if (purged === undefined) return false;
-    if (purged.atMs < this.deps.clock.nowMs() - 2 * this.deps.tombstoneGraceMs) {
+    if (purged.atMs < this.deps.clock.monotonicMs() - 2 * this.deps.tombstoneGraceMs) {
       this.purged.delete(key);
       return false;
     }
@@ -222,7 +227,7 @@ export class AntiEntropy {
    * complete sync (every differing key moved both ways) counts for purging tombstones.
    */
   async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
-    const startedMs = this.deps.clock.nowMs();
+    const startedMs = this.deps.clock.monotonicMs();
     const result = await this.syncRangeOnce(range, peer);
     if (result.complete) this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
     return result;
@@ -233,9 +238,9 @@ export class AntiEntropy {
    * a key whose versions are all tombstones is deleted for good only when this node stored that
    * tombstone state longer ago than the grace period AND before the last completed sync with
    * every other replica of the range started, i.e. every replica held it (or had purged it, see
-   * isPurgedTombstone). Both ages are read on this node's own clock, never on the
+   * isPurgedTombstone). Both ages are read on this node's own monotonic clock, never on the
    * writer's, which may run behind (the grace period would shrink to nothing) or ahead (the
-   * tombstone would never age). A purged tombstone can no longer be resurrected by a replica
+   * tombstone would never age), nor on our wall clock, which may step back (review F5). A purged tombstone can no longer be resurrected by a replica
    * that missed the delete; a hint older than the grace period could, so the grace period must
    * exceed how long nodes may stay down with hints waiting for them.
    */
@@ -244,7 +249,7 @@ export class AntiEntropy {
     const tree = this.trees.get(range);
     if (ring === undefined || tree === undefined) return 0;
     const replicas = ring.homeRanges(this.deps.n).find((r) => r.node === range)?.replicas ?? [];
-    let horizonMs = this.deps.clock.nowMs() - this.deps.tombstoneGraceMs;
+    let horizonMs = this.deps.clock.monotonicMs() - this.deps.tombstoneGraceMs;
     for (const peer of replicas) {
       if (peer === this.deps.self) continue;
       horizonMs = Math.min(horizonMs, this.lastSyncMs.get(`${range}\u0000${peer}`) ?? -Infinity);
@@ -261,7 +266,7 @@ export class AntiEntropy {
       if (!(await this.deps.store.removeIfUnchanged(d.key, d.siblings))) continue;
       purged++;
       this.purged.delete(d.key);
-      this.purged.set(d.key, { dots: new Set(d.siblings.map(dotName)), atMs: this.deps.clock.nowMs() });
+      this.purged.set(d.key, { dots: new Set(d.siblings.map(dotName)), atMs: this.deps.clock.monotonicMs() });
       if (this.purged.size > PURGED_REMEMBERED_MAX) this.purged.delete(this.purged.keys().next().value!);
     }
     this.totals.tombstonesPurged += purged;

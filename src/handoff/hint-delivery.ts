@@ -129,7 +129,7 @@ export class HintDelivery {
       await (this.counting ??= this.countAll());
       for (const owner of [...this.held.keys()]) {
         const retry = this.ownerRetry.get(owner);
-        if (retry !== undefined && retry.atMs > this.deps.clock.nowMs()) continue;
+        if (retry !== undefined && retry.atMs > this.deps.clock.monotonicMs()) continue;
         const status = this.deps.statusOf(owner);
         if (status === 'down') continue;
         await this.deliverOwner(owner, status === 'removed' || status === undefined);
@@ -209,7 +209,7 @@ export class HintDelivery {
       start = page[TRANSFER_BATCH_KEYS_MAX];
       for (const hint of page.slice(0, TRANSFER_BATCH_KEYS_MAX)) {
         const retry = this.hintRetry.get(hint);
-        if (retry !== undefined && retry.atMs > this.deps.clock.nowMs()) continue;
+        if (retry !== undefined && retry.atMs > this.deps.clock.monotonicMs()) continue;
         const record = hints.readEncoded(hint);
         if (record.siblings.length === 0) continue;
         const entry: HintEntry = { hint, key: splitHintKey(hint).key, record };
@@ -239,7 +239,7 @@ export class HintDelivery {
       refused = await sendIsolatingRefusals(entries, (batch) => this.put(owner, ownerGone, batch), (err) => suspect && isTimeout(err));
     } catch (err) {
       const backoffMs = nextBackoff(this.ownerRetry.get(owner));
-      this.ownerRetry.set(owner, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs });
+      this.ownerRetry.set(owner, { atMs: this.deps.clock.monotonicMs() + backoffMs, backoffMs });
       if (isTimeout(err)) for (const e of entries) this.backOffHint(e.hint, 2 * backoffMs, true);
       this.deps.log.info({ owner, hints: entries.length, retryInMs: backoffMs, err: messageOf(err) }, 'hint delivery failed; will retry');
       return false;
@@ -277,7 +277,7 @@ export class HintDelivery {
     const previous = this.hintRetry.get(hint);
     const backoffMs = Math.max(nextBackoff(previous), atLeastMs);
     this.hintRetry.delete(hint); // re-inserted last: the map is oldest first
-    this.hintRetry.set(hint, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs, timedOut: timedOut || previous?.timedOut === true });
+    this.hintRetry.set(hint, { atMs: this.deps.clock.monotonicMs() + backoffMs, backoffMs, timedOut: timedOut || previous?.timedOut === true });
     if (this.hintRetry.size > REFUSED_HINTS_MAX) this.hintRetry.delete(this.hintRetry.keys().next().value!);
   }
 
