@@ -200,17 +200,23 @@ export class AntiEntropy {
     this.indexOf(range).set(key, storedAtMs);
   }
 
-  /** Recovery on start-up: sync every range with every other replica, then report ready. */
+  /**
+   * Full recovery (at start-up): sync every range with every other replica, then report ready.
+   * Only this sets the sync state (status(), onState): `ready` means a full recovery ended.
+   */
   recover(): Promise<void> {
-    this.recovering ??= this.syncPairs(this.allPairs()).finally(() => {
+    this.recovering ??= this.syncPairs(this.allPairs(), true).finally(() => {
       this.recovering = undefined;
     });
     return this.recovering;
   }
 
-  /** A peer answered again after being down: sync the ranges we share with it. */
+  /**
+   * A peer answered again after being down: sync the ranges we share with it. This leaves the
+   * sync state alone: a peer's return says nothing of whether a running recovery has ended.
+   */
   peerReturned(peer: NodeId): void {
-    void this.syncPairs(this.allPairs().filter((p) => p.peer === peer)).catch(() => {});
+    void this.syncPairs(this.allPairs().filter((p) => p.peer === peer), false).catch(() => {});
   }
 
   start(): void {
@@ -442,9 +448,12 @@ export class AntiEntropy {
       .flatMap((r) => r.replicas.filter((p) => p !== this.deps.self).map((peer) => ({ range: r.node, peer })));
   }
 
-  private async syncPairs(pairs: Array<{ range: NodeId; peer: NodeId }>): Promise<void> {
-    this.progress = { state: 'syncing', pairsDone: 0, pairsTotal: pairs.length };
-    this.deps.onState('syncing');
+  /** Syncs each pair in turn; `report`: this is a full recovery, whose progress is the sync state. */
+  private async syncPairs(pairs: Array<{ range: NodeId; peer: NodeId }>, report: boolean): Promise<void> {
+    if (report) {
+      this.progress = { state: 'syncing', pairsDone: 0, pairsTotal: pairs.length };
+      this.deps.onState('syncing');
+    }
     let done = 0;
     for (const pair of pairs) {
       try {
@@ -454,8 +463,9 @@ export class AntiEntropy {
         this.deps.log.info({ range: pair.range, peer: pair.peer, err: (err as Error).message }, 'range sync skipped');
       }
       done++;
-      this.progress = { state: 'syncing', pairsDone: done, pairsTotal: pairs.length };
+      if (report) this.progress = { state: 'syncing', pairsDone: done, pairsTotal: pairs.length };
     }
+    if (!report) return;
     this.progress = { state: 'ready', pairsDone: done, pairsTotal: pairs.length };
     this.deps.onState('ready');
   }
