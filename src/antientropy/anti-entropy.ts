@@ -23,7 +23,7 @@ import {
 } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
-import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
+import { encodeRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { diffLeaves, MerkleTree } from './merkle-tree.ts';
 
@@ -148,12 +148,14 @@ export class AntiEntropy {
     for (const page of this.keyPages()) {
       for (const key of page) {
         // Committed bytes only: a write still pending reaches the tree through the commit
-        // observer, whose `before` must be exactly what the tree holds.
-        const bytes = this.deps.store.committedBytes(key);
+        // observer, whose `before` must be exactly what the tree holds. The first build checks
+        // every record (a corrupt one is reported and left out, as the store counts it absent).
+        const record = indexTombstones ? this.deps.store.load(key) : undefined;
+        const bytes = indexTombstones ? record?.bytes : this.deps.store.committedBytes(key);
         if (bytes === undefined) continue;
         const range = ring.homeOf(key);
         this.trees.get(range)?.update(key, undefined, bytes);
-        if (indexTombstones) this.noteTombstones(key, range, decodeRecord(bytes), nowMs);
+        if (record !== undefined) this.noteTombstones(key, range, record.siblings, nowMs);
       }
     }
   }

@@ -115,6 +115,11 @@ export class HintDelivery {
     this.stored++;
   }
 
+  /** Hint records found on disk that do not decode (reported by the store; never delivered). */
+  get corruptRecords(): number {
+    return this.deps.hints.corruptRecords;
+  }
+
   /** Hints held per owner, from counts kept as hints change (no scan). */
   heldPerOwner(): Record<NodeId, number> {
     return Object.fromEntries(this.held);

@@ -40,6 +40,8 @@ export interface LocalStats {
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
   readonly readRepairs: number;
+  /** Records found on disk that do not decode (data and hints): reported, read as absent, rewritten by repair. */
+  readonly corruptRecords: number;
   /** Recovery / anti-entropy: `syncing` with progress until every range was compared. */
   readonly sync: SyncProgress & SyncTotals;
 }
@@ -136,7 +138,7 @@ export class DynakvNode {
     });
     this.hints = new HintDelivery({
       self: config.id,
-      hints: new ReplicaStore(world.storage, 'hints'),
+      hints: new ReplicaStore(world.storage, 'hints', world.log),
       replicas: store,
       transport: world.transport,
       clock: world.clock,
@@ -169,7 +171,7 @@ export class DynakvNode {
   /** Opens the node's durable state and starts answering peers, gossiping and pinging. */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage, config.id, world.random);
-    const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
+    const node = new DynakvNode(config, world, new ReplicaStore(world.storage, 'data', world.log), dots);
     node.antiEntropy.rebuild(node.membership.ring());
     node.membership.start();
     node.hints.start();
@@ -221,6 +223,7 @@ export class DynakvNode {
       hintsDelivered: this.hints.delivered,
       hintedWrites: this.coordinator.hintedWrites,
       readRepairs: this.coordinator.readRepairs,
+      corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
       sync: { ...this.antiEntropy.status(), ...this.antiEntropy.totals },
     };
   }

@@ -51,7 +51,7 @@ export function aeCluster(options: { readonly graceMs: number; readonly storages
   const nodes = new Map<string, AeNode>();
   for (const id of IDS) {
     const clock = new SteppedClock(1_000_000_000, 50_000);
-    const store = new ReplicaStore(options.storages?.get(id) ?? new MemoryStorage());
+    const store = new ReplicaStore(options.storages?.get(id) ?? new MemoryStorage(), 'data', options.log ?? silentLog);
     const transport: Transport<PeerRequest, PeerReply> = {
       async request(to, request) {
         if (down.has(to) || down.has(id)) throw new TransportError('UNREACHABLE', `${to} is down`);
