@@ -94,13 +94,10 @@ export class AntiEntropy {
    * each with when this node stored that tombstone state, on its own monotonic clock: a
    * tombstone's age is never judged by the writer's clock, which may run behind or ahead of ours,
    * nor by our wall clock, which may step back and make a tombstone look older than a sync that
-   * never saw it.
-   */
-  /**
-   * Kept per range (the tombstone's home range under treesRing, recomputed at each ring change),
-   * so a purge walks only its own range's; and in each range in order of that time (a key
-   * noted again moves to the end, and the monotonic clock never goes back), so a purge stops at
-   * the first tombstone too young to go.
+   * never saw it. Kept per range (the key's home range under treesRing, recomputed at each ring
+   * change), so a purge walks only its own range's; and in each range in order of that time (a
+   * key noted again moves to the end, and the monotonic clock never goes back), so a purge stops
+   * at the first tombstone too young to go.
    */
   private tombstones = new Map<NodeId, Map<string, number>>();
   private tombstonesIndexed = false;
@@ -111,11 +108,11 @@ export class AntiEntropy {
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after, siblings) => {
+      if (after !== undefined) this.purged.delete(key);
       const range = this.treesRing?.homeOf(key);
       if (range === undefined) return; // no ring yet: the first rebuild indexes what is on disk
       this.trees.get(range)?.update(key, before, after);
       this.noteTombstones(key, range, siblings, deps.clock.monotonicMs());
-      if (after !== undefined) this.purged.delete(key);
     });
   }
 
@@ -296,9 +293,11 @@ export class AntiEntropy {
    * every other replica of the range started, i.e. every replica held it (or had purged it, see
    * isPurgedTombstone). Both ages are read on this node's own monotonic clock, never on the
    * writer's, which may run behind (the grace period would shrink to nothing) or ahead (the
-   * tombstone would never age), nor on our wall clock, which may step back (review F5). A purged tombstone can no longer be resurrected by a replica
-   * that missed the delete; a hint older than the grace period could, so the grace period must
-   * exceed how long nodes may stay down with hints waiting for them.
+   * tombstone would never age), nor on our wall clock, which may step back. A purged tombstone
+   * can no longer be resurrected by a replica that missed the delete; a hint older than the grace
+   * period could, so the grace period must exceed how long nodes may stay down with hints
+   * waiting for them. One call examines at most PURGE_TOMBSTONES_PER_ROUND_MAX tombstones, with
+   * a turn of the event loop every PURGE_PAGE_TOMBSTONES.
    */
   async purgeTombstones(range: NodeId): Promise<number> {
     const ring = this.treesRing;
