@@ -16,6 +16,11 @@ export class SimClock implements Clock {
     return SIM_EPOCH_MS + this.scheduler.nowMs + this.skewMs;
   }
 
+  /** Virtual time without the skew: it never goes back, whatever the wall clock does. */
+  monotonicMs(): number {
+    return this.scheduler.nowMs;
+  }
+
   setTimer(delayMs: number, fn: () => void): Timer {
     return this.scheduler.schedule(delayMs, fn);
   }

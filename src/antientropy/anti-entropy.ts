@@ -23,12 +23,20 @@ import {
 } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
-import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
+import { encodeRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { diffLeaves, MerkleTree } from './merkle-tree.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const SCAN_PAGE_KEYS = 10_000;
+/**
+ * Tombstones one purgeTombstones call examines at most (each costs a read and, if purged, a
+ * removal: ~10-20 us); the rest wait for the range's next round. 10,000 per round every
+ * antiEntropyIntervalMs outpaces any delete rate a node takes for long.
+ */
+export const PURGE_TOMBSTONES_PER_ROUND_MAX = 10_000;
+/** Tombstones examined between turns of the event loop in a purge: a page costs 1-5 ms. */
+export const PURGE_PAGE_TOMBSTONES = 100;
 /**
  * Purged tombstones remembered (key and dots), so that a replica that has not purged its copy
  * yet cannot hand it back (see isPurgedTombstone). Forgetting one early is safe: the tombstone is
@@ -76,23 +84,35 @@ export class AntiEntropy {
   private stopped = false;
   private recovering: Promise<void> | undefined;
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
-  /** When a sync with each peer last completed, per range: after it, both held the same data. */
+  /**
+   * When a sync with each peer last completed (its start, on the monotonic clock), per range:
+   * after it, both held the same data.
+   */
   private readonly lastSyncMs = new Map<string, number>();
   /**
    * Keys whose every version is a tombstone (the only candidates for purging, so no store scan),
-   * each with when this node stored that tombstone state, on its own clock: a tombstone's age is
-   * never judged by the writer's clock, which may run behind or ahead of ours.
+   * each with when this node stored that tombstone state, on its own monotonic clock: a
+   * tombstone's age is never judged by the writer's clock, which may run behind or ahead of ours,
+   * nor by our wall clock, which may step back and make a tombstone look older than a sync that
+   * never saw it. Kept per range (the key's home range under treesRing, recomputed at each ring
+   * change), so a purge walks only its own range's; and in each range in order of that time (a
+   * key noted again moves to the end, and the monotonic clock never goes back), so a purge stops
+   * at the first tombstone too young to go.
    */
-  private readonly tombstoned = new Map<string, number>();
+  private tombstones = new Map<NodeId, Map<string, number>>();
   private tombstonesIndexed = false;
-  /** Tombstones this node purged, oldest first: their dots and when (for PURGED_REMEMBERED_MAX). */
+  /** The latest stored-at time noted: times only grow, which keeps each range's index in order. */
+  private lastStoredAtMs = -Infinity;
+  /** Tombstones this node purged, oldest first: their dots and when (monotonic; for PURGED_REMEMBERED_MAX). */
   private readonly purged = new Map<string, { readonly dots: ReadonlySet<string>; readonly atMs: number }>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after, siblings) => {
-      this.treeOf(key)?.update(key, before, after);
-      this.noteTombstones(key, siblings, deps.clock.nowMs());
       if (after !== undefined) this.purged.delete(key);
+      const range = this.treesRing?.homeOf(key);
+      if (range === undefined) return; // no ring yet: the first rebuild indexes what is on disk
+      this.trees.get(range)?.update(key, before, after);
+      this.noteTombstones(key, range, siblings, deps.clock.monotonicMs());
     });
   }
 
@@ -102,26 +122,54 @@ export class AntiEntropy {
 
   /** Builds the trees for `ring` from the stored data: once at start and once per ring change. */
   rebuild(ring: Ring | undefined): void {
+    const changed = ring !== this.treesRing;
     this.treesRing = ring;
     this.trees = new Map();
-    if (ring === undefined) return;
+    // A sync of a range under the old ring says nothing of the range's new shape or replicas.
+    if (changed) this.lastSyncMs.clear();
+    if (ring === undefined) {
+      // Without a ring no tombstone has a range: the next rebuild indexes them again from disk.
+      this.tombstones = new Map();
+      this.tombstonesIndexed = false;
+      return;
+    }
     for (const range of ring.rangesReplicatedBy(this.deps.self, this.deps.n)) this.trees.set(range.node, new MerkleTree());
-    // Committed bytes only: a write still pending reaches the tree through the commit observer,
-    // whose `before` must be exactly what the tree holds.
-    // The tombstone index is per node, not per range: built once, then kept by the observer.
-    // Tombstones found on disk count as stored now: their first arrival is unknown, and now is
-    // the latest it can have been (conservative: they are purged no earlier than they should be).
+    // Tombstones found on disk (first build only) count as stored now: their first arrival is
+    // unknown, and now is the latest it can have been (conservative: they are purged no earlier
+    // than they should be). Later builds keep each tombstone's time and recompute its range.
     const indexTombstones = !this.tombstonesIndexed;
     this.tombstonesIndexed = true;
-    const nowMs = this.deps.clock.nowMs();
+    if (!indexTombstones) this.regroupTombstones(ring);
+    else this.tombstones = new Map();
+    const nowMs = this.deps.clock.monotonicMs();
     for (const page of this.keyPages()) {
       for (const key of page) {
-        const bytes = this.deps.store.committedBytes(key);
+        // Committed bytes only: a write still pending reaches the tree through the commit
+        // observer, whose `before` must be exactly what the tree holds. The first build checks
+        // every record (a corrupt one is reported and left out, as the store counts it absent).
+        const record = indexTombstones ? this.deps.store.load(key) : undefined;
+        const bytes = indexTombstones ? record?.bytes : this.deps.store.committedBytes(key);
         if (bytes === undefined) continue;
-        this.treeOf(key)?.update(key, undefined, bytes);
-        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes), nowMs);
+        const range = ring.homeOf(key);
+        this.trees.get(range)?.update(key, undefined, bytes);
+        if (record !== undefined) this.noteTombstones(key, range, record.siblings, nowMs);
       }
     }
+  }
+
+  /** Moves every indexed tombstone to its range under `ring`, keeping each range in time order. */
+  private regroupTombstones(ring: Ring): void {
+    const all: Array<{ key: string; storedAtMs: number }> = [];
+    for (const index of this.tombstones.values()) for (const [key, storedAtMs] of index) all.push({ key, storedAtMs });
+    all.sort((a, b) => a.storedAtMs - b.storedAtMs);
+    this.tombstones = new Map();
+    for (const { key, storedAtMs } of all) this.indexOf(ring.homeOf(key)).set(key, storedAtMs);
+  }
+
+  private indexOf(range: NodeId): Map<string, number> {
+    let index = this.tombstones.get(range);
+    if (index === undefined) this.tombstones.set(range, (index = new Map()));
+    return index;
   }
 
   /**
@@ -134,7 +182,7 @@ export class AntiEntropy {
   isPurgedTombstone(key: string, siblings: readonly Sibling[]): boolean {
     const purged = this.purged.get(key);
     if (purged === undefined) return false;
-    if (purged.atMs < this.deps.clock.nowMs() - 2 * this.deps.tombstoneGraceMs) {
+    if (purged.atMs < this.deps.clock.monotonicMs() - 2 * this.deps.tombstoneGraceMs) {
       this.purged.delete(key);
       return false;
     }
@@ -142,22 +190,32 @@ export class AntiEntropy {
   }
 
   /** Every change of a key's tombstone state (a new tombstone merged in) restarts its age. */
-  private noteTombstones(key: string, siblings: readonly Sibling[], storedAtMs: number): void {
-    if (isTombstoneOnly(siblings)) this.tombstoned.set(key, storedAtMs);
-    else this.tombstoned.delete(key);
+  private noteTombstones(key: string, range: NodeId, siblings: readonly Sibling[], storedAtMs: number): void {
+    const index = this.tombstones.get(range);
+    index?.delete(key);
+    if (!isTombstoneOnly(siblings)) return;
+    if (storedAtMs < this.lastStoredAtMs) throw new Error('assertion: the monotonic clock went back');
+    this.lastStoredAtMs = storedAtMs;
+    this.indexOf(range).set(key, storedAtMs);
   }
 
-  /** Recovery on start-up: sync every range with every other replica, then report ready. */
+  /**
+   * Full recovery (at start-up): sync every range with every other replica, then report ready.
+   * Only this sets the sync state (status(), onState): `ready` means a full recovery ended.
+   */
   recover(): Promise<void> {
-    this.recovering ??= this.syncPairs(this.allPairs()).finally(() => {
+    this.recovering ??= this.syncPairs(this.allPairs(), true).finally(() => {
       this.recovering = undefined;
     });
     return this.recovering;
   }
 
-  /** A peer answered again after being down: sync the ranges we share with it. */
+  /**
+   * A peer answered again after being down: sync the ranges we share with it. This leaves the
+   * sync state alone: a peer's return says nothing of whether a running recovery has ended.
+   */
   peerReturned(peer: NodeId): void {
-    void this.syncPairs(this.allPairs().filter((p) => p.peer === peer)).catch(() => {});
+    void this.syncPairs(this.allPairs().filter((p) => p.peer === peer), false).catch(() => {});
   }
 
   start(): void {
@@ -222,7 +280,7 @@ export class AntiEntropy {
    * complete sync (every differing key moved both ways) counts for purging tombstones.
    */
   async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
-    const startedMs = this.deps.clock.nowMs();
+    const startedMs = this.deps.clock.monotonicMs();
     const result = await this.syncRangeOnce(range, peer);
     if (result.complete) this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
     return result;
@@ -233,39 +291,56 @@ export class AntiEntropy {
    * a key whose versions are all tombstones is deleted for good only when this node stored that
    * tombstone state longer ago than the grace period AND before the last completed sync with
    * every other replica of the range started, i.e. every replica held it (or had purged it, see
-   * isPurgedTombstone). Both ages are read on this node's own clock, never on the
+   * isPurgedTombstone). Both ages are read on this node's own monotonic clock, never on the
    * writer's, which may run behind (the grace period would shrink to nothing) or ahead (the
-   * tombstone would never age). A purged tombstone can no longer be resurrected by a replica
-   * that missed the delete; a hint older than the grace period could, so the grace period must
-   * exceed how long nodes may stay down with hints waiting for them.
+   * tombstone would never age), nor on our wall clock, which may step back. A purged tombstone
+   * can no longer be resurrected by a replica that missed the delete; a hint older than the grace
+   * period could, so the grace period must exceed how long nodes may stay down with hints
+   * waiting for them. One call examines at most PURGE_TOMBSTONES_PER_ROUND_MAX tombstones, with
+   * a turn of the event loop every PURGE_PAGE_TOMBSTONES.
    */
   async purgeTombstones(range: NodeId): Promise<number> {
     const ring = this.treesRing;
     const tree = this.trees.get(range);
     if (ring === undefined || tree === undefined) return 0;
     const replicas = ring.homeRanges(this.deps.n).find((r) => r.node === range)?.replicas ?? [];
-    let horizonMs = this.deps.clock.nowMs() - this.deps.tombstoneGraceMs;
+    let horizonMs = this.deps.clock.monotonicMs() - this.deps.tombstoneGraceMs;
     for (const peer of replicas) {
       if (peer === this.deps.self) continue;
       horizonMs = Math.min(horizonMs, this.lastSyncMs.get(`${range}\u0000${peer}`) ?? -Infinity);
     }
     if (horizonMs === -Infinity) return 0;
-    const doomed: Array<{ key: string; siblings: ReturnType<ReplicaStore['read']> }> = [];
-    for (const [key, storedAtMs] of this.tombstoned) {
-      if (storedAtMs >= horizonMs || ring.homeOf(key) !== range) continue;
-      const siblings = this.deps.store.read(key);
-      if (isTombstoneOnly(siblings)) doomed.push({ key, siblings });
-    }
+    const index = this.tombstones.get(range);
+    if (index === undefined) return 0;
     let purged = 0;
-    for (const d of doomed) {
-      if (!(await this.deps.store.removeIfUnchanged(d.key, d.siblings))) continue;
-      purged++;
-      this.purged.delete(d.key);
-      this.purged.set(d.key, { dots: new Set(d.siblings.map(dotName)), atMs: this.deps.clock.nowMs() });
-      if (this.purged.size > PURGED_REMEMBERED_MAX) this.purged.delete(this.purged.keys().next().value!);
+    let examined = 0;
+    const removals: Array<Promise<number>> = [];
+    // The index is in stored-at order: the walk stops at the first tombstone too young to go.
+    // It yields a turn of the event loop every page; a ring change meanwhile (other replicas,
+    // another range) ends it, as the horizon was judged for the old one.
+    for (const [key, storedAtMs] of index) {
+      if (storedAtMs >= horizonMs || examined >= PURGE_TOMBSTONES_PER_ROUND_MAX) break;
+      examined++;
+      const siblings = this.deps.store.read(key);
+      if (isTombstoneOnly(siblings)) removals.push(this.purgeOne(key, siblings));
+      if (examined % PURGE_PAGE_TOMBSTONES === 0) {
+        for (const n of await Promise.all(removals.splice(0))) purged += n;
+        await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
+        if (this.treesRing !== ring || this.tombstones.get(range) !== index) break;
+      }
     }
-    this.totals.tombstonesPurged += purged;
+    for (const n of await Promise.all(removals)) purged += n;
     return purged;
+  }
+
+  /** Removes one tombstone-only key (unless it changed meanwhile) and remembers its dots; 1 if removed. */
+  private async purgeOne(key: string, siblings: readonly Sibling[]): Promise<number> {
+    if (!(await this.deps.store.removeIfUnchanged(key, siblings))) return 0;
+    this.purged.delete(key);
+    this.purged.set(key, { dots: new Set(siblings.map(dotName)), atMs: this.deps.clock.monotonicMs() });
+    if (this.purged.size > PURGED_REMEMBERED_MAX) this.purged.delete(this.purged.keys().next().value!);
+    this.totals.tombstonesPurged++;
+    return 1;
   }
 
   private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
@@ -355,11 +430,6 @@ export class AntiEntropy {
 
   // --- internals -----------------------------------------------------------------------------
 
-  private treeOf(key: string): MerkleTree | undefined {
-    const ring = this.treesRing;
-    return ring === undefined ? undefined : this.trees.get(ring.homeOf(key));
-  }
-
   /** Every stored key, in pages of SCAN_PAGE_KEYS, so a caller can yield between pages. */
   private *keyPages(): Generator<string[]> {
     let start: string | undefined;
@@ -379,9 +449,12 @@ export class AntiEntropy {
       .flatMap((r) => r.replicas.filter((p) => p !== this.deps.self).map((peer) => ({ range: r.node, peer })));
   }
 
-  private async syncPairs(pairs: Array<{ range: NodeId; peer: NodeId }>): Promise<void> {
-    this.progress = { state: 'syncing', pairsDone: 0, pairsTotal: pairs.length };
-    this.deps.onState('syncing');
+  /** Syncs each pair in turn; `report`: this is a full recovery, whose progress is the sync state. */
+  private async syncPairs(pairs: Array<{ range: NodeId; peer: NodeId }>, report: boolean): Promise<void> {
+    if (report) {
+      this.progress = { state: 'syncing', pairsDone: 0, pairsTotal: pairs.length };
+      this.deps.onState('syncing');
+    }
     let done = 0;
     for (const pair of pairs) {
       try {
@@ -391,8 +464,9 @@ export class AntiEntropy {
         this.deps.log.info({ range: pair.range, peer: pair.peer, err: (err as Error).message }, 'range sync skipped');
       }
       done++;
-      this.progress = { state: 'syncing', pairsDone: done, pairsTotal: pairs.length };
+      if (report) this.progress = { state: 'syncing', pairsDone: done, pairsTotal: pairs.length };
     }
+    if (!report) return;
     this.progress = { state: 'ready', pairsDone: done, pairsTotal: pairs.length };
     this.deps.onState('ready');
   }

@@ -1,10 +1,11 @@
 // Hinted handoff (Dynamo 4.6): hints are versions this node accepted for a replica that was
 // down, kept durably in the 'hints' space under "owner \0 key". A background loop hands them to
 // their owner once the failure detector sees it up, in batches cut by bytes, deleting each hint
-// only after the owner acknowledged it durably. An unreachable owner backs off as a whole; a
-// hint its owner refuses (or too large for any frame) backs off alone, and the others go on.
-// Hints for a node removed from the ring go to the key's current replicas instead. Counts per
-// owner are kept as hints change (counted once, in pages, at start), never by scanning.
+// only after the owner acknowledged it durably. Owners are served independently (a few at once):
+// one that does not answer in time backs off as a whole and delays no other; a hint its owner
+// refuses (or too large for any frame) backs off alone, and the others go on. Hints for a node
+// removed from the ring go, key by key, to that key's current replicas. Counts per owner are
+// kept as hints change (counted once, in pages, at start), never by scanning.
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
@@ -14,11 +15,17 @@ import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
-import { BatchBuilder, fitsNoBatch, isTimeout, sendIsolatingRefusals } from './batches.ts';
+import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
 
 const SEPARATOR = '\u0000';
-/** Per owner (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
+/** Per owner or receiver (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
 const BACKOFF_MS = { initial: 500, max: 30_000 };
+/**
+ * Owners whose hints are delivered at once. Each pass holds one batch (TRANSFER_BATCH_BYTES_MAX,
+ * 8 MiB) at a time, so delivery holds at most 32 MiB; an owner that does not answer holds its
+ * slot for one request timeout, then backs off, so the others always get their turn.
+ */
+export const OWNERS_DELIVERING_MAX = 4;
 /**
  * Hint keys read per page by the start-up count; the event loop runs between pages. About 10 ms
  * of LMDB cursor reads on a loaded host (200,000 hints took 1.0 s to scan whole), far below the
@@ -57,21 +64,31 @@ export interface HintDeliveryDeps {
 }
 
 interface Backoff {
+  /** On the monotonic clock. */
   readonly atMs: number;
   readonly backoffMs: number;
-  /** The hint was in a batch that timed out: a batch holding it that times out again is split. */
-  readonly timedOut?: boolean;
 }
 
 interface HintEntry extends BatchEntry {
   readonly hint: string;
+  /** Who must acknowledge it: the owner, or the key's current replicas if the owner left. */
+  readonly to: readonly NodeId[];
 }
 
+/** How a batch went: all sent (refusals aside), some left for an unreachable receiver, or the owner stopped answering. */
+type SendOutcome = 'sent' | 'left' | 'stop';
+
 export class HintDelivery {
+  /** Owners that did not answer, or whose last pass left hints behind: when to try again. */
   private readonly ownerRetry = new Map<NodeId, Backoff>();
+  /** Receivers of a removed owner's hints that did not answer. */
+  private readonly receiverRetry = new Map<NodeId, Backoff>();
   private readonly hintRetry = new Map<string, Backoff>();
+  /** Owners with a delivery pass running (at most OWNERS_DELIVERING_MAX). */
+  private readonly passes = new Map<NodeId, Promise<void>>();
+  /** Where the next round starts in the list of owners, so none waits behind the others. */
+  private rotation = 0;
   private timer: { cancel(): void } | undefined;
-  private running = false;
   private stopped = false;
   /** Hints held per owner; exact once the start-up count is done (a lower bound before). */
   private readonly held = new Map<NodeId, number>();
@@ -98,6 +115,11 @@ export class HintDelivery {
     this.stored++;
   }
 
+  /** Hint records found on disk that do not decode (reported by the store; never delivered). */
+  get corruptRecords(): number {
+    return this.deps.hints.corruptRecords;
+  }
+
   /** Hints held per owner, from counts kept as hints change (no scan). */
   heldPerOwner(): Record<NodeId, number> {
     return Object.fromEntries(this.held);
@@ -114,29 +136,35 @@ export class HintDelivery {
     this.timer?.cancel();
   }
 
+  /** Every interval a round starts passes for the owners that have none running: it never waits for a slow one. */
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.deps.clock.setTimer(this.deps.intervalMs, () => {
-      void this.deliverAll().finally(() => this.schedule());
+      void this.deliverAll();
+      this.schedule();
     });
   }
 
-  /** One pass: for each owner that is up (and not backing off), deliver its hints in batches. */
+  /**
+   * One round: starts a delivery pass for each owner that holds hints, is up (or left the ring),
+   * is not backing off and has no pass running, up to OWNERS_DELIVERING_MAX passes at once, in
+   * turn from a rotating start. Resolves when the passes it started have ended.
+   */
   async deliverAll(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await (this.counting ??= this.countAll());
-      for (const owner of [...this.held.keys()]) {
-        const retry = this.ownerRetry.get(owner);
-        if (retry !== undefined && retry.atMs > this.deps.clock.nowMs()) continue;
-        const status = this.deps.statusOf(owner);
-        if (status === 'down') continue;
-        await this.deliverOwner(owner, status === 'removed' || status === undefined);
-      }
-    } finally {
-      this.running = false;
+    await (this.counting ??= this.countAll());
+    const owners = [...this.held.keys()];
+    const started: Array<Promise<void>> = [];
+    const first = this.rotation++;
+    for (let i = 0; i < owners.length && this.passes.size < OWNERS_DELIVERING_MAX && !this.stopped; i++) {
+      const owner = owners[(first + i) % owners.length]!;
+      if (this.passes.has(owner) || this.backingOff(this.ownerRetry, owner)) continue;
+      const status = this.deps.statusOf(owner);
+      if (status === 'down') continue;
+      const pass = this.deliverOwner(owner, status === 'removed' || status === undefined).finally(() => this.passes.delete(owner));
+      this.passes.set(owner, pass);
+      started.push(pass);
     }
+    await Promise.all(started);
   }
 
   // --- counting --------------------------------------------------------------------------------
@@ -194,8 +222,10 @@ export class HintDelivery {
   // --- delivery --------------------------------------------------------------------------------
 
   /**
-   * Walks `owner`'s hints in key order, a page at a time, sending each batch as it fills. Stops
-   * early only when the owner stops answering (then the owner backs off as a whole).
+   * Walks `owner`'s hints in key order, a page at a time (a turn of the event loop between
+   * pages), sending each batch as it fills. Stops early when the owner stops answering; a removed
+   * owner's hints whose receivers are unreachable are left for a later pass. Either way the owner
+   * then backs off as a whole.
    */
   private async deliverOwner(owner: NodeId, ownerGone: boolean): Promise<void> {
     const { hints } = this.deps;
@@ -203,89 +233,123 @@ export class HintDelivery {
     const prefix = hintKey(owner, '');
     const batch = new BatchBuilder<HintEntry>();
     let start: string | undefined = prefix;
-    while (start !== undefined) {
+    let left = false;
+    const sent = (outcome: SendOutcome) => {
+      if (outcome === 'left') left = true;
+      return outcome !== 'stop';
+    };
+    for (let first = true; start !== undefined; first = false) {
+      if (!first) await new Promise<void>((resolve) => this.deps.clock.setTimer(0, resolve));
+      if (this.stopped) return;
+      const ring = this.deps.ring();
+      if (ownerGone && ring === undefined) return;
       // One key past the page tells where the next page starts (scan starts are inclusive).
       const page: string[] = hints.keys(start, TRANSFER_BATCH_KEYS_MAX + 1).filter((h) => h.startsWith(prefix));
       start = page[TRANSFER_BATCH_KEYS_MAX];
       for (const hint of page.slice(0, TRANSFER_BATCH_KEYS_MAX)) {
-        const retry = this.hintRetry.get(hint);
-        if (retry !== undefined && retry.atMs > this.deps.clock.nowMs()) continue;
+        if (this.backingOff(this.hintRetry, hint)) continue;
+        const { key } = splitHintKey(hint);
+        const to = ownerGone ? ring!.preferenceList(key, this.deps.n) : [owner];
+        if (ownerGone && !to.every((id) => this.reachable(id))) {
+          left = true;
+          continue;
+        }
         const record = hints.readEncoded(hint);
         if (record.siblings.length === 0) continue;
-        const entry: HintEntry = { hint, key: splitHintKey(hint).key, record };
+        const entry: HintEntry = { hint, key, record, to };
         if (fitsNoBatch(entry.key, record)) {
           this.tooLarge++;
-          this.backOffHint(hint);
+          this.backOff(this.hintRetry, hint, REFUSED_HINTS_MAX);
           this.deps.log.warn({ owner, key: entry.key, bytes: batchEntryBytes(entry.key, record) }, 'hint too large for any message; kept, not delivered');
           continue;
         }
-        if (!batch.fits(entry) && !(await this.send(owner, ownerGone, batch.take()))) return;
+        if (!batch.fits(entry) && !sent(await this.send(owner, ownerGone, batch.take()))) return;
         batch.add(entry);
       }
     }
-    if (batch.size > 0 && !(await this.send(owner, ownerGone, batch.take()))) return;
-    this.ownerRetry.delete(owner);
+    if (batch.size > 0 && !sent(await this.send(owner, ownerGone, batch.take()))) return;
+    if (left) this.backOff(this.ownerRetry, owner);
+    else this.ownerRetry.delete(owner);
   }
 
-  /** Sends one batch and deletes what was acknowledged; false if the owner did not answer. */
-  private async send(owner: NodeId, ownerGone: boolean, entries: readonly HintEntry[]): Promise<boolean> {
-    let refused: Array<{ entry: HintEntry; err: unknown }>;
-    // A batch that timed out may be what the owner is slow with (while it answers the rest): its
-    // hints wait longer than the owner does, so the next pass starts with the hints after them;
-    // and when a batch holding them times out again, it is split like a refused one, so the
-    // hint the owner cannot take in time ends alone.
-    const suspect = entries.some((e) => this.hintRetry.get(e.hint)?.timedOut === true);
-    try {
-      refused = await sendIsolatingRefusals(entries, (batch) => this.put(owner, ownerGone, batch), (err) => suspect && isTimeout(err));
-    } catch (err) {
-      const backoffMs = nextBackoff(this.ownerRetry.get(owner));
-      this.ownerRetry.set(owner, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs });
-      if (isTimeout(err)) for (const e of entries) this.backOffHint(e.hint, 2 * backoffMs, true);
-      this.deps.log.info({ owner, hints: entries.length, retryInMs: backoffMs, err: messageOf(err) }, 'hint delivery failed; will retry');
-      return false;
-    }
-    const failed = new Set(refused.map((r) => r.entry));
-    for (const { entry, err } of refused) this.backOffHint(entry.hint, 0, isTimeout(err));
-    if (refused.length > 0) {
-      const keys = refused.slice(0, 5).map((r) => r.entry.key);
-      this.deps.log.warn({ owner, refused: refused.length, keys, err: messageOf(refused[0]!.err) }, 'hints refused by their owner; the others go on, these retry with backoff');
-    }
-    // Only now, after the acknowledgement, may a delivered hint go (unless it changed meanwhile).
+  /** A receiver of a removed owner's hints that may be tried now. */
+  private reachable(id: NodeId): boolean {
+    return id === this.deps.self || (this.deps.statusOf(id) !== 'down' && !this.backingOff(this.receiverRetry, id));
+  }
+
+  /**
+   * Sends one batch to each of its receivers (each gets the hints it must acknowledge) and
+   * deletes every hint all its receivers acknowledged. A receiver that does not answer (in
+   * time) backs off; the batch is never split for that, only for refusals: batches are cut by
+   * bytes, so a timeout means a slow or absent receiver, not a batch too big to take in time.
+   */
+  private async send(owner: NodeId, ownerGone: boolean, entries: readonly HintEntry[]): Promise<SendOutcome> {
+    const byReceiver = new Map<NodeId, HintEntry[]>();
     for (const e of entries) {
-      if (failed.has(e)) continue;
-      this.hintRetry.delete(e.hint);
-      if (await this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings))) this.delivered++;
-    }
-    return true;
-  }
-
-  /** Puts one batch on the owner, or on every current replica of its keys if the owner left. */
-  private async put(owner: NodeId, ownerGone: boolean, entries: readonly HintEntry[]): Promise<void> {
-    const targets = ownerGone ? this.currentReplicas(entries.map((e) => e.key)) : [owner];
-    for (const target of targets) {
-      if (target === this.deps.self) {
-        await Promise.all(entries.map((e) => this.deps.replicas.merge(e.key, e.record)));
-        continue;
+      for (const id of e.to) {
+        let list = byReceiver.get(id);
+        if (list === undefined) byReceiver.set(id, (list = []));
+        list.push(e);
       }
-      const request: PeerRequest = { kind: 'replica_put_batch', entries: entries.map((e) => ({ key: e.key, record: e.record })) };
-      const reply = await this.deps.transport.request(target, request, this.deps.requestTimeoutMs * 5);
-      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected reply ${reply.kind}`);
     }
+    const failed = new Set<HintEntry>();
+    let outcome: SendOutcome = 'sent';
+    await Promise.all(
+      [...byReceiver].map(async ([receiver, list]) => {
+        let refused: Array<{ entry: HintEntry; err: unknown }>;
+        try {
+          refused = await sendIsolatingRefusals(list, (batch) => this.put(receiver, batch));
+        } catch (err) {
+          for (const e of list) failed.add(e);
+          const retryInMs = this.backOff(ownerGone ? this.receiverRetry : this.ownerRetry, receiver);
+          outcome = ownerGone ? 'left' : 'stop';
+          this.deps.log.info({ owner, receiver, hints: list.length, retryInMs, err: messageOf(err) }, 'hint delivery failed; will retry');
+          return;
+        }
+        for (const { entry } of refused) {
+          failed.add(entry);
+          this.backOff(this.hintRetry, entry.hint, REFUSED_HINTS_MAX);
+        }
+        if (refused.length > 0) {
+          const keys = refused.slice(0, 5).map((r) => r.entry.key);
+          this.deps.log.warn({ owner, receiver, refused: refused.length, keys, err: messageOf(refused[0]!.err) }, 'hints refused; the others go on, these retry with backoff');
+        }
+      }),
+    );
+    // Only now, after every acknowledgement, may a delivered hint go (unless it changed meanwhile).
+    const acked = entries.filter((e) => !failed.has(e));
+    for (const e of acked) this.hintRetry.delete(e.hint);
+    const removed = await Promise.all(acked.map((e) => this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings))));
+    this.delivered += removed.filter(Boolean).length;
+    return outcome;
   }
 
-  private backOffHint(hint: string, atLeastMs = 0, timedOut = false): void {
-    const previous = this.hintRetry.get(hint);
-    const backoffMs = Math.max(nextBackoff(previous), atLeastMs);
-    this.hintRetry.delete(hint); // re-inserted last: the map is oldest first
-    this.hintRetry.set(hint, { atMs: this.deps.clock.nowMs() + backoffMs, backoffMs, timedOut: timedOut || previous?.timedOut === true });
-    if (this.hintRetry.size > REFUSED_HINTS_MAX) this.hintRetry.delete(this.hintRetry.keys().next().value!);
+  /** Puts hints on one receiver: this node's own replicas, or a peer. */
+  private async put(receiver: NodeId, entries: readonly HintEntry[]): Promise<void> {
+    if (receiver === this.deps.self) {
+      await Promise.all(entries.map((e) => this.deps.replicas.merge(e.key, e.record)));
+      return;
+    }
+    const request: PeerRequest = { kind: 'replica_put_batch', entries: entries.map((e) => ({ key: e.key, record: e.record })) };
+    const reply = await this.deps.transport.request(receiver, request, this.deps.requestTimeoutMs * 5);
+    if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected reply ${reply.kind}`);
   }
 
-  /** For hints whose owner left the ring: every current replica of their keys. */
-  private currentReplicas(keys: readonly string[]): NodeId[] {
-    const ring = this.deps.ring();
-    if (ring === undefined) throw new Error('no ring');
-    return [...new Set(keys.flatMap((k) => ring.preferenceList(k, this.deps.n)))];
+  private backingOff<K>(retries: ReadonlyMap<K, Backoff>, key: K): boolean {
+    const retry = retries.get(key);
+    return retry !== undefined && retry.atMs > this.deps.clock.monotonicMs();
+  }
+
+  /**
+   * Backs `key` off for twice as long as last time (see BACKOFF_MS); returns the wait. Past
+   * `sizeMax` entries the oldest is forgotten (it is only retried sooner).
+   */
+  private backOff<K>(retries: Map<K, Backoff>, key: K, sizeMax = Infinity): number {
+    const backoffMs = nextBackoff(retries.get(key));
+    retries.delete(key); // re-inserted last: the map is oldest first
+    retries.set(key, { atMs: this.deps.clock.monotonicMs() + backoffMs, backoffMs });
+    if (retries.size > sizeMax) retries.delete(retries.keys().next().value!);
+    return backoffMs;
   }
 }
 

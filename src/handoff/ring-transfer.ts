@@ -2,9 +2,11 @@
 // in pages, sends each key to the nodes of its new preference list that did not hold it under
 // the ring the data was last placed for, in rounds cut by bytes, and only after they
 // acknowledged it durably deletes the keys this node no longer replicates. A newer ring change
-// restarts the walk; an unreachable receiver is retried with backoff; a key a receiver refuses
-// (or too large for any frame) stays here and holds back no other (refused keys are retried by
-// the stray hand-off), so nothing is dropped before its new replicas have it.
+// restarts the walk; a receiver that does not answer (in time) is retried with backoff, its
+// batch whole; a key a receiver refuses (or too large for any frame) stays here and holds back no
+// other (refused keys are retried by the stray hand-off), so nothing is dropped before its new
+// replicas have it. Stray keys (written here though this node does not replicate them) are handed
+// off one round at a time, from a bounded set.
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
@@ -13,7 +15,7 @@ import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { Sibling } from '../version/siblings.ts';
 import type { TransferStatus } from '../membership/table.ts';
-import { BatchBuilder, fitsNoBatch, isTimeout, sendIsolatingRefusals } from './batches.ts';
+import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
 
 export interface RingTransferDeps {
   readonly self: NodeId;
@@ -35,10 +37,12 @@ const STRAY_DELAY_MS = 1_000;
 /** After a stray hand-off with refused keys, the next waits twice as long, up to this. */
 const STRAY_DELAY_MAX_MS = 30_000;
 /**
- * A batch that timed out this many times in a row is split like a refused one: a receiver that
- * answers other requests but not this batch must not hold the walk up for ever.
+ * Stray keys remembered for the next stray round (a key is at most KEY_BYTES_MAX, so at most
+ * ~10 MiB). Past the bound, further strays are not remembered one by one: they are counted and
+ * reported, and once the remembered ones are handed off, one walk of the whole store for the
+ * current ring (as after a ring change) finds them all.
  */
-const BATCH_TIMEOUTS_MAX = 3;
+export const STRAYS_MAX = 10_000;
 
 /** One key of a round: its record, the receivers it goes to, and whether it leaves this node. */
 interface RoundEntry extends BatchEntry {
@@ -52,7 +56,11 @@ export class RingTransfer {
   private generation = 0;
   private running: Promise<void> | undefined;
   private readonly strays = new Set<string>();
+  /** Strays not remembered since the set was full (see STRAYS_MAX): a walk of the store will find them. */
+  private straysMissed = 0;
   private strayTimer: { cancel(): void } | undefined;
+  /** The stray round running: at most one, and the next is scheduled only when it ends. */
+  private strayRound: Promise<void> | undefined;
   private strayDelayMs = STRAY_DELAY_MS;
   keysSent = 0;
   keysDropped = 0;
@@ -129,9 +137,10 @@ export class RingTransfer {
   /**
    * Sends one round (each receiver gets its subset, which is within a batch because the round
    * is), then drops the keys this node leaves once every receiver of theirs acknowledged them.
-   * Refused keys are left to the stray hand-off. Resolves early if the walk became stale.
+   * Refused keys (and, with `once`, keys a receiver did not take at the first try) are left to
+   * the stray hand-off. Resolves early if the walk became stale.
    */
-  private async sendRound(entries: readonly RoundEntry[], stale: () => boolean): Promise<boolean> {
+  private async sendRound(entries: readonly RoundEntry[], stale: () => boolean, once = false): Promise<boolean> {
     const byTarget = new Map<NodeId, RoundEntry[]>();
     for (const e of entries) {
       for (const id of e.to) {
@@ -143,7 +152,7 @@ export class RingTransfer {
     const refused = new Set<RoundEntry>();
     await Promise.all(
       [...byTarget].map(async ([id, list]) => {
-        for (const e of await this.deliver(id, list, stale)) refused.add(e);
+        for (const e of await this.deliver(id, list, stale, once)) refused.add(e);
       }),
     );
     if (stale()) return false;
@@ -159,14 +168,15 @@ export class RingTransfer {
 
   /**
    * Delivers `entries` to `to`: retried with backoff while `to` does not answer (until the walk
-   * is stale); resolves with the entries `to` refused one by one.
+   * is stale; with `once`, not at all), the batch whole: batches are cut by bytes, so a timeout
+   * means a slow or absent receiver, and splitting would only multiply the timeouts. Resolves
+   * with the entries `to` refused one by one (or did not take, if it never answered).
    */
-  private async deliver(to: NodeId, entries: readonly RoundEntry[], stale: () => boolean): Promise<RoundEntry[]> {
+  private async deliver(to: NodeId, entries: readonly RoundEntry[], stale: () => boolean, once: boolean): Promise<RoundEntry[]> {
     let backoffMs = RETRY_BACKOFF_MS.initial;
-    let timeouts = 0;
     while (!stale()) {
       try {
-        const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch), (err) => timeouts >= BATCH_TIMEOUTS_MAX && isTimeout(err));
+        const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch));
         this.keysSent += entries.length - refused.length;
         if (refused.length > 0) {
           const keys = refused.slice(0, 5).map((r) => r.entry.key);
@@ -174,7 +184,10 @@ export class RingTransfer {
         }
         return refused.map((r) => r.entry);
       } catch (err) {
-        timeouts = isTimeout(err) ? timeouts + 1 : 0;
+        if (once) {
+          this.deps.log.info({ to, keys: entries.length, err: messageOf(err) }, 'stray hand-off failed; the keys wait for the next round');
+          break;
+        }
         this.deps.log.warn({ to, keys: entries.length, err: messageOf(err), retryInMs: backoffMs }, 'transfer batch failed; retrying');
       }
       await new Promise<void>((resolve) => this.deps.clock.setTimer(backoffMs, resolve));
@@ -200,22 +213,49 @@ export class RingTransfer {
    * A write reached this node for a key it does not replicate (the sender's ring view was older
    * than ours, or a transfer raced a ring change), or a receiver refused a key this node leaves.
    * Collect such keys briefly, then hand them to their replicas and drop them here, so no stray
-   * copy outlives the ring change.
+   * copy outlives the ring change. One round runs at a time (strays found meanwhile wait for the
+   * next); the set is bounded by STRAYS_MAX.
    */
   strayWrite(key: string): void {
-    this.strays.add(key);
-    if (this.strayTimer !== undefined) return;
+    if (this.strays.size < STRAYS_MAX || this.strays.has(key)) this.strays.add(key);
+    else if (this.straysMissed++ === 0) this.deps.log.warn({ straysMax: STRAYS_MAX }, 'stray keys past the bound are not remembered; a walk of the store will hand them off');
+    this.scheduleStrays();
+  }
+
+  private scheduleStrays(): void {
+    if (this.strayTimer !== undefined || this.strayRound !== undefined) return;
+    if (this.strays.size === 0 && this.straysMissed === 0) return;
     this.strayTimer = this.deps.clock.setTimer(this.strayDelayMs, () => {
       this.strayTimer = undefined;
-      void this.handOffStrays();
+      this.strayRound = this.handOffStrays().finally(() => {
+        this.strayRound = undefined;
+        this.scheduleStrays();
+      });
     });
   }
 
+  /**
+   * One stray round: up to a batch's worth of remembered strays, each receiver tried once (a
+   * receiver that does not answer leaves its keys for the next round, which waits twice as long,
+   * up to STRAY_DELAY_MAX_MS). With none remembered but some missed, one walk of the store.
+   */
   private async handOffStrays(): Promise<void> {
     const ring = this.deps.currentRing();
-    const keys = [...this.strays].slice(0, TRANSFER_BATCH_KEYS_MAX);
+    if (ring === undefined) return;
+    if (this.strays.size === 0) {
+      // A running walk may have passed the missed keys already: wait for it to end, then walk.
+      if (this.straysMissed === 0 || this.running !== undefined) return;
+      this.deps.log.info({ missed: this.straysMissed }, 'walking the store for stray keys past the bound');
+      this.straysMissed = 0;
+      await this.rebalance(ring);
+      return;
+    }
+    const keys: string[] = [];
+    for (const key of this.strays) {
+      if (keys.length >= TRANSFER_BATCH_KEYS_MAX) break;
+      keys.push(key);
+    }
     for (const key of keys) this.strays.delete(key);
-    if (ring === undefined || keys.length === 0) return;
     const generation = this.generation;
     const stale = () => generation !== this.generation;
     const round = new BatchBuilder<RoundEntry>();
@@ -225,13 +265,12 @@ export class RingTransfer {
       const next = ring.preferenceList(key, this.deps.n);
       if (record.siblings.length === 0 || next.includes(this.deps.self) || this.tooLarge(key, record)) continue;
       const entry: RoundEntry = { key, record, to: next, drop: true };
-      if (!round.fits(entry)) allTaken = (await this.sendRound(round.take(), stale)) && allTaken;
+      if (!round.fits(entry)) allTaken = (await this.sendRound(round.take(), stale, true)) && allTaken;
       round.add(entry);
     }
-    if (round.size > 0) allTaken = (await this.sendRound(round.take(), stale)) && allTaken;
-    // Refused keys came back into `strays`: wait longer before offering them again.
+    if (round.size > 0) allTaken = (await this.sendRound(round.take(), stale, true)) && allTaken;
+    // Keys not taken came back into `strays`: wait longer before offering them again.
     this.strayDelayMs = allTaken ? STRAY_DELAY_MS : Math.min(this.strayDelayMs * 2, STRAY_DELAY_MAX_MS);
-    if (this.strays.size > 0) this.strayWrite([...this.strays][0]!);
   }
 
   /** Drops a handed-off key, unless a newer write arrived meanwhile: then it goes round again. */

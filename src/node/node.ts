@@ -45,6 +45,8 @@ export interface LocalStats {
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
   readonly readRepairs: number;
+  /** Records found on disk that do not decode (data and hints): reported, read as absent, rewritten by repair. */
+  readonly corruptRecords: number;
   /** Recovery / anti-entropy: `syncing` with progress until every range was compared (and while not serving). */
   readonly sync: SyncProgress & SyncTotals;
   /** Whether this node serves data yet (admission.ts): `waiting` for the table, `discarding` stale data, `serving`. */
@@ -117,7 +119,7 @@ export class DynakvNode {
     const persistedOwnEpoch = this.membership.persistedOwnEpoch;
     this.membership.bootstrap(config.peers.map((p) => ({ id: p.id, peer: `${p.host}:${p.port}` })));
     this.membership.joinVia(config.join);
-    this.hintStore = new ReplicaStore(world.storage, 'hints');
+    this.hintStore = new ReplicaStore(world.storage, 'hints', world.log);
     this.admission = new Admission({
       self: config.id,
       clock: world.clock,
@@ -212,7 +214,7 @@ export class DynakvNode {
    */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage, config.id, world.random);
-    const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
+    const node = new DynakvNode(config, world, new ReplicaStore(world.storage, 'data', world.log), dots);
     await node.admission.init();
     node.membership.setState('syncing');
     node.membership.start();
@@ -313,6 +315,7 @@ export class DynakvNode {
       hintsDelivered: this.hints.delivered,
       hintedWrites: this.coordinator.hintedWrites,
       readRepairs: this.coordinator.readRepairs,
+      corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
       sync: { ...this.antiEntropy.status(), ...(this.admission.serving() ? {} : { state: 'syncing' as const }), ...this.antiEntropy.totals },
       admission: this.admission.state,
     };

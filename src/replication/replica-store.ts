@@ -1,9 +1,12 @@
 // This node's replicas: the sibling sets of the keys it stores, read and merged through the
 // injected Storage with group commit. Every change is a join (mergeSiblings), so replica writes,
 // read repair and anti-entropy can arrive in any order. A merge resolves only once durable: a
-// replica acknowledges nothing that a crash could take back.
+// replica acknowledges nothing that a crash could take back. A record on disk that does not
+// decode is reported and counts as absent (to readers, observers and Merkle trees), so read
+// repair and anti-entropy rewrite it from the other replicas; it is never served.
+import { silentLog, type Log } from '../env/log.ts';
 import type { Space, Storage, StorageWrite } from '../env/storage.ts';
-import { decodeRecord, EncodedRecord, encodeRecord } from '../version/record-codec.ts';
+import { decodeRecord, EncodedRecord, encodeRecord, RecordCorruptError } from '../version/record-codec.ts';
 import { mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 
 /** Keys per LMDB transaction: bounds a commit's size and the latency of the writes behind it. */
@@ -18,6 +21,14 @@ export const COMMIT_BATCH_WRITES_MAX = 2_000;
 export const DECODED_CACHE_KEYS_MAX = 10_000;
 /** ...and at most this many bytes of records, counted by their encoded size. */
 export const DECODED_CACHE_BYTES_MAX = 32 * 1024 * 1024;
+
+/**
+ * Keys remembered as corrupt on disk until a write replaces them (at most ~100 MiB of keys; a
+ * disk with that many bad records has failed). Past the bound the oldest is forgotten: read
+ * again, it is reported and counted again, and its old bytes may reach a commit observer as
+ * `before` (a Merkle leaf then differs until the next ring change: extra sync work, never data).
+ */
+export const CORRUPT_KEYS_REMEMBERED_MAX = 100_000;
 
 /**
  * Told of each committed change: the key's old and new record bytes (undefined = absent) and
@@ -49,11 +60,16 @@ export class ReplicaStore {
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
   private readonly observers: CommitObserver[] = [];
+  /** Keys whose committed record does not decode (see CORRUPT_KEYS_REMEMBERED_MAX), oldest first. */
+  private readonly corrupt = new Set<string>();
+  /** Records found on disk that do not decode (each reported once, with its key). */
+  corruptRecords = 0;
 
   /** `space` is 'data' for this node's replicas, 'hints' for versions held for other nodes. */
   constructor(
     private readonly storage: Storage,
     private readonly space: Space = 'data',
+    private readonly log: Log = silentLog,
   ) {}
 
   /** Calls `fn` after each committed change of a key, with its old and new record bytes. */
@@ -71,10 +87,29 @@ export class ReplicaStore {
       this.decoded.set(key, cached);
       return cached.siblings;
     }
+    const loaded = this.load(key);
+    this.remember(key, loaded?.siblings ?? [], loaded?.bytes);
+    return loaded?.siblings ?? [];
+  }
+
+  /**
+   * The key's committed record and its decoded siblings, read from storage (not the cache, and
+   * not cached); undefined if absent or corrupt (which is then reported, once per key).
+   */
+  load(key: string): { readonly siblings: readonly Sibling[]; readonly bytes: Uint8Array } | undefined {
+    if (this.corrupt.has(key)) return undefined;
     const bytes = this.storage.get(this.space, key);
-    const siblings = bytes === undefined ? [] : decodeRecord(bytes);
-    this.remember(key, siblings, bytes);
-    return siblings;
+    if (bytes === undefined) return undefined;
+    try {
+      return { siblings: decodeRecord(bytes), bytes };
+    } catch (err) {
+      if (!(err instanceof RecordCorruptError)) throw err;
+      this.corrupt.add(key);
+      if (this.corrupt.size > CORRUPT_KEYS_REMEMBERED_MAX) this.corrupt.delete(this.corrupt.keys().next().value!);
+      this.corruptRecords++;
+      this.log.error({ space: this.space, key, bytes: bytes.length, err: err.message }, 'corrupt record on disk: treated as absent, to be rewritten from the other replicas');
+      return undefined;
+    }
   }
 
   private remember(key: string, siblings: readonly Sibling[], bytes: Uint8Array | undefined): void {
@@ -135,10 +170,15 @@ export class ReplicaStore {
     });
   }
 
-  /** The key's committed record bytes (no pending write), as the commit observers last saw them. */
+  /**
+   * The key's committed record bytes (no pending write), as the commit observers last saw them:
+   * undefined for a record known to be corrupt. Not decoded here: a record is checked when first
+   * read or load()ed (anti-entropy loads every record at start-up).
+   */
   committedBytes(key: string): Uint8Array | undefined {
     const cached = this.decoded.get(key);
-    return cached !== undefined ? cached.bytes : this.storage.get(this.space, key);
+    if (cached !== undefined) return cached.bytes;
+    return this.corrupt.has(key) ? undefined : this.storage.get(this.space, key);
   }
 
   /** Deletes the key if it still holds exactly `expected` (a transfer handed it off). */
@@ -204,6 +244,7 @@ export class ReplicaStore {
       failure = err;
     }
     if (failure === undefined) {
+      for (const write of batch) this.corrupt.delete(write.key);
       batch.forEach((write, i) => this.remember(write.key, write.siblings, writes[i]!.value ?? undefined));
       writes.forEach((w, i) => {
         for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined, batch[i]!.siblings);

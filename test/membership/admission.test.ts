@@ -34,6 +34,7 @@ function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, reco
     self: 'n5',
     clock: {
       nowMs: () => 1_000,
+      monotonicMs: () => 1_000,
       setTimer: (ms, fn) => {
         const timer = setTimeout(fn, ms);
         return { cancel: () => clearTimeout(timer) };

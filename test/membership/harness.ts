@@ -40,6 +40,10 @@ export class ManualClock implements Clock {
     return this.now;
   }
 
+  monotonicMs(): number {
+    return this.now;
+  }
+
   setTimer(delayMs: number, fn: () => void): Timer {
     const timer: PendingTimer = { atMs: this.now + Math.max(0, delayMs), seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);

@@ -17,7 +17,7 @@ function open(storage: MemoryStorage, log: Log = recordingLog([])): Membership {
     self: 'n1',
     selfPeer: '127.0.0.1:7101',
     selfHttp: '127.0.0.1:7001',
-    clock: { nowMs: () => 5_000, setTimer: () => ({ cancel() {} }) },
+    clock: { nowMs: () => 5_000, monotonicMs: () => 5_000, setTimer: () => ({ cancel() {} }) },
     random: { nextInt: () => 0, nextFloat: () => 0 },
     storage,
     transport: { request: () => Promise.reject(new Error('no network')), serve() {}, close: () => Promise.resolve() },

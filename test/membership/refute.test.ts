@@ -19,7 +19,7 @@ function membership(): Membership {
     self: 'n1',
     selfPeer: '127.0.0.1:7101',
     selfHttp: '127.0.0.1:7001',
-    clock: { nowMs: () => 1_000, setTimer: () => ({ cancel() {} }) },
+    clock: { nowMs: () => 1_000, monotonicMs: () => 1_000, setTimer: () => ({ cancel() {} }) },
     random: { nextInt: () => 0, nextFloat: () => 0 },
     storage: new MemoryStorage(),
     transport: {
