@@ -137,7 +137,10 @@ export class Membership {
   private seeds: string[] = [];
   /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
   private readonly countsAtLimit = new Set<string>();
-  /** When this node learned that each (formerly member) node was removed, on its own clock. */
+  /**
+   * When this node learned that each (formerly member) node was removed, on its monotonic clock
+   * (a wall-clock step cannot stretch the hand-off window); rebuilt from the change log at start.
+   */
   private readonly removalLearnedMs = new Map<NodeId, number>();
   /** When askForNews last gossiped. */
   private lastNewsAskMs: number | undefined;
@@ -383,7 +386,7 @@ export class Membership {
     if (isRingMember(record)) return 'member';
     const learnedMs = this.removalLearnedMs.get(id);
     if (learnedMs === undefined) return 'stranger';
-    return this.deps.clock.nowMs() - learnedMs < this.deps.config.removedHandoffWindowMs ? 'handing-off' : 'stranger';
+    return this.deps.clock.monotonicMs() - learnedMs < this.deps.config.removedHandoffWindowMs ? 'handing-off' : 'stranger';
   }
 
   /**
@@ -472,7 +475,7 @@ export class Membership {
     const change = changeOf(before, merged);
     if (change === undefined) return false;
     // A node we knew as a member was removed: its hand-off window opens now, by our clock.
-    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, this.deps.clock.nowMs());
+    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, this.deps.clock.monotonicMs());
     if (change === 'added') this.removalLearnedMs.delete(merged.id);
     this.changeLog.push({
       atMs: this.deps.clock.nowMs(),
@@ -675,6 +678,26 @@ export class Membership {
     }
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
+    this.restoreHandoffWindows();
+  }
+
+  /**
+   * A restart does not close a hand-off window: the change log says when (on our wall clock) we
+   * learned of each removal, if we knew the node as a member before (an earlier entry about it).
+   * The age is read once across the restart; a wall-clock step then can shift it, never lengthen
+   * the window past removedHandoffWindowMs from now.
+   */
+  private restoreHandoffWindows(): void {
+    const nowMs = this.deps.clock.nowMs();
+    const windowMs = this.deps.config.removedHandoffWindowMs;
+    for (const r of this.records.values()) {
+      if (isRingMember(r)) continue;
+      let at = this.changeLog.length - 1;
+      while (at >= 0 && !(this.changeLog[at]!.node === r.id && this.changeLog[at]!.change === 'removed' && this.changeLog[at]!.epoch === r.epoch)) at--;
+      if (at < 0 || !this.changeLog.slice(0, at).some((e) => e.node === r.id && e.change !== 'removed')) continue;
+      const ageMs = nowMs - this.changeLog[at]!.atMs;
+      if (ageMs >= 0 && ageMs < windowMs) this.removalLearnedMs.set(r.id, this.deps.clock.monotonicMs() - ageMs);
+    }
   }
 
   /**
