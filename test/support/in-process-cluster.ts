@@ -12,7 +12,7 @@ import { ensureClusterCerts, loadNodeCerts } from '../../src/security/certs.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { startProductionNode, type NodeSecurity, type RunningNode } from '../../src/node/production.ts';
 import { clusterFetch, type TestFetch } from './cluster-fetch.ts';
-import { freePort } from './local-cluster.ts';
+import { freePort, waitFor } from './local-cluster.ts';
 
 export class InProcessCluster {
   private constructor(
@@ -47,6 +47,8 @@ export class InProcessCluster {
           }),
         );
       }
+      // A node serves data once it has heard the table from a member (src/membership/admission.ts).
+      await waitFor('every node to serve', () => cluster.nodes.every((n) => n.node.admission.serving()));
     } catch (err) {
       await cluster.stop();
       throw err;

@@ -72,6 +72,11 @@ export class LocalCluster {
     try {
       await cluster.ensureCerts();
       await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
+      // A node serves data once it has heard the table from a member (src/membership/admission.ts).
+      await waitFor('every node to serve', async () => {
+        for (const n of nodes) if (((await (await cluster.fetch(`${n.url}/local/stats`)).json()) as { admission?: string }).admission !== 'serving') return false;
+        return true;
+      });
     } catch (err) {
       await cluster.stop();
       throw err;
