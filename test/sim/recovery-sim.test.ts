@@ -56,6 +56,10 @@ describe('simulated recovery', () => {
   it('syncs a returning node by Merkle trees, moving a small fraction of the range', async () => {
     const cluster = await SimCluster.start({ seed, config: { antiEntropyIntervalMs: 3_600_000 } });
     const { scheduler } = cluster;
+    // Let the empty nodes finish their start-up syncs first: a sync racing the lay-down below
+    // (whose commits take disk time) would move keys that this test does not count.
+    await scheduler.runWhile(() => [...cluster.nodes.values()].some((n) => n.antiEntropy.status().state !== 'ready'), 60_000);
+    await scheduler.runUntil(scheduler.nowMs + 5_000);
     const ring = Ring.of(cluster.ids);
     const KEYS = 100_000;
     // Lay down identical replicas directly (the network is not what this test measures).
