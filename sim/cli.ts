@@ -82,13 +82,25 @@ for (const profile of profiles) {
       const replay = `npm run sim -- --seeds 1 --start ${seed} --profile ${profile} --duration ${durationMs}${flags ? ` ${flags}` : ''}`;
       failures.push(`${profile} ${seed}: ${[...new Set(result.violations.map((v) => v.invariant))].join(', ')}`);
       console.log(`\nVIOLATION seed=${seed} profile=${profile} trace=${result.traceHash.slice(0, 16)}`);
-      for (const v of result.violations.slice(0, 10)) console.log(`  ${v.invariant}: ${v.detail}`);
-      if (result.violations.length > 10) console.log(`  (+${result.violations.length - 10} more violations)`);
+      // Up to 3 per invariant, so that a flood of one kind does not hide another.
+      const byInvariant = new Map<string, string[]>();
+      for (const v of result.violations) {
+        let list = byInvariant.get(v.invariant);
+        if (list === undefined) byInvariant.set(v.invariant, (list = []));
+        list.push(v.detail);
+      }
+      for (const [invariant, details] of byInvariant) {
+        for (const d of details.slice(0, 3)) console.log(`  ${invariant}: ${d}`);
+        if (details.length > 3) console.log(`  ${invariant}: (+${details.length - 3} more)`);
+      }
       if (!values.quiet) {
         console.log('  fault events:');
         for (const e of result.events) console.log(`    ${e}`);
         // The history of the first keys named by violations: operations and replica commits.
-        for (const [key, lines] of [...result.keyTraces].slice(0, 3)) {
+        // One key per invariant, first found.
+        const traced = new Map<string, string>();
+        for (const v of result.violations) if (v.key !== undefined && !traced.has(v.invariant)) traced.set(v.invariant, v.key);
+        for (const [key, lines] of [...new Set(traced.values())].slice(0, 4).map((k) => [k, result.keyTraces.get(k) ?? []] as const)) {
           console.log(`  trace of ${key.slice(0, 60)} (${lines.length} events${lines.length > TRACE_LINES_MAX ? `, last ${TRACE_LINES_MAX}` : ''}):`);
           for (const line of lines.slice(-TRACE_LINES_MAX)) console.log(`    ${line}`);
         }

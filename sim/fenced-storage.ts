@@ -68,8 +68,9 @@ export class FencedStorage implements Storage {
     const world = this.world;
     if (world === undefined) return this.inner.commit(writes);
     const { scheduler, random, faults } = world;
-    // The batch is taken as it is now (LMDB copies at the call too); the caller may reuse buffers.
-    const batch = writes.map((w) => ({ space: w.space, key: w.key, value: w.value === null ? null : w.value.slice() }));
+    // Stored values are never mutated by their writers (records are immutable), so the batch is
+    // kept as given; MemoryStorage copies it when it is applied.
+    const batch = writes;
     // Decided now, from the seeded stream, so the outcome does not depend on completion order.
     const fails = faults.full || (faults.failRate > 0 && random.nextFloat() < faults.failRate);
     const reason = faults.full ? 'no space left on device' : 'fsync failed (EIO)';

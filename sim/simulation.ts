@@ -34,7 +34,7 @@ export interface SimulationOptions {
    * production; false shows what an unauthenticated peer could do.
    */
   readonly authentication?: boolean;
-  /** Large values (up to valueBytesMax, piling up siblings past the frame limit): default drawn from the seed (1 in 4). */
+  /** Large values (up to valueBytesMax, piling up siblings past the frame limit): default drawn from the seed (1 in 6). */
   readonly largeValues?: boolean;
   /** A client sending forged contexts: default drawn from the seed (1 in 2). */
   readonly hostileClient?: boolean;
@@ -68,8 +68,8 @@ const QUIET_MS = 60_000;
 /** Scaled down from a day so that tombstones written early in a run are purged in its quiet period. */
 const TOMBSTONE_GRACE_MS = 60_000;
 /** Large-value writes per run, and their sizes: enough to pile a key past the 32 MiB frame. */
-const LARGE_WRITES_MAX = 48;
-const LARGE_VALUE_BYTES_MIN = 512 * 1024;
+const LARGE_WRITES_MAX = 40;
+const LARGE_VALUE_BYTES_MIN = 896 * 1024;
 const SIBLING_PILE_WRITES_MAX = 90;
 const W = 2;
 /** Codes any client operation may fail with under faults. */
@@ -140,19 +140,43 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (lines === undefined) keyHistory.set(key, (lines = []));
       lines.push(`${scheduler.nowMs.toFixed(0).padStart(6)} ${line}`);
     };
+    /**
+     * Per node (per disk): since when, by the node's own clock, each key has held only
+     * tombstones. A replica may purge such a key only once it has held it for the grace period
+     * (issue 13 finding 10: judged by the purging node's own observation, not the writer's clock).
+     */
+    const tombstonedSince = new Map<string, Map<string, number>>(cluster.ids.map((id) => [id, new Map()]));
     const watchClocks = (id: string) => {
-      cluster.node(id).store.observe((key, before, after) => {
+      const node = cluster.node(id);
+      node.store.observe((key, before, after, siblings) => {
         const short = key.length > 40 ? `${key.slice(0, 40)}...` : key;
-        trace(key, `${id} commit ${after === undefined ? 'removed' : describeSiblings(decodeRecord(after))}`);
-        if (before === undefined || after === undefined) return;
-        if (!descends(joinClocks(decodeRecord(after)), joinClocks(decodeRecord(before)))) {
+        trace(key, `${id} commit ${after === undefined ? 'removed' : describeSiblings(siblings)}`);
+        const since = tombstonedSince.get(id)!;
+        const nowMs = node.world.clock.nowMs();
+        if (after === undefined) {
+          const heldFromMs = since.get(key);
+          since.delete(key);
+          // A removal of a key this node replicates is a purge; elsewhere it is a hand-off.
+          const replica = node.ring()?.preferenceList(key, node.config.n).includes(id) ?? false;
+          if (heldFromMs !== undefined && replica && nowMs - heldFromMs < TOMBSTONE_GRACE_MS) {
+            violations.push({ invariant: 'purge-after-grace', key, detail: `${id} purged ${short} after holding its tombstone for ${((nowMs - heldFromMs) / 1000).toFixed(1)} s of its own clock (grace ${TOMBSTONE_GRACE_MS / 1000} s)` });
+          }
+          return;
+        }
+        if (siblings.length > 0 && siblings.every((x) => x.value === null)) {
+          if (!since.has(key)) since.set(key, nowMs);
+        } else {
+          since.delete(key);
+        }
+        if (before === undefined) return;
+        if (!descends(joinClocks(siblings), joinClocks(decodeRecord(before)))) {
           violations.push({ invariant: 'clock-monotonic', detail: `${id}: the clock of ${short} went backwards`, key });
         }
       });
     };
     for (const id of cluster.ids) watchClocks(id);
     const features = random.fork();
-    const largeValues = options.largeValues ?? features.nextFloat() < 0.25;
+    const largeValues = options.largeValues ?? features.nextFloat() < 1 / 6;
     const hostileClient = options.hostileClient ?? features.nextFloat() < 0.5;
 
     // --- nemesis -------------------------------------------------------------------------------
@@ -299,6 +323,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           const removedVia = f.readd ? operatorRemove(f.node) : undefined;
           down.add(f.node);
           await cluster.wipeNode(f.node);
+          tombstonedSince.get(f.node)!.clear();
           wipesAtMs.push(scheduler.nowMs);
           count('disk wipes');
           heal = async () => {
@@ -481,7 +506,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         const next = await frontPut(node, { key, value, contentType, context });
         live();
         trace(key, `${c} ${what} via ${via}: ok`);
-        if (value !== null) checkDurable(key, value, startedMs, `${c} ${what} via ${via}`);
+        // Not for large values: finding one among siblings of tens of MiB on every disk costs
+        // more than the rest of the run; their limits are what the large workload is about.
+        if (value !== null && value.length <= 64 * 1024) checkDurable(key, value, startedMs, `${c} ${what} via ${via}`);
         return next;
       } catch (err) {
         trace(key, `${c} ${what} via ${via}: failed ${describeError(err)}`);
@@ -593,12 +620,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     /** Large values near the limits (up to valueBytesMax, one byte over now and then), blind, on 1-3 keys. */
     async function largeClient(): Promise<void> {
       const lr = random.fork();
-      const keys = Array.from({ length: 1 + lr.nextInt(3) }, (_, i) => `large-${i}`);
+      // One key piles its siblings past the 32 MiB frame; two each stay below it, but not together.
+      const keys = Array.from({ length: 1 + lr.nextInt(2) }, (_, i) => `large-${i}`);
       const valueBytesMax = cluster.configOf('n1').valueBytesMax;
       for (let i = 0; i < LARGE_WRITES_MAX && scheduler.nowMs < durationMs; i++) {
         const key = keys[lr.nextInt(keys.length)]!;
-        const roll = lr.nextInt(10);
-        const bytes = roll === 0 ? valueBytesMax : roll === 1 ? valueBytesMax + 1 : LARGE_VALUE_BYTES_MIN + lr.nextInt(valueBytesMax - LARGE_VALUE_BYTES_MIN);
+        const roll = lr.nextInt(20);
+        const bytes = roll < 2 ? valueBytesMax : roll === 2 ? valueBytesMax + 1 : LARGE_VALUE_BYTES_MIN + lr.nextInt(valueBytesMax - LARGE_VALUE_BYTES_MIN);
         const tag = `L${i}`;
         const value = Buffer.alloc(bytes, 0x61);
         value.write(`${tag}\n`);
@@ -704,7 +732,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     for (const id of live) {
       const held = Object.entries(cluster.node(id).hints.heldPerOwner()).filter(([, n]) => n > 0);
       for (const [owner, n] of held) {
-        violations.push({ invariant: 'hints-delivered', detail: `${id} still holds ${n} hint(s) for ${short(owner)} (${cluster.node(id).membership.record(owner)?.status ?? 'unknown'}) after the quiet period` });
+        const membership = cluster.node(id).membership;
+        const keys = [...cluster.storages.get(id)!.scan('hints', { start: hintKey(owner, ''), limit: 3 })].filter((e) => e.key.startsWith(hintKey(owner, '')));
+        const shown = keys.map((e) => `${short(e.key.slice(owner.length + 1))} (${e.value.length} bytes)`).join(', ');
+        violations.push({
+          invariant: 'hints-delivered',
+          key: keys[0]?.key.slice(owner.length + 1),
+          detail: `${id} still holds ${n} hint(s) for ${short(owner)} (${membership.record(owner)?.status ?? 'unknown'}${membership.isLocallyDown(owner) ? ', down to its detector' : ''}) after the quiet period: ${shown}`,
+        });
       }
     }
     checkStoredCounters(live);
@@ -762,6 +797,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         }
         for (const space of ['data', 'hints'] as const) {
           for (const { key, value } of disk.scan(space)) {
+            stats['largest record bytes'] = Math.max(stats['largest record bytes'] ?? 0, value.length);
             let siblings: Sibling[];
             try {
               siblings = decodeRecord(value);
