@@ -543,14 +543,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const found = dot;
       const holders = all.filter(({ records: rs }) => rs.some((r) => r.some((s) => (s.dot.node === found.node && s.dot.counter === found.counter) || covers(s.context, found))));
       count('durability checks');
-      if (holders.length < W && process.env.SIM_DEBUG_DURABLE !== undefined) {
-        for (const id of cluster.ids) {
-          const disk = cluster.storages.get(id)!;
-          const data = disk.get('data', key);
-          const node = cluster.nodes.get(id);
-          console.log(`DEBUG ${what} ${id} durable=${data === undefined ? '-' : describeSiblings(decodeRecord(data)).slice(0, 300)} pending=${node === undefined ? 'down' : describeSiblings(node.store.read(key)).slice(0, 300)} hints=${[...disk.scanKeys('hints')].filter((h) => h.endsWith(key)).join(';')}`);
-        }
-      }
       if (holders.length < W) {
         violations.push({ invariant: 'durable-ack', key, detail: `${what}: acknowledged ${key} (dot ${found.node}:${found.counter}) is durable on ${holders.length} node(s) [${holders.map((h) => h.id).join(',')}], W=${W}` });
       }
