@@ -1,5 +1,7 @@
 // The chaos cluster: five `dynakv node start` processes, each in its network (see network.ts),
-// with data in a temporary directory and logs in the run's results folder. It kills (SIGKILL),
+// with data in a temporary directory and logs in the run's results folder. Nodes are secure (peer
+// mutual TLS; certificates, with an admin credential, made once in the data directory's certs/)
+// unless started insecure. It kills (SIGKILL),
 // restarts, pauses (SIGSTOP) and resumes (SIGCONT) nodes. Process tracking and the exit-time kill
 // come from bench/systems/processes.ts; this module knows no workload and no checker.
 import { spawn } from 'node:child_process';
@@ -7,6 +9,8 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GiveUp, isRunning, killChild, track, waitFor } from '../bench/systems/processes.ts';
+import { DynakvClient, type ClientCredentials } from '../src/client/http-client.ts';
+import { ensureClusterCerts, loadClientCerts } from '../src/security/certs.ts';
 import type { ChildProcess } from 'node:child_process';
 import { recordRunState } from './leftovers.ts';
 import type { ChaosNetwork } from './network.ts';
@@ -37,10 +41,28 @@ export class ChaosCluster {
     readonly nodes: readonly ChaosNode[],
     private readonly network: ChaosNetwork,
     private readonly logDir: string,
+    private readonly insecure: boolean,
   ) {}
 
+  /** The CA's certs dir (ca.crt, client.admin.crt/.key/.token); node n's is certsDir/n. Absent when insecure. */
+  get certsDir(): string {
+    return join(this.dataRoot, 'certs');
+  }
+
+  /** What the workload and checks talk to the nodes with: the CA and the admin client's certificate (none when insecure). */
+  get credentials(): ClientCredentials | undefined {
+    if (this.insecure) return undefined;
+    this.adminCredentials ??= (() => {
+      const admin = loadClientCerts(this.certsDir, 'admin');
+      return { ca: admin.ca, cert: admin.cert, key: admin.key };
+    })();
+    return this.adminCredentials;
+  }
+
+  private adminCredentials: ClientCredentials | undefined;
+
   /** Allocates addresses (ports from `ports` in loopback mode) and starts every node. */
-  static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number> }): Promise<ChaosCluster> {
+  static async start(options: { network: ChaosNetwork; count: number; logDir: string; ports: () => Promise<number>; insecure?: boolean }): Promise<ChaosCluster> {
     const name = `dkv-chaos-${process.pid}-${Date.now().toString(36)}`;
     const dataRoot = mkdtempSync(join(tmpdir(), `${name}-`));
     const nodes: ChaosNode[] = [];
@@ -51,10 +73,19 @@ export class ChaosCluster {
       const httpPort = loopback ? await options.ports() : BASE_HTTP_PORT;
       const peerPort = loopback ? await options.ports() : BASE_PEER_PORT;
       const id = `n${index + 1}`;
-      nodes.push({ id, index, host, httpPort, peerPort, url: `http://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
+      // Secure nodes serve HTTPS (certificates from the cluster's CA) and want a credential.
+      nodes.push({ id, index, host, httpPort, peerPort, url: `${options.insecure === true ? 'http' : 'https'}://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
     }
     mkdirSync(options.logDir, { recursive: true });
-    const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir);
+    const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir, options.insecure === true);
+    if (!cluster.insecure) {
+      await ensureClusterCerts({
+        certsDir: cluster.certsDir,
+        nodeIds: nodes.map((n) => n.id),
+        hosts: (id) => [cluster.node(id).host],
+        clients: [{ name: 'admin', role: 'admin' }],
+      });
+    }
     cluster.saveState();
     await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
     return cluster;
@@ -83,6 +114,7 @@ export class ChaosCluster {
       process.execPath, BIN, 'node', 'start', '--id', id, '--host', node.host,
       '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort),
       '--data-dir', node.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'info',
+      ...(this.insecure ? ['--insecure'] : ['--certs-dir', join(this.certsDir, id)]),
     ]);
     // `ip netns exec` execs the command, so the child's pid is the node's: signals reach it.
     const child = track(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }, cwd: ROOT }));
@@ -96,11 +128,36 @@ export class ChaosCluster {
       `${id} to answer /health`,
       async () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`${id} exited (${child.signalCode ?? child.exitCode}); see ${this.logDir}/${id}.log`);
-        return (await fetch(`${node.url}/health`, { signal: AbortSignal.timeout(1_000) })).ok;
+        const client = new DynakvClient(node.url, { timeoutMs: 1_000, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}) });
+        try {
+          await client.request('/health');
+          return true;
+        } finally {
+          client.close();
+        }
       },
       START_TIMEOUT_MS,
       100,
     );
+  }
+
+  /** Waits until the node reports its start-up recovery done (`/local/stats` sync state ready). */
+  async waitReady(id: string): Promise<void> {
+    const node = this.node(id);
+    const client = new DynakvClient(node.url, { timeoutMs: 2_000, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}) });
+    try {
+      await waitFor(
+        `${id} to finish its recovery`,
+        async () => {
+          const stats = JSON.parse((await client.request('/local/stats')).body.toString('utf8')) as { sync?: { state?: unknown } };
+          return stats.sync?.state === 'ready';
+        },
+        START_TIMEOUT_MS,
+        200,
+      );
+    } finally {
+      client.close();
+    }
   }
 
   /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
@@ -108,6 +165,16 @@ export class ChaosCluster {
     const node = this.node(id);
     await killChild(node.process);
     node.paused = false;
+  }
+
+  /**
+   * A lost disk: SIGKILL, then the node's data directory (LMDB: replicas, hints, membership,
+   * dot counter) is deleted. Its certificates live elsewhere, so startNode brings it back as the
+   * same node id on an empty disk.
+   */
+  async wipe(id: string): Promise<void> {
+    await this.kill(id);
+    rmSync(this.node(id).dataDir, { recursive: true, force: true });
   }
 
   pause(id: string): void {

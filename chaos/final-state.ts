@@ -4,7 +4,7 @@
 // What it gathers is the checker's FinalState; it judges nothing itself.
 import type { SiblingView } from '../src/api/views.ts';
 import { ClusterClient } from '../src/client/cluster-client.ts';
-import { DynakvClient } from '../src/client/http-client.ts';
+import { DynakvClient, type ClientCredentials } from '../src/client/http-client.ts';
 import { Ring } from '../src/ring/ring.ts';
 import type { FinalState, ReplicaView } from './checker.ts';
 
@@ -59,8 +59,8 @@ export interface Convergence {
   readonly convergedAfterMs: number | undefined;
 }
 
-export async function awaitConvergence(endpoints: ReadonlyMap<string, string>, keys: readonly string[], deadlineMs: number, log: (line: string) => void): Promise<Convergence> {
-  const clients = new Map([...endpoints].map(([id, url]) => [id, new DynakvClient(url, { timeoutMs: 5_000 })]));
+export async function awaitConvergence(endpoints: ReadonlyMap<string, string>, keys: readonly string[], deadlineMs: number, log: (line: string) => void, credentials?: ClientCredentials): Promise<Convergence> {
+  const clients = new Map([...endpoints].map(([id, url]) => [id, new DynakvClient(url, { timeoutMs: 5_000, ...(credentials !== undefined ? { credentials } : {}) })]));
   const ring = Ring.of(endpoints.keys());
   const started = performance.now();
   let lastLogMs = 0;
@@ -86,8 +86,8 @@ export async function awaitConvergence(endpoints: ReadonlyMap<string, string>, k
 }
 
 /** Reads every key at R=N; a key whose read fails FINAL_READ_TRIES times maps to undefined. */
-export async function finalReads(endpoints: ReadonlyMap<string, string>, keys: readonly string[]): Promise<Map<string, string[] | undefined>> {
-  const client = new ClusterClient([...endpoints.values()], { timeoutMs: 10_000 });
+export async function finalReads(endpoints: ReadonlyMap<string, string>, keys: readonly string[], credentials?: ClientCredentials): Promise<Map<string, string[] | undefined>> {
+  const client = new ClusterClient([...endpoints.values()], { timeoutMs: 10_000, ...(credentials !== undefined ? { credentials } : {}) });
   const values = await mapConcurrently(keys, async (key) => {
     for (let i = 0; i < FINAL_READ_TRIES; i++) {
       try {
@@ -102,7 +102,7 @@ export async function finalReads(endpoints: ReadonlyMap<string, string>, keys: r
   return new Map(keys.map((key, i) => [key, values[i]]));
 }
 
-export async function gatherFinalState(endpoints: ReadonlyMap<string, string>, keys: readonly string[], deadlineMs: number, log: (line: string) => void): Promise<FinalState & Convergence> {
-  const convergence = await awaitConvergence(endpoints, keys, deadlineMs, log);
-  return { ...convergence, reads: await finalReads(endpoints, keys) };
+export async function gatherFinalState(endpoints: ReadonlyMap<string, string>, keys: readonly string[], deadlineMs: number, log: (line: string) => void, credentials?: ClientCredentials): Promise<FinalState & Convergence> {
+  const convergence = await awaitConvergence(endpoints, keys, deadlineMs, log, credentials);
+  return { ...convergence, reads: await finalReads(endpoints, keys, credentials) };
 }

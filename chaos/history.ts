@@ -36,8 +36,12 @@ export interface OpRecord {
   readonly attempts: readonly AttemptRecord[];
 }
 
-/** kill: SIGKILL then restart. pause: SIGSTOP then SIGCONT. isolate: every packet to and from the node dropped. split: `nodes` cut off from the rest. */
-export type FaultKind = 'kill' | 'pause' | 'isolate' | 'split';
+/**
+ * kill: SIGKILL then restart. wipe: SIGKILL, its data directory deleted (a lost disk), then a
+ * restart under the same id and certificates. pause: SIGSTOP then SIGCONT. isolate: every packet
+ * to and from the node dropped. split: `nodes` cut off from the rest.
+ */
+export type FaultKind = 'kill' | 'wipe' | 'pause' | 'isolate' | 'split';
 
 export interface FaultRecord {
   readonly type: 'fault';

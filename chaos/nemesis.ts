@@ -76,6 +76,17 @@ async function inject(fault: PlannedFault, cluster: ChaosCluster, network: Chaos
       await cluster.kill(id);
       return () => cluster.startNode(id);
     }
+    case 'wipe': {
+      const id = fault.nodes[0]!;
+      await cluster.wipe(id);
+      // Healed once the node has recovered its ranges from the other replicas: until then it is
+      // the only copy missing, and a second lost disk in that window could take a write with it
+      // (W=2 promises survival of one loss, not of two before re-replication).
+      return async () => {
+        await cluster.startNode(id);
+        await cluster.waitReady(id);
+      };
+    }
     case 'pause': {
       const id = fault.nodes[0]!;
       cluster.pause(id);

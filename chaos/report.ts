@@ -1,6 +1,7 @@
 // Formats a checked chaos run for the terminal: the figures that matter first (lost, unexpected,
 // duplicated, convergence), then availability and latency per phase. Pure; writes no files.
 import type { CheckReport, Counts } from './checker.ts';
+import type { HostileReport } from './hostile.ts';
 import type { AttemptOutcome } from '../src/client/cluster-client.ts';
 
 export interface RunSummary {
@@ -11,6 +12,8 @@ export interface RunSummary {
   readonly convergedAfterMs: number | undefined;
   readonly resultsDir: string;
   readonly check: CheckReport;
+  /** The hostile client's tally, when it ran. */
+  readonly hostile?: HostileReport;
 }
 
 const listed = (items: readonly string[]) => (items.length === 0 ? '' : `: ${items.slice(0, 8).join(', ')}${items.length > 8 ? ` (+${items.length - 8})` : ''}`);
@@ -38,6 +41,15 @@ export function formatSummary(s: RunSummary): string {
         `${String(p.latencyMs?.p50 ?? '-').padStart(8)}${String(p.latencyMs?.p99 ?? '-').padStart(8)}${String(p.latencyMs?.max ?? '-').padStart(8)}`,
     );
   }
-  lines.push('', `results: ${s.resultsDir}`, `verdict: ${check.valid ? 'PASS (nothing acknowledged lost, replicas converged)' : 'FAIL'}`);
+  const hostile = s.hostile;
+  if (hostile !== undefined) {
+    lines.push(
+      '',
+      `hostile client: ${hostile.sent} requests, ${hostile.refused} refused as expected, ${hostile.unanswered} unanswered (node down or cut off); ` +
+        `unexpected answers ${hostile.unexpected.length}${listed(hostile.unexpected)}`,
+    );
+  }
+  const valid = check.valid && (hostile?.unexpected.length ?? 0) === 0;
+  lines.push('', `results: ${s.resultsDir}`, `verdict: ${valid ? `PASS (nothing acknowledged lost, replicas converged${hostile !== undefined ? ', every hostile request refused' : ''})` : 'FAIL'}`);
   return lines.join('\n');
 }

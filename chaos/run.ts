@@ -15,6 +15,7 @@ import type { FaultKind, FaultRecord, HistoryEntry, OpRecord } from './history.t
 import { removeLeftovers, removeOwnRun } from './leftovers.ts';
 import { planFaults, runNemesis } from './nemesis.ts';
 import { loopbackNetwork, netnsUnavailableReason, setupNetns, type ChaosNetwork } from './network.ts';
+import { runHostile, type HostileReport } from './hostile.ts';
 import { formatSummary } from './report.ts';
 import { runWorkload } from './workload.ts';
 
@@ -39,6 +40,8 @@ export interface ChaosOptions {
   readonly quietDeadlineS: number;
   /** How clients pick a node: the key's replicas (ring), any node (round-robin), or half each (mixed). */
   readonly routing: ClientRouting;
+  /** Run the hostile client (chaos/hostile.ts) beside the workload. */
+  readonly hostile: boolean;
 }
 
 export type ClientRouting = 'ring' | 'round-robin' | 'mixed';
@@ -97,15 +100,17 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
     say(`starting ${NODES} nodes (logs in ${resultsDir}/logs)...`);
     cluster = await ChaosCluster.start({ network, count: NODES, logDir: join(resultsDir, 'logs'), ports: freePort });
     const endpoints = new Map(cluster.nodes.map((n) => [n.id, n.url]));
+    const credentials = cluster.credentials;
     await waitFor('every node to see every other up', async () => {
       for (const url of endpoints.values()) {
-        const { members } = await new DynakvClient(url, { timeoutMs: 2_000 }).members();
+        const client = new DynakvClient(url, { timeoutMs: 2_000, ...(credentials !== undefined ? { credentials } : {}) });
+        const { members } = await client.members().finally(() => client.close());
         if (members.filter((m) => m.status === 'up').length < NODES) return false;
       }
       return true;
     }, 60_000, 200);
 
-    const kinds: FaultKind[] = (options.faults ?? ['kill', 'pause', 'isolate', 'split']).filter((k) => network.partitions || (k !== 'isolate' && k !== 'split'));
+    const kinds: FaultKind[] = (options.faults ?? ['kill', 'wipe', 'pause', 'isolate', 'split']).filter((k) => network.partitions || (k !== 'isolate' && k !== 'split'));
     const random = new SeededRandom(options.seed);
     const durationMs = options.durationS * 1000;
     const plan = planFaults({ ids: cluster.ids, durationMs, kinds, overlap: options.overlap, random: random.fork() });
@@ -125,17 +130,28 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
       say(`${(elapsedMs() / 1000).toFixed(1).padStart(6)} s  ops ${ops.length}, failed ${ops.filter((o) => o.outcome !== 'ok').length}`);
     }, 10_000);
     const nemesis = runNemesis(plan, { cluster, network, elapsedMs, record: (f: FaultRecord) => record(f), log: say, stopped: () => workloadDone });
-    await runWorkload({ clients: options.clients, routing: options.routing, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record });
+    const hostileRandom = random.fork();
+    const hostile: Promise<HostileReport | undefined> = options.hostile
+      ? runHostile({
+          targets: cluster.nodes.map((n) => ({ id: n.id, url: n.url, peerHost: n.host, peerPort: n.peerPort })),
+          ...(credentials !== undefined ? { credentials } : {}),
+          durationMs,
+          random: hostileRandom,
+          elapsedMs,
+        })
+      : Promise.resolve(undefined);
+    await runWorkload({ clients: options.clients, routing: options.routing, durationMs, endpoints, attemptTimeoutMs: ATTEMPT_TIMEOUT_MS, random: random.fork(), elapsedMs, record, ...(credentials !== undefined ? { credentials } : {}) });
     workloadDone = true;
     clearInterval(progress);
     await nemesis.done;
+    const hostileReport = await hostile;
 
     say(`${(elapsedMs() / 1000).toFixed(1).padStart(6)} s  final heal; waiting for hints and anti-entropy to converge (deadline ${options.quietDeadlineS} s)`);
     network.heal(cluster.nodes.map((n) => n.index));
     await cluster.reviveAll();
     await new Promise<void>((r) => historyFile.end(r));
     const keys = [...new Set(history.flatMap((e) => (e.type === 'op' ? [e.key] : [])))].sort();
-    const final = await gatherFinalState(endpoints, keys, options.quietDeadlineS * 1000, say);
+    const final = await gatherFinalState(endpoints, keys, options.quietDeadlineS * 1000, say, credentials);
     const report = check(history, final);
     const summary = {
       seed: options.seed,
@@ -145,10 +161,11 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
       convergedAfterMs: final.convergedAfterMs,
       resultsDir,
       check: report,
+      ...(hostileReport !== undefined ? { hostile: hostileReport } : {}),
     };
     writeFileSync(join(resultsDir, 'report.json'), `${JSON.stringify({ ...summary, options, plan, faults: history.filter((e) => e.type === 'fault') }, null, 2)}\n`);
     say(formatSummary(summary));
-    return report.valid;
+    return report.valid && (hostileReport?.unexpected.length ?? 0) === 0;
   } finally {
     await cluster?.stop();
     teardown();

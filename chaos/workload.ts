@@ -5,6 +5,7 @@
 // Each blind put writes a fresh key: blind writes to one key pile up as siblings (by design, up
 // to siblingsMax), and a fresh key makes "an acknowledged put is readable" an exact check.
 import { ClusterClient, NoNodeAnswered, type Attempt } from '../src/client/cluster-client.ts';
+import type { ClientCredentials } from '../src/client/http-client.ts';
 import { ClientError } from '../src/client/http-client.ts';
 import { SeededRandom } from '../sim/seeded-random.ts';
 import type { AttemptRecord, OpKind, OpOutcome, OpRecord } from './history.ts';
@@ -28,6 +29,8 @@ export interface WorkloadOptions {
   readonly random: SeededRandom;
   readonly elapsedMs: () => number;
   readonly record: (op: OpRecord) => void;
+  /** The cluster's CA and a client credential (secure clusters). */
+  readonly credentials?: ClientCredentials;
 }
 
 /** The elements of every sibling of a set value, merged: the "merge siblings" step of the RMW. */
@@ -47,7 +50,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<void> {
     // Rotated so the clients' first choices spread over the nodes.
     const rotated = [...urls.slice(c % urls.length), ...urls.slice(0, c % urls.length)];
     const routing = options.routing === 'mixed' ? (c % 2 === 1 ? 'ring' : 'round-robin') : options.routing;
-    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing });
+    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing, ...(options.credentials !== undefined ? { credentials: options.credentials } : {}) });
     for (let n = 0; options.elapsedMs() < options.durationMs; n++) {
       attempts = [];
       const invokeMs = options.elapsedMs();

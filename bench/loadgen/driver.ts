@@ -6,7 +6,13 @@ import { resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import { isRunning, nodeFlagsFromEnv, stopChild, track } from '../systems/processes.ts';
 import { OP_KINDS, type OpKind, type WorkloadName } from '../workloads.ts';
-import type { DynakvRouting, DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
+import type { ClientTls, DynakvRouting, DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
+
+/** The system a phase drives, and for HTTPS endpoints the CA and client certificate (a Cluster is one). */
+export interface Target {
+  readonly system: SystemKind;
+  readonly tls?: ClientTls;
+}
 
 const WORKER = resolve(import.meta.dirname, 'worker.ts');
 /** Lead time so every worker has the job before the common start instant. */
@@ -78,19 +84,19 @@ export class LoadGenerator {
   }
 
   /** YCSB load phase: insert keys prefix0..prefix(keys-1) once each, split among the workers. */
-  async load(system: SystemKind, endpoints: readonly string[], keys: number, keyPrefix = 'user', timeLimitMs = 10 * 60_000): Promise<MergedPhase> {
+  async load(target: Target, endpoints: readonly string[], keys: number, keyPrefix = 'user', timeLimitMs = 10 * 60_000): Promise<MergedPhase> {
     const deadlineMs = Date.now() + timeLimitMs;
     const jobs = this.workers.map((_, i): Job => {
       const from = Math.floor((keys * i) / this.workers.length);
       const to = Math.floor((keys * (i + 1)) / this.workers.length);
-      return { phase: 'load', ...this.common(system, endpoints, i), from, to, keyPrefix, deadlineMs };
+      return { phase: 'load', ...this.common(target, endpoints, i), from, to, keyPrefix, deadlineMs };
     });
     return this.runJobs(jobs, timeLimitMs + RESULT_SLACK_MS);
   }
 
   /** YCSB run phase: the workload for durationMs from a common instant, optionally with a fault mark. */
   async run(
-    system: SystemKind,
+    target: Target,
     endpoints: readonly string[],
     params: {
       readonly workload: WorkloadName;
@@ -108,7 +114,7 @@ export class LoadGenerator {
     params.onScheduled?.(startAtMs);
     const jobs = this.workers.map((_, i): Job => ({
       phase: 'run',
-      ...this.common(system, endpoints, i),
+      ...this.common(target, endpoints, i),
       workload: params.workload,
       keys: params.keys,
       keyPrefix: 'user',
@@ -133,7 +139,7 @@ export class LoadGenerator {
     );
   }
 
-  private common(system: SystemKind, endpoints: readonly string[], worker: number) {
+  private common({ system, tls }: Target, endpoints: readonly string[], worker: number) {
     const { processes, clients } = this.options;
     // Spread clients evenly; offset endpoints per worker so that every node gets its share.
     const mine = Math.floor((clients * (worker + 1)) / processes) - Math.floor((clients * worker) / processes);
@@ -142,6 +148,7 @@ export class LoadGenerator {
     return {
       system,
       endpoints: rotated,
+      ...(tls !== undefined ? { tls } : {}),
       clients: mine,
       valueBytes: this.options.valueBytes,
       requestTimeoutMs: this.options.requestTimeoutMs,

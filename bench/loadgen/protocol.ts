@@ -4,6 +4,13 @@ import type { OpKind, WorkloadName } from '../workloads.ts';
 
 export type SystemKind = 'dynakv' | 'etcd';
 
+/** For HTTPS endpoints: the CA that signed them and the client certificate to present (PEM). */
+export interface ClientTls {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
 /** Error kinds starting with this were retried on another node and are not failed operations. */
 export const FAILOVER_PREFIX = 'failover after ';
 
@@ -23,8 +30,10 @@ export const PHASE_DURATION_MS_MAX = 15 * 60 * 1000;
 
 export interface PhaseCommon {
   readonly system: SystemKind;
-  /** Base URLs (http://127.0.0.1:PORT); client i starts at endpoint i mod length. */
+  /** Base URLs (http(s)://127.0.0.1:PORT); client i starts at endpoint i mod length. */
   readonly endpoints: readonly string[];
+  /** With https endpoints: the CA and client certificate (a secure dynakv cluster). */
+  readonly tls?: ClientTls;
   /** Concurrent closed-loop clients in this process, each with at most one request in flight. */
   readonly clients: number;
   readonly valueBytes: number;

@@ -2,6 +2,7 @@
 // key; this picks one of them per request (rotating, so a hot key's load is spread over its
 // replicas) and avoids for a while an endpoint that just failed at the transport level.
 import { RingRouter } from '../../src/client/ring-router.ts';
+import type { ClientTls } from './protocol.ts';
 
 /** How long an endpoint that failed at the transport level is avoided. */
 export const AVOID_MS = 1_000;
@@ -18,8 +19,8 @@ export class EndpointRouter {
     this.indexOf = new Map(endpoints.map((url, i) => [url, i]));
   }
 
-  static async fetch(endpoints: readonly string[]): Promise<EndpointRouter> {
-    return new EndpointRouter(await RingRouter.fetch(endpoints), endpoints);
+  static async fetch(endpoints: readonly string[], tls?: ClientTls): Promise<EndpointRouter> {
+    return new EndpointRouter(await RingRouter.fetch(endpoints, undefined, tls), endpoints);
   }
 
   /**

@@ -10,7 +10,7 @@ import { ScrambledZipfian, seededRandom, WORKLOADS, type OpKind } from '../workl
 import { DynakvAdapter, EtcdAdapter, type Adapter, type Outcome } from './adapters.ts';
 import { EndpointRouter } from './ring-router.ts';
 import { FAILOVER_PREFIX } from './protocol.ts';
-import { PHASE_DURATION_MS_MAX, TIMELINE_BUCKET_MS, type FromWorker, type Job, type LoadJob, type PhaseResult, type RunJob, type ToWorker, type WindowTally } from './protocol.ts';
+import { PHASE_DURATION_MS_MAX, TIMELINE_BUCKET_MS, type ClientTls, type FromWorker, type Job, type LoadJob, type PhaseResult, type RunJob, type ToWorker, type WindowTally } from './protocol.ts';
 
 /** Latencies above this are clamped (requests time out well before). */
 const LATENCY_US_MAX = 120_000_000;
@@ -65,11 +65,11 @@ class Tally {
 const pools = new Map<string, Pool>();
 const adapters = new Map<string, Adapter>();
 
-function poolFor(url: string, connections: number): Pool {
+function poolFor(url: string, connections: number, tls: ClientTls | undefined): Pool {
   let pool = pools.get(url);
   if (pool === undefined) {
     // One connection per client at most: HTTP/1.1 without pipelining, like YCSB's clients.
-    pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: KEEP_ALIVE_MS });
+    pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_MS, keepAliveMaxTimeout: KEEP_ALIVE_MS, ...(tls !== undefined ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}) });
     pools.set(url, pool);
   }
   return pool;
@@ -87,7 +87,7 @@ function adapterFor(job: Job): Adapter {
 
 /** Client-driven routing for dynakv jobs that ask for it; learned once per job. */
 async function routerFor(job: Job): Promise<EndpointRouter | undefined> {
-  return job.system === 'dynakv' && job.dynakvRouting === 'ring' ? EndpointRouter.fetch(job.endpoints) : undefined;
+  return job.system === 'dynakv' && job.dynakvRouting === 'ring' ? EndpointRouter.fetch(job.endpoints, job.tls) : undefined;
 }
 
 function transportErrorKind(err: unknown): string {
@@ -110,7 +110,7 @@ async function attempt(adapter: Adapter, op: OpKind, pool: Pool, key: string, ti
 
 async function runLoad(job: LoadJob): Promise<PhaseResult> {
   const adapter = adapterFor(job);
-  const endpoints = job.endpoints.map((url) => poolFor(url, job.clients));
+  const endpoints = job.endpoints.map((url) => poolFor(url, job.clients, job.tls));
   const tally = new Tally();
   const router = await routerFor(job);
   let next = job.from;
@@ -153,7 +153,7 @@ async function runLoad(job: LoadJob): Promise<PhaseResult> {
 async function runWorkload(job: RunJob): Promise<PhaseResult> {
   if (job.durationMs > PHASE_DURATION_MS_MAX) throw new RangeError(`phase of ${job.durationMs} ms exceeds ${PHASE_DURATION_MS_MAX} ms`);
   const adapter = adapterFor(job);
-  const endpoints = job.endpoints.map((url) => poolFor(url, job.clients));
+  const endpoints = job.endpoints.map((url) => poolFor(url, job.clients, job.tls));
   const workload = WORKLOADS[job.workload];
   const zipf = new ScrambledZipfian(job.keys, job.keySeed);
   const all = new Tally();

@@ -6,7 +6,7 @@ import { LoadGenerator, type MergedPhase } from '../loadgen/driver.ts';
 import type { SystemKind } from '../loadgen/protocol.ts';
 import type { BenchOptions } from '../options.ts';
 import { summarizePhase, type PhaseSummary } from '../report.ts';
-import { cpuSnapshot, memorySnapshot, type Cluster } from '../systems/cluster.ts';
+import { cpuSnapshot, fetchFor, memorySnapshot, type Cluster } from '../systems/cluster.ts';
 import { DynakvCluster } from '../systems/dynakv-cluster.ts';
 import { EtcdCluster } from '../systems/etcd-cluster.ts';
 import { cpuMsOf, machineBusyMs, type MemoryReading } from '../systems/processes.ts';
@@ -100,10 +100,11 @@ export interface LoadRecord {
 export async function nodeCounters(cluster: Cluster): Promise<Map<string, Map<string, number>>> {
   const byNode = new Map<string, Map<string, number>>();
   if (cluster.system !== 'dynakv') return byNode;
+  const get = fetchFor(cluster);
   await Promise.all(
     cluster.members.map(async (m) => {
       try {
-        const res = await fetch(`${m.url}/local/stats`, { signal: AbortSignal.timeout(2_000) });
+        const res = await get(`${m.url}/local/stats`, { signal: AbortSignal.timeout(2_000) });
         const body = (await res.json()) as Record<string, unknown>;
         const numbers = new Map<string, number>();
         // Top-level numbers and those one object down (e.g. sync.keysPulled), named by their path.
@@ -200,7 +201,7 @@ export async function loadPhase(ctx: BenchContext, generator: LoadGenerator, clu
   const { keys } = ctx.options;
   await waitForQuiet(ctx, cluster, generator);
   ctx.log(`  load: ${keys.toLocaleString('en-US')} keys into ${cluster.label}...`);
-  const { merged, server } = await withServerUse(cluster, () => generator.load(cluster.system, cluster.endpoints, keys));
+  const { merged, server } = await withServerUse(cluster, () => generator.load(cluster, cluster.endpoints, keys));
   const summary = summarizePhase(merged);
   if (summary.errorCount > 0) ctx.log(`  load: ${summary.errorCount} failed inserts (${Object.keys(summary.errors).slice(0, 3).join('; ')})`);
   ctx.log(`  load: ${Math.round(summary.opsPerSec).toLocaleString('en-US')} inserts/s`);
@@ -218,7 +219,7 @@ export async function runPhase(ctx: BenchContext, generator: LoadGenerator, clus
     await waitForQuiet(ctx, cluster, generator);
     ctx.log(`  run: workload ${workload} for ${durationS} s on ${cluster.label}${attempt === 0 ? '' : ` (again, ${attempt}/${rerunsMax})`}...`);
     const { merged, server } = await withServerUse(cluster, () =>
-      generator.run(cluster.system, cluster.endpoints, { workload, keys, durationMs: durationS * 1000, keySeed: seed }),
+      generator.run(cluster, cluster.endpoints, { workload, keys, durationMs: durationS * 1000, keySeed: seed }),
     );
     const summary = summarizePhase(merged);
     const errors = summary.errorCount === 0 ? '' : `, ${summary.errorCount} errors`;

@@ -107,7 +107,7 @@ async function faultRun(ctx: BenchContext, generator: LoadGenerator, cluster: Cl
   let newLeaderAfterMs: number | undefined;
   let killDone: Promise<void> = Promise.resolve();
   const { merged, server } = await withServerUse(cluster, () =>
-    generator.run(cluster.system, cluster.endpoints, {
+    generator.run(cluster, cluster.endpoints, {
       workload: FAULT_WORKLOAD,
       keys,
       durationMs: faultDurationS * 1000,

@@ -5,6 +5,7 @@
 // the placement rule the README documents (MD5 ring, home range, N replicas).
 import { createHash } from 'node:crypto';
 import { fmtBytes, fmtNumber, summarizePhase, type PhaseSummary, type Table } from '../report.ts';
+import { fetchFor, type ClusterFetch } from '../systems/cluster.ts';
 import { DynakvCluster } from '../systems/dynakv-cluster.ts';
 import { ioOf, type IoReading } from '../systems/processes.ts';
 import { counterDeltas, dynakvRootOf, loadPhase, nodeCounters, startGenerator, type BenchContext } from './common.ts';
@@ -54,17 +55,17 @@ function replicasOf(ring: readonly RingNode[], key: string): readonly string[] {
   throw new Error(`no home range contains MD5(${key}); the ring view is not what this suite expects`);
 }
 
-async function localKeys(url: string): Promise<number> {
-  const res = await fetch(`${url}/local/stats`, { signal: AbortSignal.timeout(10_000) });
+async function localKeys(get: ClusterFetch, url: string): Promise<number> {
+  const res = await get(`${url}/local/stats`, { signal: AbortSignal.timeout(10_000) });
   const body = (await res.json()) as { keys?: unknown };
   if (typeof body.keys !== 'number') throw new Error('/local/stats has no "keys" number');
   return body.keys;
 }
 
 /** The restarted node's key count, or undefined while it is too busy catching up to answer. */
-async function localKeysIfAnswered(url: string): Promise<number | undefined> {
+async function localKeysIfAnswered(get: ClusterFetch, url: string): Promise<number | undefined> {
   try {
-    return await localKeys(url);
+    return await localKeys(get, url);
   } catch {
     return undefined;
   }
@@ -87,17 +88,18 @@ export async function recoverySuite(ctx: BenchContext): Promise<RecoveryRecord> 
     const generator = await startGenerator(ctx);
     try {
       await loadPhase(ctx, generator, cluster);
+      const get = fetchFor(cluster);
       const victim = cluster.member(VICTIM);
       const live = cluster.members.filter((m) => m.id !== VICTIM);
-      const keysBefore = await localKeys(victim.url);
-      const ringRes = await fetch(`${live[0]!.url}/cluster/ring`);
+      const keysBefore = await localKeys(get, victim.url);
+      const ringRes = await get(`${live[0]!.url}/cluster/ring`);
       const ring = ((await ringRes.json()) as { nodes: RingNode[] }).nodes;
 
       await cluster.kill(VICTIM);
       ctx.log(`  ${VICTIM} killed (it held ${keysBefore} keys); writing ${recoveryKeys} new keys...`);
       const writePhase = summarizePhase(
         await generator.load(
-          'dynakv',
+          cluster,
           live.map((m) => m.url),
           recoveryKeys,
           KEY_PREFIX,
@@ -115,7 +117,7 @@ export async function recoverySuite(ctx: BenchContext): Promise<RecoveryRecord> 
       const countSeries: number[] = [];
       let caughtUpAfterS: number | undefined;
       while (Date.now() - restartedAt < recoveryWaitS * 1000) {
-        const count = await localKeysIfAnswered(victim.url);
+        const count = await localKeysIfAnswered(get, victim.url);
         if (count === undefined) continue;
         countSeries.push(count - keysBefore);
         if (caughtUpAfterS === undefined && count >= keysBefore + missed.length) {
@@ -134,7 +136,7 @@ export async function recoverySuite(ctx: BenchContext): Promise<RecoveryRecord> 
 
       let presentAtEnd = 0;
       await inParallel(missed, CHECK_CONCURRENCY, async (key) => {
-        const res = await fetch(`${victim.url}/local/kv/${encodeURIComponent(key)}`);
+        const res = await get(`${victim.url}/local/kv/${encodeURIComponent(key)}`);
         await res.arrayBuffer();
         if (res.status === 200) presentAtEnd++;
       });
@@ -144,7 +146,7 @@ export async function recoverySuite(ctx: BenchContext): Promise<RecoveryRecord> 
       let ok = 0;
       await inParallel(sample, CHECK_CONCURRENCY, async (key) => {
         // Coordinated by the restarted node itself: it must gather R=2 from its peers.
-        const res = await fetch(`${victim.url}/kv/${encodeURIComponent(key)}`);
+        const res = await get(`${victim.url}/kv/${encodeURIComponent(key)}`);
         await res.arrayBuffer();
         if (res.status === 200) ok++;
         else errors[`http ${res.status}`] = (errors[`http ${res.status}`] ?? 0) + 1;

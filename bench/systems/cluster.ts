@@ -2,7 +2,8 @@
 // members' processes (to read CPU and memory, and to kill one), and a way to stop everything.
 // Implemented by dynakv-cluster.ts and etcd-cluster.ts; the suites only see this interface.
 import type { ChildProcess } from 'node:child_process';
-import type { SystemKind } from '../loadgen/protocol.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { ClientTls, SystemKind } from '../loadgen/protocol.ts';
 import { cpuMsOf, memoryOf, type MemoryReading } from './processes.ts';
 
 export interface Member {
@@ -19,6 +20,8 @@ export interface Cluster {
   readonly members: readonly Member[];
   /** Client endpoints of the members that are up at start. */
   readonly endpoints: readonly string[];
+  /** HTTPS endpoints: the CA to check them and the client certificate to present (PEM). */
+  readonly tls?: ClientTls;
   /** SIGKILL one member (no chance to flush); resolves once it has exited. */
   kill(id: string): Promise<void>;
   /** Stops every member and removes the data directories. */
@@ -42,4 +45,18 @@ export function memorySnapshot(cluster: Cluster): Record<string, MemoryReading> 
     if (reading !== undefined) out[m.id] = reading;
   }
   return out;
+}
+
+/** What a suite calls to talk to a cluster's HTTP endpoints directly (WHATWG fetch). */
+export type ClusterFetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>;
+
+/**
+ * fetch() for a cluster's endpoints: global fetch for plain HTTP; undici's with the cluster's CA
+ * and client certificate for HTTPS (global fetch cannot take a CA).
+ */
+export function fetchFor(target: { readonly tls?: ClientTls }): ClusterFetch {
+  const tls = target.tls;
+  if (tls === undefined) return (url, init) => fetch(url, init);
+  const dispatcher = new Agent({ connect: { ca: tls.ca, cert: tls.cert, key: tls.key } });
+  return (url, init) => undiciFetch(url, { ...init, dispatcher }) as unknown as Promise<Response>;
 }

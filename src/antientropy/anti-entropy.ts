@@ -3,14 +3,24 @@
 // replicas of the range level by level so that only differing buckets are listed and only
 // differing keys move, both ways (pull what we miss or hold stale, push what they miss). Runs
 // at start-up (state `syncing` until every range is done), when a peer answers again after
-// being down, and periodically in the background.
+// being down, and periodically in the background. Records move in batches cut by bytes: a
+// replica answers a pull with as much as fits and names the keys left for another request.
 import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
-import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from '../handoff/batches.ts';
+import {
+  BATCH_ENTRY_BYTES_MAX,
+  batchEntryBytes,
+  TRANSFER_BATCH_BYTES_MAX,
+  TRANSFER_BATCH_KEYS_MAX,
+  type BatchEntry,
+  type PeerReply,
+  type PeerRequest,
+} from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { decodeRecord, encodeRecord } from '../version/record-codec.ts';
@@ -19,6 +29,12 @@ import { diffLeaves, MerkleTree } from './merkle-tree.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const SCAN_PAGE_KEYS = 10_000;
+/**
+ * Purged tombstones remembered (key and dots), so that a replica that has not purged its copy
+ * yet cannot hand it back (see isPurgedTombstone). Forgetting one early is safe: the tombstone is
+ * only stored and purged once more.
+ */
+const PURGED_REMEMBERED_MAX = 100_000;
 
 export interface AntiEntropyDeps {
   readonly self: NodeId;
@@ -62,14 +78,21 @@ export class AntiEntropy {
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
   /** When a sync with each peer last completed, per range: after it, both held the same data. */
   private readonly lastSyncMs = new Map<string, number>();
-  /** Keys whose every version is a tombstone: the only candidates for purging (no store scan). */
-  private readonly tombstoned = new Set<string>();
+  /**
+   * Keys whose every version is a tombstone (the only candidates for purging, so no store scan),
+   * each with when this node stored that tombstone state, on its own clock: a tombstone's age is
+   * never judged by the writer's clock, which may run behind or ahead of ours.
+   */
+  private readonly tombstoned = new Map<string, number>();
   private tombstonesIndexed = false;
+  /** Tombstones this node purged, oldest first: their dots and when (for PURGED_REMEMBERED_MAX). */
+  private readonly purged = new Map<string, { readonly dots: ReadonlySet<string>; readonly atMs: number }>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
     deps.store.observe((key, before, after, siblings) => {
       this.treeOf(key)?.update(key, before, after);
-      this.noteTombstones(key, siblings);
+      this.noteTombstones(key, siblings, deps.clock.nowMs());
+      if (after !== undefined) this.purged.delete(key);
     });
   }
 
@@ -86,20 +109,41 @@ export class AntiEntropy {
     // Committed bytes only: a write still pending reaches the tree through the commit observer,
     // whose `before` must be exactly what the tree holds.
     // The tombstone index is per node, not per range: built once, then kept by the observer.
+    // Tombstones found on disk count as stored now: their first arrival is unknown, and now is
+    // the latest it can have been (conservative: they are purged no earlier than they should be).
     const indexTombstones = !this.tombstonesIndexed;
     this.tombstonesIndexed = true;
+    const nowMs = this.deps.clock.nowMs();
     for (const page of this.keyPages()) {
       for (const key of page) {
         const bytes = this.deps.store.committedBytes(key);
         if (bytes === undefined) continue;
         this.treeOf(key)?.update(key, undefined, bytes);
-        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes));
+        if (indexTombstones) this.noteTombstones(key, decodeRecord(bytes), nowMs);
       }
     }
   }
 
-  private noteTombstones(key: string, siblings: readonly Sibling[]): void {
-    if (siblings.length > 0 && siblings.every((s) => s.value === null)) this.tombstoned.add(key);
+  /**
+   * Whether `siblings` are tombstones this node already purged (all their dots among those it
+   * removed): storing them again would only restart their age here. Replicas purge one after
+   * another; without this, one that purged would take the tombstone back from one that has not
+   * yet, as new, and the two could hand it to each other for ever. Not storing it is safe: this
+   * node purged it only once every replica held it. Remembered for twice the grace period.
+   */
+  isPurgedTombstone(key: string, siblings: readonly Sibling[]): boolean {
+    const purged = this.purged.get(key);
+    if (purged === undefined) return false;
+    if (purged.atMs < this.deps.clock.nowMs() - 2 * this.deps.tombstoneGraceMs) {
+      this.purged.delete(key);
+      return false;
+    }
+    return isTombstoneOnly(siblings) && siblings.every((s) => purged.dots.has(dotName(s)));
+  }
+
+  /** Every change of a key's tombstone state (a new tombstone merged in) restarts its age. */
+  private noteTombstones(key: string, siblings: readonly Sibling[], storedAtMs: number): void {
+    if (isTombstoneOnly(siblings)) this.tombstoned.set(key, storedAtMs);
     else this.tombstoned.delete(key);
   }
 
@@ -129,7 +173,7 @@ export class AntiEntropy {
   async handle(request: Extract<PeerRequest, { kind: 'ae_level' | 'ae_bucket' | 'replica_get_batch' }>): Promise<PeerReply> {
     switch (request.kind) {
       case 'replica_get_batch':
-        return { kind: 'replica_get_batch_ok', entries: request.keys.map((key) => ({ key, siblings: this.deps.store.read(key) })) };
+        return this.getBatch(request.keys);
       case 'ae_level': {
         const tree = this.trees.get(request.range);
         if (tree === undefined) return { kind: 'ae_unavailable', reason: `no tree for range ${request.range}` };
@@ -143,21 +187,57 @@ export class AntiEntropy {
     }
   }
 
-  /** Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. */
-  async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+  /**
+   * Answers a pull: the asked keys' records in order, as many as fit one batch (the first alone
+   * if it is larger), the rest named in `left` for another request; a record too large for any
+   * frame is named in `tooLarge` (and logged) instead of failing the whole reply.
+   */
+  private getBatch(keys: readonly string[]): PeerReply {
+    const entries: BatchEntry[] = [];
+    const left: string[] = [];
+    const tooLarge: string[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      if (left.length > 0) {
+        left.push(key);
+        continue;
+      }
+      const record = this.deps.store.readEncoded(key);
+      const size = batchEntryBytes(key, record);
+      if (size > BATCH_ENTRY_BYTES_MAX) {
+        tooLarge.push(key);
+        this.deps.log.warn({ key, bytes: size }, 'record too large for any message; not sent to the replica asking for it');
+      } else if (entries.length > 0 && bytes + size > TRANSFER_BATCH_BYTES_MAX) {
+        left.push(key);
+      } else {
+        entries.push({ key, record });
+        bytes += size;
+      }
+    }
+    return { kind: 'replica_get_batch_ok', entries, left, tooLarge };
+  }
+
+  /**
+   * Makes this node's and `peer`'s replicas of `range` equal; returns the keys that moved. Only a
+   * complete sync (every differing key moved both ways) counts for purging tombstones.
+   */
+  async syncRange(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
     const startedMs = this.deps.clock.nowMs();
     const result = await this.syncRangeOnce(range, peer);
-    this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
+    if (result.complete) this.lastSyncMs.set(`${range}\u0000${peer}`, startedMs);
     return result;
   }
 
   /**
    * Purges tombstones of `range` (Dynamo leaves this open; this is Cassandra's gc-grace rule):
-   * a key whose versions are all tombstones is deleted for good only when its newest tombstone is
-   * older than the grace period AND older than the last completed sync with every other replica
-   * of the range, i.e. every replica held it. A purged tombstone can no longer be resurrected by
-   * a replica that missed the delete; a hint older than the grace period could, so the grace
-   * period must exceed how long nodes may stay down with hints waiting for them.
+   * a key whose versions are all tombstones is deleted for good only when this node stored that
+   * tombstone state longer ago than the grace period AND before the last completed sync with
+   * every other replica of the range started, i.e. every replica held it (or had purged it, see
+   * isPurgedTombstone). Both ages are read on this node's own clock, never on the
+   * writer's, which may run behind (the grace period would shrink to nothing) or ahead (the
+   * tombstone would never age). A purged tombstone can no longer be resurrected by a replica
+   * that missed the delete; a hint older than the grace period could, so the grace period must
+   * exceed how long nodes may stay down with hints waiting for them.
    */
   async purgeTombstones(range: NodeId): Promise<number> {
     const ring = this.treesRing;
@@ -171,20 +251,26 @@ export class AntiEntropy {
     }
     if (horizonMs === -Infinity) return 0;
     const doomed: Array<{ key: string; siblings: ReturnType<ReplicaStore['read']> }> = [];
-    for (const key of this.tombstoned) {
-      if (ring.homeOf(key) !== range) continue;
+    for (const [key, storedAtMs] of this.tombstoned) {
+      if (storedAtMs >= horizonMs || ring.homeOf(key) !== range) continue;
       const siblings = this.deps.store.read(key);
-      if (siblings.length > 0 && siblings.every((s) => s.value === null && s.dot.timeMs < horizonMs)) doomed.push({ key, siblings });
+      if (isTombstoneOnly(siblings)) doomed.push({ key, siblings });
     }
     let purged = 0;
-    for (const d of doomed) if (await this.deps.store.removeIfUnchanged(d.key, d.siblings)) purged++;
+    for (const d of doomed) {
+      if (!(await this.deps.store.removeIfUnchanged(d.key, d.siblings))) continue;
+      purged++;
+      this.purged.delete(d.key);
+      this.purged.set(d.key, { dots: new Set(d.siblings.map(dotName)), atMs: this.deps.clock.nowMs() });
+      if (this.purged.size > PURGED_REMEMBERED_MAX) this.purged.delete(this.purged.keys().next().value!);
+    }
     this.totals.tombstonesPurged += purged;
     return purged;
   }
 
-  private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number }> {
+  private async syncRangeOnce(range: NodeId, peer: NodeId): Promise<{ pulled: number; pushed: number; complete: boolean }> {
     const tree = this.trees.get(range);
-    if (tree === undefined) return { pulled: 0, pushed: 0 };
+    if (tree === undefined) return { pulled: 0, pushed: 0, complete: false };
     const { leaves, hashesCompared } = await diffLeaves(tree, async (level, indexes) => {
       const reply = await this.ask(peer, { kind: 'ae_level', range, level, indexes });
       if (reply.kind !== 'ae_level_ok') throw new Error(`unexpected ${reply.kind}`);
@@ -192,35 +278,79 @@ export class AntiEntropy {
     });
     this.totals.syncs++;
     this.totals.hashesCompared += hashesCompared;
-    if (leaves.length === 0) return { pulled: 0, pushed: 0 };
+    if (leaves.length === 0) return { pulled: 0, pushed: 0, complete: true };
     const bucketReply = await this.ask(peer, { kind: 'ae_bucket', range, leaves });
     if (bucketReply.kind !== 'ae_bucket_ok') throw new Error(`unexpected ${bucketReply.kind}`);
     const theirs = new Map(bucketReply.entries.map(([key, digest]) => [key, digest]));
     const ours = new Map((await this.bucketEntries(range, tree, leaves)).map((e) => [e.key, e.digest]));
     const toPull = [...theirs].filter(([k, d]) => ours.get(k) !== d).map(([k]) => k);
     const differing = new Set([...toPull, ...[...ours].filter(([k, d]) => theirs.get(k) !== d).map(([k]) => k)]);
-    // Only keys whose merged state here still differs from theirs need to go back.
-    for (let i = 0; i < toPull.length; i += TRANSFER_BATCH_KEYS_MAX) {
-      const reply = await this.ask(peer, { kind: 'replica_get_batch', keys: toPull.slice(i, i + TRANSFER_BATCH_KEYS_MAX) });
+    const pull = await this.pull(peer, toPull);
+    // Push our (now merged) state of every differing key, so both sides end equal. Only keys
+    // whose merged state here still differs from theirs need to go back.
+    const push = await this.push(peer, differing, theirs);
+    this.totals.keysPulled += pull.pulled;
+    this.totals.keysPushed += push.pushed;
+    return { pulled: pull.pulled, pushed: push.pushed, complete: pull.complete && push.complete };
+  }
+
+  /** Pulls `keys` from `peer` in batches; the peer's reply names what it left for the next one. */
+  private async pull(peer: NodeId, keys: readonly string[]): Promise<{ pulled: number; complete: boolean }> {
+    const queue = [...keys];
+    let pulled = 0;
+    let complete = true;
+    while (queue.length > 0) {
+      const asked = queue.splice(0, TRANSFER_BATCH_KEYS_MAX);
+      const reply = await this.ask(peer, { kind: 'replica_get_batch', keys: asked });
       if (reply.kind !== 'replica_get_batch_ok') throw new Error(`unexpected ${reply.kind}`);
-      await Promise.all(reply.entries.map((e) => this.deps.store.merge(e.key, e.siblings)));
+      const wanted = new Set(asked);
+      const entries = reply.entries.filter((e) => wanted.has(e.key));
+      // An empty record (the peer no longer holds the key) adds nothing.
+      const taken = entries.filter((e) => e.record.siblings.length > 0 && !this.isPurgedTombstone(e.key, e.record.siblings));
+      await Promise.all(taken.map((e) => this.deps.store.merge(e.key, e.record)));
+      pulled += taken.length;
+      if (reply.tooLarge.length > 0) {
+        complete = false;
+        this.deps.log.warn({ peer, keys: reply.tooLarge.slice(0, 5), count: reply.tooLarge.length }, 'records too large for any message; not pulled');
+      }
+      // Each reply settles at least one asked key (sent or too large), so this loop ends.
+      const left = reply.left.filter((k) => wanted.has(k));
+      if (entries.length + reply.tooLarge.length === 0 && left.length > 0) throw new Error(`${peer} answered a pull with no record`);
+      queue.unshift(...left);
     }
-    // Push our (now merged) state of every differing key, so both sides end equal.
-    const keys = [...differing];
+    return { pulled, complete };
+  }
+
+  /** Pushes our record of each of `keys` that differs from the peer's digest, in byte-cut batches. */
+  private async push(peer: NodeId, keys: Iterable<string>, theirs: ReadonlyMap<string, string>): Promise<{ pushed: number; complete: boolean }> {
+    const batch = new BatchBuilder<BatchEntry>();
     let pushed = 0;
-    for (let i = 0; i < keys.length; i += TRANSFER_BATCH_KEYS_MAX) {
-      const entries = keys
-        .slice(i, i + TRANSFER_BATCH_KEYS_MAX)
-        .map((key) => ({ key, siblings: this.deps.store.read(key) }))
-        .filter((e) => e.siblings.length > 0 && recordDigest(e.siblings) !== theirs.get(e.key));
-      if (entries.length === 0) continue;
-      pushed += entries.length;
-      const reply = await this.ask(peer, { kind: 'replica_put_batch', entries });
-      if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected ${reply.kind}`);
+    let complete = true;
+    const send = async (entries: readonly BatchEntry[]) => {
+      const refused = await sendIsolatingRefusals(entries, async (part) => {
+        const reply = await this.ask(peer, { kind: 'replica_put_batch', entries: part });
+        if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected ${reply.kind}`);
+      });
+      pushed += entries.length - refused.length;
+      if (refused.length > 0) {
+        complete = false;
+        this.deps.log.warn({ peer, keys: refused.slice(0, 5).map((r) => r.entry.key), count: refused.length }, 'records refused by the peer; not pushed');
+      }
+    };
+    for (const key of keys) {
+      const record = this.deps.store.readEncoded(key);
+      if (record.siblings.length === 0 || recordDigest(record.siblings) === theirs.get(key)) continue;
+      if (fitsNoBatch(key, record)) {
+        complete = false;
+        this.deps.log.warn({ peer, key, bytes: batchEntryBytes(key, record) }, 'record too large for any message; not pushed');
+        continue;
+      }
+      const entry = { key, record };
+      if (!batch.fits(entry)) await send(batch.take());
+      batch.add(entry);
     }
-    this.totals.keysPulled += toPull.length;
-    this.totals.keysPushed += pushed;
-    return { pulled: toPull.length, pushed };
+    if (batch.size > 0) await send(batch.take());
+    return { pushed, complete };
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -311,6 +441,15 @@ export class AntiEntropy {
     }
     return out;
   }
+}
+
+function dotName(s: Sibling): string {
+  return `${s.dot.node}\u0000${s.dot.counter}`;
+}
+
+/** A record of tombstones only: the only records ever purged. */
+function isTombstoneOnly(siblings: readonly Sibling[]): boolean {
+  return siblings.length > 0 && siblings.every((s) => s.value === null);
 }
 
 /** A short digest of a key's record, to tell equal replicas apart in bucket listings. */

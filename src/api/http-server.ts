@@ -1,36 +1,61 @@
 // The client HTTP API of one node: the /kv routes (kv-routes.ts, on bare node:http) coordinate
 // through the node's Coordinator; fastify serves /local and /cluster, this node's own view. Validation lives here; every
 // error answers JSON {"error": "..."} with the status from error-status.ts, and no input may
-// crash the process.
-import { createServer } from 'node:http';
+// crash the process. The server itself is built here too: HTTPS with the node's certificate on
+// a secure node, plain HTTP with --insecure, the limits of NodeConfig (http*), and one dispatch
+// that runs the door's checks (request-guard.ts) before any route reads a request.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
-import { encodeContext } from '../version/context.ts';
-import { joinClocks } from '../version/siblings.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
+import { admit, type GuardOptions } from './request-guard.ts';
 import { membersView, ringView, siblingView } from './views.ts';
 
+/**
+ * A secure node's HTTP door (PEM): its certificate and key, and the cluster CA that client
+ * certificates must chain to (src/security/certs.ts NodeCerts has these). Bearer tokens are
+ * checked with the node's cluster secret (NodeConfig.clusterSecret).
+ */
+export interface HttpTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
+}
 
 export interface HttpServerOptions {
   readonly node: DynakvNode;
   readonly logger?: FastifyBaseLogger;
   /** Told of every answered /kv request (metrics). */
   readonly observeKv?: KvRequestObserver;
+  /** HTTPS and credentials; absent on an --insecure node (plain HTTP, no credentials). */
+  readonly tls?: HttpTls;
 }
 
-export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOptions): FastifyInstance {
   const log = logger ?? pino({ level: 'silent' });
   const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
+  const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
+  const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
+    try {
+      admit(req, res, guard);
+    } catch (err) {
+      const e = err as ApiError;
+      // The body, if any, is discarded unread by node:http once the answer is sent.
+      sendRefusal(res, statusOf(e.code) ?? 500, e.message, e.code === 'UNAUTHENTICATED');
+      return;
+    }
+    // The /kv routes are answered on bare node:http before fastify sees them (kv-routes.ts).
+    if (!kv(req, res)) fastify(req, res);
+  };
   const app = Fastify({
     loggerInstance: log,
-    // The /kv routes are answered on bare node:http before fastify sees them (kv-routes.ts).
-    serverFactory: (handler) =>
-      createServer((req, res) => {
-        if (!kv(req, res)) handler(req, res);
-      }),
+    // fastify names its address https:// only when told; the server is ours either way.
+    ...(tls !== undefined ? { https: {} } : {}),
+    serverFactory: (handler) => createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler)),
     // Keys may be 1024 UTF-8 bytes, percent-encoded up to 9 characters each; longer params must
     // reach our validator (400), not fall through to the router's 404.
     routerOptions: { maxParamLength: 16 * KEY_BYTES_MAX },
@@ -63,9 +88,9 @@ export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions):
 
   app.get('/local/kv/*', async (request, reply) => {
     const key = keyOf(request);
-    const siblings = node.store.read(key);
+    const { siblings, context } = node.readLocal(key);
     if (siblings.length === 0) return reply.code(404).send({ error: `node ${node.id} holds no version of this key` });
-    return { node: node.id, key, context: encodeContext(joinClocks(siblings)), siblings: siblings.map(siblingView) };
+    return { node: node.id, key, context, siblings: siblings.map(siblingView) };
   });
 
   app.get('/local/stats', async () => node.stats());
@@ -103,6 +128,48 @@ export function buildHttpServer({ node, logger, observeKv }: HttpServerOptions):
   });
 
   return app;
+}
+
+type Limits = Pick<
+  DynakvNode['config'],
+  'httpConnectionsMax' | 'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
+>;
+
+/**
+ * The node:http or node:https server with every limit of NodeConfig set (fastify's own limits do
+ * not apply to a server from serverFactory). A secure server requests a client certificate but
+ * does not require one, so bearer tokens work too; auth.ts trusts only certificates it verified.
+ */
+export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const http = {
+    headersTimeout: limits.httpHeadersTimeoutMs,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.httpTimeoutCheckMs,
+    maxHeaderSize: limits.httpHeaderBytesMax,
+  };
+  const server: Server =
+    tls === undefined
+      ? createServer(http, handler)
+      : (createHttpsServer(
+          { ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.httpHandshakeTimeoutMs, minVersion: 'TLSv1.2' },
+          handler,
+        ) as unknown as Server);
+  server.maxConnections = limits.httpConnectionsMax;
+  // No 'timeout' listener: node:http then destroys the idle socket itself.
+  server.setTimeout(limits.httpIdleTimeoutMs);
+  return server;
+}
+
+function sendRefusal(res: ServerResponse, status: number, message: string, challenge: boolean): void {
+  const text = JSON.stringify({ error: message });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    // Bearer, never Basic: a browser shows no password prompt of its own for it.
+    ...(challenge ? { 'www-authenticate': 'Bearer realm="dynakv"' } : {}),
+  });
+  res.end(text);
 }
 
 /** The key of a `/…/*` route, validated (KEY_INVALID otherwise). */

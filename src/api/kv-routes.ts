@@ -7,9 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { DynakvNode } from '../node/node.ts';
 import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
-import { decodeContext, encodeContext } from '../version/context.ts';
-import { distinctValues, joinClocks, type Sibling } from '../version/siblings.ts';
-import type { VClock } from '../version/vclock.ts';
+import { distinctValues, type Sibling } from '../version/siblings.ts';
 import { ApiError, statusOf } from './error-status.ts';
 
 export const CONTEXT_HEADER = 'x-dynakv-context';
@@ -63,25 +61,24 @@ async function handle(node: DynakvNode, req: IncomingMessage, res: ServerRespons
     case 'GET':
     case 'HEAD': {
       const key = keyOf(path);
-      const { siblings } = await node.coordinator.get(key, quorumParam(params, 'r'));
-      return sendRead(req, res, siblings);
+      const { siblings, context } = await node.get(key, quorumParam(params, 'r'));
+      return sendRead(req, res, siblings, context);
     }
     case 'PUT': {
       const key = keyOf(path);
       const w = quorumParam(params, 'w');
       const context = contextOf(req);
+      const contentType = contentTypeOf(req);
       const value = await readBody(req, node.config.valueBytesMax);
-      const contentType = req.headers['content-type'] ?? DEFAULT_CONTENT_TYPE;
-      const clock = await node.coordinator.put({ key, value, contentType, context, w });
-      const encoded = encodeContext(clock);
+      const encoded = await node.put({ key, value, contentType, context, ...(w !== undefined ? { w } : {}) });
       res.setHeader(CONTEXT_HEADER, encoded);
       return sendJson(res, 200, { context: encoded });
     }
     case 'DELETE': {
       const key = keyOf(path);
       const w = quorumParam(params, 'w');
-      const clock = await node.coordinator.put({ key, value: null, contentType: '', context: contextOf(req), w });
-      res.setHeader(CONTEXT_HEADER, encodeContext(clock));
+      const encoded = await node.put({ key, value: null, contentType: '', context: contextOf(req), ...(w !== undefined ? { w } : {}) });
+      res.setHeader(CONTEXT_HEADER, encoded);
       res.writeHead(204).end();
       return 204;
     }
@@ -117,15 +114,25 @@ function quorumParam(params: URLSearchParams, name: 'r' | 'w'): number | undefin
   return Number(raw); // the coordinator checks the range 1..N
 }
 
-function contextOf(req: IncomingMessage): VClock {
+/** The context header as sent ('' when absent); the node authenticates it. */
+function contextOf(req: IncomingMessage): string {
   const header = req.headers[CONTEXT_HEADER];
-  if (header === undefined) return decodeContext('');
+  if (header === undefined) return '';
   if (Array.isArray(header)) throw new ApiError('BAD_CONTEXT', `send one ${CONTEXT_HEADER} header`);
-  try {
-    return decodeContext(header.trim());
-  } catch (err) {
-    throw new ApiError('BAD_CONTEXT', `malformed ${CONTEXT_HEADER}: ${(err as Error).message}`);
+  return header.trim();
+}
+
+/** Longest Content-Type stored with a value: it is served back as a header on every read. */
+export const CONTENT_TYPE_CHARS_MAX = 256;
+
+/** The value's content type: printable ASCII within CONTENT_TYPE_CHARS_MAX (it is stored and served back). */
+function contentTypeOf(req: IncomingMessage): string {
+  const header = req.headers['content-type'];
+  if (header === undefined || header === '') return DEFAULT_CONTENT_TYPE;
+  if (header.length > CONTENT_TYPE_CHARS_MAX || !/^[\x20-\x7e]+$/.test(header)) {
+    throw new ApiError('BAD_REQUEST', `content-type must be at most ${CONTENT_TYPE_CHARS_MAX} printable ASCII characters`);
   }
+  return header;
 }
 
 /** The request body, refused with 413 past `limit` bytes (declared or actually sent). */
@@ -159,8 +166,7 @@ function wantsJson(req: IncomingMessage): boolean {
   return accept.split(',').some((part) => part.trim().split(';')[0]?.trim() === 'application/json');
 }
 
-function sendRead(req: IncomingMessage, res: ServerResponse, siblings: readonly Sibling[]): number {
-  const context = encodeContext(joinClocks(siblings));
+function sendRead(req: IncomingMessage, res: ServerResponse, siblings: readonly Sibling[], context: string): number {
   const live = distinctValues(siblings);
   if (context !== '') res.setHeader(CONTEXT_HEADER, context);
   if (live.length === 0) return sendJson(res, 404, { error: 'not found', ...(context !== '' ? { context } : {}) });

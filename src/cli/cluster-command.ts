@@ -1,15 +1,22 @@
 // `dynakv cluster start`: a local cluster of node processes on loopback (HTTP ports from
-// --base-port, peer ports 100 above). Prints the node table and the dashboard URL once every
-// node answers /health, forwards their logs (short readable lines in a terminal, the nodes'
-// JSON lines otherwise), and stops them all on Ctrl-C or SIGTERM.
+// --base-port, peer ports 100 above). Secure unless --insecure: on first start it makes the
+// cluster's certificates under <data-dir>/certs (CA, cluster secret, a certs dir per node, an
+// admin credential) and says where they are. Prints the node table and the dashboard URL once
+// every node answers /health, forwards their logs (short readable lines in a terminal, the
+// nodes' JSON lines otherwise), and stops them all on Ctrl-C or SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { formatLogLine } from './log-lines.ts';
+import { DynakvClient, type ClientCredentials } from '../client/http-client.ts';
+import { forwardedLine } from './log-lines.ts';
 import { formatTable } from './table.ts';
 import { parsePort } from './node-command.ts';
+import { CA_CERT_FILE, CA_KEY_FILE, CLUSTER_SECRET_FILE, clientFiles, ensureClusterCerts } from '../security/certs.ts';
+
+/** The credential `npm start` makes for the CLI and the dashboard. */
+export const LOCAL_ADMIN_CLIENT = 'admin';
 
 const BIN = fileURLToPath(new URL('../../bin/dynakv.js', import.meta.url));
 const HEALTH_WAIT_MS = 30_000;
@@ -20,6 +27,7 @@ export interface ClusterStartOptions {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly logFormat: string;
+  readonly insecure?: boolean;
 }
 
 interface Member {
@@ -45,12 +53,31 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
   const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && process.stdout.isTTY === true);
   const peers = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}`).join(',');
   let stopping = false;
+  const certsDir = join(dataDir, 'certs');
+  let securityFlags: (id: string) => string[] = () => ['--insecure'];
+  if (options.insecure !== true) {
+    const certs = await ensureClusterCerts({
+      certsDir,
+      nodeIds: members.map((m) => m.id),
+      hosts: ['127.0.0.1'],
+      clients: [{ name: LOCAL_ADMIN_CLIENT, role: 'admin' }],
+    });
+    securityFlags = (id) => ['--certs-dir', certs.nodeDirs.get(id)!];
+    if (certs.written.length > 0) {
+      const shown = (path: string) => relative(process.cwd(), path) || '.';
+      console.log(`created ${certs.written.length} certificate files under ${shown(certsDir)}:`);
+      console.log(`  cluster CA: ${shown(join(certsDir, 'ca.crt'))}, its key ${shown(join(certsDir, CA_KEY_FILE))} and ${shown(join(certsDir, CLUSTER_SECRET_FILE))} (keep these two private)`);
+      console.log(`  node certs dirs: ${members.map((m) => shown(certs.nodeDirs.get(m.id)!)).join(', ')}`);
+      const admin = clientFiles(LOCAL_ADMIN_CLIENT);
+      console.log(`  admin credential: ${shown(join(certsDir, admin.token))} (bearer token), ${shown(join(certsDir, admin.cert))} and ${shown(join(certsDir, admin.key))}`);
+    }
+  }
 
   for (const m of members) {
     mkdirSync(m.dataDir, { recursive: true });
     const child = spawn(
       process.execPath,
-      [BIN, 'node', 'start', '--id', m.id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--log-level', options.logLevel],
+      [BIN, 'node', 'start', '--id', m.id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--log-level', options.logLevel, ...securityFlags(m.id)],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     m.child = child;
@@ -72,35 +99,50 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
   process.on('SIGINT', () => void stopAll('SIGINT'));
   process.on('SIGTERM', () => void stopAll('SIGTERM'));
 
-  await Promise.all(members.map((m) => waitHealthy(`http://127.0.0.1:${m.httpPort}`, () => stopping || m.child?.exitCode !== null)));
+  // Secure nodes serve HTTPS with certificates from the cluster's CA (/health needs no credential).
+  const scheme = options.insecure === true ? 'http' : 'https';
+  const health: ClientCredentials = options.insecure === true ? {} : { ca: readFileSync(join(certsDir, CA_CERT_FILE)) };
+  await Promise.all(members.map((m) => waitHealthy(`${scheme}://127.0.0.1:${m.httpPort}`, health, () => stopping || m.child?.exitCode !== null)));
   if (stopping) return;
-  console.log(`dynakv cluster of ${count} nodes is up (data in ${dataDir})\n`);
+  const mode = options.insecure === true ? 'INSECURE: peers unauthenticated and unencrypted' : `secure: peer mutual TLS, certificates in ${certsDir}`;
+  console.log(`dynakv cluster of ${count} nodes is up (data in ${dataDir}; ${mode})\n`);
   console.log(
     formatTable(
       ['node', 'http', 'peer', 'data'],
-      members.map((m) => [m.id, `http://127.0.0.1:${m.httpPort}`, `127.0.0.1:${m.peerPort}`, m.dataDir]),
+      members.map((m) => [m.id, `${scheme}://127.0.0.1:${m.httpPort}`, `127.0.0.1:${m.peerPort}`, m.dataDir]),
     ),
   );
-  console.log(`\ndashboard: http://127.0.0.1:${basePort}/ui   (every node serves one; metrics at /metrics)`);
-  console.log(`try: npx dynakv put hello world && npx dynakv get hello`);
+  console.log(`\ndashboard: ${scheme}://127.0.0.1:${basePort}/ui   (every node serves one; metrics at /metrics)`);
+  if (options.insecure !== true) {
+    const shown = relative(process.cwd(), join(certsDir, clientFiles(LOCAL_ADMIN_CLIENT).token)) || '.';
+    console.log(`  sign in with the token in ${shown}; the browser does not know this cluster's CA (${relative(process.cwd(), join(certsDir, CA_CERT_FILE))}): import it, or accept the warning`);
+  }
+  const here = resolve(dataDir, 'certs') === resolve('data/certs') && basePort === 7001;
+  console.log(here ? 'try: npx dynakv put hello world && npx dynakv get hello' : `try: npx dynakv put hello world --node 127.0.0.1:${basePort}${options.insecure === true ? ' --insecure' : ` --certs-dir ${relative(process.cwd(), certsDir) || '.'}`}`);
   console.log('Ctrl-C stops the cluster.');
 }
 
 /** Pretty: one short line per log entry; otherwise the nodes' JSON lines unchanged (each names its node). */
 function forwardLines(stream: NodeJS.ReadableStream, id: string, out: NodeJS.WriteStream, pretty: boolean): void {
-  createInterface({ input: stream }).on('line', (line) => out.write(`${pretty ? formatLogLine(line, id, out.isTTY === true) : line}\n`));
+  // Escaped either way: log fields carry strings peers supplied (finding 9 of issue 13).
+  createInterface({ input: stream }).on('line', (line) => out.write(`${forwardedLine(line, id, { pretty, colour: out.isTTY === true })}\n`));
 }
 
-async function waitHealthy(url: string, givenUp: () => boolean): Promise<void> {
+async function waitHealthy(url: string, credentials: ClientCredentials, givenUp: () => boolean): Promise<void> {
   const deadline = Date.now() + HEALTH_WAIT_MS;
-  while (Date.now() < deadline && !givenUp()) {
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
+  const client = new DynakvClient(url, { timeoutMs: 1_000, credentials });
+  try {
+    while (Date.now() < deadline && !givenUp()) {
+      try {
+        await client.request('/health');
+        return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 100));
+  } finally {
+    client.close();
   }
   if (!givenUp()) throw new Error(`node at ${url} did not become healthy within ${HEALTH_WAIT_MS} ms`);
 }

@@ -1,6 +1,7 @@
 // `dynakv put|get|delete|ring`: one request to one node, printed for a terminal.
 import { DynakvClient } from '../client/http-client.ts';
 import { formatTable } from './table.ts';
+import { terminalSafe, terminalSafeText } from './terminal-text.ts';
 
 export interface Out {
   log(line: string): void;
@@ -12,13 +13,13 @@ export async function runPut(client: DynakvClient, key: string, value: string, o
     ...(opts.context !== undefined ? { context: opts.context } : {}),
     ...(opts.w !== undefined ? { w: quorum(opts.w, '--w') } : {}),
   });
-  out.log(`ok\ncontext: ${context}`);
+  out.log(`ok\ncontext: ${terminalSafe(context)}`);
 }
 
 export async function runGet(client: DynakvClient, key: string, opts: { r?: string }, out: Out) {
   const result = await client.get(key, opts.r !== undefined ? { r: quorum(opts.r, '--r') } : {});
   if (!result.found) {
-    out.log(result.context ? `not found (deleted)\ncontext: ${result.context}` : 'not found');
+    out.log(result.context ? `not found (deleted)\ncontext: ${terminalSafe(result.context)}` : 'not found');
     process.exitCode = 1;
     return;
   }
@@ -26,9 +27,9 @@ export async function runGet(client: DynakvClient, key: string, opts: { r?: stri
     out.log(show(result.siblings[0]!.value, result.siblings[0]!.contentType));
   } else {
     out.log(`${result.siblings.length} siblings (concurrent writes; write back with the context to resolve them):`);
-    result.siblings.forEach((s, i) => out.log(`  [${i + 1}] ${show(s.value, s.contentType)}  (${s.contentType})`));
+    result.siblings.forEach((s, i) => out.log(`  [${i + 1}] ${show(s.value, s.contentType)}  (${terminalSafe(s.contentType)})`));
   }
-  out.log(`context: ${result.context}`);
+  out.log(`context: ${terminalSafe(result.context)}`);
 }
 
 export async function runDelete(client: DynakvClient, key: string, opts: { context?: string; w?: string }, out: Out) {
@@ -57,5 +58,6 @@ function quorum(text: string, flag: string): number {
 
 function show(value: Buffer, contentType: string): string {
   const textual = contentType.startsWith('text/') || contentType.includes('json') || contentType.includes('charset');
-  return textual ? value.toString('utf8') : `<${value.length} bytes, base64 ${value.toString('base64')}>`;
+  // A stored value is anyone's text: it may not drive the terminal (newlines and tabs stay).
+  return textual ? terminalSafeText(value.toString('utf8')) : `<${value.length} bytes, base64 ${value.toString('base64')}>`;
 }

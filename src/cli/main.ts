@@ -1,21 +1,28 @@
 // The `dynakv` command line (commander): cluster and node supervision, and the key-value verbs
 // against a running node. Errors print one clear line and exit non-zero; no stack traces for
 // operating errors.
-import { Command, Option } from 'commander';
+import { Command, type Option } from 'commander';
 import { ClientError, DynakvClient } from '../client/http-client.ts';
 import { DEFAULT_CONFIG } from '../node/config.ts';
+import { runCertsCreateCa, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
 import { runClusterStart } from './cluster-command.ts';
+import { connectionOptions, resolveConnection, type ConnectionFlags } from './connection.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
 import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
 import { runShell } from './shell.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 const program = new Command();
 program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError().enablePositionalOptions();
 
-const nodeOption = () => new Option('--node <url>', 'node to talk to').default('http://127.0.0.1:7001').env('DYNAKV_NODE');
 const out = { log: (line: string) => console.log(line) };
-const clientOf = (opts: { node: string }) => new DynakvClient(opts.node);
+/** Adds --node, --certs-dir, --user, --token and --insecure (connection.ts) to a command. */
+const withConnection = <T extends { addOption(o: Option): T }>(command: T): T => connectionOptions().reduce((c, o) => c.addOption(o), command);
+const clientOf = (opts: ConnectionFlags) => {
+  const { url, credentials } = resolveConnection(opts);
+  return new DynakvClient(url, credentials !== undefined ? { credentials } : {});
+};
 
 const cluster = program.command('cluster').description('run a local cluster');
 cluster
@@ -26,7 +33,30 @@ cluster
   .option('--data-dir <dir>', 'parent directory of the nodes\' data', './data')
   .option('--log-level <level>', 'node log level (trace..fatal); info shows membership events', 'info')
   .option('--log-format <format>', 'auto (readable in a terminal, JSON otherwise), pretty or json', 'auto')
+  .option('--insecure', 'start the nodes without authentication or encryption (no certificates are made)')
   .action(runClusterStart);
+
+const certs = program.command('certs').description('make the certificates, cluster secret and client credentials of a secure cluster');
+certs
+  .command('create-ca')
+  .description('a cluster CA (ca.crt, its key) and the cluster secret, beside the key')
+  .requiredOption('--certs-dir <dir>', 'directory for ca.crt')
+  .option('--ca-key <file>', 'where to write the CA key (default: <certs-dir>/ca.key); cluster.secret goes beside it')
+  .action((opts) => runCertsCreateCa(opts, out));
+certs
+  .command('create-node <id>')
+  .description('a node certificate (node.crt, node.key) with copies of ca.crt and cluster.secret')
+  .requiredOption('--certs-dir <dir>', 'the node\'s certs dir (dynakv node start --certs-dir)')
+  .requiredOption('--ca-key <file>', 'the CA key; ca.crt and cluster.secret are read from beside it')
+  .option('--host <hosts>', 'extra DNS names or IP addresses the node is reached at, comma-separated (localhost, 127.0.0.1, ::1 are always in)')
+  .action((id: string, opts) => runCertsCreateNode(id, opts, out));
+certs
+  .command('create-client <name>')
+  .description('a client certificate (client.NAME.crt/.key) and bearer token (client.NAME.token)')
+  .requiredOption('--certs-dir <dir>', 'directory to write them into')
+  .requiredOption('--ca-key <file>', 'the CA key; ca.crt and cluster.secret are read from beside it')
+  .option('--role <role>', 'admin (may also change membership) or user', 'user')
+  .action((name: string, opts) => runCertsCreateClient(name, opts, out));
 
 const node = program.command('node').description('run one node');
 node
@@ -42,69 +72,56 @@ node
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--cluster <name>', 'cluster name; peers must agree', DEFAULT_CONFIG.cluster)
   .option('--log-level <level>', 'log level (trace..fatal)', 'info')
+  .option('--certs-dir <dir>', 'secure mode: the node\'s certs dir (dynakv certs create-node): peer mutual TLS, cluster secret')
+  .option('--insecure', 'run without authentication or encryption (a warning is logged)')
+  .option('--http-limit <name=value...>', 'override an HTTP limit, e.g. httpConnectionsMax=1024 or httpRequestTimeoutMs=60000 (see README, Security)')
   .action(runNodeStart);
 
-program
-  .command('put <key> <value>')
+withConnection(program.command('put <key> <value>'))
   .description('write a value (UTF-8 text)')
-  .addOption(nodeOption())
   .option('--context <context>', 'context from a read: supersede what it saw')
   .option('--content-type <type>', 'content type to store')
   .option('--w <w>', 'write quorum, 1..N')
   .action((key: string, value: string, opts) => runPut(clientOf(opts), key, value, opts, out));
 
-program
-  .command('get <key>')
+withConnection(program.command('get <key>'))
   .description('read a value; shows siblings and the context')
-  .addOption(nodeOption())
   .option('--r <r>', 'read quorum, 1..N')
   .action((key: string, opts) => runGet(clientOf(opts), key, opts, out));
 
-program
-  .command('delete <key>')
+withConnection(program.command('delete <key>'))
   .description('delete a key (a tombstone that keeps its clock)')
-  .addOption(nodeOption())
   .option('--context <context>', 'context from a read')
   .option('--w <w>', 'write quorum, 1..N')
   .action((key: string, opts) => runDelete(clientOf(opts), key, opts, out));
 
-program
-  .command('ring')
+withConnection(program.command('ring'))
   .description('show the ring: positions, home ranges, replica sets')
-  .addOption(nodeOption())
   .action((opts) => runRing(clientOf(opts), out));
 
-const members = program.command('members').description('the membership table (and changes to it)').addOption(nodeOption()).enablePositionalOptions().action((opts) => runMembers(clientOf(opts), out));
-members
-  .command('log')
+const members = withConnection(program.command('members')).description('the membership table (and changes to it)').enablePositionalOptions().action((opts) => runMembers(clientOf(opts), out));
+withConnection(members.command('log'))
   .description('the history of membership changes')
-  .addOption(nodeOption())
   .action((opts) => runMembersLog(clientOf(opts), out));
-members
-  .command('add <id>')
+withConnection(members.command('add <id>'))
   .description('add a started node to the ring; its data arrives by transfer')
   .requiredOption('--peer <host:port>', 'its peer address')
   .option('--http <host:port>', 'its HTTP address')
   .option('--no-wait', 'return at once instead of following the transfer')
-  .addOption(nodeOption())
   .action((id: string, opts) => runMembersAdd(clientOf(opts), id, opts, out));
-members
-  .command('remove <id>')
+withConnection(members.command('remove <id>'))
   .description('take a node out of the ring; its keys move to their new replicas')
   .option('--no-wait', 'return at once instead of following the transfer')
-  .addOption(nodeOption())
   .action((id: string, opts) => runMembersRemove(clientOf(opts), id, opts, out));
 
-program
-  .command('shell')
+withConnection(program.command('shell'))
   .description('interactive shell: put/get/delete/members/ring/status, with history')
-  .addOption(nodeOption())
   .action((opts) => runShell(clientOf(opts)));
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const message = err instanceof ClientError || err instanceof Error ? err.message : String(err);
-  console.error(`dynakv: ${message}`);
+  console.error(`dynakv: ${terminalSafe(message)}`);
   process.exitCode = err instanceof ClientError && err.code === 'UNREACHABLE' ? 2 : 1;
 }

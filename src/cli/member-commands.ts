@@ -14,13 +14,14 @@ export async function runMembers(client: DynakvClient, out: Out): Promise<void> 
   const now = Date.now();
   out.log(
     formatTable(
-      ['id', 'status', 'peer', 'http', 'last heard', 'version', 'transfer'],
+      ['id', 'status', 'peer', 'http', 'last heard', 'epoch', 'version', 'transfer'],
       view.members.map((m) => [
         m.id + (m.id === view.self ? ' *' : ''),
         m.status,
         m.peer,
         m.http || '-',
         m.lastHeardMs === null ? 'never' : `${Math.max(0, Math.round((now - m.lastHeardMs) / 100) / 10)}s ago`,
+        String(m.epoch),
         String(m.version),
         m.handingOff ? 'handing off' : m.receiving ? 'receiving' : '-',
       ]),
@@ -32,8 +33,8 @@ export async function runMembersLog(client: DynakvClient, out: Out): Promise<voi
   const view = await client.members();
   out.log(
     formatTable(
-      ['time', 'node', 'change', 'version', 'by'],
-      view.log.map((e) => [new Date(e.atMs).toISOString(), e.node, e.change, String(e.version), e.by]),
+      ['time', 'node', 'change', 'epoch', 'version', 'by'],
+      view.log.map((e) => [new Date(e.atMs).toISOString(), e.node, e.change, String(e.epoch), String(e.version), e.by]),
     ),
   );
 }

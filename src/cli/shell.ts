@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import type { DynakvClient } from '../client/http-client.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 const HELP = `commands:
   put KEY VALUE [CONTEXT]     write a value (with the context of a read to replace it)
@@ -31,7 +32,7 @@ export async function runShell(client: DynakvClient): Promise<void> {
       try {
         await runLine(client, words, out);
       } catch (err) {
-        console.log(`error: ${(err as Error).message}`);
+        console.log(`error: ${terminalSafe((err as Error).message)}`);
       }
     }
     rl.prompt();

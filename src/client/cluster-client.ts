@@ -5,7 +5,7 @@
 // Retrying a write after a timeout is at-least-once: the first node may have applied it too. For
 // a write carrying the context it read (a set add) that is harmless: the same element is added
 // twice and the versions merge; a blind write may leave a sibling with the same value.
-import { ClientError, DynakvClient, type ReadResult } from './http-client.ts';
+import { ClientError, DynakvClient, type ClientCredentials, type ReadResult } from './http-client.ts';
 import { RingRouter } from './ring-router.ts';
 
 /** What became of one request sent to one node. */
@@ -34,6 +34,8 @@ export interface ClusterClientOptions {
    * falls back to round robin while the ring cannot be learned). Default `round-robin`.
    */
   readonly routing?: 'ring' | 'round-robin';
+  /** The cluster CA and a client certificate or token, for https:// endpoints. */
+  readonly credentials?: ClientCredentials;
 }
 
 /**
@@ -68,7 +70,8 @@ export class ClusterClient {
   ) {
     if (endpoints.length === 0) throw new Error('ClusterClient needs at least one endpoint');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.clients = endpoints.map((url) => new DynakvClient(url, { timeoutMs }));
+    const credentials = options.credentials;
+    this.clients = endpoints.map((url) => new DynakvClient(url, { timeoutMs, ...(credentials !== undefined ? { credentials } : {}) }));
     this.suspectMs = options.suspectMs ?? DEFAULT_SUSPECT_MS;
     this.nowMs = options.nowMs ?? Date.now;
   }
@@ -83,6 +86,11 @@ export class ClusterClient {
 
   delete(key: string, options: { context?: string; w?: number } = {}): Promise<void> {
     return this.withFailover(key, (c) => c.delete(key, options));
+  }
+
+  /** Closes every endpoint's kept-alive connections. */
+  close(): void {
+    for (const client of this.clients) client.close();
   }
 
   /** Whether requests currently avoid this endpoint (it failed within the last suspectMs). */
@@ -110,7 +118,7 @@ export class ClusterClient {
   /** With ring routing, (re)learns the ring when it is missing or old; never throws. */
   private refreshRing(): Promise<void> {
     if (this.options.routing !== 'ring' || this.nowMs() - this.routerFetchedMs < RING_REFRESH_MS) return Promise.resolve();
-    this.routerLoading ??= RingRouter.fetch(this.endpoints)
+    this.routerLoading ??= RingRouter.fetch(this.endpoints, undefined, this.options.credentials)
       .then(
         (router) => {
           this.router = router;

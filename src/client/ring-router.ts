@@ -4,14 +4,9 @@
 // to one of them saves the hop a node outside the preference list pays to forward a write, and
 // a read is answered from the coordinator's own replica plus one peer.
 import { Ring } from '../ring/ring.ts';
+import { DynakvClient, type ClientCredentials } from './http-client.ts';
 
 const REPLICAS = 3;
-
-interface MemberEntry {
-  readonly id: string;
-  readonly http: string;
-  readonly status: string;
-}
 
 export class RingRouter {
   private constructor(
@@ -21,23 +16,25 @@ export class RingRouter {
   ) {}
 
   /** Asks the endpoints in turn for the membership table; throws if none answers. */
-  static async fetch(endpoints: readonly string[], timeoutMs = 5_000): Promise<RingRouter> {
+  static async fetch(endpoints: readonly string[], timeoutMs = 5_000, credentials?: ClientCredentials): Promise<RingRouter> {
     const problems: string[] = [];
     for (const base of endpoints) {
+      const client = new DynakvClient(base, { timeoutMs, ...(credentials !== undefined ? { credentials } : {}) });
       try {
-        const res = await fetch(`${base}/cluster/members`, { signal: AbortSignal.timeout(timeoutMs) });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = (await res.json()) as { members?: MemberEntry[] };
+        const body = await client.members();
         if (!Array.isArray(body.members)) throw new Error('no "members" list');
         const inRing = body.members.filter((m) => m.status !== 'removed');
         const endpointOf = new Map<string, string>();
         for (const m of inRing) {
-          const url = endpoints.find((e) => e === `http://${m.http}`);
+          // Members publish HOST:PORT; the client may reach them by http:// or https://.
+          const url = endpoints.find((e) => new URL(e).host === m.http);
           if (url !== undefined) endpointOf.set(m.id, url);
         }
         return new RingRouter(Ring.of(inRing.map((m) => m.id)), endpointOf);
       } catch (err) {
         problems.push(`${base}: ${(err as Error).message}`);
+      } finally {
+        client.close();
       }
     }
     throw new Error(`no dynakv node answered /cluster/members (${problems.join('; ')})`);

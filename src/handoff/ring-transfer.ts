@@ -1,16 +1,19 @@
 // Moves data when the ring changes (an operator added or removed a node). Walks this node's keys
 // in pages, sends each key to the nodes of its new preference list that did not hold it under
-// the ring the data was last placed for, and only after they acknowledged it durably deletes
-// the keys this node no longer replicates. A newer ring change restarts the walk; a failed send
-// is retried with backoff, so nothing is dropped before its new replicas have it.
+// the ring the data was last placed for, in rounds cut by bytes, and only after they
+// acknowledged it durably deletes the keys this node no longer replicates. A newer ring change
+// restarts the walk; an unreachable receiver is retried with backoff; a key a receiver refuses
+// (or too large for any frame) stays here and holds back no other (refused keys are retried by
+// the stray hand-off), so nothing is dropped before its new replicas have it.
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
-import { TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import type { Sibling } from '../version/siblings.ts';
 import type { TransferStatus } from '../membership/table.ts';
+import { BatchBuilder, fitsNoBatch, isTimeout, sendIsolatingRefusals } from './batches.ts';
 
 export interface RingTransferDeps {
   readonly self: NodeId;
@@ -25,9 +28,23 @@ export interface RingTransferDeps {
   readonly currentRing: () => Ring | undefined;
 }
 
+/** Retries of a receiver that does not answer: 100 ms, doubling to 5 s. */
 const RETRY_BACKOFF_MS = { initial: 100, max: 5_000 };
 /** Stray writes are collected this long before being handed off, to batch them. */
 const STRAY_DELAY_MS = 1_000;
+/** After a stray hand-off with refused keys, the next waits twice as long, up to this. */
+const STRAY_DELAY_MAX_MS = 30_000;
+/**
+ * A batch that timed out this many times in a row is split like a refused one: a receiver that
+ * answers other requests but not this batch must not hold the walk up for ever.
+ */
+const BATCH_TIMEOUTS_MAX = 3;
+
+/** One key of a round: its record, the receivers it goes to, and whether it leaves this node. */
+interface RoundEntry extends BatchEntry {
+  readonly to: readonly NodeId[];
+  readonly drop: boolean;
+}
 
 export class RingTransfer {
   /** The ring the local data is known to be placed for; undefined = unknown, send to all. */
@@ -36,8 +53,11 @@ export class RingTransfer {
   private running: Promise<void> | undefined;
   private readonly strays = new Set<string>();
   private strayTimer: { cancel(): void } | undefined;
+  private strayDelayMs = STRAY_DELAY_MS;
   keysSent = 0;
   keysDropped = 0;
+  /** Keys found too large for any frame (reported and kept here). */
+  keysTooLarge = 0;
 
   constructor(
     private readonly deps: RingTransferDeps,
@@ -71,6 +91,8 @@ export class RingTransfer {
     let start: string | undefined;
     let more = true;
     const stale = () => generation !== this.generation;
+    const round = new BatchBuilder<RoundEntry>();
+    const targetsLeft = new Set<NodeId>();
     while (more) {
       if (stale()) return;
       // One key past the page tells where the next page starts (scan starts are inclusive).
@@ -78,44 +100,112 @@ export class RingTransfer {
       const keys = page.slice(0, TRANSFER_BATCH_KEYS_MAX);
       start = page[TRANSFER_BATCH_KEYS_MAX];
       more = start !== undefined;
-      const byTarget = new Map<NodeId, Array<{ key: string; siblings: readonly Sibling[] }>>();
-      const drops: Array<{ key: string; siblings: readonly Sibling[] }> = [];
-      const targetsLeft = new Set<NodeId>();
+      this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
       for (const key of keys) {
-        const siblings = store.read(key);
-        if (siblings.length === 0) continue;
+        const record = store.readEncoded(key);
+        if (record.siblings.length === 0) continue;
         const next = target.preferenceList(key, n);
         const keep = next.includes(self);
         const before = this.placedFor?.preferenceList(key, n) ?? [];
         // Keys we are leaving go to every new replica; kept keys only to the newcomers.
         const to = next.filter((id) => id !== self && (!keep || !before.includes(id)));
-        for (const id of to) {
-          let list = byTarget.get(id);
-          if (list === undefined) byTarget.set(id, (list = []));
-          list.push({ key, siblings });
-          targetsLeft.add(id);
+        if (to.length === 0) continue;
+        if (this.tooLarge(key, record)) continue;
+        const entry: RoundEntry = { key, record, to, drop: !keep };
+        if (!round.fits(entry)) {
+          await this.sendRound(round.take(), stale);
+          if (stale()) return;
         }
-        if (!keep) drops.push({ key, siblings });
+        round.add(entry);
+        for (const id of to) targetsLeft.add(id);
       }
-      this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
-      await Promise.all([...byTarget].map(([id, entries]) => this.sendUntilAcked(id, entries, stale)));
-      if (stale()) return;
-      for (const d of drops) await this.dropOrRetry(d.key, d.siblings);
       keysDone += keys.length;
-      this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
     }
+    await this.sendRound(round.take(), stale);
+    this.deps.onProgress({ keysTotal, keysDone, targets: [...targetsLeft] });
     if (!stale()) this.placedFor = target;
   }
 
   /**
+   * Sends one round (each receiver gets its subset, which is within a batch because the round
+   * is), then drops the keys this node leaves once every receiver of theirs acknowledged them.
+   * Refused keys are left to the stray hand-off. Resolves early if the walk became stale.
+   */
+  private async sendRound(entries: readonly RoundEntry[], stale: () => boolean): Promise<boolean> {
+    const byTarget = new Map<NodeId, RoundEntry[]>();
+    for (const e of entries) {
+      for (const id of e.to) {
+        let list = byTarget.get(id);
+        if (list === undefined) byTarget.set(id, (list = []));
+        list.push(e);
+      }
+    }
+    const refused = new Set<RoundEntry>();
+    await Promise.all(
+      [...byTarget].map(async ([id, list]) => {
+        for (const e of await this.deliver(id, list, stale)) refused.add(e);
+      }),
+    );
+    if (stale()) return false;
+    for (const e of entries) {
+      if (refused.has(e)) {
+        if (e.drop) this.strayWrite(e.key);
+        continue;
+      }
+      if (e.drop) await this.dropOrRetry(e.key, e.record.siblings);
+    }
+    return refused.size === 0;
+  }
+
+  /**
+   * Delivers `entries` to `to`: retried with backoff while `to` does not answer (until the walk
+   * is stale); resolves with the entries `to` refused one by one.
+   */
+  private async deliver(to: NodeId, entries: readonly RoundEntry[], stale: () => boolean): Promise<RoundEntry[]> {
+    let backoffMs = RETRY_BACKOFF_MS.initial;
+    let timeouts = 0;
+    while (!stale()) {
+      try {
+        const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch), (err) => timeouts >= BATCH_TIMEOUTS_MAX && isTimeout(err));
+        this.keysSent += entries.length - refused.length;
+        if (refused.length > 0) {
+          const keys = refused.slice(0, 5).map((r) => r.entry.key);
+          this.deps.log.warn({ to, refused: refused.length, keys, err: messageOf(refused[0]!.err) }, 'transfer keys refused; kept here and retried later, the others go on');
+        }
+        return refused.map((r) => r.entry);
+      } catch (err) {
+        timeouts = isTimeout(err) ? timeouts + 1 : 0;
+        this.deps.log.warn({ to, keys: entries.length, err: messageOf(err), retryInMs: backoffMs }, 'transfer batch failed; retrying');
+      }
+      await new Promise<void>((resolve) => this.deps.clock.setTimer(backoffMs, resolve));
+      backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS.max);
+    }
+    return [...entries];
+  }
+
+  private async put(to: NodeId, entries: readonly RoundEntry[]): Promise<void> {
+    const request: PeerRequest = { kind: 'replica_put_batch', entries: entries.map((e) => ({ key: e.key, record: e.record })) };
+    const reply = await this.deps.transport.request(to, request, this.deps.requestTimeoutMs * 5);
+    if (reply.kind !== 'replica_put_ok') throw new Error(`unexpected reply ${reply.kind}`);
+  }
+
+  private tooLarge(key: string, record: RoundEntry['record']): boolean {
+    if (!fitsNoBatch(key, record)) return false;
+    this.keysTooLarge++;
+    this.deps.log.warn({ key, bytes: batchEntryBytes(key, record) }, 'key too large for any message; kept here, not transferred');
+    return true;
+  }
+
+  /**
    * A write reached this node for a key it does not replicate (the sender's ring view was older
-   * than ours, or a transfer raced a ring change). Collect such keys briefly, then hand them to
-   * their replicas and drop them here, so no stray copy outlives the ring change.
+   * than ours, or a transfer raced a ring change), or a receiver refused a key this node leaves.
+   * Collect such keys briefly, then hand them to their replicas and drop them here, so no stray
+   * copy outlives the ring change.
    */
   strayWrite(key: string): void {
     this.strays.add(key);
     if (this.strayTimer !== undefined) return;
-    this.strayTimer = this.deps.clock.setTimer(STRAY_DELAY_MS, () => {
+    this.strayTimer = this.deps.clock.setTimer(this.strayDelayMs, () => {
       this.strayTimer = undefined;
       void this.handOffStrays();
     });
@@ -126,22 +216,21 @@ export class RingTransfer {
     const keys = [...this.strays].slice(0, TRANSFER_BATCH_KEYS_MAX);
     for (const key of keys) this.strays.delete(key);
     if (ring === undefined || keys.length === 0) return;
-    const byTarget = new Map<NodeId, Array<{ key: string; siblings: readonly Sibling[] }>>();
-    const drops: Array<{ key: string; siblings: readonly Sibling[] }> = [];
-    for (const key of keys) {
-      const siblings = this.deps.store.read(key);
-      const next = ring.preferenceList(key, this.deps.n);
-      if (siblings.length === 0 || next.includes(this.deps.self)) continue;
-      for (const id of next) {
-        let list = byTarget.get(id);
-        if (list === undefined) byTarget.set(id, (list = []));
-        list.push({ key, siblings });
-      }
-      drops.push({ key, siblings });
-    }
     const generation = this.generation;
-    await Promise.all([...byTarget].map(([id, entries]) => this.sendUntilAcked(id, entries, () => generation !== this.generation)));
-    if (generation === this.generation) for (const d of drops) await this.dropOrRetry(d.key, d.siblings);
+    const stale = () => generation !== this.generation;
+    const round = new BatchBuilder<RoundEntry>();
+    let allTaken = true;
+    for (const key of keys) {
+      const record = this.deps.store.readEncoded(key);
+      const next = ring.preferenceList(key, this.deps.n);
+      if (record.siblings.length === 0 || next.includes(this.deps.self) || this.tooLarge(key, record)) continue;
+      const entry: RoundEntry = { key, record, to: next, drop: true };
+      if (!round.fits(entry)) allTaken = (await this.sendRound(round.take(), stale)) && allTaken;
+      round.add(entry);
+    }
+    if (round.size > 0) allTaken = (await this.sendRound(round.take(), stale)) && allTaken;
+    // Refused keys came back into `strays`: wait longer before offering them again.
+    this.strayDelayMs = allTaken ? STRAY_DELAY_MS : Math.min(this.strayDelayMs * 2, STRAY_DELAY_MAX_MS);
     if (this.strays.size > 0) this.strayWrite([...this.strays][0]!);
   }
 
@@ -150,21 +239,8 @@ export class RingTransfer {
     if (await this.deps.store.removeIfUnchanged(key, sent)) this.keysDropped++;
     else this.strayWrite(key);
   }
+}
 
-  private async sendUntilAcked(to: NodeId, entries: Array<{ key: string; siblings: readonly Sibling[] }>, stale: () => boolean): Promise<void> {
-    let backoffMs = RETRY_BACKOFF_MS.initial;
-    while (!stale()) {
-      try {
-        const reply = await this.deps.transport.request(to, { kind: 'replica_put_batch', entries }, this.deps.requestTimeoutMs * 5);
-        if (reply.kind === 'replica_put_ok') {
-          this.keysSent += entries.length;
-          return;
-        }
-      } catch (err) {
-        this.deps.log.warn({ to, keys: entries.length, err: (err as Error).message, retryInMs: backoffMs }, 'transfer batch failed; retrying');
-      }
-      await new Promise<void>((resolve) => this.deps.clock.setTimer(backoffMs, resolve));
-      backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS.max);
-    }
-  }
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

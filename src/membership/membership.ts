@@ -1,6 +1,7 @@
 // This node's view of the cluster: the membership table and its change log, kept durable in
 // the meta space, spread by push-pull gossip and updated by ping failure detection (the seed's
-// rules). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator;
+// rules). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator,
+// whose changes open a new epoch that detector verdicts and refutations cannot override;
 // `down` is a transient status that never changes the ring. Runs on the injected clock, random
 // and transport only.
 import type { Clock, Timer } from '../env/clock.ts';
@@ -11,7 +12,8 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
-import { changeOf, isMemberRecord, isRingMember, mergeRecord, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
+import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
+import { changeOf, isRingMember, MEMBERS_MAX, mergeRecord, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
 
 export interface MembershipConfig {
   /** How often this node gossips with one random peer. */
@@ -36,7 +38,14 @@ export const DEFAULT_MEMBERSHIP_CONFIG: Omit<MembershipConfig, 'n'> = {
   logEntriesMax: 1_000,
 };
 
-export type MembershipErrorCode = 'MEMBER_EXISTS' | 'ADDRESS_IN_USE' | 'UNKNOWN_MEMBER' | 'TOO_FEW_NODES' | 'BAD_MEMBER';
+export type MembershipErrorCode =
+  | 'MEMBER_EXISTS'
+  | 'ADDRESS_IN_USE'
+  | 'UNKNOWN_MEMBER'
+  | 'TOO_FEW_NODES'
+  | 'TOO_MANY_MEMBERS' // the table already holds MEMBERS_MAX records
+  | 'BAD_MEMBER'
+  | 'CORRUPT_TABLE'; // the persisted table does not parse: the node does not start
 
 export class MembershipError extends Error {
   constructor(
@@ -62,8 +71,6 @@ export interface MembershipDeps {
 
 export type RingListener = (previous: Ring | undefined, next: Ring | undefined) => void;
 
-const META_TABLE = 'membership-table';
-const META_LOG = 'membership-log';
 /** Pseudo node id prefix for a join address whose node id is not known yet. */
 export const SEED_PREFIX = 'seed:';
 
@@ -84,6 +91,12 @@ export class Membership {
   readonly detectorTransitions = { down: 0, up: 0 };
 
   constructor(private readonly deps: MembershipDeps) {
+    // Our own record travels in every gossip, where peers refuse a frame with a bad field: a bad
+    // id or address here would silently cut this node off, so it stops the start instead.
+    const { self, selfPeer, selfHttp } = deps;
+    if (!isNodeId(self)) throw new MembershipError('BAD_MEMBER', `bad node id ${JSON.stringify(self)}: use ${NODE_ID_RULE}`);
+    if (parseHostPort(selfPeer) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised peer address ${JSON.stringify(selfPeer)}: expected HOST:PORT`);
+    if (selfHttp !== '' && parseHostPort(selfHttp) === undefined) throw new MembershipError('BAD_MEMBER', `bad advertised http address ${JSON.stringify(selfHttp)}: expected HOST:PORT`);
     this.load();
   }
 
@@ -93,12 +106,19 @@ export class Membership {
    */
   bootstrap(peers: ReadonlyArray<{ id: NodeId; peer: string }>): void {
     if (this.records.size > 0) return;
+    if (peers.length > MEMBERS_MAX) throw new MembershipError('TOO_MANY_MEMBERS', `${peers.length} bootstrap peers, more than ${MEMBERS_MAX}`);
+    for (const p of peers) {
+      if (!isNodeId(p.id)) throw new MembershipError('BAD_MEMBER', `bad bootstrap node id ${JSON.stringify(p.id)}: use ${NODE_ID_RULE}`);
+      if (parseHostPort(p.peer) === undefined) throw new MembershipError('BAD_MEMBER', `bad bootstrap peer address ${JSON.stringify(p.peer)}: expected HOST:PORT`);
+    }
     for (const p of peers) {
       this.apply({
         id: p.id,
         peer: p.peer,
         http: p.id === this.deps.self ? this.deps.selfHttp : '',
         status: 'up',
+        // The bootstrap list is the cluster's first operator action: epoch 0.
+        epoch: 0,
         version: 1,
         // Our own record carries our HTTP address; stamping it as our change lets it win the
         // version-1 tie against the address-less bootstrap records on the other nodes.
@@ -194,6 +214,9 @@ export class Membership {
     if (http !== '' && parseHostPort(http) === undefined) throw new MembershipError('BAD_MEMBER', `bad http address "${http}": expected HOST:PORT`);
     const existing = this.records.get(id);
     if (existing !== undefined && existing.status !== 'removed') throw new MembershipError('MEMBER_EXISTS', `node ${id} is already a member (${existing.status})`);
+    if (existing === undefined && this.records.size >= MEMBERS_MAX) {
+      throw new MembershipError('TOO_MANY_MEMBERS', `the table already holds ${MEMBERS_MAX} records (removed nodes included); re-add a removed id instead`);
+    }
     for (const r of this.records.values()) {
       if (r.id !== id && r.status !== 'removed' && (r.peer === peer || (http !== '' && r.http === http))) {
         throw new MembershipError('ADDRESS_IN_USE', `address already used by member ${r.id}`);
@@ -204,6 +227,8 @@ export class Membership {
       peer,
       http,
       status: 'up',
+      // An operator change opens a new epoch, which no older detector verdict can override.
+      epoch: (existing?.epoch ?? 0) + 1,
       version: (existing?.version ?? 0) + 1,
       changedBy: this.deps.self,
       changedAtMs: this.deps.clock.nowMs(),
@@ -225,7 +250,14 @@ export class Membership {
     if (members - 1 < this.deps.config.n) {
       throw new MembershipError('TOO_FEW_NODES', `removing ${id} would leave ${members - 1} nodes, fewer than N=${this.deps.config.n} replicas`);
     }
-    this.apply({ ...existing, status: 'removed', version: existing.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
+    this.apply({
+      ...existing,
+      status: 'removed',
+      epoch: existing.epoch + 1,
+      version: existing.version + 1,
+      changedBy: this.deps.self,
+      changedAtMs: this.deps.clock.nowMs(),
+    });
     this.afterChange();
     this.spreadNow();
     return this.records.get(id)!;
@@ -235,6 +267,7 @@ export class Membership {
   setTransfer(transfer: TransferStatus | null): void {
     const own = this.records.get(this.deps.self);
     if (own === undefined) return;
+    if (transfer !== null && transfer.targets.length > TRANSFER_TARGETS_MAX) throw new Error(`assertion: transfer to ${transfer.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
     this.records.set(this.deps.self, { ...own, transfer, heartbeat: own.heartbeat + 1 });
   }
 
@@ -244,10 +277,17 @@ export class Membership {
     return this.table();
   }
 
-  /** Merges records learned from a peer; validates each. */
-  mergeAll(records: readonly unknown[]): void {
+  /** Merges records learned from a peer (parsed at the boundary: src/protocol/messages.ts). */
+  mergeAll(records: readonly MemberRecord[]): void {
     let changed = false;
-    for (const r of records) if (isMemberRecord(r) && this.apply(r)) changed = true;
+    for (const r of records) {
+      if (!this.records.has(r.id) && this.records.size >= MEMBERS_MAX) {
+        // Only concurrent adds at the limit (or a hostile peer) get here; gossip could not carry more.
+        this.deps.log.warn({ member: r.id, membersMax: MEMBERS_MAX }, 'membership table full: ignoring a new member');
+        continue;
+      }
+      if (this.apply(r)) changed = true;
+    }
     if (changed) this.afterChange();
   }
 
@@ -259,7 +299,9 @@ export class Membership {
     let merged = before === undefined ? incoming : mergeRecord(before, incoming);
     // Someone thinks we are down, or an observer's copy of our record won without our addresses
     // (one that marked us down, then up, before it learned our HTTP address): refute with a
-    // higher version carrying our own addresses, as SWIM does.
+    // higher version carrying our own addresses, as SWIM does. The refutation stays in the
+    // winning record's epoch, so it can never undo an operator change at a higher one, and a
+    // removal is never refuted: only an operator brings a node back.
     const { self, selfHttp, selfPeer } = this.deps;
     if (merged.id === self && merged.status !== 'removed' && (merged.status === 'down' || merged.http !== selfHttp || merged.peer !== selfPeer)) {
       merged = { ...merged, status: 'up', http: selfHttp, peer: selfPeer, version: merged.version + 1, changedBy: self, changedAtMs: this.deps.clock.nowMs() };
@@ -267,9 +309,17 @@ export class Membership {
     this.records.set(incoming.id, merged);
     const change = changeOf(before, merged);
     if (change === undefined) return false;
-    this.changeLog.push({ atMs: this.deps.clock.nowMs(), node: merged.id, change, version: merged.version, by: merged.changedBy, changedAtMs: merged.changedAtMs });
+    this.changeLog.push({
+      atMs: this.deps.clock.nowMs(),
+      node: merged.id,
+      change,
+      epoch: merged.epoch,
+      version: merged.version,
+      by: merged.changedBy,
+      changedAtMs: merged.changedAtMs,
+    });
     if (this.changeLog.length > this.deps.config.logEntriesMax) this.changeLog.splice(0, this.changeLog.length - this.deps.config.logEntriesMax);
-    this.deps.log.info({ member: merged.id, change, version: merged.version, by: merged.changedBy }, 'membership change');
+    this.deps.log.info({ member: merged.id, change, epoch: merged.epoch, version: merged.version, by: merged.changedBy }, 'membership change');
     return true;
   }
 
@@ -364,6 +414,7 @@ export class Membership {
     if (misses >= config.missedPingsMax && record.status === 'up') this.observe(record, 'down');
   }
 
+  /** A detector verdict: a new version within the record's epoch, never a new epoch. */
   private observe(record: MemberRecord, status: 'up' | 'down'): void {
     this.apply({ ...record, status, version: record.version + 1, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() });
     this.afterChange();
@@ -379,15 +430,20 @@ export class Membership {
     this.timers.push(timer);
   }
 
+  /** Reads table and log back; a table that does not parse stops the node with what is wrong. */
   private load(): void {
     const table = this.deps.storage.get('meta', META_TABLE);
     const log = this.deps.storage.get('meta', META_LOG);
     if (table !== undefined) {
-      const parsed: unknown = JSON.parse(Buffer.from(table).toString('utf8'));
-      if (!Array.isArray(parsed) || !parsed.every(isMemberRecord)) throw new Error('assertion: corrupt membership table in meta');
-      for (const r of parsed) this.records.set(r.id, r);
+      const parsed = decodeTable(table);
+      if (!parsed.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (meta key ${META_TABLE}): ${parsed.problem}`);
+      for (const r of parsed.value) this.records.set(r.id, r);
     }
-    if (log !== undefined) this.changeLog = JSON.parse(Buffer.from(log).toString('utf8')) as ChangeLogEntry[];
+    if (log !== undefined) {
+      const { entries, dropped } = decodeLog(log);
+      if (dropped.length > 0) this.deps.log.warn({ dropped: dropped.length, first: dropped[0] }, `membership change log (meta key ${META_LOG}): dropped entries that do not parse`);
+      this.changeLog = entries.slice(-this.deps.config.logEntriesMax);
+    }
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
   }
@@ -395,8 +451,8 @@ export class Membership {
   /** Writes table and log; writes run one after another so the newest state lands last. */
   private persist(): void {
     const writes = [
-      { space: 'meta' as const, key: META_TABLE, value: Buffer.from(JSON.stringify(this.table().map((r) => ({ ...r, transfer: null })))) },
-      { space: 'meta' as const, key: META_LOG, value: Buffer.from(JSON.stringify(this.changeLog)) },
+      { space: 'meta' as const, key: META_TABLE, value: encodeTable(this.table()) },
+      { space: 'meta' as const, key: META_LOG, value: encodeLog(this.changeLog) },
     ];
     this.persisting = this.persisting.then(
       () => this.deps.storage.commit(writes),

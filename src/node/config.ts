@@ -48,6 +48,18 @@ export interface NodeConfig {
   readonly siblingsMax: number;
   /** Largest value accepted (HTTP 413 above it). */
   readonly valueBytesMax: number;
+  /**
+   * Limits of the client HTTP(S) port (finding 8 of issue 13), set on the node:http/https server
+   * (src/api/http-server.ts) and documented in the README. What happens at each is in DEFAULT_CONFIG.
+   */
+  readonly httpConnectionsMax: number;
+  readonly httpHeaderBytesMax: number;
+  readonly httpHandshakeTimeoutMs: number;
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  readonly httpIdleTimeoutMs: number;
+  readonly httpTimeoutCheckMs: number;
 }
 
 export const DEFAULT_CONFIG = {
@@ -72,6 +84,41 @@ export const DEFAULT_CONFIG = {
   clockEntriesMax: 10,
   siblingsMax: 64,
   valueBytesMax: 1024 * 1024,
+  /**
+   * Connections open at once on the HTTP port; past it a new connection is closed as soon as it
+   * is accepted. Twice the largest benchmarked client count (256 keep-alive connections, see
+   * BENCHMARKS.md), 64 of them dashboards at most. Bounds memory: an authenticated client can
+   * hold one body of up to valueBytesMax per connection (512 MiB in all, for at most
+   * httpRequestTimeoutMs); an unauthenticated one only its headers (secure nodes check the
+   * credential before reading a body).
+   */
+  httpConnectionsMax: 512,
+  /** Request line and headers together; larger answers 431. Node's own default, named here. */
+  httpHeaderBytesMax: 16 * 1024,
+  /** A TLS handshake must finish within this or the connection is closed (node's default: 120 s). */
+  httpHandshakeTimeoutMs: 10_000,
+  /**
+   * A request's headers must all arrive within this (408 and close otherwise). A client on a LAN
+   * sends them in well under a millisecond; 10 s forgives a stalled link, not a slowloris.
+   */
+  httpHeadersTimeoutMs: 10_000,
+  /**
+   * A whole request, headers and body, must arrive within this (408 and close otherwise): a
+   * 1 MiB value at 35 KiB/s or faster. Keeps a slow sender from holding a body buffer for minutes.
+   */
+  httpRequestTimeoutMs: 30_000,
+  /**
+   * An idle keep-alive connection is closed after this (announced in the Keep-Alive header, so
+   * clients close first). Clients with keep-alive pools reuse a connection far sooner.
+   */
+  httpKeepAliveTimeoutMs: 5_000,
+  /**
+   * A connection with no traffic either way (a client that stopped reading its answer) is closed
+   * after this. Far above the coordinator's requestTimeoutMs; dashboards' streams write every second.
+   */
+  httpIdleTimeoutMs: 30_000,
+  /** How often the server checks the headers and request deadlines: they fire at most this late. */
+  httpTimeoutCheckMs: 1_000,
 } as const;
 
 /** Parses `n1=127.0.0.1:7101,n2=127.0.0.1:7102`; throws with a message naming the bad part. */
@@ -86,4 +133,44 @@ export function parsePeerList(text: string): PeerAddress[] {
     peers.push({ id: match[1]!, host: match[2]!, port });
   }
   return peers;
+}
+
+/** The HTTP limits an operator may set (`dynakv node start --http-limit NAME=VALUE`). */
+export const HTTP_LIMIT_NAMES = [
+  'httpConnectionsMax',
+  'httpHeaderBytesMax',
+  'httpHandshakeTimeoutMs',
+  'httpHeadersTimeoutMs',
+  'httpRequestTimeoutMs',
+  'httpKeepAliveTimeoutMs',
+  'httpIdleTimeoutMs',
+  'httpTimeoutCheckMs',
+] as const;
+
+export type HttpLimits = { -readonly [K in (typeof HTTP_LIMIT_NAMES)[number]]: number };
+
+/** Largest value any limit takes: about 24 days in ms (node's timer limit), or that many connections or bytes. */
+const HTTP_LIMIT_MAX = 2 ** 31 - 1;
+
+/**
+ * Parses `NAME=VALUE` pairs (comma-separated or repeated) into limits over the defaults; throws
+ * with a message naming the bad part. Values are whole numbers from 1 (every limit must bound).
+ */
+export function parseHttpLimits(parts: readonly string[], base: HttpLimits = DEFAULT_CONFIG): HttpLimits {
+  const limits: HttpLimits = Object.fromEntries(HTTP_LIMIT_NAMES.map((name) => [name, base[name]])) as HttpLimits;
+  for (const part of parts.flatMap((p) => p.split(',')).map((p) => p.trim()).filter((p) => p !== '')) {
+    const match = /^([A-Za-z]+)=(\d{1,10})$/.exec(part);
+    const name = match?.[1] as (typeof HTTP_LIMIT_NAMES)[number] | undefined;
+    if (match === null || name === undefined || !HTTP_LIMIT_NAMES.includes(name)) {
+      throw new Error(`bad --http-limit "${part}": expected NAME=NUMBER with NAME one of ${HTTP_LIMIT_NAMES.join(', ')}`);
+    }
+    const value = Number(match[2]);
+    if (value < 1 || value > HTTP_LIMIT_MAX) throw new Error(`bad --http-limit "${part}": must be 1..${HTTP_LIMIT_MAX}`);
+    limits[name] = value;
+  }
+  // node:http refuses a headers deadline past the whole request's.
+  if (limits.httpHeadersTimeoutMs > limits.httpRequestTimeoutMs) {
+    throw new Error(`httpHeadersTimeoutMs (${limits.httpHeadersTimeoutMs}) must not exceed httpRequestTimeoutMs (${limits.httpRequestTimeoutMs})`);
+  }
+  return limits;
 }

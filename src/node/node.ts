@@ -11,12 +11,16 @@ import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
 import { Membership } from '../membership/membership.ts';
+import type { NodeActivity } from '../protocol/activity.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
 import { Coordinator } from '../replication/coordinator.ts';
 import { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
+import { deriveKey } from '../security/cluster-secret.ts';
+import { ContextCodec } from '../version/context.ts';
+import { joinClocks, type Sibling } from '../version/siblings.ts';
 import type { NodeConfig } from './config.ts';
 
 export interface NodeWorld {
@@ -40,12 +44,32 @@ export interface LocalStats {
   readonly sync: SyncProgress & SyncTotals;
 }
 
+/** A client's write: `context` is the string a read returned ('' for a blind write). */
+export interface ClientWrite {
+  readonly key: string;
+  /** null deletes. */
+  readonly value: Uint8Array | null;
+  readonly contentType: string;
+  readonly context: string;
+  readonly w?: number;
+}
+
+/** A key's versions (tombstones included) and the context a client sends back to supersede them. */
+export interface VersionsRead {
+  readonly siblings: readonly Sibling[];
+  readonly context: string;
+}
+
 export class DynakvNode {
   readonly coordinator: Coordinator;
+  /** Issues and checks client contexts (authenticated with the cluster's context key). */
+  private readonly contexts: ContextCodec;
   readonly membership: Membership;
   readonly transfer: RingTransfer;
   readonly hints: HintDelivery;
   readonly antiEntropy: AntiEntropy;
+  /** Answers peers' `activity` requests; installed by whoever serves a dashboard (src/ui/routes.ts). */
+  private activitySource: (() => NodeActivity) | undefined;
 
   private constructor(
     readonly config: NodeConfig,
@@ -53,6 +77,7 @@ export class DynakvNode {
     readonly store: ReplicaStore,
     dots: DotCounter,
   ) {
+    this.contexts = new ContextCodec(deriveKey(config.clusterSecret, 'context'));
     this.membership = new Membership({
       self: config.id,
       selfPeer: config.advertisePeer,
@@ -143,7 +168,7 @@ export class DynakvNode {
 
   /** Opens the node's durable state and starts answering peers, gossiping and pinging. */
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
-    const dots = await DotCounter.open(world.storage);
+    const dots = await DotCounter.open(world.storage, config.id, world.random);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage), dots);
     node.antiEntropy.rebuild(node.membership.ring());
     node.membership.start();
@@ -164,6 +189,29 @@ export class DynakvNode {
     return this.membership.ring();
   }
 
+  /** Client read through a quorum of R replicas (default config.r). */
+  async get(key: string, r?: number): Promise<VersionsRead> {
+    const { siblings } = await this.coordinator.get(key, r);
+    return { siblings, context: this.contexts.encode(key, joinClocks(siblings)) };
+  }
+
+  /**
+   * Client write (or delete), acknowledged once W replicas hold it durably; returns the new
+   * version's context. A context this cluster did not issue for this key is refused with
+   * ContextError (BAD_CONTEXT) before anything happens.
+   */
+  async put(write: ClientWrite): Promise<string> {
+    const context = this.contexts.decode(write.key, write.context);
+    const clock = await this.coordinator.put({ key: write.key, value: write.value, contentType: write.contentType, context, ...(write.w !== undefined ? { w: write.w } : {}) });
+    return this.contexts.encode(write.key, clock);
+  }
+
+  /** The versions this node's own replica holds (no quorum), with their context. */
+  readLocal(key: string): VersionsRead {
+    const siblings = this.store.read(key);
+    return { siblings, context: this.contexts.encode(key, joinClocks(siblings)) };
+  }
+
   stats(): LocalStats {
     return {
       node: this.config.id,
@@ -175,6 +223,11 @@ export class DynakvNode {
       readRepairs: this.coordinator.readRepairs,
       sync: { ...this.antiEntropy.status(), ...this.antiEntropy.totals },
     };
+  }
+
+  /** Installs what this node answers to a peer's `activity` request (none: it answers null). */
+  setActivitySource(source: () => NodeActivity): void {
+    this.activitySource = source;
   }
 
   stop(): void {
@@ -201,7 +254,8 @@ export class DynakvNode {
         await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
-        await Promise.all(request.entries.map((e) => this.store.merge(e.key, e.siblings)));
+        // A tombstone this node already purged is not taken back (see isPurgedTombstone).
+        await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
@@ -217,11 +271,13 @@ export class DynakvNode {
           return { kind: 'forward_put_failed', code: err.code, message: err.message, ...err.replies };
         }
       case 'gossip':
-        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records as never[]) };
+        return { kind: 'gossip_ok', records: this.membership.receiveGossip(request.records) };
       case 'ae_level':
       case 'ae_bucket':
       case 'replica_get_batch':
         return this.antiEntropy.handle(request);
+      case 'activity':
+        return { kind: 'activity_ok', activity: this.activitySource?.() ?? null };
       case 'ping':
         return { kind: 'pong' };
     }

@@ -1,4 +1,4 @@
-// Production wiring of one node: LMDB storage, TCP peer transport, real clock and randomness,
+// Production wiring of one node: LMDB storage, TCP peer transport (mutual TLS unless insecure), real clock and randomness,
 // pino logs, the fastify HTTP API with /metrics and the /ui dashboard. Everything else in a
 // node is the same code the simulator runs; this module is the only one that knows which world
 // it is in.
@@ -10,6 +10,8 @@ import { realClock } from '../env/real-clock.ts';
 import { realRandom } from '../env/real-random.ts';
 import { directoryBytes, NodeMetrics } from '../metrics/node-metrics.ts';
 import { kvObserver, observeRequests } from '../metrics/request-hook.ts';
+import { SEED_PREFIX } from '../membership/membership.ts';
+import type { NodeCerts } from '../security/certs.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import { openLmdbStorage } from '../storage/lmdb-storage.ts';
 import { watchEventLoopStalls } from './stall-watch.ts';
@@ -18,8 +20,16 @@ import { registerDashboard } from '../ui/routes.ts';
 import type { NodeConfig } from './config.ts';
 import { DynakvNode } from './node.ts';
 
+/**
+ * How a node proves itself and checks others: `secure` with a loaded certs dir (peer mutual TLS;
+ * NodeConfig.clusterSecret must be the dir's cluster.secret), or explicitly `insecure` (plain TCP
+ * that trusts any hello; the node logs a warning once).
+ */
+export type NodeSecurity = { readonly mode: 'secure'; readonly certs: NodeCerts } | { readonly mode: 'insecure' };
+
 export interface ProductionOptions {
   readonly config: NodeConfig;
+  readonly security: NodeSecurity;
   readonly dataDir: string;
   readonly httpHost: string;
   readonly httpPort: number;
@@ -40,6 +50,16 @@ export interface RunningNode {
 export async function startProductionNode(options: ProductionOptions): Promise<RunningNode> {
   const { config } = options;
   const log = options.logger ?? pino({ base: { node: config.id } });
+  const { security } = options;
+  if (security.mode === 'secure') {
+    if (security.certs.id !== config.id) throw new Error(`the certificate in ${security.certs.dir} is for node ${security.certs.id}, not ${config.id}`);
+    if (!Buffer.from(config.clusterSecret).equals(security.certs.clusterSecret)) throw new Error('assertion: config.clusterSecret is not the certs dir\'s cluster.secret');
+  } else {
+    log.warn(
+      { mode: 'insecure' },
+      'insecure mode: the peer port takes any connection that says hello, unencrypted, the HTTP port serves anyone without a credential over plain http, and the cluster secret derives from the cluster name; use --certs-dir outside a trusted test network',
+    );
+  }
   const lmdbDir = join(options.dataDir, 'lmdb');
   const storage = await openLmdbStorage(lmdbDir, {
     // A commit this slow holds back every write queued behind it (replicas ack only once durable).
@@ -56,11 +76,14 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
     parseRequest: parsePeerRequest,
     parseReply: parsePeerReply,
     log,
+    ...(security.mode === 'secure' ? { tls: { ca: security.certs.ca, cert: security.certs.cert, key: security.certs.key } } : {}),
+    isSeed: (id) => id.startsWith(SEED_PREFIX),
   });
   await transport.listen();
   node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
   const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
-  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics) });
+  // Secure: HTTPS with the node's certificate, and a client credential on every route but /health.
+  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics), ...(security.mode === 'secure' ? { tls: security.certs } : {}) });
   observeRequests(http, metrics);
   registerDashboard(http, { node, metrics, log });
   const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });

@@ -4,6 +4,9 @@
 // Versions on the hot paths travel as EncodedRecord: the record bytes a replica stores, carried
 // as one msgpack extension, so they are encoded once by the coordinator and stored as received.
 import { addExtension } from 'msgpackr';
+import { parseMemberRecords, type MemberRecord } from '../membership/table.ts';
+import { frameBytesMaxDefault } from '../transport/frame-codec.ts';
+import { parseNodeActivity, type NodeActivity } from './activity.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { isVClock, type VClock } from '../version/vclock.ts';
@@ -38,16 +41,22 @@ export type PeerRequest =
       readonly context: VClock;
       readonly w: number;
     }
-  /** Merge many keys at once (ring-change transfers); reply once all are durable. */
-  | { readonly kind: 'replica_put_batch'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
-  /** Push-pull gossip: here is my membership table, send me yours. Records are validated on merge. */
-  | { readonly kind: 'gossip'; readonly records: readonly unknown[] }
+  /**
+   * Merge many keys at once (hints, ring-change transfers, anti-entropy pushes); reply once all
+   * are durable. At most TRANSFER_BATCH_KEYS_MAX entries of at most TRANSFER_BATCH_BYTES_MAX
+   * (batchEntryBytes), except that one entry alone may be larger (up to BATCH_ENTRY_BYTES_MAX).
+   */
+  | { readonly kind: 'replica_put_batch'; readonly entries: readonly BatchEntry[] }
+  /** Push-pull gossip: here is my membership table (at most MEMBERS_MAX records), send me yours. */
+  | { readonly kind: 'gossip'; readonly records: readonly MemberRecord[] }
   /** Anti-entropy: the Merkle hashes of my tree for `range` at `level`, at these indexes. */
   | { readonly kind: 'ae_level'; readonly range: string; readonly level: number; readonly indexes: readonly number[] }
   /** Anti-entropy: the keys (and record digests) you hold in these leaves of `range`. */
   | { readonly kind: 'ae_bucket'; readonly range: string; readonly leaves: readonly number[] }
-  /** Send your replicas of these keys. */
+  /** Send your replicas of these keys (at most TRANSFER_BATCH_KEYS_MAX), as many as fit a batch. */
   | { readonly kind: 'replica_get_batch'; readonly keys: readonly string[] }
+  /** For the asker's dashboard: what you are doing (src/protocol/activity.ts). */
+  | { readonly kind: 'activity' }
   | { readonly kind: 'ping' };
 
 export type PeerReply =
@@ -63,17 +72,74 @@ export type PeerReply =
       readonly ok?: number;
       readonly needed?: number;
     }
-  | { readonly kind: 'gossip_ok'; readonly records: readonly unknown[] }
+  | { readonly kind: 'gossip_ok'; readonly records: readonly MemberRecord[] }
   | { readonly kind: 'ae_level_ok'; readonly hashes: readonly string[] }
   /** [key, record digest] pairs: tuples, because listings are most of anti-entropy's bytes. */
   | { readonly kind: 'ae_bucket_ok'; readonly entries: ReadonlyArray<readonly [string, string]> }
-  | { readonly kind: 'replica_get_batch_ok'; readonly entries: ReadonlyArray<{ readonly key: string; readonly siblings: readonly Sibling[] }> }
+  /**
+   * The asked keys' records, cut like a replica_put_batch (a key the replica does not hold comes
+   * with an empty record); `left`: asked keys that did not fit, to ask for again; `tooLarge`:
+   * asked keys whose record exceeds BATCH_ENTRY_BYTES_MAX, which no message can carry.
+   */
+  | {
+      readonly kind: 'replica_get_batch_ok';
+      readonly entries: readonly BatchEntry[];
+      readonly left: readonly string[];
+      readonly tooLarge: readonly string[];
+    }
   /** The peer has no tree for that range (its ring view differs); try again later. */
   | { readonly kind: 'ae_unavailable'; readonly reason: string }
+  /** null when the node has no activity source (it serves no dashboard, e.g. in the simulator). */
+  | { readonly kind: 'activity_ok'; readonly activity: NodeActivity | null }
   | { readonly kind: 'pong' };
 
-/** Entries per replica_put_batch: bounds a frame to about entries x value size. */
+/** One key's record in a batch, as record bytes: its size is known without encoding it again. */
+export interface BatchEntry {
+  readonly key: string;
+  readonly record: EncodedRecord;
+}
+
+/** Entries per batch (replica_put_batch, replica_get_batch and its reply): bounds per-key work. */
 export const TRANSFER_BATCH_KEYS_MAX = 256;
+
+/**
+ * Target size of a batch, summed by batchEntryBytes: a sender closes a batch before it would
+ * pass this, and a receiver refuses a batch of several entries above it. A quarter of the
+ * default frame limit, so a batch always fits a frame with room to spare, and one batch of
+ * records costs at most this much memory on each side while it is in flight.
+ */
+export const TRANSFER_BATCH_BYTES_MAX = 8 * 1024 * 1024;
+
+/**
+ * Room kept in a frame for everything but one entry's record and key: the envelope, the message
+ * fields and a reply's `left` and `tooLarge` key lists (TRANSFER_BATCH_KEYS_MAX keys of at most
+ * KEY_BYTES_MAX bytes each, about 260 KiB).
+ */
+export const BATCH_FRAME_OVERHEAD_BYTES = 1024 * 1024;
+
+/**
+ * The largest entry any batch can carry: a record larger than a batch goes alone, and one larger
+ * than this fits no frame (frameBytesMaxDefault), so senders log it and skip it (the record stays
+ * where it is) rather than send a message the transport must refuse.
+ */
+export const BATCH_ENTRY_BYTES_MAX = frameBytesMaxDefault - BATCH_FRAME_OVERHEAD_BYTES;
+
+/** Per-entry msgpack framing (map header, field names, lengths) beyond the key and record bytes. */
+const BATCH_ENTRY_OVERHEAD_BYTES = 32;
+
+/** What one entry adds to a batch's encoded size (an upper bound). */
+export function batchEntryBytes(key: string, record: EncodedRecord): number {
+  return Buffer.byteLength(key, 'utf8') + record.bytes.length + BATCH_ENTRY_OVERHEAD_BYTES;
+}
+
+/** Whether `entries` is within a batch's bounds: by count, and by bytes unless it is one entry. */
+export function isWithinBatchBounds(entries: readonly BatchEntry[]): boolean {
+  if (entries.length > TRANSFER_BATCH_KEYS_MAX) return false;
+  if (entries.length === 1) return batchEntryBytes(entries[0]!.key, entries[0]!.record) <= BATCH_ENTRY_BYTES_MAX;
+  let bytes = 0;
+  for (const e of entries) bytes += batchEntryBytes(e.key, e.record);
+  return bytes <= TRANSFER_BATCH_BYTES_MAX;
+}
 
 type Fields = Record<string, unknown>;
 
@@ -107,8 +173,18 @@ function isRecord(x: unknown): x is EncodedRecord {
   return x instanceof EncodedRecord && x.decoded();
 }
 
-function isSiblingList(x: unknown): x is readonly Sibling[] {
-  return Array.isArray(x) && x.every(isSibling);
+function isKeyList(x: unknown, lengthMax: number): x is readonly string[] {
+  return Array.isArray(x) && x.length <= lengthMax && x.every(isValidKey);
+}
+
+/**
+ * A batch's entries: bounded by count and bytes before any record is decoded (sizes come from
+ * the received bytes), then every record decoded once.
+ */
+function isBatch(x: unknown): x is readonly BatchEntry[] {
+  if (!Array.isArray(x) || x.length > TRANSFER_BATCH_KEYS_MAX) return false;
+  if (!x.every((e: unknown) => isObject(e) && isValidKey(e.key) && e.record instanceof EncodedRecord)) return false;
+  return isWithinBatchBounds(x as BatchEntry[]) && x.every((e: BatchEntry) => e.record.decoded());
 }
 
 export function parsePeerRequest(x: unknown): PeerRequest | undefined {
@@ -131,19 +207,20 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':
-      return Array.isArray(x.entries) &&
-        x.entries.length <= TRANSFER_BATCH_KEYS_MAX &&
-        x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings))
-        ? (x as PeerRequest)
-        : undefined;
-    case 'gossip':
-      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerRequest) : undefined;
+      return isBatch(x.entries) ? (x as PeerRequest) : undefined;
+    case 'gossip': {
+      // Every record parses (ids, addresses, finite times, bounded counts) or the frame is malformed.
+      const records = parseMemberRecords(x.records);
+      return records.ok ? { kind: 'gossip', records: records.value } : undefined;
+    }
     case 'ae_level':
       return typeof x.range === 'string' && Number.isSafeInteger(x.level) && isIndexList(x.indexes) ? (x as PeerRequest) : undefined;
     case 'ae_bucket':
       return typeof x.range === 'string' && isIndexList(x.leaves) ? (x as PeerRequest) : undefined;
     case 'replica_get_batch':
-      return Array.isArray(x.keys) && x.keys.length <= TRANSFER_BATCH_KEYS_MAX && x.keys.every(isValidKey) ? (x as PeerRequest) : undefined;
+      return isKeyList(x.keys, TRANSFER_BATCH_KEYS_MAX) ? (x as PeerRequest) : undefined;
+    case 'activity':
+      return { kind: 'activity' };
     case 'ping':
       return { kind: 'ping' };
     default:
@@ -169,11 +246,23 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
         ? (x as PeerReply)
         : undefined;
     case 'replica_get_batch_ok':
-      return Array.isArray(x.entries) && x.entries.every((e: unknown) => isObject(e) && isValidKey(e.key) && isSiblingList(e.siblings)) ? (x as PeerReply) : undefined;
+      return isKeyList(x.left, TRANSFER_BATCH_KEYS_MAX) &&
+        isKeyList(x.tooLarge, TRANSFER_BATCH_KEYS_MAX) &&
+        isBatch(x.entries) &&
+        x.entries.length + x.left.length + x.tooLarge.length <= TRANSFER_BATCH_KEYS_MAX
+        ? (x as PeerReply)
+        : undefined;
     case 'ae_unavailable':
       return typeof x.reason === 'string' ? (x as PeerReply) : undefined;
-    case 'gossip_ok':
-      return Array.isArray(x.records) && x.records.length <= 10_000 ? (x as PeerReply) : undefined;
+    case 'gossip_ok': {
+      const records = parseMemberRecords(x.records);
+      return records.ok ? { kind: 'gossip_ok', records: records.value } : undefined;
+    }
+    case 'activity_ok': {
+      if (x.activity === null) return { kind: 'activity_ok', activity: null };
+      const activity = parseNodeActivity(x.activity);
+      return activity === undefined ? undefined : { kind: 'activity_ok', activity };
+    }
     case 'pong':
       return { kind: 'pong' };
     default:

@@ -7,7 +7,7 @@ import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { ringPosition, type Ring } from '../ring/ring.ts';
-import { EncodedRecord } from '../version/record-codec.ts';
+import { EncodedRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
@@ -160,17 +160,28 @@ export class Coordinator {
 
   private async coordinate(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number): Promise<VClock> {
     const { preferenceList } = placement;
-    const { self, store, dots, transport, clock, config } = this.deps;
+    const { self, store, dots, transport, clock, config, log } = this.deps;
     const { key, value, contentType, context } = request;
-    const counter = await dots.take(highestCounterOf(self, store.read(key), context) + 1);
+    // Counters come from this incarnation's lease alone, never from what a request carries:
+    // contexts are authenticated at the API, and a dot is new because the lease is.
+    const counter = await dots.take();
+    const current = store.read(key);
+    // Every counter this actor issued is below `counter`, so nothing stored or sent can have
+    // seen it. If something claims to, the new version would be born superseded and silently
+    // lost: refuse the write instead of acknowledging it.
+    const seen = highestCounterOf(dots.actor, current, context);
+    if (seen >= counter) {
+      log.error({ key, actor: dots.actor, seen, counter }, 'stored versions claim a dot this node never issued');
+      throw new CoordinationError('CLOCK_AHEAD', `versions of this key claim ${dots.actor}:${seen}, a dot this node has not issued (next is ${counter})`);
+    }
     const sibling: Sibling = {
-      dot: { node: self, counter, timeMs: clock.nowMs() },
+      dot: { node: dots.actor, counter, timeMs: clock.nowMs() },
       // One entry is left for the dot itself, so the full clock stays within clockEntriesMax.
       context: prune(context, config.clockEntriesMax - 1),
       value,
       contentType,
     };
-    const merged = mergeSiblings(store.read(key), [sibling]);
+    const merged = mergeSiblings(current, [sibling]);
     if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
       throw new CoordinationError(
         'TOO_MANY_SIBLINGS',
@@ -186,6 +197,13 @@ export class Coordinator {
     // writes proceed in parallel: the local replica counts towards W once it is durable.
     // Encoded once: the same bytes go to the local commit and, verbatim, to every replica.
     const record = EncodedRecord.of(merged);
+    // Deletes always pass, so a client can always resolve an oversized key.
+    if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
+      throw new CoordinationError(
+        'RECORD_TOO_LARGE',
+        `with this write the key's versions would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); read it and write back with its context to resolve its siblings`,
+      );
+    }
     const local = store.replace(key, merged, record.bytes);
     // Fallbacks are computed only if some replica needs a hint, and shared so that each serves
     // one owner.
@@ -316,5 +334,12 @@ function quorumFailed(op: 'read' | 'write', ok: number, needed: number, asked: n
 }
 
 function isCoordinationCode(code: string): code is CoordinationError['code'] {
-  return code === 'QUORUM_FAILED' || code === 'BAD_QUORUM' || code === 'TOO_MANY_SIBLINGS' || code === 'COORDINATOR_UNREACHABLE';
+  return (
+    code === 'QUORUM_FAILED' ||
+    code === 'BAD_QUORUM' ||
+    code === 'TOO_MANY_SIBLINGS' ||
+    code === 'COORDINATOR_UNREACHABLE' ||
+    code === 'RECORD_TOO_LARGE' ||
+    code === 'CLOCK_AHEAD'
+  );
 }

@@ -1,23 +1,61 @@
-// Hands out this node's write counters (the `counter` of each dot it creates). Counters must
-// never repeat, even across crashes, or two different writes would share a dot and one would
-// silently shadow the other. We lease blocks: the ceiling is persisted before any counter below
-// it is used, and a restart resumes at the persisted ceiling, skipping whatever was unused.
+// Hands out this node's dots: the actor id that names this incarnation of the node in vector
+// clocks, and the counters of the versions it creates. A dot must never repeat, even across
+// crashes and lost disks, or two different writes would share it and one would silently shadow
+// the other. Counters are leased in blocks (the ceiling is persisted before any counter below it
+// is used, and a restart resumes at the persisted ceiling); the actor id carries an epoch created
+// at first start and kept in the same store, so a node restarted on an empty disk is a new actor
+// (Riak's vnode ids) and can never reissue a dot of its earlier life.
+import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
+import type { NodeId } from '../env/transport.ts';
 
-const META_KEY = 'dot-ceiling';
+const CEILING_KEY = 'dot-ceiling';
+const EPOCH_KEY = 'actor-epoch';
 /** Counters per lease: one small meta commit per this many writes. */
 export const DOT_LEASE_SIZE = 100_000;
+/** Separates a node id from its epoch in an actor id; node ids never contain it. */
+export const ACTOR_SEPARATOR = '#';
+/** Epochs are 10 base-36 characters (about 51 random bits): two incarnations of one id never collide in practice. */
+const EPOCH_CHARS = 10;
+const EPOCH_PATTERN = /^[0-9a-z]{10}$/;
+
+/** The actor id of an incarnation: `<node id>#<epoch>`. */
+export function actorId(node: NodeId, epoch: string): string {
+  return `${node}${ACTOR_SEPARATOR}${epoch}`;
+}
+
+/** The node id an actor id belongs to (the id itself for actors written before epochs existed). */
+export function nodeOfActor(actor: string): NodeId {
+  const at = actor.indexOf(ACTOR_SEPARATOR);
+  return at < 0 ? actor : actor.slice(0, at);
+}
 
 function readCeiling(storage: Storage): number {
-  const bytes = storage.get('meta', META_KEY);
+  const bytes = storage.get('meta', CEILING_KEY);
   if (bytes === undefined) return 0;
   const value = Number(Buffer.from(bytes).toString('utf8'));
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`assertion: corrupt ${META_KEY} in meta`);
+  if (!Number.isSafeInteger(value) || value < 0 || !Number.isSafeInteger(value + 2 * DOT_LEASE_SIZE)) {
+    throw new Error(`corrupt ${CEILING_KEY} in meta: ${JSON.stringify(Buffer.from(bytes).toString('utf8').slice(0, 40))}`);
+  }
   return value;
 }
 
+function readEpoch(storage: Storage): string | undefined {
+  const bytes = storage.get('meta', EPOCH_KEY);
+  if (bytes === undefined) return undefined;
+  const epoch = Buffer.from(bytes).toString('utf8');
+  if (!EPOCH_PATTERN.test(epoch)) throw new Error(`corrupt ${EPOCH_KEY} in meta: ${JSON.stringify(epoch.slice(0, 40))}`);
+  return epoch;
+}
+
+function newEpoch(random: Random): string {
+  let epoch = '';
+  for (let i = 0; i < EPOCH_CHARS; i++) epoch += random.nextInt(36).toString(36);
+  return epoch;
+}
+
 function ceilingWrite(value: number) {
-  return { space: 'meta' as const, key: META_KEY, value: Buffer.from(String(value), 'utf8') };
+  return { space: 'meta' as const, key: CEILING_KEY, value: Buffer.from(String(value), 'utf8') };
 }
 
 export class DotCounter {
@@ -27,6 +65,8 @@ export class DotCounter {
 
   private constructor(
     private readonly storage: Storage,
+    /** This incarnation's name in vector clocks. */
+    readonly actor: string,
     private next: number,
     /** Every counter below this is covered by a durable lease. */
     private ceiling: number,
@@ -34,25 +74,38 @@ export class DotCounter {
     this.requested = ceiling;
   }
 
-  /** Opens the counter and durably takes the first lease before returning. */
-  static async open(storage: Storage): Promise<DotCounter> {
+  /**
+   * Opens the counter for node `self` and durably takes the first lease (and, on an empty store,
+   * the new epoch) before returning.
+   */
+  static async open(storage: Storage, self: NodeId, random: Random): Promise<DotCounter> {
+    const stored = readEpoch(storage);
+    const epoch = stored ?? newEpoch(random);
     const start = readCeiling(storage) + 1;
     const ceiling = start + DOT_LEASE_SIZE;
-    await storage.commit([ceilingWrite(ceiling)]);
-    return new DotCounter(storage, start, ceiling);
+    const writes = [ceilingWrite(ceiling)];
+    if (stored === undefined) writes.push({ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') });
+    await storage.commit(writes);
+    return new DotCounter(storage, actorId(self, epoch), start, ceiling);
+  }
+
+  /** The next counter this actor would issue: every counter it ever issued is below it. */
+  get issuedBelow(): number {
+    return this.next;
   }
 
   /**
-   * A fresh counter, at least `atLeast`. Synchronous while the lease covers it; when a context
-   * carries a counter beyond the lease (e.g. copied from before a restart), it first persists a
-   * lease that covers it. Renews in the background at half use.
+   * A fresh counter. Synchronous while the lease covers it; at the edge of the lease it waits
+   * for the next lease to be durable. Renews in the background at half use.
    */
-  take(atLeast: number): number | Promise<number> {
-    const counter = Math.max(this.next, atLeast);
-    if (!Number.isSafeInteger(counter + 2 * DOT_LEASE_SIZE)) throw new RangeError(`dot counter ${counter} is out of range`);
+  take(): number | Promise<number> {
+    const counter = this.next;
+    if (!Number.isSafeInteger(counter + 2 * DOT_LEASE_SIZE)) throw new Error(`assertion: dot counter ${counter} is out of range`);
     this.next = counter + 1;
     if (counter >= this.ceiling) return this.persist(counter + DOT_LEASE_SIZE).then(() => counter);
-    if (this.ceiling - this.next < DOT_LEASE_SIZE / 2) void this.persist(this.next + DOT_LEASE_SIZE).catch(() => {});
+    // Measured against the lease already asked for (durable or in flight), so one renewal is
+    // asked per half lease, not one per write while the renewal commits.
+    if (this.requested - this.next < DOT_LEASE_SIZE / 2) void this.persist(this.requested + DOT_LEASE_SIZE).catch(() => {});
     return counter;
   }
 

@@ -5,7 +5,9 @@ export type CoordinationErrorCode =
   | 'QUORUM_FAILED' // fewer than R/W replicas answered in time
   | 'BAD_QUORUM' // R or W outside 1..N
   | 'TOO_MANY_SIBLINGS' // the write would grow the key past siblingsMax
-  | 'COORDINATOR_UNREACHABLE'; // no preference-list node could coordinate a forwarded write
+  | 'COORDINATOR_UNREACHABLE' // no preference-list node could coordinate a forwarded write
+  | 'RECORD_TOO_LARGE' // the key's versions with this write would exceed RECORD_BYTES_MAX
+  | 'CLOCK_AHEAD'; // stored versions claim this node issued a dot it never issued (corruption)
 
 export class CoordinationError extends Error {
   constructor(

@@ -166,3 +166,48 @@ export class FrameDecoder {
     if (this.buffer.length > decoderBufferRetainBytes) this.buffer = Buffer.alloc(0);
   }
 }
+
+/**
+ * Reads the first frame of a stream, of at most `frameBytesMax` bytes, holding nothing but that
+ * frame's bytes: for the hello of a connection not yet authenticated, whose bytes must cost us
+ * little. A larger declared length is refused on the header alone. Once the frame is complete,
+ * push() returns it with the bytes that followed it in the same chunk (for the stream's
+ * FrameDecoder); the reader must not be pushed again after that.
+ */
+export class FirstFrameReader {
+  readonly frameBytesMax: number;
+  private buffer: Buffer = Buffer.alloc(0);
+  private done = false;
+
+  constructor(frameBytesMax: number) {
+    assertFrameBytesMax(frameBytesMax);
+    this.frameBytesMax = frameBytesMax;
+  }
+
+  /** Bytes held; at most frameHeaderBytes + frameBytesMax. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Undefined while the frame is incomplete. Throws FrameError for an oversized or malformed frame. */
+  push(chunk: Buffer): { readonly payload: unknown; readonly rest: Buffer } | undefined {
+    if (this.done) throw new Error('assertion: FirstFrameReader pushed after its frame');
+    const bytes = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    if (bytes.length >= frameHeaderBytes) {
+      const declared = bytes.readUInt32BE(0);
+      if (declared > this.frameBytesMax) {
+        this.buffer = Buffer.alloc(0);
+        throw new FrameError('FRAME_TOO_LARGE', `declared frame length ${declared} exceeds frameBytesMax ${this.frameBytesMax}`);
+      }
+      const end = frameHeaderBytes + declared;
+      if (bytes.length >= end) {
+        this.done = true;
+        this.buffer = Buffer.alloc(0);
+        return { payload: decodePayload(bytes.subarray(frameHeaderBytes, end)), rest: bytes.subarray(end) };
+      }
+    }
+    // Copied, so a large chunk is not pinned by the few bytes we keep of it.
+    this.buffer = Buffer.from(bytes);
+    return undefined;
+  }
+}

@@ -1,22 +1,29 @@
 // The production peer transport: one persistent, lazily dialed TCP connection per peer carrying
-// length-prefixed msgpack frames (frame-codec.ts) with requests multiplexed by id (envelope.ts).
-// It owns sockets, reconnect backoff, timeouts and per-peer limits. It must not interpret
+// length-prefixed msgpack frames (frame-codec.ts) with requests multiplexed by id (envelope.ts),
+// in mutual TLS when given certificates (both ends prove a node identity signed by the cluster
+// CA, and a hello must name the id its certificate proves), plain TCP otherwise (--insecure).
+// It owns sockets, TLS, reconnect backoff, timeouts and per-peer limits. It must not interpret
 // request or reply bodies beyond the validators it is given, and it must never throw out of a
 // socket event handler: a misbehaving peer costs that peer its connection, never the process.
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import type { Server, Socket } from 'node:net';
+import tls from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
-import { FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
+import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
+import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
+import { describeIdentity, identityOfCertificate } from '../security/identity.ts';
 import { RemoteError } from './remote-error.ts';
 
 /** Requests in flight per peer (each direction) before request() answers OVERLOADED; protects both ends' memory. */
 export const inFlightMaxDefault = 1024;
 /** A peer on the LAN answers a SYN in well under a millisecond; a second means it is not there. */
 export const connectTimeoutMsDefault = 1000;
-/** The dialer sends its hello right after connecting, so an accepted socket silent this long is not a peer. */
+/** The dialer sends its hello right after connecting (and handshaking), so an accepted socket without a hello this long is not a peer. */
 export const helloTimeoutMsDefault = 5000;
 /** Re-dial delay after a failure, doubling per consecutive failure: short enough to notice a restart quickly, capped so a dead peer costs one dial every two seconds. */
 export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
@@ -24,12 +31,37 @@ export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
 export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
 export const inboundConnectionsMaxDefault = 1024;
+/**
+ * Largest frame accepted before a connection's hello: the hello is the only frame allowed then,
+ * and it carries two strings of at most 256 characters (under 600 bytes of msgpack), so an
+ * unauthenticated connection can never make us buffer more than this.
+ */
+export const helloFrameBytesMax = 1024;
+/**
+ * Connections held at once that have not yet said hello (and, with TLS, not yet finished their
+ * handshake): a cluster's peers say hello within milliseconds of connecting, so this is slack for
+ * all of them redialling at once. At the limit the oldest is closed for the newest, so someone
+ * who fills the slots and stays silent cannot lock peers out, only slow their dials. Counted
+ * separately from inboundConnectionsMax. Bounds what strangers can make us hold to about
+ * preAuthConnectionsMax x (frameHeaderBytes + helloFrameBytesMax) of frame bytes (64 KiB),
+ * plus each socket's (and TLS handshake's) own state, for at most helloTimeoutMs each.
+ */
+export const preAuthConnectionsMaxDefault = 64;
 /** Node's timers cannot wait longer (a larger delay fires at once), so neither can a request. */
 export const requestTimeoutMsMax = 2_147_483_647;
 /** Idle time before TCP keepalive probes start: finds a peer whose machine vanished on idle connections. */
 export const keepAliveInitialDelayMs = 10_000;
 
 export type TransportLog = Pick<Log, 'warn' | 'info'> & Partial<Pick<Log, 'debug'>>;
+
+/** Mutual TLS between nodes: PEM texts from the node's certs dir (src/security/certs.ts). */
+export interface PeerTls {
+  /** The cluster CA: the only issuer accepted, both ways. */
+  readonly ca: string | Buffer;
+  /** This node's certificate: its URI SAN must be dynakv://node/<self>. */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
 
 export interface TcpTransportOptions<Req, Rep> {
   readonly self: NodeId;
@@ -54,12 +86,29 @@ export interface TcpTransportOptions<Req, Rep> {
   /** Per socket; must hold at least one largest frame. Default writeQueueBytesMaxDefault. */
   readonly writeQueueBytesMax?: number;
   readonly inboundConnectionsMax?: number;
+  /** Default preAuthConnectionsMaxDefault. */
+  readonly preAuthConnectionsMax?: number;
+  /**
+   * Mutual TLS: a listener takes only peers whose certificate the cluster CA signed and names a
+   * node (not a client), and a dialer only listeners whose certificate names the node it dialed.
+   * Without it, plain TCP that trusts every hello (--insecure).
+   */
+  readonly tls?: PeerTls;
+  /**
+   * Whether `to` is a join seed's pseudo id (an address whose node id is not known yet): with TLS,
+   * the listener there may prove any node identity instead of `to`. Default: none is.
+   */
+  readonly isSeed?: (to: NodeId) => boolean;
 }
 
 export interface TcpTransportStats {
   readonly outboundConnections: number;
   readonly inboundConnections: number;
   readonly pendingRequests: number;
+  /** Accepted connections that have not said hello yet (at most preAuthConnectionsMax). */
+  readonly preAuthConnections: number;
+  /** Frame bytes those connections make us hold (at most preAuthConnections x (frameHeaderBytes + helloFrameBytesMax)). */
+  readonly preAuthBytesHeld: number;
 }
 
 /** One socket with its frame reassembly and write coalescing. */
@@ -131,10 +180,17 @@ interface Link<Rep> {
 
 /** A connection a peer dialed to us: its requests, our replies. */
 interface Inbound {
-  readonly connection: Connection;
+  /** The accepted TCP socket; with TLS, the TLS socket runs over it. Destroying it ends both. */
+  readonly raw: Socket;
+  /** The socket frames travel on: raw itself, or (TLS) the TLS socket once its handshake succeeded. */
+  connection: Connection | undefined;
   readonly remote: string;
-  /** Known once its hello arrived. */
+  /** With TLS: the node id the peer's certificate proves, known after the handshake; its hello must name it. */
+  certPeer: NodeId | undefined;
+  /** Known once its hello arrived; until then the connection is in the pre-auth set. */
   peer: NodeId | undefined;
+  /** Reads the hello, holding at most helloFrameBytesMax; undefined once the hello arrived. */
+  helloReader: FirstFrameReader | undefined;
   helloTimer: NodeJS.Timeout | undefined;
   inFlight: number;
 }
@@ -185,10 +241,18 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private readonly backoffMaxMs: number;
   private readonly writeQueueBytesMax: number;
   private readonly server: Server;
+  /** With TLS: wraps the sockets `server` accepts (it never listens itself). */
+  private readonly tlsServer: tls.Server | undefined;
+  /** With TLS: inbound connections in their handshake, by remote address (unique among open TCP connections to one port). */
+  private readonly handshaking = new Map<string, Inbound>();
+  private readonly tlsClient: tls.ConnectionOptions | undefined;
   /** Encoded once: it never changes, and encoding it here proves at construction that it fits frameBytesMax. */
   private readonly helloFrame: Buffer;
   private readonly links = new Map<NodeId, Link<Rep>>();
   private readonly inbound = new Set<Inbound>();
+  /** Inbound connections without a hello yet, oldest first (a Set keeps insertion order). */
+  private readonly preAuth = new Set<Inbound>();
+  private readonly preAuthConnectionsMax: number;
   private handler: RequestHandler<Req, Rep> | undefined;
   private listening = false;
   private closed = false;
@@ -205,9 +269,10 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.backoffMaxMs = options.reconnectBackoffMs?.max ?? reconnectBackoffMsDefault.max;
     this.writeQueueBytesMax = options.writeQueueBytesMax ?? writeQueueBytesMaxDefault;
     const inboundConnectionsMax = options.inboundConnectionsMax ?? inboundConnectionsMaxDefault;
+    this.preAuthConnectionsMax = options.preAuthConnectionsMax ?? preAuthConnectionsMaxDefault;
 
     // Peers refuse hellos outside these bounds (envelope.ts), so refuse to start with them.
-    if (options.self.length === 0 || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be 1..${nodeIdLengthMax} characters`);
+    if (!isNodeId(options.self) || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be a node id (${NODE_ID_RULE}), got ${JSON.stringify(options.self)}`);
     if (options.cluster.length > clusterLengthMax) throw new RangeError(`cluster must be at most ${clusterLengthMax} characters`);
     assertPositiveInteger('frameBytesMax', this.frameBytesMax);
     assertPositiveInteger('inFlightMax', this.inFlightMax);
@@ -216,6 +281,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     assertPositiveInteger('reconnectBackoffMs.initial', this.backoffInitialMs);
     assertPositiveInteger('reconnectBackoffMs.max', this.backoffMaxMs);
     assertPositiveInteger('inboundConnectionsMax', inboundConnectionsMax);
+    assertPositiveInteger('preAuthConnectionsMax', this.preAuthConnectionsMax);
     if (this.backoffMaxMs < this.backoffInitialMs) throw new RangeError('reconnectBackoffMs.max must be >= initial');
     // Otherwise a largest frame could never be queued and would always answer OVERLOADED.
     if (this.writeQueueBytesMax < frameHeaderBytes + this.frameBytesMax) {
@@ -224,6 +290,24 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
     this.helloFrame = encodeFrame({ t: 'hello', from: options.self, cluster: options.cluster } satisfies Envelope, this.frameBytesMax);
 
+    if (options.tls !== undefined) {
+      const own = ownIdentity(options.tls.cert);
+      if (own !== options.self) throw new RangeError(`tls.cert must be a node certificate for ${options.self}, it is for ${own}`);
+      const { ca, cert, key } = options.tls;
+      // TLS 1.3 only: both ends are ours, and it encrypts the certificates too.
+      // rejectUnauthorized is off so that a refused certificate reaches onSecureInbound, which
+      // refuses it there with a logged reason (Node would close it silently); either way the
+      // check comes after the handshake and before any application byte is read.
+      this.tlsServer = tls.createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3', handshakeTimeout: this.helloTimeoutMs });
+      this.tlsServer.on('secureConnection', (socket) => this.onSecureInbound(socket));
+      this.tlsServer.on('tlsClientError', (error, socket) => {
+        const inbound = this.handshaking.get(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+        socket.destroy();
+        // Also emitted when we closed the socket ourselves (hello timeout, eviction): logged then.
+        if (inbound !== undefined) this.abortInbound(inbound, describe(error), 'refused peer connection: TLS handshake failed');
+      });
+      this.tlsClient = { ca, cert, key, minVersion: 'TLSv1.3' };
+    }
     this.server = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
     this.server.maxConnections = inboundConnectionsMax;
     this.server.on('connection', (socket) => this.accept(socket));
@@ -260,7 +344,9 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       if (link.connection !== undefined) outboundConnections += 1;
       pendingRequests += link.pending.size;
     }
-    return { outboundConnections, inboundConnections: this.inbound.size, pendingRequests };
+    let preAuthBytesHeld = 0;
+    for (const inbound of this.preAuth) preAuthBytesHeld += inbound.helloReader?.buffered ?? 0;
+    return { outboundConnections, inboundConnections: this.inbound.size, pendingRequests, preAuthConnections: this.preAuth.size, preAuthBytesHeld };
   }
 
   serve(handler: RequestHandler<Req, Rep>): void {
@@ -335,7 +421,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
     for (const inbound of this.inbound) {
       clearTimeout(inbound.helloTimer);
-      inbound.connection.end('transport closed');
+      inbound.connection?.end('transport closed');
+      inbound.raw.destroy();
     }
     this.closing = new Promise<void>((resolve) => {
       if (!this.server.listening) {
@@ -382,7 +469,19 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private dial(link: Link<Rep>, address: { host: string; port: number }): Connection | undefined {
     let socket: Socket;
     try {
-      socket = net.connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+      if (this.tlsClient === undefined) {
+        socket = net.connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveInitialDelayMs });
+      } else {
+        socket = tls.connect({
+          ...this.tlsClient,
+          host: address.host,
+          port: address.port,
+          // Replaces the host name check: peers are named by node id, not by address.
+          checkServerIdentity: (_host, certificate) => this.checkListener(link.peer, certificate),
+        });
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, keepAliveInitialDelayMs);
+      }
     } catch (error) {
       // E.g. a port outside 0..65535 from the address book.
       this.recordFailure(link, `dial failed: ${describe(error)}`);
@@ -392,12 +491,25 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     link.connection = connection;
     link.address = { host: address.host, port: address.port };
 
-    const connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
-    socket.once('connect', () => {
+    let connectTimer = setTimeout(() => connection.end(`connect timeout after ${this.connectTimeoutMs} ms`), this.connectTimeoutMs);
+    const established = (): void => {
       clearTimeout(connectTimer);
       connection.connected = true;
       this.log.debug?.({ peer: link.peer, ...address }, 'peer connection established');
-    });
+    };
+    if (this.tlsClient === undefined) {
+      socket.once('connect', established);
+    } else {
+      // The kernel answers a SYN, but a TLS handshake needs the peer's event loop, which may be
+      // busy for a moment (a node starting, a long GC). Requests queued meanwhile keep their own
+      // timeouts, so the handshake gets the listener's whole deadline instead of being torn down
+      // and redone, which would only miss more of them.
+      socket.once('connect', () => {
+        clearTimeout(connectTimer);
+        connectTimer = setTimeout(() => connection.end(`TLS handshake not done within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
+      });
+      socket.once('secureConnect', established);
+    }
     socket.on('data', (chunk: Buffer) => this.onReplyData(link, connection, chunk));
     socket.on('error', (error) => {
       connection.failure ??= describe(error);
@@ -411,6 +523,16 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     // Written before any request, so it is the first frame on the wire; Node queues it until connected.
     connection.write(this.helloFrame);
     return connection;
+  }
+
+  /** checkServerIdentity for dials: the listener must prove the node we dialed (any node, for a join seed). */
+  private checkListener(to: NodeId, certificate: PeerCertificate): Error | undefined {
+    const result = identityOfCertificate(certificate.raw);
+    if (!result.ok) return new Error(`peer certificate refused: ${result.reason}`);
+    const { identity } = result;
+    if (identity.kind !== 'node') return new Error(`peer certificate refused: it is a ${describeIdentity(identity)}, not a node`);
+    if (identity.id !== to && this.options.isSeed?.(to) !== true) return new Error(`peer certificate refused: it is for node ${identity.id}, dialed ${to}`);
+    return undefined;
   }
 
   private onReplyData(link: Link<Rep>, connection: Connection, chunk: Buffer): void {
@@ -486,57 +608,104 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   // ---- incoming side -------------------------------------------------------------------------
 
-  private accept(socket: Socket): void {
-    const connection = new Connection(socket, this.frameBytesMax, true);
+  private accept(raw: Socket): void {
+    const remote = `${raw.remoteAddress ?? '?'}:${raw.remotePort ?? '?'}`;
     const inbound: Inbound = {
-      connection,
-      remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      raw,
+      connection: undefined,
+      remote,
+      certPeer: undefined,
       peer: undefined,
+      helloReader: new FirstFrameReader(helloFrameBytesMax),
       helloTimer: undefined,
       inFlight: 0,
     };
+    raw.on('error', (error) => {
+      if (inbound.connection !== undefined) inbound.connection.failure ??= describe(error);
+    });
     if (this.closed) {
-      connection.end('transport closed');
+      raw.destroy();
       return;
     }
+    if (this.preAuth.size >= this.preAuthConnectionsMax) {
+      const oldest = this.preAuth.values().next().value!;
+      this.abortInbound(oldest, `${this.preAuthConnectionsMax} connections without a hello: closing the oldest for a new one`);
+      // Its close event may come later; it no longer counts from now.
+      this.preAuth.delete(oldest);
+    }
     this.inbound.add(inbound);
+    this.preAuth.add(inbound);
+    // One deadline for the TLS handshake and the hello together, from the TCP accept.
     inbound.helloTimer = setTimeout(() => this.abortInbound(inbound, `no hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
-    socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, chunk));
-    socket.on('error', (error) => {
-      connection.failure ??= describe(error);
+    raw.on('close', () => {
+      clearTimeout(inbound.helloTimer);
+      this.inbound.delete(inbound);
+      this.preAuth.delete(inbound);
+      if (this.handshaking.get(remote) === inbound) this.handshaking.delete(remote);
+      this.log.debug?.({ peer: inbound.peer, remote, reason: inbound.connection?.failure }, 'peer connection closed');
     });
+    if (this.tlsServer === undefined) {
+      this.attachInbound(inbound, raw);
+      return;
+    }
+    this.handshaking.set(remote, inbound);
+    // The documented way to hand a TCP socket to a TLS server; its handshake then runs on it.
+    this.tlsServer.emit('connection', raw);
+  }
+
+  /** A TLS handshake completed (the CA signed the peer's certificate): it must also name a node. */
+  private onSecureInbound(socket: TLSSocket): void {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const inbound = this.handshaking.get(remote);
+    this.handshaking.delete(remote);
+    if (inbound === undefined || inbound.raw.destroyed) {
+      socket.destroy();
+      return;
+    }
+    const certificate = socket.getPeerX509Certificate();
+    if (certificate === undefined) return this.abortInbound(inbound, 'peer certificate refused: none was sent', 'refused peer connection');
+    // Not signed by the cluster CA, expired, or without the clientAuth usage.
+    if (!socket.authorized) return this.abortInbound(inbound, `peer certificate refused: ${String(socket.authorizationError)}`, 'refused peer connection');
+    const result = identityOfCertificate(certificate.raw);
+    if (!result.ok) return this.abortInbound(inbound, `peer certificate refused: ${result.reason}`, 'refused peer connection');
+    if (result.identity.kind !== 'node') {
+      return this.abortInbound(inbound, `peer certificate refused: it is a ${describeIdentity(result.identity)}; the peer port takes nodes only`, 'refused peer connection');
+    }
+    inbound.certPeer = result.identity.id;
+    this.attachInbound(inbound, socket);
+  }
+
+  /** Starts reading frames on the socket they travel on (raw TCP, or TLS after its handshake). */
+  private attachInbound(inbound: Inbound, socket: Socket): void {
+    const connection = new Connection(socket, this.frameBytesMax, true);
+    inbound.connection = connection;
+    socket.on('data', (chunk: Buffer) => this.onRequestData(inbound, connection, chunk));
+    if (socket !== inbound.raw) {
+      socket.on('error', (error) => {
+        connection.failure ??= describe(error);
+      });
+    }
     // Reading stops while our replies are not being read (see sendFrame); resume once they drain.
     socket.on('drain', () => {
       if (!connection.ended) socket.resume();
     });
-    socket.on('close', () => {
-      clearTimeout(inbound.helloTimer);
-      this.inbound.delete(inbound);
-      this.log.debug?.({ peer: inbound.peer, remote: inbound.remote, reason: connection.failure }, 'peer connection closed');
-    });
   }
 
-  private onRequestData(inbound: Inbound, chunk: Buffer): void {
-    const { connection } = inbound;
+  private onRequestData(inbound: Inbound, connection: Connection, chunk: Buffer): void {
     if (connection.ended) return;
     try {
-      for (const payload of connection.decoder.push(chunk)) {
+      let frames = chunk;
+      if (inbound.helloReader !== undefined) {
+        const first = inbound.helloReader.push(chunk);
+        if (first === undefined) return;
+        if (!this.acceptHello(inbound, first.payload)) return;
+        frames = first.rest;
+      }
+      for (const payload of connection.decoder.push(frames)) {
         if (connection.ended) return;
         const envelope = parseEnvelope(payload);
         if (envelope === undefined) return this.abortInbound(inbound, 'invalid envelope');
-        if (inbound.peer === undefined) {
-          if (envelope.t !== 'hello') return this.abortInbound(inbound, `first frame is '${envelope.t}', not 'hello'`);
-          if (envelope.cluster !== this.options.cluster) {
-            return this.abortInbound(inbound, `hello from cluster '${envelope.cluster}', this is '${this.options.cluster}'`);
-          }
-          // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
-          if (envelope.from === this.options.self) return this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
-          clearTimeout(inbound.helloTimer);
-          inbound.helloTimer = undefined;
-          inbound.peer = envelope.from;
-          this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
-          continue;
-        }
+        if (inbound.peer === undefined) throw new Error('assertion: request frames before the hello');
         if (envelope.t !== 'req') return this.abortInbound(inbound, `unexpected '${envelope.t}' envelope on an incoming connection`);
         const request = this.options.parseRequest(envelope.body);
         if (request === undefined) return this.abortInbound(inbound, 'request body failed validation');
@@ -547,11 +716,50 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
   }
 
-  private abortInbound(inbound: Inbound, reason: string): void {
-    if (inbound.connection.ended) return;
-    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, 'closing connection from peer: malformed input');
+  /** Checks the first frame of an inbound connection; on success the connection leaves the pre-auth set. */
+  private acceptHello(inbound: Inbound, payload: unknown): boolean {
+    const envelope = parseEnvelope(payload);
+    if (envelope === undefined) {
+      this.abortInbound(inbound, 'invalid envelope');
+      return false;
+    }
+    if (envelope.t !== 'hello') {
+      this.abortInbound(inbound, `first frame is '${envelope.t}', not 'hello'`);
+      return false;
+    }
+    if (envelope.cluster !== this.options.cluster) {
+      this.abortInbound(inbound, `hello from cluster ${JSON.stringify(envelope.cluster)}, this is '${this.options.cluster}'`);
+      return false;
+    }
+    const claimed = envelope.from as string;
+    if (!NODE_ID_PATTERN.test(claimed)) {
+      this.abortInbound(inbound, `hello from ${JSON.stringify(claimed.slice(0, 80))}, not a node id (${NODE_ID_RULE})`);
+      return false;
+    }
+    if (this.tlsServer !== undefined && claimed !== inbound.certPeer) {
+      this.abortInbound(inbound, `hello names node ${claimed}, its certificate is for node ${String(inbound.certPeer)}`, 'refused peer connection');
+      return false;
+    }
+    // Two nodes sharing an id would corrupt each other's replicas; refuse loudly.
+    if (envelope.from === this.options.self) {
+      this.abortInbound(inbound, `hello claims our own node id '${envelope.from}'`);
+      return false;
+    }
     clearTimeout(inbound.helloTimer);
-    inbound.connection.end(reason);
+    inbound.helloTimer = undefined;
+    inbound.helloReader = undefined;
+    inbound.peer = envelope.from;
+    this.preAuth.delete(inbound);
+    this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
+    return true;
+  }
+
+  private abortInbound(inbound: Inbound, reason: string, what = 'closing connection from peer: malformed input'): void {
+    if (inbound.raw.destroyed || inbound.connection?.ended === true) return;
+    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, what);
+    clearTimeout(inbound.helloTimer);
+    inbound.connection?.end(reason);
+    inbound.raw.destroy();
   }
 
   private handle(inbound: Inbound, from: NodeId, id: number, request: Req): void {
@@ -582,7 +790,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   }
 
   private sendReply(inbound: Inbound, id: number, reply: Rep): void {
-    if (inbound.connection.ended) return;
+    if (inbound.connection === undefined || inbound.connection.ended) return;
     let frame: Buffer;
     try {
       frame = encodeFrame({ t: 'rep', id, body: reply } satisfies Envelope, this.frameBytesMax);
@@ -595,13 +803,14 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   }
 
   private sendError(inbound: Inbound, id: number, code: string, message: string): void {
-    if (inbound.connection.ended) return;
+    if (inbound.connection === undefined || inbound.connection.ended) return;
     const envelope: Envelope = { t: 'err', id, code, message: message.slice(0, errorMessageLengthMax) };
     this.sendFrame(inbound, encodeFrame(envelope, this.frameBytesMax));
   }
 
   private sendFrame(inbound: Inbound, frame: Buffer): void {
     const { connection } = inbound;
+    if (connection === undefined) throw new Error('assertion: reply on a connection without a hello');
     const queuedBytes = connection.socket.writableLength;
     // Hard bound: past twice the soft limit the peer has stopped reading its replies altogether.
     if (queuedBytes + frame.length > 2 * this.writeQueueBytesMax) {
@@ -615,4 +824,18 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
 function rejection(code: TransportErrorCode, message: string): Promise<never> {
   return Promise.reject(new TransportError(code, message));
+}
+
+/** The node id a certificate (PEM) proves; throws RangeError if it proves none. */
+function ownIdentity(certPem: string | Buffer): NodeId {
+  let raw: Buffer;
+  try {
+    raw = new X509Certificate(certPem).raw;
+  } catch {
+    throw new RangeError('tls.cert is not a PEM certificate');
+  }
+  const result = identityOfCertificate(raw);
+  if (!result.ok) throw new RangeError(`tls.cert: ${result.reason}`);
+  if (result.identity.kind !== 'node') throw new RangeError(`tls.cert is a ${describeIdentity(result.identity)}, not a node`);
+  return result.identity.id;
 }

@@ -1,9 +1,11 @@
 // Key lookup for the dashboard (GET /cluster/lookup/{key}): the key's ring position, its
 // preference list in this node's ring, and the versions each replica stores, read from every
-// replica's /local/kv (no quorum: the point is to see where replicas differ).
+// replica with a replica_get over the peer link (no quorum: the point is to see where replicas
+// differ). Never from an HTTP address a member published: that would let a member point this
+// node's requests anywhere.
 import { ApiError } from '../api/error-status.ts';
 import { seenStatus, siblingView, type SeenStatus, type SiblingView } from '../api/views.ts';
-import { ClientError, DynakvClient } from '../client/http-client.ts';
+import { TransportError } from '../env/transport.ts';
 import type { DynakvNode } from '../node/node.ts';
 import { positionHex, ringPosition } from '../ring/ring.ts';
 
@@ -38,11 +40,12 @@ async function replicaVersions(node: DynakvNode, id: string, key: string): Promi
   if (id === node.id) return { node: id, status: 'up', siblings: node.store.read(key).map(siblingView), error: null };
   const record = node.membership.record(id);
   const status = record === undefined ? 'unknown' : seenStatus(node, record);
-  if (record === undefined || record.http === '') return { node: id, status, siblings: [], error: 'HTTP address not known yet' };
   try {
-    const local = await new DynakvClient(`http://${record.http}`, { timeoutMs: REPLICA_TIMEOUT_MS }).local(key);
-    return { node: id, status, siblings: local?.siblings ?? [], error: null };
+    const reply = await node.world.transport.request(id, { kind: 'replica_get', key }, REPLICA_TIMEOUT_MS);
+    if (reply.kind !== 'replica_get_ok') return { node: id, status, siblings: [], error: `unexpected reply ${reply.kind}` };
+    return { node: id, status, siblings: reply.record.siblings.map(siblingView), error: null };
   } catch (err) {
-    return { node: id, status, siblings: [], error: err instanceof ClientError && err.code === 'UNREACHABLE' ? 'unreachable' : (err as Error).message };
+    const error = err instanceof TransportError ? (err.code === 'UNREACHABLE' || err.code === 'CLOSED' ? 'unreachable' : err.code === 'TIMEOUT' ? 'no answer in time' : err.message) : (err as Error).message;
+    return { node: id, status, siblings: [], error };
   }
 }

@@ -1,12 +1,14 @@
 // The dashboard's picture of the cluster as this node sees it: the ring, the membership table
 // with each member's status by this node's own failure detector, the change log, and every
-// reachable member's activity (fetched from its /local/activity). Members this node holds down
-// are not asked, so a dead node costs no timeout per frame.
+// reachable member's activity, asked over the peer link (the `activity` request: mutual TLS on
+// a secure cluster, the reply validated like every peer message), never from an HTTP address a
+// member published. Members this node holds down are not asked, so a dead node costs no
+// timeout per frame.
 import { membersView, ringView, seenStatus, type MemberView, type RingView, type SeenStatus } from '../api/views.ts';
 import type { ChangeLogEntry } from '../membership/table.ts';
 import type { NodeMetrics } from '../metrics/node-metrics.ts';
 import type { DynakvNode } from '../node/node.ts';
-import { isNodeActivity, nodeActivity, type NodeActivity } from './activity.ts';
+import { nodeActivity, type NodeActivity } from './activity.ts';
 
 /** Change log entries sent to the page, newest first: enough for an operator's screen. */
 const LOG_ENTRIES_SHOWN = 50;
@@ -36,8 +38,8 @@ export async function buildSnapshot(node: DynakvNode, metrics: NodeMetrics): Pro
   const entries = await Promise.all(
     members.map(async (m): Promise<[string, NodeActivity | null]> => {
       if (m.id === node.id) return [m.id, nodeActivity(node, metrics)];
-      if (m.seen === 'down' || m.seen === 'removed' || m.http === '') return [m.id, null];
-      return [m.id, await peerActivity(m.http)];
+      if (m.seen === 'down' || m.seen === 'removed') return [m.id, null];
+      return [m.id, await peerActivity(node, m.id)];
     }),
   );
   return {
@@ -51,13 +53,12 @@ export async function buildSnapshot(node: DynakvNode, metrics: NodeMetrics): Pro
   };
 }
 
-async function peerActivity(http: string): Promise<NodeActivity | null> {
+async function peerActivity(node: DynakvNode, id: string): Promise<NodeActivity | null> {
   try {
-    const res = await fetch(`http://${http}/local/activity`, { signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-    if (!res.ok) return null;
-    const body: unknown = await res.json();
-    return isNodeActivity(body) ? body : null;
+    const reply = await node.world.transport.request(id, { kind: 'activity' }, PEER_TIMEOUT_MS);
+    // A peer answers for itself only.
+    return reply.kind === 'activity_ok' && reply.activity?.node === id ? reply.activity : null;
   } catch {
-    return null;
+    return null; // unreachable, timed out, or an old node that does not know the request
   }
 }

@@ -8,6 +8,13 @@ import type { Sibling } from './siblings.ts';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 const FORMAT_VERSION = 1;
 
+/**
+ * Largest record (all versions of one key, encoded) a coordinator creates: 4 MiB, four values of
+ * the largest size. Replicas may still merge concurrent records past it, a few times over at
+ * most (each of N coordinators is bounded), which stays far below the 32 MiB peer frame.
+ */
+export const RECORD_BYTES_MAX = 4 * 1024 * 1024;
+
 type WireSibling = [string, number, number, [string, number, number][], Uint8Array | null, string];
 
 export class RecordCorruptError extends Error {

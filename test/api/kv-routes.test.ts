@@ -24,12 +24,10 @@ interface LogLine {
 /** A stub node: reads find nothing, writes of key "fails" fail their quorum. */
 const stubNode = {
   config: { valueBytesMax: 1024 },
-  coordinator: {
-    get: async () => ({ siblings: [] }),
-    put: async (request: { key: string }) => {
-      if (request.key === 'fails') throw new CoordinationError('QUORUM_FAILED', 'write quorum not reached');
-      return [];
-    },
+  get: async () => ({ siblings: [], context: '' }),
+  put: async (request: { key: string }) => {
+    if (request.key === 'fails') throw new CoordinationError('QUORUM_FAILED', 'write quorum not reached');
+    return '';
   },
 } as unknown as DynakvNode;
 

@@ -137,7 +137,7 @@ describe('membership on 5 real nodes', () => {
       }
     })();
     const started = Date.now();
-    const add = await cli(['members', 'add', 'n6', '--peer', `127.0.0.1:${n6.peerPort}`, '--http', `127.0.0.1:${n6.httpPort}`, '--node', cluster.nodes[1]!.url]);
+    const add = await cli(['members', 'add', 'n6', '--peer', `127.0.0.1:${n6.peerPort}`, '--http', `127.0.0.1:${n6.httpPort}`, '--certs-dir', cluster.certsDir, '--node', cluster.nodes[1]!.url]);
     reading = false;
     await reader;
     assert.equal(add.code, 0, add.stderr);
@@ -151,15 +151,15 @@ describe('membership on 5 real nodes', () => {
   });
 
   it('removes the node again; its keys move back and placement matches the 5-node ring', async () => {
-    const remove = await cli(['members', 'remove', 'n6', '--node', cluster.nodes[2]!.url]);
+    const remove = await cli(['members', 'remove', 'n6', '--certs-dir', cluster.certsDir, '--node', cluster.nodes[2]!.url]);
     assert.equal(remove.code, 0, remove.stderr);
     assert.match(remove.stdout, /transfer complete/);
     const five = cluster.nodes.filter((n) => n.id !== 'n6');
     await assertPlacement(five, keys, cluster.nodes); // n6 must hold nothing now
     assert.equal((await cluster.node('n6').client.stats()).keys, 0);
-    const table = await cli(['members', '--node', five[0]!.url]);
+    const table = await cli(['members', '--certs-dir', cluster.certsDir, '--node', five[0]!.url]);
     assert.match(table.stdout, /n6\s+removed/);
-    const log = await cli(['members', 'log', '--node', five[0]!.url]);
+    const log = await cli(['members', 'log', '--certs-dir', cluster.certsDir, '--node', five[0]!.url]);
     assert.match(log.stdout, /n6\s+added/);
     assert.match(log.stdout, /n6\s+removed/);
   });
@@ -186,18 +186,18 @@ describe('membership refusals and the shell on 3 real nodes', () => {
     ];
     const before = JSON.stringify((await cluster.nodes[0]!.client.members()).members.map((m) => [m.id, m.status, m.version]));
     for (const [args, message] of cases) {
-      const result = await cli([...args, '--node', url]);
+      const result = await cli([...args, '--certs-dir', cluster.certsDir, '--node', url]);
       assert.notEqual(result.code, 0, args.join(' '));
       assert.match(result.stderr, message);
     }
     const afterTable = JSON.stringify((await cluster.nodes[0]!.client.members()).members.map((m) => [m.id, m.status, m.version]));
     assert.equal(afterTable, before, 'refused changes change nothing');
-    const res = await fetch(`${url}/cluster/members`, { method: 'POST', body: 'not json' });
+    const res = await cluster.fetch(`${url}/cluster/members`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-dynakv-request': '1' }, body: 'not json' });
     assert.equal(res.status, 400);
   });
 
   it('drives the shell through stdin', async () => {
-    const result = await cli(['shell', '--node', cluster.nodes[1]!.url], 'help\nput color blue\nget color\nmembers\nring\nstatus\nbogus\nexit\n');
+    const result = await cli(['shell', '--certs-dir', cluster.certsDir, '--node', cluster.nodes[1]!.url], 'help\nput color blue\nget color\nmembers\nring\nstatus\nbogus\nexit\n');
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /commands:/);
     assert.match(result.stdout, /dynakv> blue$/m);

@@ -56,7 +56,7 @@ describe('recovery of a killed node on 5 real nodes', () => {
       await alive[1]!.client.delete(k, { context: read.context });
     }
     console.log(`wrote ${KEYS} keys (${homedOnN3} homed on n3) and deleted ${deleted.length} with n3 down: all acknowledged`);
-    const hintsHeld = (await Promise.all(alive.map(async (n) => ((await (await fetch(`${n.url}/local/stats`)).json()) as Stats).hints.n3 ?? 0))).reduce((a, b) => a + b, 0);
+    const hintsHeld = (await Promise.all(alive.map(async (n) => ((await (await cluster.fetch(`${n.url}/local/stats`)).json()) as Stats).hints.n3 ?? 0))).reduce((a, b) => a + b, 0);
     console.log(`hints held for n3: ${hintsHeld}`);
     assert.ok(hintsHeld > 0);
 
@@ -77,7 +77,7 @@ describe('recovery of a killed node on 5 real nodes', () => {
     }, CATCH_UP_BOUND_MS, 200);
     const caughtUpMs = Date.now() - restartedAt;
     await waitFor('hints for n3 to drain', async () => {
-      for (const n of alive) if (((await (await fetch(`${n.url}/local/stats`)).json()) as Stats).hints.n3 !== undefined) return false;
+      for (const n of alive) if (((await (await cluster.fetch(`${n.url}/local/stats`)).json()) as Stats).hints.n3 !== undefined) return false;
       return true;
     }, CATCH_UP_BOUND_MS, 200);
     // Newest versions: every sampled key carries the value written while n3 was down.
@@ -91,7 +91,7 @@ describe('recovery of a killed node on 5 real nodes', () => {
       assert.ok(local && local.siblings.every((s) => s.deleted), `${k} is a tombstone on n3`);
       assert.equal((await n3.client.get(k, { r: 3 })).found, false, `${k} stays deleted`);
     }
-    const stats = (await Promise.all(cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/local/stats`)).json()) as Stats)));
+    const stats = (await Promise.all(cluster.nodes.map(async (n) => (await (await cluster.fetch(`${n.url}/local/stats`)).json()) as Stats)));
     const delivered = stats.reduce((s, x) => s + x.hintsDelivered, 0);
     const aeKeys = stats.reduce((s, x) => s + x.sync.keysPulled + x.sync.keysPushed, 0);
     const aeBytes = stats.reduce((s, x) => s + x.sync.bytesSent + x.sync.bytesReceived, 0);

@@ -92,10 +92,10 @@ describe('replicated store on 5 real nodes', () => {
     const read = await c!.client.get(key, { r: 3 });
     assert.ok(read.found);
     assert.deepEqual(read.siblings.map((s) => s.value.toString()).sort(), ['apple', 'banana']);
-    const raw = await fetch(`${c!.url}/kv/${encodeURIComponent(key)}`);
+    const raw = await cluster.fetch(`${c!.url}/kv/${encodeURIComponent(key)}`);
     assert.equal(raw.status, 300);
     await a!.client.put(key, 'apple+banana', { context: read.context, contentType: 'text/plain' });
-    const resolved = await fetch(`${b!.url}/kv/${encodeURIComponent(key)}?r=3`);
+    const resolved = await cluster.fetch(`${b!.url}/kv/${encodeURIComponent(key)}?r=3`);
     assert.equal(resolved.status, 200);
     assert.equal(await resolved.text(), 'apple+banana');
     assert.ok(resolved.headers.get('x-dynakv-context'));
@@ -107,9 +107,9 @@ describe('replicated store on 5 real nodes', () => {
     await n1.client.put(key, 'x', { contentType: 'text/plain' });
     const read = await n1.client.get(key);
     assert.ok(read.found);
-    const del = await fetch(`${n1.url}/kv/${key}`, { method: 'DELETE', headers: { 'x-dynakv-context': read.context } });
+    const del = await cluster.fetch(`${n1.url}/kv/${key}`, { method: 'DELETE', headers: { 'x-dynakv-context': read.context } });
     assert.equal(del.status, 204);
-    const gone = await fetch(`${cluster.nodes[1]!.url}/kv/${key}`);
+    const gone = await cluster.fetch(`${cluster.nodes[1]!.url}/kv/${key}`);
     assert.equal(gone.status, 404);
     assert.ok(gone.headers.get('x-dynakv-context'), 'a tombstone carries its context');
     assert.deepEqual(await gone.json(), { error: 'not found', context: gone.headers.get('x-dynakv-context') });
@@ -138,14 +138,14 @@ describe('replicated store on 5 real nodes', () => {
       ['/kv/absent-key', {}, 404],
     ];
     for (const [path, init, status] of cases) {
-      const res = await fetch(url + path, init);
+      const res = await cluster.fetch(url + path, init);
       assert.equal(res.status, status, `${init.method ?? 'GET'} ${path.slice(0, 40)}`);
       assert.match(res.headers.get('content-type') ?? '', /application\/json/);
       const body = (await res.json()) as { error?: unknown };
       assert.equal(typeof body.error, 'string');
     }
-    const ok = await fetch(`${url}/kv/${'k'.repeat(1024)}`, { method: 'PUT', body: 'x' });
+    const ok = await cluster.fetch(`${url}/kv/${'k'.repeat(1024)}`, { method: 'PUT', body: 'x' });
     assert.equal(ok.status, 200, 'a 1024-byte key is accepted');
-    assert.equal((await fetch(`${url}/health`)).status, 200);
+    assert.equal((await cluster.fetch(`${url}/health`)).status, 200);
   });
 });

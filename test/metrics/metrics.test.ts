@@ -10,8 +10,10 @@ import { InProcessCluster } from '../support/in-process-cluster.ts';
 import { waitFor } from '../support/local-cluster.ts';
 import { parsePrometheusText, sampleValue, type Family } from '../support/prometheus-text.ts';
 
+let clusterFetch: InProcessCluster['fetch'] = (url, init) => fetch(url, init);
+
 async function scrape(node: RunningNode): Promise<Map<string, Family>> {
-  const res = await fetch(`${node.httpUrl}/metrics`);
+  const res = await clusterFetch(`${node.httpUrl}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   return parsePrometheusText(await res.text());
@@ -23,6 +25,7 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
 
   before(async () => {
     cluster = await InProcessCluster.start('metrics-test', ['m1', 'm2', 'm3']);
+    clusterFetch = cluster.fetch;
     nodes = cluster.nodes;
   });
 
@@ -32,15 +35,15 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
 
   it('parses, and request counters and histograms move by exactly the requests made', async () => {
     const url = nodes[0]!.httpUrl;
-    await waitFor('a first write to succeed', async () => (await fetch(`${url}/kv/warm-up`, { method: 'PUT', body: 'x' })).ok);
+    await waitFor('a first write to succeed', async () => (await clusterFetch(`${url}/kv/warm-up`, { method: 'PUT', body: 'x' })).ok);
     const before = await scrape(nodes[0]!);
     const puts = 7;
-    for (let i = 0; i < puts; i++) assert.equal((await fetch(`${url}/kv/k${i}`, { method: 'PUT', body: `v${i}` })).status, 200);
-    for (const key of ['k0', 'k1']) assert.equal((await fetch(`${url}/kv/${key}`)).status, 200);
-    for (const key of ['absent-a', 'absent-b', 'absent-c']) assert.equal((await fetch(`${url}/kv/${key}`)).status, 404);
-    assert.equal((await fetch(`${url}/kv/k1`, { method: 'HEAD' })).status, 200);
-    assert.equal((await fetch(`${url}/kv/${'x'.repeat(1025)}`, { method: 'PUT', body: 'v' })).status, 400);
-    assert.equal((await fetch(`${url}/kv/k0`, { method: 'DELETE' })).status, 204);
+    for (let i = 0; i < puts; i++) assert.equal((await clusterFetch(`${url}/kv/k${i}`, { method: 'PUT', body: `v${i}` })).status, 200);
+    for (const key of ['k0', 'k1']) assert.equal((await clusterFetch(`${url}/kv/${key}`)).status, 200);
+    for (const key of ['absent-a', 'absent-b', 'absent-c']) assert.equal((await clusterFetch(`${url}/kv/${key}`)).status, 404);
+    assert.equal((await clusterFetch(`${url}/kv/k1`, { method: 'HEAD' })).status, 200);
+    assert.equal((await clusterFetch(`${url}/kv/${'x'.repeat(1025)}`, { method: 'PUT', body: 'v' })).status, 400);
+    assert.equal((await clusterFetch(`${url}/kv/k0`, { method: 'DELETE' })).status, 204);
     const afterScrape = await scrape(nodes[0]!);
 
     const delta = (name: string, labels: Record<string, string>) => sampleValue(afterScrape, name, labels) - sampleValue(before, name, labels);
@@ -98,7 +101,7 @@ describe('/metrics on three in-process nodes', { timeout: 120_000 }, () => {
     const before = await scrape(m1);
     await Promise.all([m2.close(), m3.close()]);
     await waitFor('m1 to hold both peers down', () => m1.node.membership.isLocallyDown('m2') && m1.node.membership.isLocallyDown('m3'), 20_000);
-    const res = await fetch(`${m1.httpUrl}/kv/lonely`, { method: 'PUT', body: 'v' });
+    const res = await clusterFetch(`${m1.httpUrl}/kv/lonely`, { method: 'PUT', body: 'v' });
     assert.equal(res.status, 503, 'W=2 cannot be met by one node');
     const after = await scrape(m1);
     const delta = (name: string, labels: Record<string, string>) => sampleValue(after, name, labels) - sampleValue(before, name, labels);

@@ -2,10 +2,19 @@
 // must cross a real frame intact, a record that does not decode must make the whole message
 // malformed (so the transport closes the connection), and a replica must store the received
 // bytes verbatim exactly when its join adds nothing, so equal states keep equal bytes (Merkle).
+// Batches carry records too, and are bounded by bytes as well as keys on receipt.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
-import { parsePeerReply, parsePeerRequest, RECORD_EXTENSION_TYPE } from '../../src/protocol/messages.ts';
+import {
+  BATCH_ENTRY_BYTES_MAX,
+  parsePeerReply,
+  parsePeerRequest,
+  RECORD_EXTENSION_TYPE,
+  TRANSFER_BATCH_BYTES_MAX,
+  TRANSFER_BATCH_KEYS_MAX,
+} from '../../src/protocol/messages.ts';
+import { frameBytesMaxDefault } from '../../src/transport/frame-codec.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { FrameDecoder, encodeFrame } from '../../src/transport/frame-codec.ts';
@@ -82,5 +91,46 @@ describe('records on the peer wire', () => {
     await store.merge('k', next);
     assert.deepEqual(Buffer.from(storage.get('data', 'k')!), Buffer.from(next.bytes));
     assert.equal(store.read('k').length, 1);
+  });
+});
+
+describe('batches on the peer wire', () => {
+  const MiB = 1024 * 1024;
+  const entry = (key: string, bytes: number) => ({ key, record: EncodedRecord.of([{ ...sibling('n1', 1, null), value: Buffer.alloc(bytes, 1) }]) });
+
+  it('a replica_put_batch crosses a frame with each record as sent', () => {
+    const entries = [entry('a', 10), { key: 'b', record: EncodedRecord.of([sibling('n1', 2, 'x'), sibling('n2', 1, null)]) }];
+    const parsed = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries }));
+    assert.ok(parsed?.kind === 'replica_put_batch');
+    assert.deepEqual(parsed.entries.map((e) => e.key), ['a', 'b']);
+    parsed.entries.forEach((e, i) => assert.deepEqual(Buffer.from(e.record.bytes), Buffer.from(entries[i]!.record.bytes)));
+    assert.equal(parsed.entries[1]!.record.siblings.length, 2);
+  });
+
+  it('refuses batches beyond the key or byte bound, but lets one large record go alone', () => {
+    const put = (entries: unknown[]) => parsePeerRequest({ kind: 'replica_put_batch', entries });
+    const small = Array.from({ length: TRANSFER_BATCH_KEYS_MAX }, (_, i) => entry(`k${i}`, 1));
+    assert.equal(put(small)?.kind, 'replica_put_batch');
+    assert.equal(put([...small, entry('one-more', 1)]), undefined, 'one key too many');
+    const mib = Array.from({ length: TRANSFER_BATCH_BYTES_MAX / MiB - 1 }, (_, i) => entry(`m${i}`, MiB - 1024));
+    assert.equal(put(mib)?.kind, 'replica_put_batch');
+    assert.equal(put([...mib, entry('over', 2 * MiB)]), undefined, 'over TRANSFER_BATCH_BYTES_MAX');
+    assert.equal(put([entry('alone', 12 * MiB)])?.kind, 'replica_put_batch', 'a single record larger than a batch');
+    assert.ok(BATCH_ENTRY_BYTES_MAX < frameBytesMaxDefault);
+    assert.equal(put([entry('frame', BATCH_ENTRY_BYTES_MAX)]), undefined, 'a record no frame can carry');
+    // The old form (decoded siblings) and a record that does not decode are malformed.
+    assert.equal(put([{ key: 'k', siblings: [sibling('n1', 1, 'a')] }]), undefined);
+    assert.equal(put([{ key: 'k', record: EncodedRecord.received(Uint8Array.from([0xc1])) }]), undefined);
+  });
+
+  it('a replica_get_batch_ok names the keys left and those too large, within the key bound', () => {
+    const reply = (fields: Record<string, unknown>) => parsePeerReply({ kind: 'replica_get_batch_ok', entries: [entry('a', 5)], left: ['b'], tooLarge: ['c'], ...fields });
+    const parsed = parsePeerReply(overTheWire({ kind: 'replica_get_batch_ok', entries: [entry('a', 5)], left: ['b'], tooLarge: ['c'] }));
+    assert.ok(parsed?.kind === 'replica_get_batch_ok');
+    assert.deepEqual([parsed.entries[0]!.key, parsed.left, parsed.tooLarge], ['a', ['b'], ['c']]);
+    assert.equal(reply({ left: undefined }), undefined);
+    assert.equal(reply({ tooLarge: [''] }), undefined);
+    assert.equal(reply({ left: Array.from({ length: TRANSFER_BATCH_KEYS_MAX }, (_, i) => `l${i}`) }), undefined, 'more keys than were asked for');
+    assert.equal(reply({ entries: [entry('x', 6 * MiB), entry('y', 6 * MiB)] }), undefined);
   });
 });

@@ -1,7 +1,8 @@
 // Shows gossip and failure detection deterministically in the simulator: a table change made
 // on one node reaches all 5 within a few gossip rounds (the count is printed); a crashed node
-// is marked down on every live node within the detector's bound and up again after restart; and
-// the same seed replays the identical message trace.
+// is marked down on every live node within the detector's bound and up again after restart; the
+// same seed replays the identical message trace; and an operator's removal survives a detector
+// flap and the removed node's refutation racing it (issue 13, finding 3) on full nodes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimCluster } from '../../sim/sim-cluster.ts';
@@ -15,7 +16,7 @@ async function scenario(seed: number) {
   const { scheduler } = cluster;
   const gossipMs = cluster.configOf('n1').gossipIntervalMs;
   // A change only n1 knows (a decommissioned node's record), spread by gossip alone.
-  const record: MemberRecord = { id: 'n9', peer: 'sim:9', http: '', status: 'removed', version: 3, changedBy: 'n1', changedAtMs: 1, heartbeat: 0, transfer: null, state: 'ready' };
+  const record: MemberRecord = { id: 'n9', peer: 'sim:9', http: '', status: 'removed', epoch: 2, version: 3, changedBy: 'n1', changedAtMs: 1, heartbeat: 0, transfer: null, state: 'ready' };
   cluster.node('n1').membership.mergeAll([record]);
   const changedAt = scheduler.nowMs;
   const everywhere = () => cluster.ids.every((id) => cluster.node(id).membership.record('n9') !== undefined);
@@ -50,5 +51,31 @@ describe('simulated membership', () => {
 
   it('replays identically for the same seed', async () => {
     assert.equal((await scenario(seed)).trace, (await scenario(seed)).trace, `seed ${seed}`);
+  });
+});
+
+describe('simulated operator removal racing the failure detector', () => {
+  it('stays removed on every node after a concurrent down, up and refutation', async () => {
+    const cluster = await SimCluster.start({ seed });
+    const { scheduler, network } = cluster;
+    await scheduler.runUntil(scheduler.nowMs + 5_000);
+    // n1 removes n5 cut off from everyone, so no one hears of it yet; n2 cannot reach n5, marks
+    // it down, and n5 hears of that through n3 or n4 and refutes it with a higher version.
+    const healN1 = network.isolate('n1');
+    const removed = cluster.node('n1').membership.removeMember('n5');
+    const healN2 = network.addDropRule((from, to) => (from === 'n2' && to === 'n5') || (from === 'n5' && to === 'n2'));
+    await scheduler.runWhile(() => cluster.node('n2').membership.record('n5')?.status !== 'down', 30_000);
+    await scheduler.runWhile(() => cluster.node('n5').membership.record('n5')?.changedBy !== 'n5' || cluster.node('n5').membership.record('n5')!.version <= removed.version, 30_000);
+    healN2();
+    // n2 sees n5 answer again and marks it up, still before anyone hears of the removal.
+    await scheduler.runWhile(() => cluster.node('n2').membership.record('n5')?.status !== 'up', 30_000);
+    healN1();
+    const removedEverywhere = () => cluster.ids.every((id) => cluster.node(id).membership.record('n5')?.status === 'removed');
+    await scheduler.runWhile(() => !removedEverywhere(), 60_000);
+    await scheduler.runUntil(scheduler.nowMs + 30_000);
+    console.log(`seed ${seed}: n5 removed on all 5 nodes; epoch ${cluster.node('n3').membership.record('n5')!.epoch}`);
+    assert.ok(removedEverywhere(), `seed ${seed}: ${cluster.ids.map((id) => cluster.node(id).membership.record('n5')?.status).join(',')}`);
+    for (const id of cluster.ids) assert.deepEqual(cluster.node(id).ring()!.nodes.map((n) => n.id).sort(), ['n1', 'n2', 'n3', 'n4'], `seed ${seed}: ring of ${id}`);
+    for (const id of cluster.ids) cluster.node(id).stop();
   });
 });

@@ -15,7 +15,12 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+export interface LaunchOptions {
+  /** Accept the node's certificate although chromium does not know the cluster's CA. */
+  readonly ignoreHTTPSErrors?: boolean;
+}
+
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'dynakv-chromium-'));
   try {
     const context = await chromium.launchPersistentContext(profile, {
@@ -23,6 +28,7 @@ export async function launchChromium(): Promise<Browser> {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1400, height: 900 },
+      ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false,
       timeout: 60_000,
     });
     return {

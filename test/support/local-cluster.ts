@@ -1,12 +1,16 @@
 // Test helper: a cluster of real `dynakv node start` processes on free loopback ports, each with
-// its own temporary data directory. It can SIGKILL and restart nodes, and it always cleans up
-// (stop() kills every process and removes the directories). Node logs go to test-output/.
+// its own temporary data directory. Secure by default: certificates (a CA, one certs dir per node,
+// an admin client) are made once in the temp dir, in process; `insecure` starts nodes with
+// --insecure instead. It can SIGKILL and restart nodes, and it always cleans up (stop() kills
+// every process and removes the directories). Node logs go to test-output/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynakvClient } from '../../src/client/http-client.ts';
+import { ensureClusterCerts } from '../../src/security/certs.ts';
+import { adminCredentials, fetchWith, type TestFetch } from './cluster-fetch.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/dynakv.js');
@@ -52,14 +56,21 @@ export class LocalCluster {
     readonly name: string,
     readonly root: string,
     readonly nodes: ClusterNode[],
+    readonly insecure: boolean,
   ) {}
 
-  static async start(name: string, count = 5): Promise<LocalCluster> {
+  /** The CA's certs dir (ca.crt, ca.key, cluster.secret, client.admin.crt/.key/.token); node n's is certsDir/n. Absent when insecure. */
+  get certsDir(): string {
+    return join(this.root, 'certs');
+  }
+
+  static async start(name: string, count = 5, options: { readonly insecure?: boolean } = {}): Promise<LocalCluster> {
     const root = mkdtempSync(join(tmpdir(), `dynakv-${name}-`));
-    const cluster = new LocalCluster(name, root, []);
+    const cluster = new LocalCluster(name, root, [], options.insecure === true);
     for (let i = 1; i <= count; i++) await cluster.allocate(`n${i}`);
     const nodes = cluster.nodes;
     try {
+      await cluster.ensureCerts();
       await Promise.all(nodes.map((n) => cluster.startNode(n.id)));
     } catch (err) {
       await cluster.stop();
@@ -71,18 +82,36 @@ export class LocalCluster {
   private async allocate(id: string): Promise<ClusterNode> {
     const httpPort = await freePort();
     const peerPort = await freePort();
-    const url = `http://127.0.0.1:${httpPort}`;
-    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client: new DynakvClient(url) };
+    // Secure nodes serve HTTPS and want a credential: the admin client's certificate.
+    if (!this.insecure) await ensureClusterCerts({ certsDir: this.certsDir, nodeIds: [], clients: [{ name: 'admin', role: 'admin' }] });
+    const url = `${this.insecure ? 'http' : 'https'}://127.0.0.1:${httpPort}`;
+    const client = new DynakvClient(url, this.insecure ? {} : { credentials: adminCredentials(this.certsDir) });
+    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client };
     this.nodes.push(node);
     return node;
   }
+
+  /** fetch() for this cluster's nodes: with the CA and the admin certificate when secure. */
+  get fetch(): TestFetch {
+    this.fetcher ??= fetchWith(this.insecure ? undefined : adminCredentials(this.certsDir));
+    return this.fetcher;
+  }
+
+  private fetcher: TestFetch | undefined;
 
   /** Starts a new node that only knows how to reach the cluster (--join); an operator must add it. */
   async startJoiner(id: string, via: string): Promise<ClusterNode> {
     const node = await this.allocate(id);
     node.joinVia = `127.0.0.1:${this.node(via).peerPort}`;
+    await this.ensureCerts();
     await this.startNode(id);
     return node;
+  }
+
+  /** Makes the certificates still missing (all on the first call; a joiner's later). */
+  private async ensureCerts(): Promise<void> {
+    if (this.insecure) return;
+    await ensureClusterCerts({ certsDir: this.certsDir, nodeIds: this.nodes.map((n) => n.id), clients: [{ name: 'admin', role: 'admin' }] });
   }
 
   node(id: string): ClusterNode {
@@ -107,6 +136,7 @@ export class LocalCluster {
         BIN, 'node', 'start', '--id', id, '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort), '--data-dir', node.dataDir,
         ...(node.joinVia !== undefined ? ['--join', node.joinVia] : ['--peers', this.peerList]),
         '--cluster', this.name, '--log-level', 'info',
+        ...(this.insecure ? ['--insecure'] : ['--certs-dir', join(this.certsDir, id)]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -115,7 +145,7 @@ export class LocalCluster {
     node.process = child;
     await waitFor(`${id} to answer /health`, async () => {
       if (child.exitCode !== null) throw new Error(`${id} exited with ${child.exitCode}`);
-      return (await fetch(`${node.url}/health`)).ok;
+      return (await this.fetch(`${node.url}/health`)).ok;
     });
   }
 

@@ -1,12 +1,12 @@
 // Shows the dashboard in a real browser (headless chromium through playwright-core) against 5
-// real node processes: the ring shows the 5 nodes at their MD5 positions and every node's
+// real, secure node processes (signed in with the admin token): the ring shows the 5 nodes at their MD5 positions and every node's
 // activity arrives through the one node serving the page; a SIGKILLed node turns down without
 // a reload; a key lookup highlights exactly the key's 3 preference-list nodes and shows its
 // versions on the live replicas; removing the dead node redraws the ring with 4 ranges and the
 // lookup follows the new preference list. A screenshot of each stage lands in test-output/ui/.
 // Every wait is on a condition in the page, none on a timer.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -38,7 +38,8 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
   before(async () => {
     mkdirSync(OUTPUT, { recursive: true });
     cluster = await LocalCluster.start('ui', 5);
-    browser = await launchChromium();
+    // The nodes are secure: HTTPS from the cluster's own CA, and the page asks for a token.
+    browser = await launchChromium({ ignoreHTTPSErrors: true });
     page = await browser.context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
   });
@@ -51,6 +52,8 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
 
   it('draws the 5 nodes on the ring at their MD5 positions, all up', async () => {
     await page.goto(`${cluster!.node('n1').url}/ui`);
+    await page.fill('#token', readFileSync(join(cluster!.certsDir, 'client.admin.token'), 'utf8').trim());
+    await page.click('#login-form button[type=submit]');
     await waitForCount(page, '[data-testid=ring] [data-node][data-status="up"]', 5);
     assert.deepEqual(await ringNodes(page), ['n1', 'n2', 'n3', 'n4', 'n5']);
     for (const id of ['n1', 'n2', 'n3', 'n4', 'n5']) {
@@ -106,7 +109,7 @@ describe('dashboard in a browser against 5 real nodes', { timeout: 240_000 }, ()
   });
 
   it('follows a membership change: the removed node greys out and the lookup moves with the ring', async () => {
-    const res = await fetch(`${cluster!.node('n2').url}/cluster/members/n5`, { method: 'DELETE' });
+    const res = await cluster!.fetch(`${cluster!.node('n2').url}/cluster/members/n5`, { method: 'DELETE', headers: { 'x-dynakv-request': '1' } });
     assert.equal(res.status, 200);
     await page.locator('[data-testid=ring] [data-node="n5"][data-status="removed"]').waitFor({ timeout: WAIT_MS });
     await waitForCount(page, '[data-testid=ring] [data-range]', 4);

@@ -15,7 +15,7 @@ import { waitFor } from '../support/local-cluster.ts';
 const IDS = ['u1', 'u2', 'u3'];
 
 /** Reads snapshots from /ui/events until `done` accepts one (or the wait times out). */
-async function awaitSnapshot(url: string, done: (s: DashboardSnapshot) => boolean, timeoutMs = 20_000): Promise<DashboardSnapshot> {
+async function awaitSnapshot(fetch: InProcessCluster['fetch'], url: string, done: (s: DashboardSnapshot) => boolean, timeoutMs = 20_000): Promise<DashboardSnapshot> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
@@ -58,10 +58,10 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
   it('serves the page, its script and its styles', async () => {
     for (const [path, type, content] of [
       ['/ui', 'text/html', '<svg id="ring"'],
-      ['/ui/dashboard.js', 'text/javascript', "new EventSource('/ui/events')"],
+      ['/ui/dashboard.js', 'text/javascript', "api('/ui/events'"],
       ['/ui/dashboard.css', 'text/css', '--down'],
     ] as const) {
-      const res = await fetch(`${url}${path}`);
+      const res = await cluster!.fetch(`${url}${path}`);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', new RegExp(`^${type}`), path);
       assert.ok((await res.text()).includes(content), `${path} holds ${content}`);
@@ -70,7 +70,7 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
 
   it('streams snapshots of the ring, the members and every node\'s activity', async () => {
     // Each node is `syncing` while its start-up recovery runs, then `ready` through gossip.
-    const snapshot = await awaitSnapshot(url, (s) => s.members.every((m) => m.seen === 'up') && IDS.every((id) => s.activity[id] != null));
+    const snapshot = await awaitSnapshot(cluster!.fetch, url, (s) => s.members.every((m) => m.seen === 'up') && IDS.every((id) => s.activity[id] != null));
     assert.equal(snapshot.self, 'u1');
     assert.deepEqual(snapshot.ring?.nodes.map((n) => n.id), Ring.of(IDS).nodes.map((n) => n.id));
     assert.deepEqual(snapshot.members.map((m) => [m.id, m.seen, m.position]), IDS.map((id) => [id, 'up', positionHex(ringPosition(id))]));
@@ -80,10 +80,10 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
 
   it('looks a key up on every replica, and answers bad keys with a JSON 400', async () => {
     const key = 'lookup/me';
-    await waitFor('a write to succeed', async () => (await fetch(`${url}/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: 'hello' })).ok);
+    await waitFor('a write to succeed', async () => (await cluster!.fetch(`${url}/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: 'hello' })).ok);
     let lookup: KeyLookup | undefined;
     await waitFor('every replica to hold the write', async () => {
-      const res = await fetch(`${url}/cluster/lookup/${encodeURIComponent(key)}`);
+      const res = await cluster!.fetch(`${url}/cluster/lookup/${encodeURIComponent(key)}`);
       lookup = (await res.json()) as KeyLookup;
       return lookup.replicas.every((r) => r.siblings.length === 1);
     });
@@ -92,7 +92,7 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
     for (const r of lookup!.replicas) assert.equal(Buffer.from(r.siblings[0]!.value!, 'base64').toString(), 'hello', r.node);
 
     for (const bad of ['', 'x'.repeat(1025)]) {
-      const res = await fetch(`${url}/cluster/lookup/${bad}`);
+      const res = await cluster!.fetch(`${url}/cluster/lookup/${bad}`);
       assert.equal(res.status, 400);
       assert.match(((await res.json()) as { error: string }).error, /key/);
     }
@@ -100,11 +100,11 @@ describe('dashboard routes on three in-process nodes', { timeout: 120_000 }, () 
 
   it('counts this node\'s key-value requests in its activity', async () => {
     const node = cluster!.nodes[1]!;
-    for (let i = 0; i < 5; i++) assert.equal((await fetch(`${node.httpUrl}/kv/absent-${i}`)).status, 404);
+    for (let i = 0; i < 5; i++) assert.equal((await cluster!.fetch(`${node.httpUrl}/kv/absent-${i}`)).status, 404);
     // Once their second is complete, the 5 reads average to 1 op/s over the 5-second rate window.
     let activity: NodeActivity | undefined;
     await waitFor('the reads to show in u2\'s activity', async () => {
-      activity = (await (await fetch(`${node.httpUrl}/local/activity`)).json()) as NodeActivity;
+      activity = (await (await cluster!.fetch(`${node.httpUrl}/local/activity`)).json()) as NodeActivity;
       return activity.opsPerSec === 1;
     }, 10_000);
     assert.equal(activity!.node, 'u2');

@@ -2,6 +2,10 @@
 // /ui/events streams (see src/ui/snapshot.ts for their shape) and runs key lookups against
 // /cluster/lookup/{key}. Everything is redrawn from state on each snapshot; the only state
 // kept here is the latest snapshot, the focused node and the looked-up key.
+// A secure node answers 401 without a credential: the page then asks for a token, keeps it in
+// sessionStorage (this tab only; never in a URL or a cookie, so no other site's request can
+// carry it) and sends it as Authorization. The stream is read with fetch(), since EventSource
+// cannot send headers. Data (member ids, stored values) is only ever inserted as text.
 
 const RADIUS = 200;
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -21,16 +25,107 @@ const state = {
 
 const $ = (id) => document.getElementById(id);
 
+// --- credentials --------------------------------------------------------------------------
+
+const TOKEN_KEY = 'dynakv-token';
+
+function authHeaders() {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token === null ? {} : { authorization: `Bearer ${token}` };
+}
+
+/** fetch() with the token; a 401 shows the login form and throws. */
+async function api(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: { ...authHeaders(), ...(init.headers ?? {}) }, credentials: 'same-origin', cache: 'no-store' });
+  if (res.status === 401) {
+    const body = await res.json().catch(() => ({}));
+    showLogin(sessionStorage.getItem(TOKEN_KEY) === null ? '' : `token not accepted: ${body.error ?? '401'}`);
+    throw new LoginNeeded();
+  }
+  return res;
+}
+
+class LoginNeeded extends Error {}
+
+function showLogin(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  $('login-error').textContent = message;
+  $('login').hidden = false;
+  $('main').hidden = true;
+  $('logout').hidden = true;
+  setConnection('login', 'sign in');
+  $('token').focus();
+}
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const token = $('token').value.trim();
+  if (token === '') return;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('token').value = '';
+  $('login').hidden = true;
+  $('main').hidden = false;
+  $('logout').hidden = false;
+  startStream();
+});
+
+$('logout').addEventListener('click', () => {
+  stream.abort?.abort();
+  showLogin('');
+});
+
 // --- live updates -------------------------------------------------------------------------
 
-const events = new EventSource('/ui/events');
-events.addEventListener('snapshot', (e) => {
-  state.snapshot = JSON.parse(e.data);
+/** How long to wait before reading the stream again after it broke. */
+const RECONNECT_MS = 1_000;
+const stream = { abort: null, generation: 0 };
+
+function startStream() {
+  stream.abort?.abort();
+  const generation = ++stream.generation;
+  const abort = new AbortController();
+  stream.abort = abort;
+  void readStream(generation, abort.signal);
+}
+
+/** Reads server-sent events from /ui/events until the stream breaks, then reconnects. */
+async function readStream(generation, signal) {
+  try {
+    const res = await api('/ui/events', { signal, headers: { accept: 'text/event-stream' } });
+    if (!res.ok || res.body === null) throw new Error(`stream answered ${res.status}`);
+    if (sessionStorage.getItem(TOKEN_KEY) !== null) $('logout').hidden = false;
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
+        onEvent(buffered.slice(0, end));
+        buffered = buffered.slice(end + 2);
+      }
+    }
+  } catch (err) {
+    if (err instanceof LoginNeeded || signal.aborted) return;
+  }
+  if (generation !== stream.generation) return;
+  setConnection('reconnecting', 'disconnected, reconnecting…');
+  setTimeout(() => generation === stream.generation && startStream(), RECONNECT_MS);
+}
+
+function onEvent(text) {
+  let event = 'message';
+  const data = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('event:')) event = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (event !== 'snapshot' || data.length === 0) return;
+  state.snapshot = JSON.parse(data.join('\n'));
   setConnection('live', 'live');
   render();
   if (state.key !== null) void refreshLookup();
-});
-events.addEventListener('error', () => setConnection('reconnecting', 'disconnected, reconnecting…'));
+}
 
 function setConnection(kind, text) {
   const el = $('conn');
@@ -236,12 +331,13 @@ async function refreshLookup() {
   state.lookupInFlight = true;
   const key = state.key;
   try {
-    const res = await fetch(`/cluster/lookup/${encodeURIComponent(key)}`);
+    const res = await api(`/cluster/lookup/${encodeURIComponent(key)}`);
     const body = await res.json();
     if (key !== state.key) return;
     state.lookup = res.ok ? body : null;
     state.lookupError = res.ok ? null : `${res.status}: ${body.error ?? 'lookup failed'}`;
   } catch (err) {
+    if (err instanceof LoginNeeded) return;
     state.lookupError = `lookup failed: ${err.message}`;
   } finally {
     state.lookupInFlight = false;
@@ -326,3 +422,5 @@ function sparkline(values) {
     svg('title', {}, [last === undefined ? 'idle' : `last busy second: ${last} ms mean; peak ${max} ms`]),
   ]);
 }
+
+startStream();

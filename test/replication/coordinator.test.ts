@@ -1,0 +1,190 @@
+// The coordinator's durability promises, shown with a storage whose commits wait to be released
+// (or fail) and peers that answer, refuse or stay silent on cue (issue 13 section 4: mutants
+// that acked the coordinator's own write before its local commit, answered after W-1 acks, or
+// swallowed a failed commit survived every test). A 3-node ring, so there is no fallback node
+// to hint to: every ack must come from a replica. Virtual time from the simulator's scheduler.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Scheduler } from '../../sim/scheduler.ts';
+import { SeededRandom } from '../../sim/seeded-random.ts';
+import { SimClock } from '../../sim/sim-clock.ts';
+import { silentLog } from '../../src/env/log.ts';
+import { StorageError, type StorageWrite } from '../../src/env/storage.ts';
+import { TransportError, type NodeId, type Transport } from '../../src/env/transport.ts';
+import type { PeerReply, PeerRequest } from '../../src/protocol/messages.ts';
+import { DEFAULT_CONFIG } from '../../src/node/config.ts';
+import { DynakvNode } from '../../src/node/node.ts';
+import { Coordinator } from '../../src/replication/coordinator.ts';
+import { DotCounter } from '../../src/replication/dot-counter.ts';
+import { ReplicaStore } from '../../src/replication/replica-store.ts';
+import { Ring } from '../../src/ring/ring.ts';
+import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
+import { MemoryStorage } from '../../src/storage/memory-storage.ts';
+import { EncodedRecord } from '../../src/version/record-codec.ts';
+import { distinctValues } from '../../src/version/siblings.ts';
+
+/** Commits of the data space wait until released, or fail when `failing` is set. */
+class ControlledStorage extends MemoryStorage {
+  hold = false;
+  failing = false;
+  readonly held: Array<() => void> = [];
+  override commit(writes: readonly StorageWrite[]): Promise<void> {
+    if (!writes.some((w) => w.space === 'data')) return super.commit(writes);
+    if (this.failing) return Promise.reject(new StorageError('fsync failed: disk full'));
+    if (!this.hold) return super.commit(writes);
+    return new Promise((resolve, reject) => this.held.push(() => super.commit(writes).then(resolve, reject)));
+  }
+  release(): void {
+    while (this.held.length > 0) this.held.shift()!();
+  }
+}
+
+type PeerBehaviour = 'ok' | 'refuse' | 'silent';
+
+function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
+  return {
+    request(to, request) {
+      sent.push(request);
+      switch (behaviour[to]) {
+        case 'ok':
+          return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
+        case 'silent':
+          return new Promise(() => {});
+        default:
+          return Promise.reject(new TransportError('UNREACHABLE', `${to} refused`));
+      }
+    },
+    serve() {},
+    close: async () => {},
+  };
+}
+
+async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>) {
+  const scheduler = new Scheduler();
+  const storage = new ControlledStorage();
+  const store = new ReplicaStore(storage);
+  const sent: PeerRequest[] = [];
+  const ring = Ring.of(['n1', 'n2', 'n3']);
+  const dots = await DotCounter.open(storage, 'n1', new SeededRandom(1));
+  const coordinator = new Coordinator({
+    self: 'n1',
+    ring: () => ring,
+    store,
+    dots,
+    transport: peers(behaviour, sent),
+    clock: new SimClock(scheduler),
+    log: silentLog,
+    config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
+    isDown: () => false,
+    isSuspect: () => false,
+  });
+  return { scheduler, storage, store, coordinator, sent };
+}
+
+/** Runs virtual time until `promise` settles or `ms` pass; reports which. */
+async function settledWithin<T>(scheduler: Scheduler, promise: Promise<T>, ms: number): Promise<'resolved' | 'rejected' | 'pending'> {
+  let state: 'resolved' | 'rejected' | 'pending' = 'pending';
+  promise.then(
+    () => (state = 'resolved'),
+    () => (state = 'rejected'),
+  );
+  await scheduler.runWhile(() => state === 'pending' && scheduler.nowMs < ms, ms + 1).catch(() => {});
+  await scheduler.runUntil(Math.min(scheduler.nowMs, ms));
+  return state;
+}
+
+const write = (key: string, value: string) => ({ key, value: Buffer.from(value), contentType: 'text/plain', context: [] });
+
+describe('coordinator durability', () => {
+  it('counts its own replica only once the local commit is durable', async () => {
+    const { scheduler, storage, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'refuse' });
+    storage.hold = true;
+    const put = coordinator.put(write('k', 'v'));
+    assert.equal(await settledWithin(scheduler, put, 500), 'pending', 'acked with the local commit still pending');
+    storage.release();
+    assert.equal(await settledWithin(scheduler, put, 1_000), 'resolved');
+  });
+
+  it('needs W acks, not W-1', async () => {
+    const { scheduler, storage, coordinator } = await coordinatorFor({ n2: 'silent', n3: 'silent' });
+    storage.hold = true;
+    const put = coordinator.put(write('k', 'v'));
+    storage.release();
+    // Only the local replica is durable: 1 of W=2.
+    await assert.rejects(scheduler.complete(put), { code: 'QUORUM_FAILED' });
+  });
+
+  it('does not acknowledge a write whose local commit failed', async () => {
+    const { scheduler, storage, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'refuse' });
+    storage.failing = true;
+    await assert.rejects(scheduler.complete(coordinator.put(write('k', 'v'))), { code: 'QUORUM_FAILED' });
+  });
+
+  it('keeps two concurrent blind writes through one node as two siblings', async () => {
+    const { scheduler, store, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
+    await scheduler.complete(Promise.all([coordinator.put(write('k', 'a')), coordinator.put(write('k', 'b'))]));
+    const values = distinctValues(store.read('k')).map((s) => Buffer.from(s.value!).toString()).sort();
+    assert.deepEqual(values, ['a', 'b']);
+  });
+
+  it('refuses a write whose versions would exceed the record bound, but never a delete', async () => {
+    const { scheduler, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
+    const mib = Buffer.alloc(1024 * 1024, 7);
+    for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: 'big', value: mib, contentType: 'x', context: [] }));
+    await assert.rejects(scheduler.complete(coordinator.put({ key: 'big', value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
+    await scheduler.complete(coordinator.put({ key: 'big', value: null, contentType: '', context: [] }));
+  });
+});
+
+describe('replica store durability', () => {
+  it('rejects a merge whose commit failed, and keeps nothing of it', async () => {
+    const storage = new ControlledStorage();
+    const store = new ReplicaStore(storage);
+    storage.failing = true;
+    const sibling = { dot: { node: 'n2#0000000000', counter: 1, timeMs: 0 }, context: [], value: Buffer.from('v'), contentType: 'text/plain' };
+    await assert.rejects(store.merge('k', [sibling]), /fsync failed/);
+    assert.equal(storage.get('data', 'k'), undefined);
+  });
+
+  it('resolves a merge only once its commit is durable', async () => {
+    const storage = new ControlledStorage();
+    const store = new ReplicaStore(storage);
+    storage.hold = true;
+    let done = false;
+    const sibling = { dot: { node: 'n2#0000000000', counter: 1, timeMs: 0 }, context: [], value: Buffer.from('v'), contentType: 'text/plain' };
+    const merge = store.merge('k', [sibling]).then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(done, false);
+    storage.release();
+    await merge;
+    assert.ok(storage.get('data', 'k') !== undefined);
+  });
+});
+
+describe('a replica answering replica_put', () => {
+  it('acknowledges only once the merged version is durable, and never after a failed commit', async () => {
+    const scheduler = new Scheduler();
+    const storage = new ControlledStorage();
+    const config = {
+      ...DEFAULT_CONFIG,
+      id: 'n1',
+      clusterSecret: insecureClusterSecret('test'),
+      peers: ['n1', 'n2', 'n3'].map((id, i) => ({ id, host: 'sim', port: i + 1 })),
+      advertisePeer: 'sim:1',
+      advertiseHttp: '',
+    };
+    const node = await scheduler.complete(
+      DynakvNode.open(config, { clock: new SimClock(scheduler), random: new SeededRandom(1), storage, transport: peers({ n2: 'refuse', n3: 'refuse' }, []), log: silentLog }),
+    );
+    const record = (counter: number) => EncodedRecord.of([{ dot: { node: 'n2#0000000000', counter, timeMs: 0 }, context: [], value: Buffer.from('v'), contentType: 'text/plain' }]);
+    storage.hold = true;
+    const answer = node.handle('n2', { kind: 'replica_put', key: 'k', record: record(1) });
+    assert.equal(await settledWithin(scheduler, answer, 200), 'pending', 'answered before its commit');
+    storage.release();
+    assert.deepEqual(await scheduler.complete(answer), { kind: 'replica_put_ok' });
+    storage.hold = false;
+    storage.failing = true;
+    await assert.rejects(scheduler.complete(node.handle('n2', { kind: 'replica_put', key: 'k', record: record(2) })), /fsync failed/);
+    node.stop();
+  });
+});
