@@ -1,11 +1,13 @@
 // What hostile clients and peers send in the simulator, drawn from the seed. Clients: contexts
-// the cluster never issued (forged, huge or foreign counters). Peers: requests an authenticated
+// the cluster never issued (forged, huge or foreign counters, other keys', other clusters'). Peers: requests an authenticated
 // but buggy or hostile endpoint may send (malformed records, NaN times, bad ids, bogus
 // counters, membership records that could never be valid), which validators must refuse
 // without crashing or bricking a node; and well-formed but forged requests (a fake member, a
 // removal, a tombstone covering everything) that only an unauthenticated sender would try, which
 // the transport's authentication must keep out.
-import { encodeContext } from '../src/version/context.ts';
+import { Packr } from 'msgpackr';
+import { deriveKey, insecureClusterSecret } from '../src/security/cluster-secret.ts';
+import { ContextCodec, CONTEXT_CHARS_MAX, CONTEXT_MAC_BYTES } from '../src/version/context.ts';
 import { EncodedRecord, encodeRecord } from '../src/version/record-codec.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
 import type { ClockEntry, VClock } from '../src/version/vclock.ts';
@@ -24,26 +26,58 @@ function clockOf(entries: ReadonlyArray<[string, number]>, timeMs: number): VClo
   return out;
 }
 
-/** A context string no node issued, and what kind of forgery it is (for traces). */
-export function hostileContext(random: SeededRandom, ids: readonly string[], nowMs: number): { kind: string; context: string } {
+/**
+ * A context string this cluster did not issue for `key`, and what kind of forgery it is (for
+ * traces): clocks with huge, maximal, foreign or too many counters under a made-up MAC, a
+ * genuine context of another key, one of another cluster, a truncated one, garbage, one over the
+ * length bound. The node must refuse every one with BAD_CONTEXT.
+ */
+export function hostileContext(random: SeededRandom, ids: readonly string[], nowMs: number, key: string): { kind: string; context: string } {
   const pick = pickOf(random);
-  const kind = pick(['huge', 'max', 'foreign', 'foreign-many', 'ahead'] as const);
+  const kind = pick(['huge', 'max', 'foreign', 'foreign-many', 'ahead', 'other-key', 'other-cluster', 'truncated', 'garbage', 'oversized'] as const);
+  const plausible = clockOf(ids.map((id) => [id, 1 + random.nextInt(1_000)]), nowMs);
   switch (kind) {
     case 'huge':
       // The review's repro: 2^53 - 200002 for every node id.
-      return { kind, context: encodeContext(clockOf(ids.map((id) => [id, 2 ** 53 - 200_002]), nowMs)) };
+      return { kind, context: withForgedMac(random, clockOf(ids.map((id) => [id, 2 ** 53 - 200_002]), nowMs)) };
     case 'max':
-      return { kind, context: encodeContext(clockOf([[pick(ids), Number.MAX_SAFE_INTEGER]], nowMs)) };
+      return { kind, context: withForgedMac(random, clockOf([[pick(ids), Number.MAX_SAFE_INTEGER]], nowMs)) };
     case 'foreign':
-      return { kind, context: encodeContext(clockOf([[`zz${random.nextInt(100)}`, 1 + random.nextInt(1_000)]], nowMs)) };
+      return { kind, context: withForgedMac(random, clockOf([[`zz${random.nextInt(100)}`, 1 + random.nextInt(1_000)]], nowMs)) };
     case 'foreign-many':
       // More entries than clockEntriesMax, from ids that are not members.
-      return { kind, context: encodeContext(clockOf(Array.from({ length: 12 + random.nextInt(20) }, (_, i) => [`x${i}`, 1 + random.nextInt(10 ** 9)]), nowMs)) };
+      return { kind, context: withForgedMac(random, clockOf(Array.from({ length: 12 + random.nextInt(20) }, (_, i) => [`x${i}`, 1 + random.nextInt(10 ** 9)]), nowMs)) };
     case 'ahead':
       // Plausible ids, counters somewhat beyond anything issued so far.
-      return { kind, context: encodeContext(clockOf(ids.map((id) => [id, 1_000_000 + random.nextInt(10 ** 7)]), nowMs)) };
+      return { kind, context: withForgedMac(random, clockOf(ids.map((id) => [id, 1_000_000 + random.nextInt(10 ** 7)]), nowMs)) };
+    case 'other-key':
+      return { kind, context: SIM_CONTEXTS.encode(`${key}-other`, plausible) };
+    case 'other-cluster':
+      return { kind, context: OTHER_CONTEXTS.encode(key, plausible) };
+    case 'truncated': {
+      const genuine = SIM_CONTEXTS.encode(key, plausible);
+      return { kind, context: genuine.slice(0, genuine.length - 1 - random.nextInt(8)) };
+    }
+    case 'garbage':
+      return { kind, context: pick(['not a context', '%%%%', '\u0000', '=='.repeat(10), 'a']) };
+    case 'oversized':
+      return { kind, context: 'A'.repeat(CONTEXT_CHARS_MAX + 1) };
   }
 }
+
+/** Contexts as the simulated cluster issues them (its secret is insecureClusterSecret('sim')). */
+const SIM_CONTEXTS = new ContextCodec(deriveKey(insecureClusterSecret('sim'), 'context'));
+/** Contexts of another cluster: genuine there, foreign here. */
+const OTHER_CONTEXTS = new ContextCodec(deriveKey(insecureClusterSecret('another cluster'), 'context'));
+
+/** The clock in the context wire format (msgpack, base64url) followed by MAC bytes made up by the client. */
+function withForgedMac(random: SeededRandom, clock: VClock): string {
+  const wire = Buffer.from(contextPackr.pack(clock.map((e) => [e.node, e.counter, e.timeMs])));
+  const mac = Buffer.alloc(CONTEXT_MAC_BYTES);
+  for (let i = 0; i < mac.length; i++) mac[i] = random.nextInt(256);
+  return Buffer.concat([wire, mac]).toString('base64url');
+}
+const contextPackr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export interface HostileRequest {
   readonly attack: string;
@@ -77,6 +111,7 @@ export function hostilePeerRequest(
     peer: member?.peer ?? 'sim:1',
     http: member?.http ?? '',
     status: 'down',
+    epoch: member?.epoch ?? 1,
     version: (member?.version ?? 1) + 1 + random.nextInt(5),
     changedBy: pick(ids),
     changedAtMs: nowMs,
@@ -92,7 +127,7 @@ export function hostilePeerRequest(
       case 'fake-member':
         return { attack, from, payload: { kind: 'gossip', records: [record({ id: `ghost${random.nextInt(10)}`, peer: 'sim:99', status: 'up', version: 1 })] } };
       case 'remove-member':
-        return { attack, from, payload: { kind: 'gossip', records: [record({ status: 'removed', version: (member?.version ?? 1) + 100 })] } };
+        return { attack, from, payload: { kind: 'gossip', records: [record({ status: 'removed', epoch: (member?.epoch ?? 1) + 1, version: (member?.version ?? 1) + 100 })] } };
       case 'tombstone-all': {
         const context = clockOf(ids.map((id) => [id, 2 ** 50]), nowMs);
         const siblings = [{ dot: { node: pick(ids), counter: 2 ** 50 + 1, timeMs: nowMs }, context, value: null, contentType: '' }];
@@ -138,11 +173,11 @@ export function hostilePeerRequest(
     case 'gossip-bad-address':
       return { attack, from, payload: { kind: 'gossip', records: [record({ status: 'up', peer: pick(BAD_ADDRESSES), http: pick(['', ...BAD_ADDRESSES]) })] } };
     case 'gossip-max-version':
-      return { attack, from, payload: { kind: 'gossip', records: [record({ version: Number.MAX_SAFE_INTEGER, heartbeat: Number.MAX_SAFE_INTEGER })] } };
+      return { attack, from, payload: { kind: 'gossip', records: [record({ epoch: pick([member?.epoch ?? 1, Number.MAX_SAFE_INTEGER]), version: Number.MAX_SAFE_INTEGER, heartbeat: Number.MAX_SAFE_INTEGER })] } };
     case 'gossip-bad-transfer':
       return { attack, from, payload: { kind: 'gossip', records: [record({ status: member?.status ?? 'up', version: member?.version ?? 1, heartbeat: (member?.heartbeat ?? 0) + 1_000, transfer: { keysTotal: -1, keysDone: 2 ** 60, targets: [pick(BAD_IDS)] } })] } };
     case 'gossip-garbage':
-      return { attack, from, payload: { kind: 'gossip', records: [42, null, 'x', [1, 2], { id: pick(ids) }, record({ status: 'zombie' }), record({ version: -5 }), record({ changedAtMs: Infinity })] } };
+      return { attack, from, payload: { kind: 'gossip', records: [42, null, 'x', [1, 2], { id: pick(ids) }, record({ status: 'zombie' }), record({ version: -5 }), record({ changedAtMs: Infinity }), record({ epoch: NaN }), record({ epoch: -1 })] } };
     case 'replica-own-dot-near-max':
       // A dot of the target itself near 2^53: its next write there would need counter + 1.
       return { attack, from, payload: { kind: 'replica_put', key, record: EncodedRecord.of([sibling({ node: target, counter: 2 ** 53 - 10, timeMs: nowMs })]) } };

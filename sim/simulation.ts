@@ -8,12 +8,13 @@ import { statusOf } from '../src/api/error-status.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
 import { isCount, isHostPort, isNodeId, isTimeMs } from '../src/protocol/ids.ts';
 import { KEY_BYTES_MAX } from '../src/protocol/messages.ts';
+import { ACTOR_SEPARATOR } from '../src/replication/dot-counter.ts';
 import { Ring } from '../src/ring/ring.ts';
 import { hintKey } from '../src/handoff/hint-delivery.ts';
 import { decodeRecord } from '../src/version/record-codec.ts';
 import { covers, distinctValues, joinClocks, siblingsEqual, type Dot, type Sibling } from '../src/version/siblings.ts';
 import { descends, type VClock } from '../src/version/vclock.ts';
-import { frontGet, frontKind, frontPut } from './client-front.ts';
+import { frontGet, frontPut } from './client-front.ts';
 import { BOGUS_COUNTER_MIN, hostileContext, hostilePeerRequest } from './hostile.ts';
 import { describeFault, planRun, type Profile, type ScheduledFault } from './nemesis.ts';
 import { SIM_EPOCH_MS } from './sim-clock.ts';
@@ -609,11 +610,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
 
-    /** Large values near the limits (up to valueBytesMax, one byte over now and then), blind, on 1-3 keys. */
+    /**
+     * Large values near the limits (up to valueBytesMax, one byte over now and then), blind, on
+     * 8-12 keys: each key's versions pile up to the record bound (RECORD_BYTES_MAX, 4 MiB: then
+     * RECORD_TOO_LARGE), and together the keys are larger than a 32 MiB frame, so that hint,
+     * transfer and anti-entropy batches must be cut by bytes.
+     */
     async function largeClient(): Promise<void> {
       const lr = random.fork();
-      // One key piles its siblings past the 32 MiB frame; two each stay below it, but not together.
-      const keys = Array.from({ length: 1 + lr.nextInt(2) }, (_, i) => `large-${i}`);
+      const keys = Array.from({ length: 8 + lr.nextInt(5) }, (_, i) => `large-${i}`);
       const valueBytesMax = cluster.configOf('n1').valueBytesMax;
       for (let i = 0; i < LARGE_WRITES_MAX && scheduler.nowMs < durationMs; i++) {
         const key = keys[lr.nextInt(keys.length)]!;
@@ -637,14 +642,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const hr = random.fork();
       while (scheduler.nowMs < durationMs) {
         await new Promise<void>((r) => scheduler.schedule(300 + hr.nextInt(1_500), r));
-        const forged = hostileContext(hr, cluster.ids, scheduler.nowMs);
         const key = `hostile-${hr.nextInt(4)}`;
+        const forged = hostileContext(hr, cluster.ids, SIM_EPOCH_MS + scheduler.nowMs, key);
         count(`hostile contexts ${forged.kind}`);
         await operation('hostile', `put ${forged.kind}`, ['BAD_CONTEXT'], async (node, via, live) => {
           trace(key, `hostile put (${forged.kind} context) via ${via}: invoke`);
           await frontPut(node, { key, value: Buffer.from(`forged-${forged.kind}`), contentType: 'text/plain', context: forged.context });
           live();
           trace(key, `hostile put via ${via}: accepted`);
+          violations.push({ invariant: 'forged-context-refused', key, detail: `a ${forged.kind} context no node issued for ${key} was accepted through ${via}` });
         });
       }
     }
@@ -652,7 +658,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const clients = Array.from({ length: options.clients ?? 6 }, (_, c) => client(c));
     if (largeValues) clients.push(largeClient());
     if (hostileClient) clients.push(hostileClientLoop());
-    log(`workload: ${options.clients ?? 6} clients${largeValues ? ', large values' : ''}${hostileClient ? ', hostile contexts' : ''}; front ${frontKind(cluster.node('n1'))}`);
+    log(`workload: ${options.clients ?? 6} clients${largeValues ? ', large values' : ''}${hostileClient ? ', hostile contexts' : ''}`);
     await scheduler.complete(Promise.all(clients), durationMs + 600_000);
 
     // --- final heal and quiet period ----------------------------------------------------------
@@ -799,7 +805,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             }
             const bad = siblings.find((s) => s.dot.counter >= BOGUS_COUNTER_MIN || s.context.some((e) => e.counter >= BOGUS_COUNTER_MIN));
             if (bad !== undefined) violations.push({ invariant: 'bogus-counters', key, detail: `${id} stores ${short(key)} (${space}) with a counter no node issued: ${describeSiblings([bad])}` });
-            const badId = siblings.find((s) => !isNodeId(s.dot.node) || s.context.some((e) => !isNodeId(e.node)));
+            const badId = siblings.find((s) => !isActorId(s.dot.node) || s.context.some((e) => !isActorId(e.node)));
             if (badId !== undefined) violations.push({ invariant: 'stored-records', key, detail: `${id} stores ${short(key)} (${space}) with a node id that breaks the id rule: ${JSON.stringify(describeSiblings([badId])).slice(0, 120)}` });
             if (space === 'hints' && !isNodeId(key.slice(0, key.indexOf('\u0000')))) {
               violations.push({ invariant: 'stored-records', detail: `${id} holds a hint for an owner that breaks the id rule: ${JSON.stringify(key).slice(0, 80)}` });
@@ -847,6 +853,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
 }
 
+/** A vector-clock actor: a node id, or `<node id>#<epoch>` (src/replication/dot-counter.ts). */
+function isActorId(actor: string): boolean {
+  const at = actor.indexOf(ACTOR_SEPARATOR);
+  return at < 0 ? isNodeId(actor) : isNodeId(actor.slice(0, at)) && /^[0-9a-z]{1,32}$/.test(actor.slice(at + 1));
+}
+
 /** Why a membership record could never be valid: bad id, address, number, or a node that does not exist. */
 function recordProblems(r: MemberRecord, ids: readonly string[]): string[] {
   const problems: string[] = [];
@@ -855,6 +867,7 @@ function recordProblems(r: MemberRecord, ids: readonly string[]): string[] {
   if (!isHostPort(r.peer)) problems.push(`bad peer address ${JSON.stringify(r.peer).slice(0, 40)}`);
   if (r.http !== '' && !isHostPort(r.http)) problems.push('bad http address');
   if (!isTimeMs(r.changedAtMs)) problems.push(`changedAtMs ${r.changedAtMs}`);
+  if (!isCount(r.epoch) || r.epoch >= BOGUS_COUNTER_MIN) problems.push(`epoch ${r.epoch}`);
   if (!isCount(r.version) || r.version >= BOGUS_COUNTER_MIN) problems.push(`version ${r.version}`);
   if (!isCount(r.heartbeat) || r.heartbeat >= BOGUS_COUNTER_MIN) problems.push(`heartbeat ${r.heartbeat}`);
   return problems;
