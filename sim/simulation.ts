@@ -69,7 +69,7 @@ const QUIET_MS = 60_000;
 /** Scaled down from a day so that tombstones written early in a run are purged in its quiet period. */
 const TOMBSTONE_GRACE_MS = 60_000;
 /** Large-value writes per run, and their sizes: enough to pile a key past the 32 MiB frame. */
-const LARGE_WRITES_MAX = 40;
+const LARGE_WRITES_MAX = 64;
 const LARGE_VALUE_BYTES_MIN = 896 * 1024;
 const SIBLING_PILE_WRITES_MAX = 90;
 const W = 2;
@@ -611,14 +611,26 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
 
     /**
-     * Large values near the limits (up to valueBytesMax, one byte over now and then), blind, on
-     * 8-12 keys: each key's versions pile up to the record bound (RECORD_BYTES_MAX, 4 MiB: then
-     * RECORD_TOO_LARGE), and together the keys are larger than a 32 MiB frame, so that hint,
-     * transfer and anti-entropy batches must be cut by bytes.
+     * Large values near the limits (up to valueBytesMax, one byte over now and then), blind, in
+     * a burst. Half the seeds pile them on one key, whose versions must stop at the record bound
+     * (RECORD_BYTES_MAX, 4 MiB: then RECORD_TOO_LARGE) and so never outgrow a 32 MiB frame. The
+     * others spread them over 12-16 keys, each piling up to the bound, about twice a frame in
+     * all, while one node is cut off for the burst: its hints, and the anti-entropy pulls and
+     * pushes when it returns, must be cut by bytes.
      */
     async function largeClient(): Promise<void> {
       const lr = random.fork();
-      const keys = Array.from({ length: 8 + lr.nextInt(5) }, (_, i) => `large-${i}`);
+      const spread = lr.nextFloat() < 0.5;
+      const keys = Array.from({ length: spread ? 12 + lr.nextInt(5) : 1 }, (_, i) => `large-${i}`);
+      await new Promise<void>((r) => scheduler.schedule(lr.nextInt(Math.max(1, durationMs - 12_000)), r));
+      let healCut = () => {};
+      if (spread) {
+        const cut = cluster.ids[lr.nextInt(cluster.ids.length)]!;
+        log(`large burst on ${keys.length} keys; ${cut} is cut off for it`);
+        healCut = cluster.network.isolate(cut);
+      } else {
+        log('large burst on one key');
+      }
       const valueBytesMax = cluster.configOf('n1').valueBytesMax;
       for (let i = 0; i < LARGE_WRITES_MAX && scheduler.nowMs < durationMs; i++) {
         const key = keys[lr.nextInt(keys.length)]!;
@@ -633,8 +645,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           await tracedPut(node, via, live, 'large', key, `put ${tag}`, value, 'application/octet-stream', '');
           acked(ackedTags, key, tag);
         });
-        await new Promise<void>((r) => scheduler.schedule(100 + lr.nextInt(500), r));
+        await new Promise<void>((r) => scheduler.schedule(20 + lr.nextInt(200), r));
       }
+      await new Promise<void>((r) => scheduler.schedule(1_000 + lr.nextInt(2_000), r));
+      healCut();
     }
 
     /** Writes with contexts no node issued, now and then, to keys of their own. */
@@ -805,8 +819,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             }
             const bad = siblings.find((s) => s.dot.counter >= BOGUS_COUNTER_MIN || s.context.some((e) => e.counter >= BOGUS_COUNTER_MIN));
             if (bad !== undefined) violations.push({ invariant: 'bogus-counters', key, detail: `${id} stores ${short(key)} (${space}) with a counter no node issued: ${describeSiblings([bad])}` });
-            const badId = siblings.find((s) => !isActorId(s.dot.node) || s.context.some((e) => !isActorId(e.node)));
-            if (badId !== undefined) violations.push({ invariant: 'stored-records', key, detail: `${id} stores ${short(key)} (${space}) with a node id that breaks the id rule: ${JSON.stringify(describeSiblings([badId])).slice(0, 120)}` });
+            const badId = siblings.flatMap((s) => [s.dot.node, ...s.context.map((e) => e.node)]).find((actor) => !isActorId(actor));
+            if (badId !== undefined) violations.push({ invariant: 'stored-records', key, detail: `${id} stores ${short(key)} (${space}) with an actor id that breaks the id rule: ${JSON.stringify(badId).slice(0, 80)}` });
             if (space === 'hints' && !isNodeId(key.slice(0, key.indexOf('\u0000')))) {
               violations.push({ invariant: 'stored-records', detail: `${id} holds a hint for an owner that breaks the id rule: ${JSON.stringify(key).slice(0, 80)}` });
             }
