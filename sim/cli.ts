@@ -4,9 +4,11 @@
 // profile, invariant and the fault trace, and exits non-zero. Replay one seed exactly with
 // `--seeds 1 --start <seed> --profile <profile>` (plus the same options). `--start random` draws
 // a fresh start seed (printed first). `--ledger FILE` appends the batch's outcome to FILE.
+// `--regression` runs the fixed regression seeds and the seeds of bugs still open instead.
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { appendLedger } from './ledger.ts';
+import { OPEN_BUG_SEEDS, REGRESSION_SEEDS, replayCommand } from './regression-seeds.ts';
 import type { Profile } from './nemesis.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
 
@@ -23,10 +25,26 @@ const { values } = parseArgs({
     ledger: { type: 'string' },
     quiet: { type: 'boolean', default: false },
     'trace-lines': { type: 'string', default: '80' },
+    regression: { type: 'boolean', default: false },
   },
 });
 const USAGE =
   'usage: npm run sim -- --seeds N [--start S|random] [--profile seed-rules|harsh|both] [--duration MS] [--no-auth] [--large on|off] [--hostile on|off] [--defect ignore-context|lying-disk] [--ledger FILE]';
+if (values.regression) {
+  // The fixed regression seeds (they must pass) and the seeds of bugs still open (they fail until fixed).
+  let failedFixed = 0;
+  for (const [title, list, mustPass] of [['regression seeds', REGRESSION_SEEDS, true], ['open-bug seeds', OPEN_BUG_SEEDS, false]] as const) {
+    console.log(`${title}:`);
+    for (const s of list) {
+      const r = await runSimulation(s.options);
+      const invariants = [...new Set(r.violations.map((v) => v.invariant))];
+      if (mustPass && invariants.length > 0) failedFixed++;
+      console.log(`  ${invariants.length === 0 ? 'pass' : `FAIL (${invariants.join(', ')})`}  ${s.options.profile} ${s.options.seed}: ${s.finding.slice(0, 100)}`);
+      if (invariants.length > 0) console.log(`      replay: ${replayCommand(s)}`);
+    }
+  }
+  process.exit(failedFixed > 0 ? 1 : 0);
+}
 const seeds = Number(values.seeds);
 // Random starts stay below 2^31 so that a printed seed is easy to pass back.
 const start = values.start === 'random' ? randomInt(1_000_000, 2 ** 31 - 1_000_000) : Number(values.start);
