@@ -66,6 +66,12 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['purge-after-grace'],
     checked: 'sim 2026-12-01 on main 7cd2c8d',
   },
+  {
+    finding: "hints for a removed owner held down by the holder's detector (node.ts statusOf: 'down' answered before 'removed')",
+    options: run(937, 'seed-rules', false, false),
+    caught: ['hints-delivered'],
+    checked: 'sim 2026-12-01: fails on main 7cd2c8d, passes with the statusOf fix',
+  },
 ];
 
 export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
@@ -88,13 +94,6 @@ export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
       'a failed commit rejects unhandled in HintDelivery.deliverAll (`void deliverAll().finally(...)`) and RingTransfer (walk via `void transfer.rebalance()` in node.ts, handOffStrays): the process dies (Node 20), and the transfer walk stops',
     options: run(957, 'seed-rules', false, false),
     caught: ['no-crash'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
-  },
-  {
-    finding:
-      "hints for a removed owner are never delivered when the holder's detector held it down: node.ts statusOf answers 'down' before 'removed', and pings of removed members stop, so the misses never reset",
-    options: run(937, 'seed-rules', false, false),
-    caught: ['hints-delivered'],
     checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
   },
   {
