@@ -9,6 +9,12 @@ import { StorageError, type ScanOptions, type Space, type Storage, type StorageE
 import type { Scheduler } from './scheduler.ts';
 import type { SeededRandom } from './seeded-random.ts';
 
+/**
+ * Set on every StorageError a simulated disk makes, to the world (`owner`) it belongs to: a
+ * rejection reported late (after its run ended) can be told apart from one of the current run.
+ */
+export const DISK_OWNER = Symbol('sim disk owner');
+
 /** A node's disk behaviour; the nemesis changes it while a disk fault lasts. */
 export interface DiskFaults {
   /** Probability that one commit fails (fsync error); 0 outside disk faults. */
@@ -43,6 +49,8 @@ export class FencedStorage implements Storage {
       readonly faults: DiskFaults;
       /** A defect for testing the checker: commits resolve at once, before they are durable. */
       readonly lying?: boolean;
+      /** Whose disk this is (see DISK_OWNER). */
+      readonly owner?: object;
     },
   ) {}
 
@@ -84,7 +92,7 @@ export class FencedStorage implements Storage {
         this.inFlight.delete(entry);
         if (fails) {
           this.commitsFailed++;
-          return reject(new StorageError(`commit failed: ${reason}`));
+          return reject(Object.assign(new StorageError(`commit failed: ${reason}`), { [DISK_OWNER]: world.owner }));
         }
         this.inner.commit(batch).then(world.lying === true ? () => {} : resolve, reject);
       });

@@ -108,7 +108,7 @@ export class SimCluster {
       storage,
       this.options.syncDisks === true
         ? undefined
-        : { scheduler: this.scheduler, random: this.diskRandoms.get(id)!, faults: this.diskFaults.get(id)!, lying: this.options.defect === 'lying-disk' },
+        : { scheduler: this.scheduler, random: this.diskRandoms.get(id)!, faults: this.diskFaults.get(id)!, lying: this.options.defect === 'lying-disk', owner: this },
     );
     this.fences.set(id, fenced);
     const clock = new SimClock(this.scheduler, skewMs);
