@@ -98,6 +98,13 @@ export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   },
   {
     finding:
+      'a failed commit of a key the ring transfer drops rejects unhandled out of RingTransfer.walk (`void transfer.rebalance(next)` in node.ts): the process dies, and if caught the walk still stops, leaving keys outside their preference list (src/handoff/ring-transfer.ts dropOrRetry)',
+    options: run(20328, 'seed-rules', false, true),
+    caught: ['no-crash', 'placement'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d + d0e4dea (fails as it is)',
+  },
+  {
+    finding:
       'hint delivery backoff deadlines are wall-clock times (HintDelivery.retryAtMs from clock.nowMs()): a clock stepped back by minutes stalls delivery to an owner that is up for as long',
     options: run(310, 'harsh', false, false),
     caught: ['hints-delivered'],
