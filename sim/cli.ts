@@ -7,7 +7,7 @@
 // `--regression` runs the fixed regression seeds and the seeds of bugs still open instead.
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { appendLedger } from './ledger.ts';
+import { appendLedger, currentCommit } from './ledger.ts';
 import { OPEN_BUG_SEEDS, REGRESSION_SEEDS, replayCommand } from './regression-seeds.ts';
 import type { Profile } from './nemesis.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
@@ -79,6 +79,8 @@ const flags = [
   ...(values.hostile !== undefined ? [`--hostile ${values.hostile}`] : []),
 ].join(' ');
 console.log(`simulation: seeds ${start}..${start + seeds - 1}, profile ${values.profile}, duration ${durationMs} ms${flags ? `, ${flags}` : ''}`);
+// The commit the code of this batch was loaded from, taken now (the tree may change while it runs).
+const commit = values.ledger !== undefined ? currentCommit() : '';
 const started = Date.now();
 let runs = 0;
 let ops = 0;
@@ -135,6 +137,6 @@ console.log(
 console.log(`exercised: ${Object.entries(totals).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join('; ')}`);
 console.log(`simulation: ${runs - failed} passed, ${failed} failed`);
 if (values.ledger !== undefined) {
-  appendLedger(values.ledger, { profile: values.profile!, start, seeds, durationMs, flags, runs, failed, failures });
+  appendLedger(values.ledger, { profile: values.profile!, start, seeds, durationMs, flags, runs, failed, failures }, commit);
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -46,7 +46,8 @@ export function ledgerLine(entry: LedgerEntry, date: Date = new Date(), commit: 
   return fields.map((f) => f.replace(/[\t\n\r]/g, ' ')).join('\t');
 }
 
-export function appendLedger(file: string, entry: LedgerEntry): void {
+/** Appends the batch's line; `commit` is the one its code was loaded from (default: the current one). */
+export function appendLedger(file: string, entry: LedgerEntry, commit: string = currentCommit()): void {
   const header = existsSync(file) ? '' : `${LEDGER_HEADER}\n`;
-  appendFileSync(file, `${header}${ledgerLine(entry)}\n`);
+  appendFileSync(file, `${header}${ledgerLine(entry, new Date(), commit)}\n`);
 }
