@@ -11,8 +11,10 @@ import { pino } from 'pino';
 import type { DynakvNode } from '../node/node.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { ApiError, statusOf } from './error-status.ts';
-import { checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
-import { admit, type GuardOptions } from './request-guard.ts';
+import { BUSY_MESSAGE, checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
+import { AnswerBudget } from './answer-budget.ts';
+import { ConnectionDoor } from './connection-door.ts';
+import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { membersView, ringView, siblingView } from './views.ts';
 
 /**
@@ -37,15 +39,26 @@ export interface HttpServerOptions {
 
 export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOptions): FastifyInstance {
   const log = logger ?? pino({ level: 'silent' });
-  const kv = kvRoutes({ node, log, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
+  const answers = new AnswerBudget(node.config.httpAnswerBytesMax, log);
+  const kv = kvRoutes({ node, log, answers, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
+  const door = new ConnectionDoor(node.config, log);
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
+    let admitted: Admitted;
     try {
-      admit(req, res, guard);
+      admitted = admit(req, res, guard);
     } catch (err) {
       const e = err as ApiError;
+      door.admitted(req, res, false);
       // The body, if any, is discarded unread by node:http once the answer is sent.
       sendRefusal(res, statusOf(e.code) ?? 500, e.message, e.code === 'UNAUTHENTICATED');
+      return;
+    }
+    // A credential (or, insecure, any request) makes the connection established, if there is room.
+    if (door.admitted(req, res, tls === undefined || admitted.identity !== undefined) === 'full') {
+      res.shouldKeepAlive = false;
+      res.setHeader('retry-after', '1');
+      sendRefusal(res, 503, `this node has ${node.config.httpConnectionsMax} client connections open (httpConnectionsMax); retry later`, false);
       return;
     }
     // The /kv routes are answered on bare node:http before fastify sees them (kv-routes.ts).
@@ -55,15 +68,35 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     loggerInstance: log,
     // fastify names its address https:// only when told; the server is ours either way.
     ...(tls !== undefined ? { https: {} } : {}),
-    serverFactory: (handler) => createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler)),
+    serverFactory: (handler) => {
+      const server = createLimitedServer(node.config, tls, (req, res) => dispatch(req, res, handler));
+      door.attach(server);
+      return server;
+    },
     // Keys may be 1024 UTF-8 bytes, percent-encoded up to 9 characters each; longer params must
     // reach our validator (400), not fall through to the router's 404.
     routerOptions: { maxParamLength: 16 * KEY_BYTES_MAX },
     bodyLimit: node.config.valueBytesMax,
     // Per-request logs would dwarf everything else at thousands of requests per second.
     logController: new LogController({ disableRequestLogging: true }),
-    // A caller's request id (else fastify's own) tags every log line of the request as reqId.
-    requestIdHeader: 'x-request-id',
+    // A caller's request id tags every log line of the request as reqId, but only a well-formed
+    // one (requestIdOf): the header is anyone's text, and logs reach terminals.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+  });
+
+  // Every other answer with a body in memory counts against the same budget (/local/keys pages
+  // and /local/kv siblings can be large); streams (the dashboard's events) write a little at a time.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : Buffer.isBuffer(payload) ? payload.length : 0;
+    if (bytes === 0 || reply.statusCode >= 400 || answers.hold(reply.raw, bytes)) return done(null, payload);
+    void reply.code(503).header('retry-after', '1').header('content-type', 'application/json; charset=utf-8');
+    done(null, JSON.stringify({ error: BUSY_MESSAGE }));
+  });
+
+  app.addHook('preClose', (done) => {
+    door.shutdown();
+    done();
   });
 
   // Values are opaque bytes whatever their Content-Type, so one raw parser serves all.
@@ -100,7 +133,9 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     const limit = q.limit === undefined ? 1000 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ApiError('BAD_REQUEST', 'limit must be 1..10000');
     if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
-    const page = node.store.keys(q.start as string | undefined, limit + 1);
+    // A start past the key rule could name no key; storage refuses such keys with a 500.
+    const start = q.start === undefined ? undefined : checkedKey(q.start);
+    const page = node.store.keys(start, limit + 1);
     return { keys: page.slice(0, limit), next: page[limit] ?? null };
   });
 
@@ -132,12 +167,12 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
 
 type Limits = Pick<
   DynakvNode['config'],
-  'httpConnectionsMax' | 'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
+  'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
 >;
 
 /**
- * The node:http or node:https server with every limit of NodeConfig set (fastify's own limits do
- * not apply to a server from serverFactory). A secure server requests a client certificate but
+ * The node:http or node:https server with every limit of NodeConfig set but the connection counts
+ * (ConnectionDoor's; fastify's own limits do not apply to a server from serverFactory). A secure server requests a client certificate but
  * does not require one, so bearer tokens work too; auth.ts trusts only certificates it verified.
  */
 export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, handler: (req: IncomingMessage, res: ServerResponse) => void): Server {
@@ -155,10 +190,24 @@ export function createLimitedServer(limits: Limits, tls: HttpTls | undefined, ha
           { ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false, handshakeTimeout: limits.httpHandshakeTimeoutMs, minVersion: 'TLSv1.2' },
           handler,
         ) as unknown as Server);
-  server.maxConnections = limits.httpConnectionsMax;
+  // No maxConnections: one global cap let strangers who never finish a handshake lock everyone
+  // out. ConnectionDoor bounds connections instead: httpConnectionsMax established ones plus
+  // httpPreAuthConnectionsMax that have not authenticated yet.
   // No 'timeout' listener: node:http then destroys the idle socket itself.
   server.setTimeout(limits.httpIdleTimeoutMs);
   return server;
+}
+
+/** A caller's x-request-id is used as the log's reqId only if it matches this; otherwise ours. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+let requestsSeen = 0;
+
+/** The request's id for logs: the caller's x-request-id when well-formed, else `r` and a per-process count. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  if (typeof given === 'string' && REQUEST_ID_PATTERN.test(given)) return given;
+  requestsSeen = (requestsSeen + 1) % Number.MAX_SAFE_INTEGER;
+  return `r${requestsSeen.toString(36)}`;
 }
 
 function sendRefusal(res: ServerResponse, status: number, message: string, challenge: boolean): void {

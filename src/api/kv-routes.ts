@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { DynakvNode } from '../node/node.ts';
 import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { distinctValues, type Sibling } from '../version/siblings.ts';
+import type { AnswerBudget } from './answer-budget.ts';
 import { ApiError, statusOf } from './error-status.ts';
 
 export const CONTEXT_HEADER = 'x-dynakv-context';
@@ -28,10 +29,12 @@ export interface KvRoutesOptions {
   readonly observe?: KvRequestObserver;
   /** Requests that take at least this long are logged as warnings; default SLOW_REQUEST_MS. */
   readonly slowRequestMs?: number;
+  /** The node's budget for answer bytes not yet taken by clients; reads past it answer 503. Default: none. */
+  readonly answers?: AnswerBudget;
 }
 
 /** Returns a handler that answers /kv/ requests and returns false for every other path. */
-export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS }: KvRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS, answers }: KvRoutesOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   return (req, res) => {
     const url = req.url ?? '';
     if (!url.startsWith(KV_PREFIX)) return false;
@@ -42,7 +45,7 @@ export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS }
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
       if (ms >= slowRequestMs) log.warn({ op: method, path: url.slice(0, 100), status, ms: Math.round(ms), ...(errorCode !== undefined ? { errorCode } : {}) }, 'slow request');
     };
-    handle(node, req, res, url).then(finish, (err: unknown) => {
+    handle(node, req, res, url, answers).then(finish, (err: unknown) => {
       const e = err as Error & { code?: unknown };
       const status = statusOf(e.code) ?? 500;
       if (status >= 500 && statusOf(e.code) === undefined) log.error({ err }, 'request failed');
@@ -53,7 +56,7 @@ export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS }
   };
 }
 
-async function handle(node: DynakvNode, req: IncomingMessage, res: ServerResponse, url: string): Promise<number> {
+async function handle(node: DynakvNode, req: IncomingMessage, res: ServerResponse, url: string, answers: AnswerBudget | undefined): Promise<number> {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1));
@@ -62,7 +65,7 @@ async function handle(node: DynakvNode, req: IncomingMessage, res: ServerRespons
     case 'HEAD': {
       const key = keyOf(path);
       const { siblings, context } = await node.get(key, quorumParam(params, 'r'));
-      return sendRead(req, res, siblings, context);
+      return sendRead(req, res, siblings, context, answers);
     }
     case 'PUT': {
       const key = keyOf(path);
@@ -166,21 +169,63 @@ function wantsJson(req: IncomingMessage): boolean {
   return accept.split(',').some((part) => part.trim().split(';')[0]?.trim() === 'application/json');
 }
 
-function sendRead(req: IncomingMessage, res: ServerResponse, siblings: readonly Sibling[], context: string): number {
+function sendRead(req: IncomingMessage, res: ServerResponse, siblings: readonly Sibling[], context: string, answers: AnswerBudget | undefined): number {
   const live = distinctValues(siblings);
   if (context !== '') res.setHeader(CONTEXT_HEADER, context);
   if (live.length === 0) return sendJson(res, 404, { error: 'not found', ...(context !== '' ? { context } : {}) });
+  let body: Buffer;
+  let contentType: string;
   if (live.length === 1 && !wantsJson(req)) {
     const only = live[0]!;
-    const body = Buffer.from(only.value!.buffer, only.value!.byteOffset, only.value!.byteLength);
-    res.writeHead(200, { 'content-type': only.contentType, 'content-length': body.length });
-    res.end(body); // node:http sends no body for HEAD
-    return 200;
+    body = Buffer.from(only.value!.buffer, only.value!.byteOffset, only.value!.byteLength);
+    contentType = only.contentType;
+  } else {
+    // Bytes, not a string: only one copy is then held while a slow client reads it.
+    body = Buffer.from(JSON.stringify({ context, siblings: live.map((s) => ({ value: Buffer.from(s.value!).toString('base64'), contentType: s.contentType })) }));
+    contentType = 'application/json; charset=utf-8';
   }
-  return sendJson(res, live.length === 1 ? 200 : 300, {
-    context,
-    siblings: live.map((s) => ({ value: Buffer.from(s.value!).toString('base64'), contentType: s.contentType })),
-  });
+  if (answers !== undefined && !answers.hold(res, body.length)) return sendBusy(res);
+  res.writeHead(live.length === 1 ? 200 : 300, { 'content-type': contentType, 'content-length': body.length });
+  writeBody(res, body); // node:http sends no body for HEAD
+  return live.length === 1 ? 200 : 300;
+}
+
+/** Larger answers are written this much at a time, as the client takes them. */
+export const ANSWER_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Writes `body` a chunk at a time as the socket drains, so a client that reads slowly (or not at
+ * all) makes the node hold the answer once (counted by AnswerBudget), not also a copy of all of
+ * it queued in the socket and, on HTTPS, all of it encrypted once more.
+ */
+function writeBody(res: ServerResponse, body: Buffer): void {
+  if (body.length <= ANSWER_CHUNK_BYTES) {
+    res.end(body);
+    return;
+  }
+  let offset = 0;
+  const pump = () => {
+    while (offset < body.length) {
+      const end = Math.min(offset + ANSWER_CHUNK_BYTES, body.length);
+      const flowing = res.write(body.subarray(offset, end));
+      offset = end;
+      if (!flowing && offset < body.length) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    res.end();
+  };
+  pump();
+}
+
+/** The answer when the node's answer budget is spent (AnswerBudget). */
+export const BUSY_MESSAGE = 'this node holds too many answer bytes its clients have not taken yet (httpAnswerBytesMax); retry later';
+
+function sendBusy(res: ServerResponse): number {
+  res.setHeader('retry-after', '1');
+  res.removeHeader(CONTEXT_HEADER);
+  return sendJson(res, 503, { error: BUSY_MESSAGE });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): number {

@@ -118,7 +118,9 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
     console.log(`  sign in with the token in ${shown}; the browser does not know this cluster's CA (${relative(process.cwd(), join(certsDir, CA_CERT_FILE))}): import it, or accept the warning`);
   }
   const here = resolve(dataDir, 'certs') === resolve('data/certs') && basePort === 7001;
-  console.log(here ? 'try: npx dynakv put hello world && npx dynakv get hello' : `try: npx dynakv put hello world --node 127.0.0.1:${basePort}${options.insecure === true ? ' --insecure' : ` --certs-dir ${relative(process.cwd(), certsDir) || '.'}`}`);
+  // The CLI talks plain http only when told (--insecure), never by itself.
+  if (options.insecure === true) console.log(`try: npx dynakv put hello world --insecure${basePort === 7001 ? '' : ` --node 127.0.0.1:${basePort}`}`);
+  else console.log(here ? 'try: npx dynakv put hello world && npx dynakv get hello' : `try: npx dynakv put hello world --node 127.0.0.1:${basePort} --certs-dir ${relative(process.cwd(), certsDir) || '.'}`);
   console.log('Ctrl-C stops the cluster.');
 }
 

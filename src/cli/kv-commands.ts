@@ -48,7 +48,8 @@ export async function runRing(client: DynakvClient, out: Out) {
       ring.nodes.map((n) => [n.id, n.position, n.range.start + (n.range.wraps ? ' (wraps)' : ''), n.replicas.join(' ')]),
     ),
   );
-  out.log(`N=${ring.n}`);
+  // N comes from the node like every cell above: escaped, whatever it holds.
+  out.log(`N=${terminalSafe(String(ring.n))}`);
 }
 
 function quorum(text: string, flag: string): number {

@@ -6,12 +6,15 @@ import { ClientError, DynakvClient } from '../client/http-client.ts';
 import { DEFAULT_CONFIG } from '../node/config.ts';
 import { runCertsCreateCa, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
 import { runClusterStart } from './cluster-command.ts';
-import { connectionOptions, resolveConnection, type ConnectionFlags } from './connection.ts';
+import { connectionOptions, insecureWarning, resolveConnection, type ConnectionFlags } from './connection.ts';
 import { runDelete, runGet, runPut, runRing } from './kv-commands.ts';
 import { runNodeStart } from './node-command.ts';
 import { runMembers, runMembersAdd, runMembersLog, runMembersRemove } from './member-commands.ts';
 import { runShell } from './shell.ts';
 import { terminalSafe } from './terminal-text.ts';
+
+/** How long a failed command may take to release its handles before the process exits anyway. */
+const EXIT_AFTER_FAILURE_MS = 2_000;
 
 const program = new Command();
 program.name('dynakv').description('A Dynamo-style distributed key-value store').showHelpAfterError().enablePositionalOptions();
@@ -20,7 +23,8 @@ const out = { log: (line: string) => console.log(line) };
 /** Adds --node, --certs-dir, --user, --token and --insecure (connection.ts) to a command. */
 const withConnection = <T extends { addOption(o: Option): T }>(command: T): T => connectionOptions().reduce((c, o) => c.addOption(o), command);
 const clientOf = (opts: ConnectionFlags) => {
-  const { url, credentials } = resolveConnection(opts);
+  const { url, credentials, insecure } = resolveConnection(opts);
+  if (insecure === true) console.error(`dynakv: ${terminalSafe(insecureWarning(url))}`);
   return new DynakvClient(url, credentials !== undefined ? { credentials } : {});
 };
 
@@ -124,4 +128,8 @@ try {
   const message = err instanceof ClientError || err instanceof Error ? err.message : String(err);
   console.error(`dynakv: ${terminalSafe(message)}`);
   process.exitCode = err instanceof ClientError && err.code === 'UNREACHABLE' ? 2 : 1;
+  // A failed command has nothing left to do: if some handle still holds the process open (a
+  // timer a failed start could not reach), exit anyway rather than linger. Unref'd, so a clean
+  // exit is not delayed.
+  setTimeout(() => process.exit(), EXIT_AFTER_FAILURE_MS).unref();
 }

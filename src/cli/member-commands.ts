@@ -60,16 +60,31 @@ async function followTransfer(client: DynakvClient, out: Out): Promise<void> {
   while (Date.now() - started < TRANSFER_WAIT_MS) {
     await new Promise((r) => setTimeout(r, PROGRESS_POLL_MS));
     view = await client.members();
-    const active = view.members.filter((m) => m.transfer !== null && m.status !== 'down');
-    const total = active.reduce((s, m) => s + (m.transfer?.keysTotal ?? 0), 0);
-    const done = active.reduce((s, m) => s + Math.min(m.transfer?.keysDone ?? 0, m.transfer?.keysTotal ?? 0), 0);
-    if (process.stdout.isTTY) process.stdout.write(`\r${bar(total === 0 ? 1 : done / total)} ${done}/${total} keys checked, ${active.length} node(s) moving data   `);
-    quietPolls = active.length === 0 ? quietPolls + 1 : 0;
+    const moving = movingMembers(view);
+    if (process.stdout.isTTY) process.stdout.write(`\r${progressLine(view)}   `);
+    quietPolls = moving.length === 0 ? quietPolls + 1 : 0;
     if (quietPolls >= 8) break;
   }
   if (process.stdout.isTTY) process.stdout.write('\n');
   out.log(quietPolls >= 8 ? `transfer complete in ${((Date.now() - started) / 1000).toFixed(1)}s` : 'still moving data; check `dynakv members`');
   if (view !== undefined) await runMembers(client, out);
+}
+
+function movingMembers(view: MembersView): MembersView['members'] {
+  return view.members.filter((m) => m.transfer !== null && m.transfer !== undefined && m.status !== 'down');
+}
+
+/** A count from a node's answer: a whole number 0..2^53, anything else counts as 0 (never printed raw). */
+function count(x: unknown): number {
+  return Number.isSafeInteger(x) && (x as number) >= 0 ? (x as number) : 0;
+}
+
+/** The progress line of a transfer, from a members view: numbers only, whatever the node sent. */
+export function progressLine(view: MembersView): string {
+  const moving = movingMembers(view);
+  const total = moving.reduce((s, m) => s + count(m.transfer?.keysTotal), 0);
+  const done = moving.reduce((s, m) => s + Math.min(count(m.transfer?.keysDone), count(m.transfer?.keysTotal)), 0);
+  return `${bar(total === 0 ? 1 : done / total)} ${done}/${total} keys checked, ${moving.length} node(s) moving data`;
 }
 
 function bar(fraction: number): string {

@@ -246,7 +246,7 @@ function hint(cause: string, secure: boolean): string {
     return "; the node's certificate was not accepted: pass --certs-dir DIR holding the cluster's ca.crt";
   }
   if (cause === 'EPROTO' || cause === 'ECONNRESET') {
-    return secure ? '; is the node running --insecure? then use http:// or --insecure' : '; is the node secure? then use https:// and --certs-dir';
+    return secure ? '; is the node running --insecure? then pass --insecure' : '; is the node secure? then drop --insecure and pass --certs-dir';
   }
   return '; is it running? start one with: npm start';
 }

@@ -42,7 +42,11 @@ export interface NodeConfig {
   readonly w: number;
   /** Coordinator's wait for R/W replies. 2 s: far above a healthy LMDB commit plus a LAN hop. */
   readonly requestTimeoutMs: number;
-  /** Vector clock entries kept per version: one per physical node, with room for growth. */
+  /**
+   * Vector clock entries kept per version context: one per actor that coordinated writes of the
+   * key (a node's actor changes each time it loses its disk), with room for growth. Past it the
+   * oldest entries go, except those covering a version the context saw (see prune).
+   */
   readonly clockEntriesMax: number;
   /** Live siblings per key: beyond this, blind writes are refused until a client resolves them. */
   readonly siblingsMax: number;
@@ -53,7 +57,10 @@ export interface NodeConfig {
    * (src/api/http-server.ts) and documented in the README. What happens at each is in DEFAULT_CONFIG.
    */
   readonly httpConnectionsMax: number;
+  readonly httpPreAuthConnectionsMax: number;
+  readonly httpPreAuthTimeoutMs: number;
   readonly httpHeaderBytesMax: number;
+  readonly httpAnswerBytesMax: number;
   readonly httpHandshakeTimeoutMs: number;
   readonly httpHeadersTimeoutMs: number;
   readonly httpRequestTimeoutMs: number;
@@ -81,18 +88,42 @@ export const DEFAULT_CONFIG = {
   r: 2,
   w: 2,
   requestTimeoutMs: 2_000,
-  clockEntriesMax: 10,
+  clockEntriesMax: 32,
   siblingsMax: 64,
   valueBytesMax: 1024 * 1024,
   /**
-   * Connections open at once on the HTTP port; past it a new connection is closed as soon as it
-   * is accepted. Twice the largest benchmarked client count (256 keep-alive connections, see
-   * BENCHMARKS.md), 64 of them dashboards at most. Bounds memory: an authenticated client can
-   * hold one body of up to valueBytesMax per connection (512 MiB in all, for at most
-   * httpRequestTimeoutMs); an unauthenticated one only its headers (secure nodes check the
-   * credential before reading a body).
+   * Established connections on the HTTP port: those on which a request carried a valid
+   * credential (with --insecure: any request). Past it, a connection's first authenticated
+   * request answers 503 with Retry-After and the connection is closed; established connections
+   * are never closed to make room. Twice the largest benchmarked client count (256 keep-alive
+   * connections, see BENCHMARKS.md). Bounds memory: an authenticated client can hold one body of
+   * up to valueBytesMax per connection (512 MiB in all, for at most httpRequestTimeoutMs).
    */
   httpConnectionsMax: 512,
+  /**
+   * Connections without a credential yet (in their TLS handshake, before their first request
+   * head, or making only public requests such as /health), counted apart from the established
+   * ones: at the limit the oldest is closed for the newcomer, so strangers who open connections
+   * and stay silent only slow new clients down, never lock them (or anyone established) out.
+   * As many as the largest benchmarked client count connecting at once. Each holds at most its
+   * TLS state and httpHeaderBytesMax of headers (secure nodes check the credential before reading a body).
+   */
+  httpPreAuthConnectionsMax: 256,
+  /**
+   * A connection without a credential is closed this long after it was accepted (once its
+   * answers in progress are sent): a client on a LAN handshakes and sends its first request
+   * within milliseconds; 5 s forgives a stalled link, not a connection held open to take a place.
+   */
+  httpPreAuthTimeoutMs: 5_000,
+  /**
+   * Answer bytes the node holds for clients that have not taken them yet, node-wide
+   * (src/api/answer-budget.ts): past it, answers that waited 1 s or more lose their connections,
+   * oldest first, to make room; if that is not enough, a read answers 503 with Retry-After. One
+   * answer alone always fits (the largest, 64 siblings of 1 MiB as JSON, is about 86 MiB), so
+   * held answers stay below this plus one answer. 128 MiB: room for 128 clients each fetching a
+   * 1 MiB value at once, far more than a LAN needs to keep its links busy.
+   */
+  httpAnswerBytesMax: 128 * 1024 * 1024,
   /** Request line and headers together; larger answers 431. Node's own default, named here. */
   httpHeaderBytesMax: 16 * 1024,
   /** A TLS handshake must finish within this or the connection is closed (node's default: 120 s). */
@@ -138,7 +169,10 @@ export function parsePeerList(text: string): PeerAddress[] {
 /** The HTTP limits an operator may set (`dynakv node start --http-limit NAME=VALUE`). */
 export const HTTP_LIMIT_NAMES = [
   'httpConnectionsMax',
+  'httpPreAuthConnectionsMax',
+  'httpPreAuthTimeoutMs',
   'httpHeaderBytesMax',
+  'httpAnswerBytesMax',
   'httpHandshakeTimeoutMs',
   'httpHeadersTimeoutMs',
   'httpRequestTimeoutMs',

@@ -61,12 +61,33 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
     );
   }
   const lmdbDir = join(options.dataDir, 'lmdb');
-  const storage = await openLmdbStorage(lmdbDir, {
-    // A commit this slow holds back every write queued behind it (replicas ack only once durable).
-    onSlowCommit: ({ writes, ms }) => log.warn({ writes, ms }, 'slow LMDB commit'),
-  });
+  // Each step names what it does, so a failure says what failed; whatever the steps before it
+  // opened (ports, LMDB, timers) is released before the error leaves, so a failed start never
+  // lingers with a port bound (finding 4 of the attack review of issue 13).
+  const undo: Array<() => unknown> = [];
+  const step = async <T>(what: string, run: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      for (const release of undo.reverse()) {
+        try {
+          await release();
+        } catch (releaseErr) {
+          log.warn({ err: releaseErr }, 'releasing a failed start');
+        }
+      }
+      throw new StartError(config.id, what, err);
+    }
+  };
+  const storage = await step(`opening its store in ${lmdbDir}`, () =>
+    openLmdbStorage(lmdbDir, {
+      // A commit this slow holds back every write queued behind it (replicas ack only once durable).
+      onSlowCommit: ({ writes, ms }) => log.warn({ writes, ms }, 'slow LMDB commit'),
+    }),
+  );
+  undo.push(() => storage.close());
   let node: DynakvNode | undefined;
-  const transport = new TcpTransport<PeerRequest, PeerReply>({
+  const transport = await step('setting up the peer transport', () => new TcpTransport<PeerRequest, PeerReply>({
     self: config.id,
     cluster: config.cluster,
     listenHost: options.peerHost,
@@ -78,20 +99,24 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
     log,
     ...(security.mode === 'secure' ? { tls: { ca: security.certs.ca, cert: security.certs.cert, key: security.certs.key } } : {}),
     isSeed: (id) => id.startsWith(SEED_PREFIX),
-  });
-  await transport.listen();
-  node = await DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log });
+  }));
+  undo.push(() => transport.close());
+  await step(`binding the peer port ${options.peerHost}:${options.peerPort}`, () => transport.listen());
+  node = await step(`loading its state from ${lmdbDir}`, () => DynakvNode.open(config, { clock: realClock, random: realRandom, storage, transport, log }));
+  const opened = node;
+  undo.push(() => opened.stop());
   const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
   // Secure: HTTPS with the node's certificate, and a client credential on every route but /health.
   const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics), ...(security.mode === 'secure' ? { tls: security.certs } : {}) });
+  undo.push(() => http.close());
   observeRequests(http, metrics);
   registerDashboard(http, { node, metrics, log });
-  const httpUrl = await http.listen({ host: options.httpHost, port: options.httpPort });
+  const httpUrl = await step(`binding the HTTP port ${options.httpHost}:${options.httpPort}`, () => http.listen({ host: options.httpHost, port: options.httpPort }));
   log.info({ httpUrl, dashboard: `${httpUrl}/ui`, peerPort: transport.port, dataDir: options.dataDir }, 'node started');
   const stallWatch = watchEventLoopStalls((ms) => log.warn({ ms }, 'event loop stalled'));
   let closing: Promise<void> | undefined;
   return {
-    node: node!,
+    node,
     http,
     httpUrl,
     metrics,
@@ -99,7 +124,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
     close() {
       closing ??= (async () => {
         stallWatch.stop();
-        node!.stop();
+        opened.stop();
         await http.close();
         await transport.close();
         await storage.close();
@@ -108,6 +133,20 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
       return closing;
     },
   };
+}
+
+/** A start that failed at one step (named in the message), after releasing what it had opened. */
+export class StartError extends Error {
+  readonly code = 'START_FAILED';
+  constructor(
+    readonly nodeId: string,
+    /** What the node was doing, e.g. "binding the HTTP port 127.0.0.1:7001". */
+    readonly step: string,
+    override readonly cause: unknown,
+  ) {
+    super(`node ${nodeId} did not start: ${step}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'StartError';
+  }
 }
 
 function bootstrapAddress(config: NodeConfig, id: string): { host: string; port: number } | undefined {

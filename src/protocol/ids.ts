@@ -3,9 +3,15 @@
 // checks the same thing; code past the boundary relies on these and does not re-check.
 import type { NodeId } from '../env/transport.ts';
 
-/** A node id: 1-64 letters, digits, `_`, `.`, `-` (so ids are safe in logs, paths and keys). */
-export const NODE_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-export const NODE_ID_RULE = '1-64 letters, digits, _ . -';
+/**
+ * A node id: 1-64 letters, digits, `_`, `.`, `-` (so ids are safe in logs, paths and keys), but
+ * none of RESERVED_NODE_IDS: `.` and `..` name directories, and `__proto__`, `constructor`,
+ * `prototype` are special as keys of JavaScript objects, which ids become in JSON answers
+ * (clocks, hint counts, activity) that the dashboard and scripts index by id.
+ */
+export const RESERVED_NODE_IDS: readonly string[] = ['.', '..', '__proto__', 'constructor', 'prototype'];
+export const NODE_ID_PATTERN = /^(?!(?:\.|\.\.|__proto__|constructor|prototype)$)[A-Za-z0-9_.-]{1,64}$/;
+export const NODE_ID_RULE = '1-64 letters, digits, _ . - (not . .. __proto__ constructor prototype)';
 
 export function isNodeId(x: unknown): x is NodeId {
   return typeof x === 'string' && NODE_ID_PATTERN.test(x);

@@ -8,7 +8,7 @@ import { TransportError, type NodeId, type Transport } from '../env/transport.ts
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { ringPosition, type Ring } from '../ring/ring.ts';
 import { EncodedRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
-import { clockOf, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
+import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
 import { CoordinationError } from './errors.ts';
@@ -174,10 +174,16 @@ export class Coordinator {
       log.error({ key, actor: dots.actor, seen, counter }, 'stored versions claim a dot this node never issued');
       throw new CoordinationError('CLOCK_AHEAD', `versions of this key claim ${dots.actor}:${seen}, a dot this node has not issued (next is ${counter})`);
     }
+    // Pruning keeps the entries that cover a stored sibling the context saw: dropping one would
+    // leave that sibling beside the new version, so a delete would not remove what it saw, and
+    // the same entry would be pruned again on every retry (the oldest entry is exactly the one
+    // of a long-standing sibling, and lost disks add actors).
+    const covering = new Set(current.filter((s) => covers(context, s.dot)).map((s) => s.dot.node));
     const sibling: Sibling = {
       dot: { node: dots.actor, counter, timeMs: clock.nowMs() },
-      // One entry is left for the dot itself, so the full clock stays within clockEntriesMax.
-      context: prune(context, config.clockEntriesMax - 1),
+      // One entry is left for the dot itself, so the full clock stays within clockEntriesMax
+      // (unless more are needed to cover what the context saw).
+      context: prune(context, config.clockEntriesMax - 1, covering),
       value,
       contentType,
     };

@@ -12,6 +12,7 @@ import tls from 'node:tls';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
+import { LogLimiter } from '../env/log-limiter.ts';
 import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
 import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
@@ -253,6 +254,11 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   /** Inbound connections without a hello yet, oldest first (a Set keeps insertion order). */
   private readonly preAuth = new Set<Inbound>();
   private readonly preAuthConnectionsMax: number;
+  /**
+   * Refusals and evictions of inbound connections: anyone who reaches the port can cause them by
+   * the thousand a second, so each kind is logged once per interval with a count (finding 6).
+   */
+  private readonly refusals: LogLimiter;
   private handler: RequestHandler<Req, Rep> | undefined;
   private listening = false;
   private closed = false;
@@ -270,6 +276,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.writeQueueBytesMax = options.writeQueueBytesMax ?? writeQueueBytesMaxDefault;
     const inboundConnectionsMax = options.inboundConnectionsMax ?? inboundConnectionsMaxDefault;
     this.preAuthConnectionsMax = options.preAuthConnectionsMax ?? preAuthConnectionsMaxDefault;
+    this.refusals = new LogLimiter(this.log);
 
     // Peers refuse hellos outside these bounds (envelope.ts), so refuse to start with them.
     if (!isNodeId(options.self) || options.self.length > nodeIdLengthMax) throw new RangeError(`self must be a node id (${NODE_ID_RULE}), got ${JSON.stringify(options.self)}`);
@@ -416,6 +423,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     this.closed = true;
+    this.refusals.flush();
     for (const link of this.links.values()) {
       if (link.connection !== undefined) this.failLink(link, link.connection, 'CLOSED', 'transport closed', false);
     }
@@ -756,7 +764,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   private abortInbound(inbound: Inbound, reason: string, what = 'closing connection from peer: malformed input'): void {
     if (inbound.raw.destroyed || inbound.connection?.ended === true) return;
-    this.log.warn({ peer: inbound.peer, remote: inbound.remote, reason }, what);
+    // The kind is the reason without its numbers (ports, sizes, counts): one line per kind and interval.
+    this.refusals.warn(reason.replace(/\d+/g, '#'), { peer: inbound.peer, remote: inbound.remote, reason }, what);
     clearTimeout(inbound.helloTimer);
     inbound.connection?.end(reason);
     inbound.raw.destroy();

@@ -74,15 +74,18 @@ export function advance(clock: VClock, node: NodeId, counter: number, timeMs: nu
 
 /**
  * Drops the oldest entries (by timeMs, then node id) until at most `entriesMax` remain
- * (Dynamo 4.4). Pruning only ever forgets history, so a pruned clock can make a later write
- * look concurrent (an extra sibling), never make a newer write look older.
+ * (Dynamo 4.4), but never an entry of `keep` (the actors whose dots the caller must still
+ * cover): those stay even past the limit. Pruning only ever forgets history, so a pruned clock
+ * can make a later write look concurrent (an extra sibling), never make a newer write look older.
  */
-export function prune(clock: VClock, entriesMax: number): VClock {
+export function prune(clock: VClock, entriesMax: number, keep: ReadonlySet<string> = new Set()): VClock {
   if (clock.length <= entriesMax) return clock;
-  const keep = [...clock]
+  const kept = clock.filter((e) => keep.has(e.node));
+  const rest = clock
+    .filter((e) => !keep.has(e.node))
     .sort((x, y) => y.timeMs - x.timeMs || (x.node < y.node ? -1 : x.node > y.node ? 1 : 0))
-    .slice(0, entriesMax);
-  return keep.sort((x, y) => (x.node < y.node ? -1 : 1));
+    .slice(0, Math.max(0, entriesMax - kept.length));
+  return [...kept, ...rest].sort((x, y) => (x.node < y.node ? -1 : 1));
 }
 
 /** Structural check for clocks that arrive from outside (clients, peers). */

@@ -1,8 +1,10 @@
 // Shows how the CLI picks its node and credential (src/cli/connection.ts): secure by default when
 // ./data/certs (what `npm start` writes) holds a ca.crt, https to 127.0.0.1:7001 with the admin
 // client's certificate; flags win over environment variables; HOST:PORT gets the scheme of the
-// mode; --insecure / DYNAKV_INSECURE talk plain http; a token replaces the certificate; and
-// https without a CA, or --insecure with an https URL, are refused with the fix in the message.
+// mode; only --insecure / DYNAKV_INSECURE talk plain http (an http:// URL alone does not, and no
+// certs dir never falls back to it: finding 5 of the attack review of issue 13); a token
+// replaces the certificate; and https without a CA, plain http without --insecure, or
+// --insecure with an https URL, are refused with the fix in the message.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,15 +40,28 @@ describe('resolveConnection', () => {
     assert.equal(c.credentials?.token, undefined);
   });
 
-  it('uses plain http with no credential where there are no certs', () => {
-    assert.deepEqual(resolveConnection({}, {}, bare), { url: 'http://127.0.0.1:7001' });
+  it('refuses to guess where there are no certs: says how to pass credentials, or --insecure', () => {
+    assert.throws(() => resolveConnection({}, {}, bare), (err: Error) => {
+      assert.match(err.message, /--certs-dir DIR \(or DYNAKV_CERTS_DIR\)/);
+      assert.match(err.message, /--insecure/);
+      assert.match(err.message, /https:\/\/127\.0\.0\.1:7001/);
+      return true;
+    });
+    assert.throws(() => resolveConnection({ node: '127.0.0.1:7003' }, {}, bare), /--certs-dir/);
   });
 
-  it('gives HOST:PORT the scheme of the mode, and takes URLs as they are', () => {
+  it('takes an http:// URL only with --insecure or DYNAKV_INSECURE', () => {
+    assert.throws(() => resolveConnection({ node: 'http://127.0.0.1:7009' }, {}, started), /plain http.*--insecure/);
+    assert.throws(() => resolveConnection({}, { DYNAKV_NODE: 'http://127.0.0.1:7009' }, bare), /plain http.*--insecure/);
+    assert.deepEqual(resolveConnection({ node: 'http://127.0.0.1:7009', insecure: true }, {}, started), { url: 'http://127.0.0.1:7009', insecure: true });
+    assert.deepEqual(resolveConnection({ node: 'http://127.0.0.1:7009' }, { DYNAKV_INSECURE: 'yes' }, bare), { url: 'http://127.0.0.1:7009', insecure: true });
+  });
+
+  it('gives HOST:PORT the scheme of the mode, and takes https URLs as they are', () => {
     assert.equal(resolveConnection({ node: '127.0.0.1:7003' }, {}, started).url, 'https://127.0.0.1:7003');
     assert.equal(resolveConnection({}, { DYNAKV_NODE: 'localhost:7002' }, started).url, 'https://localhost:7002');
-    assert.equal(resolveConnection({ node: 'http://127.0.0.1:7009' }, {}, started).url, 'http://127.0.0.1:7009');
-    assert.equal(resolveConnection({ node: '127.0.0.1:7003' }, {}, bare).url, 'http://127.0.0.1:7003');
+    assert.equal(resolveConnection({ node: '127.0.0.1:7003', insecure: true }, {}, bare).url, 'http://127.0.0.1:7003');
+    assert.equal(resolveConnection({ node: 'https://127.0.0.1:7009' }, {}, started).url, 'https://127.0.0.1:7009');
   });
 
   it('lets flags win over environment variables', () => {
@@ -59,8 +74,9 @@ describe('resolveConnection', () => {
   });
 
   it('talks plain http with --insecure or DYNAKV_INSECURE, even where certs are', () => {
-    assert.deepEqual(resolveConnection({ insecure: true }, {}, started), { url: 'http://127.0.0.1:7001' });
-    assert.deepEqual(resolveConnection({}, { DYNAKV_INSECURE: '1' }, started), { url: 'http://127.0.0.1:7001' });
+    assert.deepEqual(resolveConnection({ insecure: true }, {}, started), { url: 'http://127.0.0.1:7001', insecure: true });
+    assert.deepEqual(resolveConnection({}, { DYNAKV_INSECURE: '1' }, started), { url: 'http://127.0.0.1:7001', insecure: true });
+    assert.deepEqual(resolveConnection({ insecure: true }, {}, bare), { url: 'http://127.0.0.1:7001', insecure: true });
     assert.equal(resolveConnection({}, { DYNAKV_INSECURE: '0' }, started).url, 'https://127.0.0.1:7001');
   });
 

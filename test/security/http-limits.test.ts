@@ -1,11 +1,16 @@
 // Shows the HTTP port's limits (finding 8 of issue 13) on a real node with small limits: a
 // client that sends its headers too slowly, or its body too slowly, is cut off within the
-// configured time (plus one timeout check), not after node's 60 s / 300 s defaults; connections
-// past httpConnectionsMax are closed at once, and a place frees when one closes. Times are
-// measured from the first byte; every wait is on a socket event. Operators set the limits with
+// configured time (plus one timeout check), not after node's 60 s / 300 s defaults. Times are
+// measured from the first byte; every wait is on a socket event. Connections: past
+// httpConnectionsMax established ones, a newly established one answers 503; past
+// httpPreAuthConnectionsMax without a credential, the oldest of those is closed, never an
+// established one; and one without a credential is closed at httpPreAuthTimeoutMs. Operators set the limits with
 // `dynakv node start --http-limit NAME=VALUE` (parseHttpLimits), which refuses nonsense.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_CONFIG, parseHttpLimits } from '../../src/node/config.ts';
 import { startOneNode, type OneNode } from './one-node.ts';
@@ -60,28 +65,46 @@ describe('HTTP limits: slow clients', { timeout: 60_000 }, () => {
   });
 });
 
-describe('HTTP limits: connections', { timeout: 60_000 }, () => {
+/** Sends one request on `socket` and resolves with the status line of its answer. */
+function ask(socket: Socket, path = '/health'): Promise<string> {
+  return new Promise((resolve) => {
+    let received = '';
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (received.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        resolve(received.split('\r\n')[0]!);
+      }
+    };
+    socket.on('data', onData);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  });
+}
+
+describe('HTTP limits: connections (insecure: a request head establishes a connection)', { timeout: 60_000 }, () => {
   let node: OneNode | undefined;
   before(async () => {
-    node = await startOneNode('http-conns', { httpConnectionsMax: 4 });
+    node = await startOneNode('http-conns', { httpConnectionsMax: 4, httpPreAuthConnectionsMax: 3, httpPreAuthTimeoutMs: 60_000 });
   });
   after(async () => {
     await node?.stop();
   });
 
-  it('closes connections past the cap at once, and takes new ones when a place frees', async () => {
+  it('refuses a connection past httpConnectionsMax established ones with 503, and takes it when a place frees', async () => {
     const port = portOf(node!.url);
     const held = await Promise.all([1, 2, 3, 4].map(() => open(port)));
     const holders = held.map((s) => untilClosed(s));
-    // Each held connection is alive: it answers a request.
-    held[0]!.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    await new Promise((resolve) => held[0]!.once('data', resolve));
+    for (const s of held) assert.match(await ask(s), /^HTTP\/1\.1 200/);
 
     const extra = await open(port);
     const refused = untilClosed(extra);
     extra.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     const { received } = await refused;
-    assert.equal(received, '', 'the fifth connection got no answer');
+    assert.match(received, /^HTTP\/1\.1 503/);
+    assert.match(received, /retry-after: 1/i);
+    assert.match(received, /httpConnectionsMax/);
+    // Every established connection still answers.
+    for (const s of held) assert.match(await ask(s), /^HTTP\/1\.1 200/);
 
     held[1]!.destroy();
     await holders[1];
@@ -93,6 +116,76 @@ describe('HTTP limits: connections', { timeout: 60_000 }, () => {
     assert.equal(status, 200);
     for (const s of held) s.destroy();
     await Promise.all(holders);
+  });
+
+  it('holds at most httpPreAuthConnectionsMax silent connections, closing the oldest, never an established one', async () => {
+    const port = portOf(node!.url);
+    const established = await open(port);
+    const establishedClosed = untilClosed(established);
+    assert.match(await ask(established), /^HTTP\/1\.1 200/);
+    const silent: Socket[] = [];
+    const closed: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await open(port);
+      silent.push(s);
+      closed.push(untilClosed(s));
+    }
+    // Three places: the three oldest silent ones were closed for the three newest.
+    await Promise.all(closed.slice(0, 3));
+    assert.ok(silent.slice(3).every((s) => !s.destroyed && !s.readableEnded), 'the newest three are held');
+    assert.match(await ask(established), /^HTTP\/1\.1 200/, 'the established connection was not pushed out');
+    // A newcomer still gets in, and its request head establishes it.
+    const newcomer = await open(port);
+    assert.match(await ask(newcomer), /^HTTP\/1\.1 200/);
+    await closed[3];
+    for (const s of [established, newcomer, ...silent]) s.destroy();
+    await establishedClosed;
+  });
+});
+
+describe('HTTP limits: connections without a credential (secure)', { timeout: 60_000 }, () => {
+  let node: OneNode | undefined;
+  before(async () => {
+    node = await startOneNode('http-preauth', { httpPreAuthTimeoutMs: 300 }, { secure: true });
+  });
+  after(async () => {
+    await node?.stop();
+  });
+
+  it('closes a connection that sends no ClientHello, or no credential, within httpPreAuthTimeoutMs', async () => {
+    const port = portOf(node!.url);
+    const bare = await open(port);
+    const { ms } = await untilClosed(bare);
+    assert.ok(ms >= 250 && ms < 3_000, `bare TCP closed after ${ms} ms`);
+    // A TLS client that only asks public routes stays without a credential: closed at its deadline too.
+    const ca = readFileSync(join(node!.certsDir, 'ca.crt'));
+    const started = Date.now();
+    const tlsSocket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    assert.match(await ask(tlsSocket as unknown as Socket), /^HTTP\/1\.1 200/);
+    await new Promise((resolve) => tlsSocket.once('close', resolve));
+    const tlsMs = Date.now() - started;
+    assert.ok(tlsMs >= 250 && tlsMs < 3_000, `public-only TLS connection closed after ${tlsMs} ms`);
+    // One with a credential is established: it outlives the deadline.
+    const credentialed = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', cert: readFileSync(join(node!.certsDir, 'client.alice.crt')), key: readFileSync(join(node!.certsDir, 'client.alice.key')) }, () => resolve(s));
+      s.once('error', reject);
+    });
+    assert.match(await ask(credentialed as unknown as Socket, '/local/stats'), /^HTTP\/1\.1 200/);
+    await new Promise((r) => setTimeout(r, 600));
+    assert.match(await ask(credentialed as unknown as Socket, '/local/stats'), /^HTTP\/1\.1 200/);
+    credentialed.destroy();
+  });
+
+  it('stops without waiting for connections that have no credential', async () => {
+    const other = await startOneNode('http-preauth-stop', { httpPreAuthTimeoutMs: 60_000 }, { secure: true });
+    const silent = await Promise.all([1, 2, 3].map(() => open(portOf(other.url))));
+    const started = Date.now();
+    await other.stop();
+    assert.ok(Date.now() - started < 3_000, `stop took ${Date.now() - started} ms`);
+    for (const s of silent) s.destroy();
   });
 });
 

@@ -1,12 +1,12 @@
 // Test helper for the HTTP door: one production node (LMDB, TCP, fastify, dashboard) in this
 // process on free loopback ports, alone in its ring (N=R=W=1) so writes succeed at once, with
-// config overrides (e.g. small HTTP limits). Secure: a fresh CA, the node's certificate and
+// config overrides (e.g. small HTTP limits) and optionally a logger. Secure: a fresh CA, the node's certificate and
 // clients `admin` (admin) and `alice` (user) under certsDir, the node started secure (HTTPS,
 // peer mutual TLS). stop() closes it and removes its directories.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { DEFAULT_CONFIG, type NodeConfig } from '../../src/node/config.ts';
 import { startProductionNode, type NodeSecurity, type RunningNode } from '../../src/node/production.ts';
 import { CLUSTER_SECRET_FILE, createCa, createClientCert, createNodeCert, loadNodeCerts } from '../../src/security/certs.ts';
@@ -32,11 +32,11 @@ export async function makeCerts(root: string, nodeIds: readonly string[]): Promi
   return { caKey, clients, secret: readFileSync(join(root, 'ca', CLUSTER_SECRET_FILE)) };
 }
 
-export async function startOneNode(name: string, overrides: Partial<NodeConfig> = {}, options: { secure?: boolean } = {}): Promise<OneNode> {
+export async function startOneNode(name: string, overrides: Partial<NodeConfig> = {}, options: { secure?: boolean; logger?: Logger } = {}): Promise<OneNode> {
   const root = mkdtempSync(join(tmpdir(), `dynakv-${name}-`));
-  if (options.secure === true) return startSecure(name, root, overrides);
+  if (options.secure === true) return startSecure(name, root, overrides, options.logger);
   try {
-    const running = await startOneNodeIn(name, root, overrides);
+    const running = await startOneNodeIn(name, root, overrides, { mode: 'insecure' }, options.logger);
     return {
       running,
       url: running.httpUrl,
@@ -52,11 +52,11 @@ export async function startOneNode(name: string, overrides: Partial<NodeConfig> 
   }
 }
 
-async function startSecure(name: string, root: string, overrides: Partial<NodeConfig>): Promise<OneNode> {
+async function startSecure(name: string, root: string, overrides: Partial<NodeConfig>, logger?: Logger): Promise<OneNode> {
   try {
     const { clients } = await makeCerts(join(root, 'certs'), ['s1']);
     const certs = loadNodeCerts(join(root, 'certs', 's1'));
-    const running = await startOneNodeIn(name, root, { ...overrides, clusterSecret: certs.clusterSecret }, { mode: 'secure', certs });
+    const running = await startOneNodeIn(name, root, { ...overrides, clusterSecret: certs.clusterSecret }, { mode: 'secure', certs }, logger);
     return {
       running,
       url: running.httpUrl,
@@ -72,7 +72,7 @@ async function startSecure(name: string, root: string, overrides: Partial<NodeCo
   }
 }
 
-async function startOneNodeIn(name: string, root: string, overrides: Partial<NodeConfig>, security: NodeSecurity = { mode: 'insecure' }): Promise<RunningNode> {
+async function startOneNodeIn(name: string, root: string, overrides: Partial<NodeConfig>, security: NodeSecurity = { mode: 'insecure' }, logger: Logger = pino({ level: 'silent' })): Promise<RunningNode> {
   const id = 's1';
   const http = await freePort();
   const peer = await freePort();
@@ -89,5 +89,5 @@ async function startOneNodeIn(name: string, root: string, overrides: Partial<Nod
     w: 1,
     ...overrides,
   };
-  return startProductionNode({ config, security, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger: pino({ level: 'silent' }) });
+  return startProductionNode({ config, security, dataDir: join(root, id), httpHost: '127.0.0.1', httpPort: http, peerHost: '127.0.0.1', peerPort: peer, logger });
 }

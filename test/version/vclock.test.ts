@@ -71,6 +71,9 @@ describe('vector clocks', () => {
     ];
     assert.deepEqual(prune(clock, 4), clock);
     assert.deepEqual(prune(clock, 2).map((e) => e.node), ['c', 'd']);
+    // Entries to keep stay whatever their age, and count towards the limit.
+    assert.deepEqual(prune(clock, 2, new Set(['b'])).map((e) => e.node), ['b', 'c']);
+    assert.deepEqual(prune(clock, 1, new Set(['a', 'b'])).map((e) => e.node), ['a', 'b']);
     fc.assert(
       fc.property(clockArb, fc.integer({ min: 1, max: 5 }), (c, max) => {
         const p = prune(c, max);
