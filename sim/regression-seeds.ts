@@ -113,9 +113,9 @@ export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   {
     finding:
       "an acknowledged write is lost when the coordinator's own commit failed (fsync error) and two hints made W: the coordinator's replica lacks its dot k, its later versions of the key carry higher counters, and a context holding one of them covers k, so replicas drop k as seen (src/replication/coordinator.ts: the local write must be durable for an ack)",
-    options: run(400, 'harsh', false, false),
+    options: run(20073, 'harsh', false, false),
     caught: ['no-lost-writes'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+    checked: 'sim 2026-12-01 on main 0111c60 (fails as it is; harsh 400 showed it on 7cd2c8d)',
   },
 ];
 
