@@ -25,6 +25,8 @@ describe('simulated recovery', () => {
     const via = ['n1', 'n2', 'n4', 'n5'];
     await scheduler.complete(Promise.all(keys.map((k, i) => cluster.node(via[i % 4]!).coordinator.put({ key: k, value: Buffer.from(`v-${k}`), contentType: 'text/plain', context: [] }))));
     const held = () => via.reduce((sum, id) => sum + (cluster.node(id).stats().hints.n3 ?? 0), 0);
+    // A write is acknowledged once W=2 replicas hold it; its hint for n3 may still be committing.
+    await scheduler.runWhile(() => held() < keys.length, 10_000);
     assert.ok(held() >= keys.length, `hints held for n3: ${held()} for ${keys.length} keys`);
     await cluster.startNode('n3');
     await scheduler.runWhile(() => held() > 0, 60_000);
