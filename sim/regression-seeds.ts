@@ -72,50 +72,43 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['hints-delivered'],
     checked: 'sim 2026-12-01: fails on main 7cd2c8d, passes with the statusOf fix',
   },
-];
-
-export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   {
     finding:
       '5 (rest) a certified peer stores bogus counters and bad actor ids: isSibling/siblingFromWire take any non-empty string as an actor and any safe-integer counter (src/protocol/messages.ts, src/version/record-codec.ts); with the gossip checks of fd53e2e reverted this seed also gets fake members into the ring',
     options: run(1019, 'seed-rules', false, false),
     caught: ['bogus-counters'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
-  },
-  {
-    finding:
-      '5 (rest) gossip with epoch/version/heartbeat = MAX_SAFE_INTEGER is accepted; the refutation adds 1, and the table read back refuses 2^53: nodes cannot restart (CORRUPT_TABLE) (src/membership/table.ts, membership.ts)',
-    options: run(511, 'seed-rules', false, false),
-    caught: ['not-bricked', 'membership-valid', 'membership-convergence'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes with actor ids and counters checked (src/version/actor.ts, COUNTER_MAX); fails again with the record-codec check reverted',
   },
   {
     finding:
       'a failed commit rejects unhandled in HintDelivery.deliverAll (`void deliverAll().finally(...)`) and RingTransfer (walk via `void transfer.rebalance()` in node.ts, handOffStrays): the process dies (Node 20), and the transfer walk stops',
     options: run(957, 'seed-rules', false, false),
     caught: ['no-crash'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes once failed removals are caught (hint-delivery.ts) and delivery rounds cannot reject',
   },
   {
     finding:
       'a failed commit of a key the ring transfer drops rejects unhandled out of RingTransfer.walk (`void transfer.rebalance(next)` in node.ts): the process dies, and if caught the walk still stops, leaving keys outside their preference list (src/handoff/ring-transfer.ts dropOrRetry)',
     options: run(20328, 'seed-rules', false, true),
     caught: ['no-crash', 'placement'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d + d0e4dea (fails as it is)',
+    checked: 'lead 2026-12-01: passes with dropOrRetry catching a failed drop; fails (placement) with that catch reverted',
   },
   {
     finding:
       'hint delivery backoff deadlines are wall-clock times (HintDelivery.retryAtMs from clock.nowMs()): a clock stepped back by minutes stalls delivery to an owner that is up for as long',
     options: run(310, 'harsh', false, false),
     caught: ['hints-delivered'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes with backoffs on Clock.monotonicMs (d02f450)',
   },
+];
+
+export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   {
     finding:
-      "an acknowledged write is lost when the coordinator's own commit failed (fsync error) and two hints made W: the coordinator's replica lacks its dot k, its later versions of the key carry higher counters, and a context holding one of them covers k, so replicas drop k as seen (src/replication/coordinator.ts: the local write must be durable for an ack)",
-    options: run(20073, 'harsh', false, false),
-    caught: ['no-lost-writes'],
-    checked: 'sim 2026-12-01 on main 0111c60 (fails as it is; harsh 400 showed it on 7cd2c8d)',
+      '5 (rest) gossip with epoch/version/heartbeat = MAX_SAFE_INTEGER is accepted; the refutation adds 1, and the table read back refuses 2^53: nodes cannot restart (CORRUPT_TABLE) (src/membership/table.ts, membership.ts)',
+    options: run(511, 'seed-rules', false, false),
+    caught: ['not-bricked', 'membership-valid', 'membership-convergence'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
   },
 ];
 

@@ -8,7 +8,7 @@ import { statusOf } from '../src/api/error-status.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
 import { isCount, isHostPort, isNodeId, isTimeMs } from '../src/protocol/ids.ts';
 import { KEY_BYTES_MAX } from '../src/protocol/messages.ts';
-import { ACTOR_SEPARATOR } from '../src/replication/dot-counter.ts';
+import { isActorId } from '../src/version/actor.ts';
 import { Ring } from '../src/ring/ring.ts';
 import { hintKey } from '../src/handoff/hint-delivery.ts';
 import { decodeRecord } from '../src/version/record-codec.ts';
@@ -883,12 +883,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
   }
-}
-
-/** A vector-clock actor: a node id, or `<node id>#<epoch>` (src/replication/dot-counter.ts). */
-function isActorId(actor: string): boolean {
-  const at = actor.indexOf(ACTOR_SEPARATOR);
-  return at < 0 ? isNodeId(actor) : isNodeId(actor.slice(0, at)) && /^[0-9a-z]{1,32}$/.test(actor.slice(at + 1));
 }
 
 /** Why a membership record could never be valid: bad id, address, number, or a node that does not exist. */
