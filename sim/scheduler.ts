@@ -19,6 +19,11 @@ export class Scheduler {
   private seq = 0;
   private heap: Event[] = [];
   eventsRun = 0;
+  /**
+   * Told of an exception thrown by an event (in production: an uncaught exception, i.e. a
+   * crashed process). Unset, the exception propagates out of runUntil/runWhile.
+   */
+  onError: ((err: unknown) => void) | undefined;
 
   get nowMs(): number {
     return this.nowMsValue;
@@ -44,7 +49,7 @@ export class Scheduler {
       if (next.cancelled) continue;
       this.nowMsValue = next.atMs;
       this.eventsRun++;
-      next.fn();
+      this.run(next);
       await settle();
     }
     this.nowMsValue = Math.max(this.nowMsValue, untilMs);
@@ -61,7 +66,7 @@ export class Scheduler {
       if (next.cancelled) continue;
       this.nowMsValue = next.atMs;
       this.eventsRun++;
-      next.fn();
+      this.run(next);
       await settle();
     }
   }
@@ -75,6 +80,15 @@ export class Scheduler {
     tracked.catch(() => {});
     await this.runWhile(() => !done, limitMs);
     return tracked;
+  }
+
+  private run(event: Event): void {
+    if (this.onError === undefined) return event.fn();
+    try {
+      event.fn();
+    } catch (err) {
+      this.onError(err);
+    }
   }
 
   private push(event: Event): void {

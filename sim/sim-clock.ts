@@ -1,5 +1,6 @@
 // A node's clock in the simulator: virtual time from the shared scheduler, offset by a per-node
-// skew so that nodes disagree about wall time as real machines do.
+// skew so that nodes disagree about wall time as real machines do. The skew may change while the
+// node runs (an NTP step, or a clock minutes off), which the nemesis uses.
 import type { Clock, Timer } from '../src/env/clock.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -9,7 +10,8 @@ export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 export class SimClock implements Clock {
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly skewMs = 0,
+    /** Wall-clock offset from true (virtual) time; timers are unaffected, as with a monotonic clock. */
+    public skewMs = 0,
   ) {}
 
   nowMs(): number {
@@ -22,6 +24,15 @@ export class SimClock implements Clock {
   }
 
   setTimer(delayMs: number, fn: () => void): Timer {
-    return this.scheduler.schedule(delayMs, fn);
+    return this.scheduler.schedule(delayMs, () => {
+      if (!this.stopped) fn();
+    });
+  }
+
+  private stopped = false;
+
+  /** The process died: none of its timers fire any more. */
+  stop(): void {
+    this.stopped = true;
   }
 }

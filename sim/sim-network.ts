@@ -1,33 +1,60 @@
 // The simulated network: one Transport per node over the shared scheduler. Every message is
-// encoded and validated as on the wire (msgpack), delayed by a seeded amount, and may be
-// dropped by the fault rules. A node that is down refuses connections (UNREACHABLE at once);
-// a dropped message just never arrives, so the caller times out, as behind a real partition.
-import { Packr } from 'msgpackr';
+// framed, encoded and validated as on the wire (frame-codec's msgpack, the frame limit enforced
+// as TcpTransport does: an oversized request rejects OVERLOADED at the sender, an oversized reply
+// answers REPLY_TOO_LARGE), delayed by a seeded amount, and may be dropped by the fault rules. A
+// node that is down refuses connections (UNREACHABLE at once); a dropped message just never
+// arrives, so the caller times out, as behind a real partition. With authentication on (the
+// production peer port's mutual TLS), only senders holding a certificate get through; any other
+// is refused like a failed handshake. `sendRaw` lets a hostile or buggy endpoint send anything.
 import { TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
+import { decodePayload, encodeFrame, FrameError, frameBytesMaxDefault, frameHeaderBytes } from '../src/transport/frame-codec.ts';
+import { errorCodeLengthMax, errorMessageLengthMax } from '../src/transport/envelope.ts';
+import { RemoteError } from '../src/transport/remote-error.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { SeededRandom } from './seeded-random.ts';
-
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 
 export interface NetworkOptions {
   readonly delayMinMs: number;
   readonly delayMaxMs: number;
+  /** Largest frame payload, both ways (TcpTransport's default: 32 MiB). */
+  readonly frameBytesMax?: number;
+  /**
+   * Which requests a duplication burst may deliver twice: those a retrying layer could resend
+   * without changing their meaning. Default: all.
+   */
+  readonly duplicable?: (request: unknown) => boolean;
 }
 
 /** Decides whether a message from `from` to `to` is lost. */
 export type DropRule = (from: NodeId, to: NodeId) => boolean;
 
+/** What the receiving transport did with one frame (for the trace and for tests). */
+type Outcome = 'delivered' | 'dropped' | 'refused' | 'unauthenticated' | 'malformed' | 'too-large';
+
 export class SimNetwork<Req, Rep> {
   private readonly handlers = new Map<NodeId, RequestHandler<Req, Rep>>();
   private readonly down = new Set<NodeId>();
   private dropRules: DropRule[] = [];
+  private nextRequestId = 1;
   readonly trace: string[] = [];
   /** Probability that any one message is lost (message-loss bursts set it for a while). */
   lossRate = 0;
-  /** Probability that a request is delivered twice (its second reply is discarded). */
+  /** Probability that a request is delivered twice (its second reply is discarded); see NetworkOptions.duplicable. */
   duplicateRate = 0;
+  /**
+   * Ids holding a certificate of the cluster CA (mutual TLS on the peer port). Undefined: no
+   * authentication, any sender gets through (the insecure mode, and main before issue 13).
+   */
+  certified: Set<NodeId> | undefined;
   delivered = 0;
   dropped = 0;
+  /** Connections refused because the sender had no certificate. */
+  refusedUnauthenticated = 0;
+  /** Frames the receiving side found malformed (it closes that connection). */
+  malformed = 0;
+  /** Requests and replies refused for exceeding the frame limit. */
+  oversized = 0;
+  readonly frameBytesMax: number;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -35,7 +62,9 @@ export class SimNetwork<Req, Rep> {
     private readonly parseRequest: (x: unknown) => Req | undefined,
     private readonly parseReply: (x: unknown) => Rep | undefined,
     private readonly options: NetworkOptions = { delayMinMs: 1, delayMaxMs: 5 },
-  ) {}
+  ) {
+    this.frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+  }
 
   transportFor(self: NodeId): Transport<Req, Rep> {
     this.down.delete(self);
@@ -44,7 +73,7 @@ export class SimNetwork<Req, Rep> {
     return {
       request(to: NodeId, request: Req, timeoutMs: number): Promise<Rep> {
         if (closed) return Promise.reject(new TransportError('CLOSED', 'transport closed'));
-        return network.send(self, to, request, timeoutMs);
+        return network.send(self, to, request, timeoutMs, true, network.certified?.has(self) ?? true);
       },
       serve(handler: RequestHandler<Req, Rep>): void {
         network.handlers.set(self, handler);
@@ -55,6 +84,17 @@ export class SimNetwork<Req, Rep> {
         network.down.add(self);
       },
     };
+  }
+
+  /**
+   * Sends any payload from `from` (a hostile or buggy endpoint: it need not be a node of the
+   * simulation) to `to`, with no checks on the sending side. `certificate` says whether the
+   * endpoint holds a certificate for the id it claims (a buggy member does; an intruder claiming
+   * a member's id does not). Resolves with the reply body as decoded on the wire (unvalidated),
+   * rejects with TransportError.
+   */
+  sendRaw(from: NodeId, to: NodeId, payload: unknown, timeoutMs: number, options: { readonly certificate: boolean }): Promise<unknown> {
+    return this.send(from, to, payload as Req, timeoutMs, false, options.certificate) as Promise<unknown>;
   }
 
   /** Adds a fault rule; returns a function that removes it (heals). */
@@ -80,7 +120,7 @@ export class SimNetwork<Req, Rep> {
     return delayMinMs + this.random.nextFloat() * (delayMaxMs - delayMinMs);
   }
 
-  private send(from: NodeId, to: NodeId, request: Req, timeoutMs: number): Promise<Rep> {
+  private send(from: NodeId, to: NodeId, request: Req, timeoutMs: number, validateReply: boolean, certificate: boolean): Promise<Rep> {
     return new Promise<Rep>((resolve, reject) => {
       let settled = false;
       const finish = (fn: () => void) => {
@@ -97,53 +137,129 @@ export class SimNetwork<Req, Rep> {
         finish(() => reject(new TransportError('UNREACHABLE', `${to} refused the connection`)));
         return;
       }
-      const wire = packr.pack(request);
+      if (this.certified !== undefined && !certificate) {
+        // The TLS handshake fails before any frame is read: the handler never sees a byte.
+        this.refusedUnauthenticated++;
+        this.record(from, to, request, 'unauthenticated');
+        finish(() => reject(new TransportError('UNREACHABLE', `${to} refused the handshake: no certificate for ${from}`)));
+        return;
+      }
+      const id = this.nextRequestId++;
+      let frame: Buffer;
+      try {
+        frame = encodeFrame({ t: 'req', id, body: request }, this.frameBytesMax);
+      } catch (err) {
+        if (!(err instanceof FrameError)) throw err;
+        // TcpTransport.request refuses it before it costs a connection.
+        this.oversized++;
+        this.record(from, to, request, 'too-large');
+        finish(() => reject(new TransportError('OVERLOADED', `request to ${to} too large: ${err.message}`)));
+        return;
+      }
       if (this.shouldDrop(from, to)) {
         this.dropped++;
         this.record(from, to, request, 'dropped');
         return;
       }
-      if (this.duplicateRate > 0 && this.random.nextFloat() < this.duplicateRate) {
-        this.scheduler.schedule(this.delay(), () => {
-          const decoded = this.parseRequest(packr.unpack(wire));
-          const handler = this.handlers.get(to);
-          if (handler !== undefined && decoded !== undefined) handler(from, decoded).catch(() => {});
-        });
-      }
-      this.scheduler.schedule(this.delay(), () => {
+      const deliver = (duplicate: boolean) => {
         const handler = this.handlers.get(to);
-        const decoded = this.parseRequest(packr.unpack(wire));
-        if (handler === undefined || decoded === undefined) return; // crashed meanwhile, or malformed
+        if (handler === undefined) return; // crashed meanwhile
+        const decoded = this.decodeRequest(frame);
+        if (decoded === undefined) {
+          // TcpTransport closes a connection that carried a malformed frame: its requests fail.
+          if (duplicate) return;
+          this.malformed++;
+          this.record(from, to, request, 'malformed');
+          this.reply(to, from, handler, () => finish(() => reject(new TransportError('CLOSED', `${to} closed the connection: malformed request`))));
+          return;
+        }
+        if (duplicate) {
+          handler(from, decoded).catch(() => {});
+          return;
+        }
         this.delivered++;
         this.record(from, to, request, 'delivered');
-        handler(from, decoded).then(
-          (reply) => this.reply(to, from, reply, (rep) => finish(() => resolve(rep))),
-          (err: unknown) =>
-            this.reply(to, from, null, () =>
-              finish(() => reject(new TransportError('REMOTE_ERROR', `${to} failed: ${(err as Error).message}`))),
-            ),
+        let reply: Promise<Rep>;
+        try {
+          reply = handler(from, decoded);
+        } catch (err) {
+          reply = Promise.reject(err);
+        }
+        reply.then(
+          (rep) => {
+            let wire: Buffer;
+            try {
+              wire = encodeFrame({ t: 'rep', id, body: rep }, this.frameBytesMax);
+            } catch (err) {
+              if (!(err instanceof FrameError)) throw err;
+              this.oversized++;
+              const message = err.message.slice(0, errorMessageLengthMax);
+              this.reply(to, from, handler, () => finish(() => reject(new RemoteError('REPLY_TOO_LARGE', message))));
+              return;
+            }
+            this.reply(to, from, handler, () => {
+              const body = (decodePayload(wire.subarray(frameHeaderBytes)) as { body: unknown }).body;
+              const parsed = validateReply ? this.parseReply(body) : (body as Rep);
+              // TcpTransport drops a connection whose reply fails validation; the caller sees CLOSED.
+              if (parsed === undefined) finish(() => reject(new TransportError('CLOSED', `${to} sent a malformed reply`)));
+              else finish(() => resolve(parsed));
+            });
+          },
+          (err: unknown) => {
+            const { code, message } = remoteErrorOf(err);
+            this.reply(to, from, handler, () => finish(() => reject(new RemoteError(code, message))));
+          },
         );
-      });
+      };
+      if (this.duplicateRate > 0 && this.random.nextFloat() < this.duplicateRate && (this.options.duplicable?.(request) ?? true)) {
+        this.scheduler.schedule(this.delay(), () => deliver(true));
+      }
+      this.scheduler.schedule(this.delay(), () => deliver(false));
     });
   }
 
-  private reply(from: NodeId, to: NodeId, reply: Rep | null, deliver: (rep: Rep) => void): void {
+  private decodeRequest(frame: Buffer): Req | undefined {
+    let envelope: unknown;
+    try {
+      envelope = decodePayload(frame.subarray(frameHeaderBytes));
+    } catch {
+      return undefined;
+    }
+    return this.parseRequest((envelope as { body: unknown }).body);
+  }
+
+  /**
+   * Sends a reply back (subject to the fault rules); `deliver` runs on arrival unless the caller
+   * is gone. A process that crashed after receiving the request (its handler is no longer the
+   * one installed) sends nothing.
+   */
+  private reply(from: NodeId, to: NodeId, handler: RequestHandler<Req, Rep>, deliver: () => void): void {
+    if (this.handlers.get(from) !== handler) return;
     if (this.shouldDrop(from, to)) {
       this.dropped++;
       return;
     }
-    const wire = reply === null ? null : packr.pack(reply);
     this.scheduler.schedule(this.delay(), () => {
       if (this.down.has(to)) return;
-      if (wire === null) return deliver(null as Rep);
-      const decoded = this.parseReply(packr.unpack(wire));
-      if (decoded !== undefined) deliver(decoded);
+      deliver();
     });
   }
 
-  private record(from: NodeId, to: NodeId, request: Req, what: string): void {
-    const kind = (request as { kind?: string }).kind ?? '?';
-    const key = (request as { key?: string }).key ?? '';
+  private record(from: NodeId, to: NodeId, request: Req, what: Outcome): void {
+    const fields = typeof request === 'object' && request !== null ? (request as { kind?: unknown; key?: unknown }) : {};
+    const kind = typeof fields.kind === 'string' ? fields.kind.slice(0, 32) : '?';
+    const key = typeof fields.key === 'string' ? fields.key.slice(0, 64) : '';
     this.trace.push(`${this.scheduler.nowMs.toFixed(3)} ${from}->${to} ${kind} ${key} ${what}`);
   }
+}
+
+/** The code and message an 'err' envelope would carry for a handler rejection (as TcpTransport). */
+function remoteErrorOf(err: unknown): { code: string; message: string } {
+  let code = 'HANDLER_FAILED';
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    if (typeof c === 'string' && c.length > 0 && c.length <= errorCodeLengthMax) code = c;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code, message: message.slice(0, errorMessageLengthMax) };
 }

@@ -140,7 +140,8 @@ export class HintDelivery {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.deps.clock.setTimer(this.deps.intervalMs, () => {
-      void this.deliverAll();
+      // A pass handles its own failures; anything escaping it is a bug worth a loud line, not a crash.
+      this.deliverAll().catch((err: unknown) => this.deps.log.error({ err: messageOf(err) }, 'hint delivery round failed'));
       this.schedule();
     });
   }
@@ -319,7 +320,16 @@ export class HintDelivery {
     // Only now, after every acknowledgement, may a delivered hint go (unless it changed meanwhile).
     const acked = entries.filter((e) => !failed.has(e));
     for (const e of acked) this.hintRetry.delete(e.hint);
-    const removed = await Promise.all(acked.map((e) => this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings))));
+    // A removal that fails to commit (disk error) leaves the hint: it is delivered again later,
+    // which is harmless (a replica merge is idempotent).
+    const removed = await Promise.all(
+      acked.map((e) =>
+        this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings)).catch((err: unknown) => {
+          this.deps.log.warn({ owner, key: e.key, err: messageOf(err) }, 'a delivered hint could not be removed; it will be delivered again');
+          return false;
+        }),
+      ),
+    );
     this.delivered += removed.filter(Boolean).length;
     return outcome;
   }

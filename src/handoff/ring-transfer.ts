@@ -81,12 +81,17 @@ export class RingTransfer {
   /** Starts (or restarts) the walk for `target`; resolves when the data is placed for it. */
   rebalance(target: Ring | undefined): Promise<void> {
     const generation = ++this.generation;
-    const run = this.walk(target, generation).finally(() => {
-      if (this.generation === generation) {
-        this.running = undefined;
-        this.deps.onProgress(null);
-      }
-    });
+    // Never rejects: callers start it and move on. A walk that fails part-way (its own failures
+    // are handled key by key; this is for the unforeseen) leaves the keys where they are, and
+    // the next ring change or stray round walks again.
+    const run = this.walk(target, generation)
+      .catch((err: unknown) => this.deps.log.error({ err: messageOf(err) }, 'ring transfer walk failed; keys stay until the next walk'))
+      .finally(() => {
+        if (this.generation === generation) {
+          this.running = undefined;
+          this.deps.onProgress(null);
+        }
+      });
     this.running = run;
     return run;
   }
@@ -227,10 +232,12 @@ export class RingTransfer {
     if (this.strays.size === 0 && this.straysMissed === 0) return;
     this.strayTimer = this.deps.clock.setTimer(this.strayDelayMs, () => {
       this.strayTimer = undefined;
-      this.strayRound = this.handOffStrays().finally(() => {
-        this.strayRound = undefined;
-        this.scheduleStrays();
-      });
+      this.strayRound = this.handOffStrays()
+        .catch((err: unknown) => this.deps.log.error({ err: messageOf(err) }, 'stray hand-off round failed'))
+        .finally(() => {
+          this.strayRound = undefined;
+          this.scheduleStrays();
+        });
     });
   }
 
@@ -275,7 +282,15 @@ export class RingTransfer {
 
   /** Drops a handed-off key, unless a newer write arrived meanwhile: then it goes round again. */
   private async dropOrRetry(key: string, sent: readonly Sibling[]): Promise<void> {
-    if (await this.deps.store.removeIfUnchanged(key, sent)) this.keysDropped++;
+    let dropped: boolean;
+    try {
+      dropped = await this.deps.store.removeIfUnchanged(key, sent);
+    } catch (err) {
+      // The removal did not commit (disk error): the key stays here and goes round again.
+      this.deps.log.warn({ key, err: messageOf(err) }, 'a handed-off key could not be dropped; it will be offered again');
+      dropped = false;
+    }
+    if (dropped) this.keysDropped++;
     else this.strayWrite(key);
   }
 }

@@ -184,7 +184,13 @@ export class DynakvNode {
       log: world.log,
       n: config.n,
       ring: () => this.membership.ring(),
-      statusOf: (id) => (this.membership.isLocallyDown(id) ? 'down' : this.membership.record(id)?.status),
+      // A removed owner's hints go to the keys' current replicas whatever the detector last saw
+      // of it: removed members are no longer pinged, so that verdict would never change.
+      statusOf: (id) => {
+        const status = this.membership.record(id)?.status;
+        if (status === undefined || status === 'removed') return status;
+        return this.membership.isLocallyDown(id) ? 'down' : status;
+      },
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });

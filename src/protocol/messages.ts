@@ -153,17 +153,6 @@ export function isValidKey(key: unknown): key is string {
   return Buffer.byteLength(key, 'utf8') <= KEY_BYTES_MAX;
 }
 
-export function isSibling(x: unknown): x is Sibling {
-  if (!isObject(x) || !isObject(x.dot)) return false;
-  const { node, counter, timeMs } = x.dot;
-  if (typeof node !== 'string' || node.length === 0) return false;
-  if (!Number.isSafeInteger(counter) || (counter as number) < 1) return false;
-  if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) return false;
-  if (!isVClock(x.context)) return false;
-  if (x.value !== null && !(x.value instanceof Uint8Array)) return false;
-  return typeof x.contentType === 'string';
-}
-
 /** Tree indexes: at most one level of a depth-16 tree per request. */
 function isIndexList(x: unknown): x is readonly number[] {
   return Array.isArray(x) && x.length <= 65_536 && x.every((i) => Number.isSafeInteger(i) && i >= 0);

@@ -231,8 +231,17 @@ export class Coordinator {
       }
       return this.hint(node, key, record, fallbacksNow());
     });
+    const startedMs = clock.nowMs();
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
+    // W replicas are not enough: this node's own replica must hold the dot it issued. A version
+    // vector entry a:k promises every earlier dot of a, so a later version from this node, read
+    // on its own, would cover (and silently drop) a dot its disk failed to keep.
+    const localCommit = (await settledWithin([local], clock, Math.max(0, config.requestTimeoutMs - (clock.nowMs() - startedMs))))?.[0];
+    if (localCommit?.status !== 'fulfilled') {
+      const why = localCommit === undefined ? 'did not commit in time' : `failed: ${localCommit.reason instanceof Error ? localCommit.reason.message : String(localCommit.reason)}`;
+      throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica ${why}; the write may or may not have been applied`, { ok: outcome.ok.length, needed: w });
+    }
     return clockOf(sibling);
   }
 

@@ -8,33 +8,21 @@
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId } from '../env/transport.ts';
+import { actorId, EPOCH_CHARS, EPOCH_PATTERN } from '../version/actor.ts';
+import { COUNTER_MAX } from '../version/vclock.ts';
+
+export { ACTOR_SEPARATOR, actorId, nodeOfActor } from '../version/actor.ts';
 
 const CEILING_KEY = 'dot-ceiling';
 const EPOCH_KEY = 'actor-epoch';
 /** Counters per lease: one small meta commit per this many writes. */
 export const DOT_LEASE_SIZE = 100_000;
-/** Separates a node id from its epoch in an actor id; node ids never contain it. */
-export const ACTOR_SEPARATOR = '#';
-/** Epochs are 10 base-36 characters (about 51 random bits): two incarnations of one id never collide in practice. */
-const EPOCH_CHARS = 10;
-const EPOCH_PATTERN = /^[0-9a-z]{10}$/;
-
-/** The actor id of an incarnation: `<node id>#<epoch>`. */
-export function actorId(node: NodeId, epoch: string): string {
-  return `${node}${ACTOR_SEPARATOR}${epoch}`;
-}
-
-/** The node id an actor id belongs to (the id itself for actors written before epochs existed). */
-export function nodeOfActor(actor: string): NodeId {
-  const at = actor.indexOf(ACTOR_SEPARATOR);
-  return at < 0 ? actor : actor.slice(0, at);
-}
 
 function readCeiling(storage: Storage): number {
   const bytes = storage.get('meta', CEILING_KEY);
   if (bytes === undefined) return 0;
   const value = Number(Buffer.from(bytes).toString('utf8'));
-  if (!Number.isSafeInteger(value) || value < 0 || !Number.isSafeInteger(value + 2 * DOT_LEASE_SIZE)) {
+  if (!Number.isSafeInteger(value) || value < 0 || value + 2 * DOT_LEASE_SIZE > COUNTER_MAX) {
     throw new Error(`corrupt ${CEILING_KEY} in meta: ${JSON.stringify(Buffer.from(bytes).toString('utf8').slice(0, 40))}`);
   }
   return value;
@@ -100,7 +88,8 @@ export class DotCounter {
    */
   take(): number | Promise<number> {
     const counter = this.next;
-    if (!Number.isSafeInteger(counter + 2 * DOT_LEASE_SIZE)) throw new Error(`assertion: dot counter ${counter} is out of range`);
+    // 2^48 counters: at 100,000 writes a second, one actor would need 89 years to get there.
+    if (counter + 2 * DOT_LEASE_SIZE > COUNTER_MAX) throw new Error(`assertion: dot counter ${counter} is out of range`);
     this.next = counter + 1;
     if (counter >= this.ceiling) return this.persist(counter + DOT_LEASE_SIZE).then(() => counter);
     // Measured against the lease already asked for (durable or in flight), so one renewal is

@@ -2,7 +2,8 @@
 // with a format version, so a node can refuse (not misread) data it does not understand.
 // Decoding validates every field: a corrupt record is an error, never a served value.
 import { Packr } from 'msgpackr';
-import { isVClock, type VClock } from './vclock.ts';
+import { isActorId } from './actor.ts';
+import { COUNTER_MAX, isVClock, type VClock } from './vclock.ts';
 import type { Sibling } from './siblings.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -28,8 +29,8 @@ export function siblingToWire(s: Sibling): WireSibling {
 export function siblingFromWire(x: unknown): Sibling | undefined {
   if (!Array.isArray(x) || x.length !== 6) return undefined;
   const [node, counter, timeMs, ctx, value, contentType] = x as unknown[];
-  if (typeof node !== 'string' || node.length === 0) return undefined;
-  if (!Number.isSafeInteger(counter) || (counter as number) < 1) return undefined;
+  if (!isActorId(node)) return undefined;
+  if (!Number.isSafeInteger(counter) || (counter as number) < 1 || (counter as number) > COUNTER_MAX) return undefined;
   if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) return undefined;
   if (!Array.isArray(ctx)) return undefined;
   const context = (ctx as unknown[]).map((e) =>

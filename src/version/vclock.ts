@@ -2,6 +2,13 @@
 // advanced so that clocks can be pruned oldest-first past a size limit. Pure functions over
 // immutable values; entries are kept sorted by node id so equal clocks are equal arrays.
 import type { NodeId } from '../env/transport.ts';
+import { isActorId } from './actor.ts';
+
+/**
+ * Largest counter a clock entry or dot may carry: 2^48, far below 2^53 so that no increment
+ * anywhere leaves the safe integers, and beyond anything an actor issues (see DotCounter).
+ */
+export const COUNTER_MAX = 2 ** 48;
 
 export interface ClockEntry {
   readonly node: NodeId;
@@ -95,8 +102,8 @@ export function isVClock(x: unknown): x is VClock {
   for (const e of x as unknown[]) {
     if (typeof e !== 'object' || e === null) return false;
     const { node, counter, timeMs } = e as Record<string, unknown>;
-    if (typeof node !== 'string' || node.length === 0 || node.length > 256) return false;
-    if (!Number.isSafeInteger(counter) || (counter as number) < 1) return false;
+    if (!isActorId(node)) return false;
+    if (!Number.isSafeInteger(counter) || (counter as number) < 1 || (counter as number) > COUNTER_MAX) return false;
     if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) return false;
     if (previous !== undefined && !(previous < node)) return false;
     previous = node;

@@ -120,6 +120,15 @@ describe('coordinator durability', () => {
     await assert.rejects(scheduler.complete(coordinator.put(write('k', 'v'))), { code: 'QUORUM_FAILED' });
   });
 
+  it('does not acknowledge a write whose local commit failed, even when W peers took it', async () => {
+    // The coordinator's own replica must hold every dot it issued: a version vector entry a:6
+    // promises a:1..a:6, so a later version from this node, read alone, would cover (and drop)
+    // the dot its disk lost (simulator harsh seed 20073).
+    const { scheduler, storage, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
+    storage.failing = true;
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write('k', 'v'), w: 2 })), { code: 'QUORUM_FAILED' });
+  });
+
   it('keeps two concurrent blind writes through one node as two siblings', async () => {
     const { scheduler, store, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
     await scheduler.complete(Promise.all([coordinator.put(write('k', 'a')), coordinator.put(write('k', 'b'))]));

@@ -25,6 +25,8 @@ describe('simulated recovery', () => {
     const via = ['n1', 'n2', 'n4', 'n5'];
     await scheduler.complete(Promise.all(keys.map((k, i) => cluster.node(via[i % 4]!).coordinator.put({ key: k, value: Buffer.from(`v-${k}`), contentType: 'text/plain', context: [] }))));
     const held = () => via.reduce((sum, id) => sum + (cluster.node(id).stats().hints.n3 ?? 0), 0);
+    // A write is acknowledged once W=2 replicas hold it; its hint for n3 may still be committing.
+    await scheduler.runWhile(() => held() < keys.length, 10_000);
     assert.ok(held() >= keys.length, `hints held for n3: ${held()} for ${keys.length} keys`);
     await cluster.startNode('n3');
     await scheduler.runWhile(() => held() > 0, 60_000);
@@ -56,6 +58,10 @@ describe('simulated recovery', () => {
   it('syncs a returning node by Merkle trees, moving a small fraction of the range', async () => {
     const cluster = await SimCluster.start({ seed, config: { antiEntropyIntervalMs: 3_600_000 } });
     const { scheduler } = cluster;
+    // Let the empty nodes finish their start-up syncs first: a sync racing the lay-down below
+    // (whose commits take disk time) would move keys that this test does not count.
+    await scheduler.runWhile(() => [...cluster.nodes.values()].some((n) => n.antiEntropy.status().state !== 'ready'), 60_000);
+    await scheduler.runUntil(scheduler.nowMs + 5_000);
     const ring = Ring.of(cluster.ids);
     const KEYS = 100_000;
     // Lay down identical replicas directly (the network is not what this test measures).

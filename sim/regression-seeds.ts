@@ -1,0 +1,124 @@
+// The fixed lists of regression seeds. REGRESSION_SEEDS: each catches one finding of issue 13
+// when that finding's fix is reverted (`caught` names the invariants it then violates) and
+// passes with the fix; test/sim/regression-sim.test.ts runs them all. OPEN_BUG_SEEDS: seeds that
+// still fail on the commit named, each for a bug that is not fixed yet (diagnosis in `finding`);
+// move one to REGRESSION_SEEDS once its fix lands. `npm run sim -- --regression` runs both lists.
+import type { SimulationOptions } from './simulation.ts';
+
+export interface RegressionSeed {
+  /** What it stands for: the finding of issue 13 (section 1 number) or the open bug. */
+  readonly finding: string;
+  readonly options: SimulationOptions & { readonly durationMs: number };
+  /** The invariants it violates without the fix (with the fix reverted, or before it). */
+  readonly caught: readonly string[];
+  /** The commit it was checked on, and how the failing side was made. */
+  readonly checked: string;
+}
+
+const run = (seed: number, profile: 'seed-rules' | 'harsh', hostileClient: boolean, largeValues: boolean): SimulationOptions & { durationMs: number } => ({
+  seed,
+  profile,
+  durationMs: 20_000,
+  hostileClient,
+  largeValues,
+});
+
+export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
+  {
+    finding: '1 forged contexts accepted (MAC check reverted in src/version/context.ts)',
+    options: run(1000, 'seed-rules', true, false),
+    caught: ['forged-context-refused', 'bogus-counters'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '2 a wiped node reuses its dots (actor epoch reverted in src/replication/dot-counter.ts)',
+    options: run(1029, 'seed-rules', false, false),
+    caught: ['no-lost-writes', 'no-unexpected-errors'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '2 a wiped node reuses its dots (found on 79ea44a before the fix; also with the epoch reverted)',
+    options: run(943, 'seed-rules', false, false),
+    caught: ['no-lost-writes'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '3 a removal undone by a detector flap (operator epochs reverted in src/membership/table.ts; found on 79ea44a)',
+    options: run(517, 'seed-rules', false, false),
+    caught: ['removed-stays-removed', 'ring', 'placement', 'convergence'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '4 a key piled past the frame limit (record bound and batch bytes reverted)',
+    options: run(1000, 'seed-rules', false, true),
+    caught: ['final-read', 'convergence'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '4 a key piled past the frame limit, its hints stuck (record bound and batch bytes reverted)',
+    options: run(1005, 'seed-rules', false, true),
+    caught: ['final-read', 'convergence', 'hints-delivered'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: '10 tombstones purged by the writer clock (31d000b reverted)',
+    options: run(1000, 'seed-rules', false, false),
+    caught: ['purge-after-grace'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d',
+  },
+  {
+    finding: "hints for a removed owner held down by the holder's detector (node.ts statusOf: 'down' answered before 'removed')",
+    options: run(937, 'seed-rules', false, false),
+    caught: ['hints-delivered'],
+    checked: 'sim 2026-12-01: fails on main 7cd2c8d, passes with the statusOf fix',
+  },
+  {
+    finding:
+      '5 (rest) a certified peer stores bogus counters and bad actor ids: isSibling/siblingFromWire take any non-empty string as an actor and any safe-integer counter (src/protocol/messages.ts, src/version/record-codec.ts); with the gossip checks of fd53e2e reverted this seed also gets fake members into the ring',
+    options: run(1019, 'seed-rules', false, false),
+    caught: ['bogus-counters'],
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes with actor ids and counters checked (src/version/actor.ts, COUNTER_MAX); fails again with the record-codec check reverted',
+  },
+  {
+    finding:
+      'a failed commit rejects unhandled in HintDelivery.deliverAll (`void deliverAll().finally(...)`) and RingTransfer (walk via `void transfer.rebalance()` in node.ts, handOffStrays): the process dies (Node 20), and the transfer walk stops',
+    options: run(957, 'seed-rules', false, false),
+    caught: ['no-crash'],
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes once failed removals are caught (hint-delivery.ts) and delivery rounds cannot reject',
+  },
+  {
+    finding:
+      'a failed commit of a key the ring transfer drops rejects unhandled out of RingTransfer.walk (`void transfer.rebalance(next)` in node.ts): the process dies, and if caught the walk still stops, leaving keys outside their preference list (src/handoff/ring-transfer.ts dropOrRetry)',
+    options: run(20328, 'seed-rules', false, true),
+    caught: ['no-crash', 'placement'],
+    checked: 'lead 2026-12-01: passes with dropOrRetry catching a failed drop; fails (placement) with that catch reverted',
+  },
+  {
+    finding:
+      'hint delivery backoff deadlines are wall-clock times (HintDelivery.retryAtMs from clock.nowMs()): a clock stepped back by minutes stalls delivery to an owner that is up for as long',
+    options: run(310, 'harsh', false, false),
+    caught: ['hints-delivered'],
+    checked: 'lead 2026-12-01: fails on 7cd2c8d; passes with backoffs on Clock.monotonicMs (d02f450)',
+  },
+];
+
+export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
+  {
+    finding:
+      '5 (rest) gossip with epoch/version/heartbeat = MAX_SAFE_INTEGER is accepted; the refutation adds 1, and the table read back refuses 2^53: nodes cannot restart (CORRUPT_TABLE) (src/membership/table.ts, membership.ts)',
+    options: run(511, 'seed-rules', false, false),
+    caught: ['not-bricked', 'membership-valid', 'membership-convergence'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+  },
+];
+
+/** The command that replays a regression seed. */
+export function replayCommand(s: RegressionSeed): string {
+  const o = s.options;
+  const flags = [
+    o.hostileClient === undefined ? '' : ` --hostile ${o.hostileClient ? 'on' : 'off'}`,
+    o.largeValues === undefined ? '' : ` --large ${o.largeValues ? 'on' : 'off'}`,
+    o.authentication === false ? ' --no-auth' : '',
+  ].join('');
+  return `npm run sim -- --seeds 1 --start ${o.seed} --profile ${o.profile} --duration ${o.durationMs}${flags}`;
+}
