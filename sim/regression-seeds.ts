@@ -100,17 +100,23 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['hints-delivered'],
     checked: 'lead 2026-12-01: fails on 7cd2c8d; passes with backoffs on Clock.monotonicMs (d02f450)',
   },
-];
-
-export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
+  {
+    finding:
+      "a coordinator whose own commit failed (disk full) had already sent its version to the other replicas: that version superseded acknowledged writes there, and the coordinator's next version of the key, whose clock claims every earlier dot of its actor, covered it unseen (src/replication/coordinator.ts: local commit and replica writes ran in parallel)",
+    options: run(4, 'harsh', true, false),
+    caught: ['no-lost-writes'],
+    checked: 'lead 2026-12-01: fails on 2a009e3 (CI); passes with the local commit made durable before any replica is sent the version',
+  },
   {
     finding:
       '5 (rest) gossip with epoch/version/heartbeat = MAX_SAFE_INTEGER is accepted; the refutation adds 1, and the table read back refuses 2^53: nodes cannot restart (CORRUPT_TABLE) (src/membership/table.ts, membership.ts)',
     options: run(511, 'seed-rules', false, false),
-    caught: ['not-bricked', 'membership-valid', 'membership-convergence'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d (fails as it is)',
+    caught: ['not-bricked', 'membership-valid', 'hints-delivered', 'purge-after-grace'],
+    checked: 'lead 2026-12-01: fails on main 7cd2c8d, and on this commit with MEMBERSHIP_COUNT_MAX widened to 2^53-1 (src/membership/table.ts); passes with the 2^48 bound (9670091)',
   },
 ];
+
+export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];
 
 /** The command that replays a regression seed. */
 export function replayCommand(s: RegressionSeed): string {

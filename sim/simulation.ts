@@ -4,6 +4,7 @@
 // limit and a hostile client with forged contexts), all from one seed; then a final heal, a quiet
 // period, and the invariant checks, ending with a restart of every node from its own disk. The
 // same seed produces the identical trace (its hash is part of the result).
+import { CoordinationError } from '../src/replication/errors.ts';
 import { statusOf } from '../src/api/error-status.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
 import { isCount, isHostPort, isNodeId, isTimeMs } from '../src/protocol/ids.ts';
@@ -265,7 +266,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           continue;
         }
         // Through a member: a removed node's own changes do not spread (peers merge only members' gossip), and it refuses them.
-        const by = running(node).find((id) => cluster.node(id).membership.record(node)?.status === 'removed');
+        const isMember = (id: string) => !finalRemoved.has(id) && cluster.node(id).membership.record(id)?.status !== 'removed';
+        const by = running(node).find((id) => isMember(id) && cluster.node(id).membership.record(node)?.status === 'removed');
         if (by === undefined) {
           // Nobody running sees it removed: done, unless a node that is down still holds the removal.
           if (cluster.ids.every((id) => cluster.nodes.has(id))) pendingReadds.delete(node);
@@ -497,7 +499,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         return true;
       } catch (err) {
         const code = codeOf(err);
-        const expected = (code !== undefined && (EXPECTED_CODES.has(code) || extraCodes.includes(code))) || (code !== undefined && extraCodes.includes('413') && statusOf(code) === 413);
+        // A removed node refuses clients at once; a client that still sends to it learns so.
+        const removedVia = code === 'NOT_A_MEMBER' && (finalRemoved.has(via) || cluster.nodes.get(via)?.membership.record(via)?.status === 'removed');
+        const expected = removedVia || (code !== undefined && (EXPECTED_CODES.has(code) || extraCodes.includes(code))) || (code !== undefined && extraCodes.includes('413') && statusOf(code) === 413);
         count(`failed ${code ?? 'uncoded'}`);
         if (!expected) unexpected.push(`${c} ${what} via ${via}: ${describeError(err)}`);
         return false;
@@ -798,7 +802,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
 
     /** Tables agree, hold only valid records of real nodes, and final removals stand everywhere. */
     function checkMembership(ids: readonly string[], ringMembers: readonly string[]): void {
-      const tables = ids.map((id) => JSON.stringify(cluster.node(id).membership.table().map((r) => [r.id, r.status, r.version])));
+      // A removed node's gossip is answered but never merged, and it stops once it learns it was
+      // removed: only members' tables must agree (removed-stays-removed holds on every node).
+      const members = ids.filter((id) => ringMembers.includes(id));
+      const tables = members.map((id) => JSON.stringify(cluster.node(id).membership.table().map((r) => [r.id, r.status, r.version])));
       if (!tables.every((t) => t === tables[0])) violations.push({ invariant: 'membership-convergence', detail: `tables differ: ${[...new Set(tables)].join(' vs ')}` });
       const expectedRing = [...ringMembers].sort().join(',');
       for (const id of ids) {
@@ -814,7 +821,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           }
         }
         const nodeRing = membership.ring()?.nodes.map((n) => n.id).sort().join(',') ?? '';
-        if (nodeRing !== expectedRing) violations.push({ invariant: 'ring', detail: `${id}'s ring is [${nodeRing}], expected [${expectedRing}]` });
+        if (members.includes(id) && nodeRing !== expectedRing) violations.push({ invariant: 'ring', detail: `${id}'s ring is [${nodeRing}], expected [${expectedRing}]` });
       }
     }
 
@@ -867,6 +874,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         // A key this node replicates, so that it coordinates the write itself.
         let key = `probe-${id}`;
         for (let i = 0; i < 1_000 && !finalRemoved.has(id) && !ring.preferenceList(key, 3).includes(id); i++) key = `probe-${id}-${i}`;
+        if (finalRemoved.has(id)) {
+          // A removed node restarts from its disk, and refuses client requests clearly.
+          const refusal = await scheduler.complete(frontPut(node, { key, value: Buffer.from('probe'), contentType: 'text/plain', context: '' })).then(
+            () => 'accepted',
+            (err: unknown) => (err instanceof CoordinationError && err.code === 'NOT_A_MEMBER' ? undefined : describeError(err)),
+          );
+          if (refusal !== undefined) violations.push({ invariant: 'not-bricked', detail: `${id} was removed for good, restarted, and answered a write with ${refusal} instead of NOT_A_MEMBER` });
+          continue;
+        }
         let lastError: unknown;
         for (let attempt = 0; attempt < 3; attempt++) {
           try {

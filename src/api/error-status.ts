@@ -25,6 +25,7 @@ export const ERROR_STATUS = {
   QUORUM_FAILED: 503,
   COORDINATOR_UNREACHABLE: 503,
   NO_RING: 503,
+  NOT_A_MEMBER: 503,
 } as const;
 
 export type ApiErrorCode = keyof typeof ERROR_STATUS;

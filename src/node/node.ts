@@ -194,7 +194,7 @@ export class DynakvNode {
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });
-    this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, {
+    this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', {
       self: config.id,
       ring: () => {
         const ring = this.membership.ring();
@@ -415,6 +415,7 @@ class ServingCoordinator extends Coordinator {
   constructor(
     private readonly admission: Admission,
     private readonly waitMs: number,
+    private readonly isRemoved: () => boolean,
     deps: ConstructorParameters<typeof Coordinator>[0],
   ) {
     super(deps);
@@ -436,6 +437,11 @@ class ServingCoordinator extends Coordinator {
   }
 
   private async ready(): Promise<void> {
+    // A removed node takes no client requests: its peers refuse its data requests, so it could
+    // only fail them later, and less clearly.
+    if (this.isRemoved()) {
+      throw new CoordinationError('NOT_A_MEMBER', 'this node was removed from the cluster; send requests to a ring member');
+    }
     if (this.admission.serving()) return;
     if (!(await this.admission.whenServing(this.waitMs))) {
       throw new CoordinationError('COORDINATOR_UNREACHABLE', `this node serves no data yet (${this.admission.state}: it has not heard the cluster's table from a member, or is discarding data from an earlier membership)`);

@@ -199,8 +199,12 @@ export class Coordinator {
     // that holds on every replica only if whoever receives dot n:k also receives whatever n held
     // of its earlier dots. Shipping the lone sibling broke this, and the simulator found the
     // lost update (a reader of the new sibling alone got a context covering an unseen one).
-    // The merged state is fixed before anything is sent, so the local commit and the replica
-    // writes proceed in parallel: the local replica counts towards W once it is durable.
+    // The local commit must also be durable before any other replica sees the dot: a dot that
+    // lives on another replica but not on this node's disk is covered by this node's next
+    // version of the key, whose clock claims every earlier dot of this actor. That dot's
+    // version carried acknowledged writes it superseded, and they vanished with it (the
+    // simulator found it: harsh seed 4, a coordinator with a full disk whose write landed on
+    // one replica). So this node's replica is written first, and only then the others.
     // Encoded once: the same bytes go to the local commit and, verbatim, to every replica.
     const record = EncodedRecord.of(merged);
     // Deletes always pass, so a client can always resolve an oversized key.
@@ -210,16 +214,24 @@ export class Coordinator {
         `with this write the key's versions would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); read it and write back with its context to resolve its siblings`,
       );
     }
-    const local = store.replace(key, merged, record.bytes);
+    const startedMs = clock.nowMs();
+    const localCommit = (await settledWithin([store.replace(key, merged, record.bytes)], clock, config.requestTimeoutMs))?.[0];
+    if (localCommit?.status !== 'fulfilled') {
+      // Nothing was sent, so no other replica holds the dot. After a timeout the local commit
+      // may still land: the version then lives on this node alone, unacknowledged.
+      if (localCommit === undefined) {
+        throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica did not commit in time; the write may or may not have been applied`, { ok: 0, needed: w });
+      }
+      const why = localCommit.reason instanceof Error ? localCommit.reason.message : String(localCommit.reason);
+      log.warn({ key, err: why }, 'local commit failed; write refused before any replica saw it');
+      throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica failed: ${why}; the write was not applied`, { ok: 0, needed: w });
+    }
     // Fallbacks are computed only if some replica needs a hint, and shared so that each serves
     // one owner.
     let fallbacks: NodeId[] | undefined;
     const fallbacksNow = () => (fallbacks ??= this.fallbacksFor(placement.position, preferenceList));
     const attempts = preferenceList.map(async (node): Promise<NodeId> => {
-      if (node === self) {
-        await local;
-        return node;
-      }
+      if (node === self) return node;
       if (!this.deps.isDown(node) || fallbacksNow().length === 0) {
         try {
           // Half the budget for the primary, so a silent one still leaves time for its hint.
@@ -231,17 +243,8 @@ export class Coordinator {
       }
       return this.hint(node, key, record, fallbacksNow());
     });
-    const startedMs = clock.nowMs();
-    const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
+    const outcome = await awaitQuorum(attempts, w, clock, Math.max(0, config.requestTimeoutMs - (clock.nowMs() - startedMs)));
     if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
-    // W replicas are not enough: this node's own replica must hold the dot it issued. A version
-    // vector entry a:k promises every earlier dot of a, so a later version from this node, read
-    // on its own, would cover (and silently drop) a dot its disk failed to keep.
-    const localCommit = (await settledWithin([local], clock, Math.max(0, config.requestTimeoutMs - (clock.nowMs() - startedMs))))?.[0];
-    if (localCommit?.status !== 'fulfilled') {
-      const why = localCommit === undefined ? 'did not commit in time' : `failed: ${localCommit.reason instanceof Error ? localCommit.reason.message : String(localCommit.reason)}`;
-      throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica ${why}; the write may or may not have been applied`, { ok: outcome.ok.length, needed: w });
-    }
     return clockOf(sibling);
   }
 
@@ -355,6 +358,7 @@ function isCoordinationCode(code: string): code is CoordinationError['code'] {
     code === 'TOO_MANY_SIBLINGS' ||
     code === 'COORDINATOR_UNREACHABLE' ||
     code === 'RECORD_TOO_LARGE' ||
-    code === 'CLOCK_AHEAD'
+    code === 'CLOCK_AHEAD' ||
+    code === 'NOT_A_MEMBER'
   );
 }

@@ -7,7 +7,8 @@ export type CoordinationErrorCode =
   | 'TOO_MANY_SIBLINGS' // the write would grow the key past siblingsMax
   | 'COORDINATOR_UNREACHABLE' // no preference-list node could coordinate a forwarded write
   | 'RECORD_TOO_LARGE' // the key's versions with this write would exceed RECORD_BYTES_MAX
-  | 'CLOCK_AHEAD'; // stored versions claim this node issued a dot it never issued (corruption)
+  | 'CLOCK_AHEAD' // stored versions claim this node issued a dot it never issued (corruption)
+  | 'NOT_A_MEMBER'; // this node was removed from the ring: send requests to a member
 
 export class CoordinationError extends Error {
   constructor(

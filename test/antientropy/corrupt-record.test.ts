@@ -88,6 +88,9 @@ describe('a corrupt record on disk', () => {
 
       const n3 = await start('n3');
       nodes.set('n3', n3);
+      // The start-up scan runs once the node has heard the table from a member (it serves no
+      // data before), so the error line comes a little after start() returns.
+      await waitFor(() => lines.some((l) => l.includes('"level":50') && l.includes(key)), 20_000, `an error line naming the key (log: ${lines.length} lines)`).catch(() => {});
       assert.ok(lines.some((l) => l.includes('"level":50') && l.includes(key)), `no error line names the key: ${lines.join('')}`);
       assert.ok(n3.node.stats().corruptRecords >= 1);
       const read = await n3.node.get(key);

@@ -129,6 +129,25 @@ describe('coordinator durability', () => {
     await assert.rejects(scheduler.complete(coordinator.put({ ...write('k', 'v'), w: 2 })), { code: 'QUORUM_FAILED' });
   });
 
+  it('sends the version to no replica before its own commit is durable, and to none if it fails', async () => {
+    // A version on another replica but not on the coordinator's disk carries the acknowledged
+    // writes it superseded there, and the coordinator's next version of the key covers it unseen
+    // (its clock claims every earlier dot of this actor): they were lost (simulator harsh seed 4).
+    const { scheduler, storage, coordinator, sent } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
+    storage.hold = true;
+    const put = coordinator.put(write('k', 'v'));
+    assert.equal(await settledWithin(scheduler, put, 300), 'pending');
+    assert.deepEqual(sent.map((r) => r.kind), [], 'replicas were sent the version before the local commit was durable');
+    storage.release();
+    assert.equal(await settledWithin(scheduler, put, 1_000), 'resolved');
+    assert.deepEqual(sent.map((r) => r.kind), ['replica_put', 'replica_put']);
+
+    sent.length = 0;
+    storage.failing = true;
+    await assert.rejects(scheduler.complete(coordinator.put(write('k', 'w'))), { code: 'QUORUM_FAILED', message: /was not applied/ });
+    assert.deepEqual(sent, [], 'a version whose local commit failed reached other replicas');
+  });
+
   it('keeps two concurrent blind writes through one node as two siblings', async () => {
     const { scheduler, store, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
     await scheduler.complete(Promise.all([coordinator.put(write('k', 'a')), coordinator.put(write('k', 'b'))]));

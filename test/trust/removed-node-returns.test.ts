@@ -70,6 +70,11 @@ async function scenario(seed: number, mode: Mode): Promise<void> {
   const { totals } = returned.admission;
   assert.ok(totals.replicas >= 1 && totals.hints >= 1, `seed ${seed} (${mode}): n5 discarded its replicas and hints: ${JSON.stringify(totals)}`);
   assert.deepEqual(cluster.storages.get('n5')!.get('meta', 'actor-epoch'), actor, `seed ${seed} (${mode}): n5 kept its actor id (its dots never repeat)`);
+  if (mode === 'restart') {
+    // Still removed, it takes no client request, and says why.
+    await assert.rejects(scheduler.complete(returned.get(key)), { code: 'NOT_A_MEMBER' });
+    await assert.rejects(scheduler.complete(returned.put({ key: 'kept-0', value: Buffer.from('x'), contentType: 'text/plain', context: '' })), { code: 'NOT_A_MEMBER' });
+  }
   if (mode !== 'restart') {
     // Re-added, n5 is a replica again and receives its ranges' data from the others.
     assert.equal(cluster.node('n1').membership.record('n5')?.status, 'up');
