@@ -170,8 +170,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (after === undefined) {
           const held = since.get(key);
           since.delete(key);
-          // A removal of a key this node replicates is a purge; elsewhere it is a hand-off.
-          const replica = node.ring()?.preferenceList(key, node.config.n).includes(id) ?? false;
+          // A removal of a key this node replicates is a purge; elsewhere it is a hand-off. A node
+          // that learned it was removed (or removed and re-added) discards everything it held
+          // before it serves again: that is not a purge either.
+          const replica = node.admission.state !== 'discarding' && (node.ring()?.preferenceList(key, node.config.n).includes(id) ?? false);
           const stepped = held !== undefined && clockStepsAtMs.get(id)!.some((t) => t >= held.atMs);
           if (held !== undefined && replica && !stepped && nowMs - held.localMs < TOMBSTONE_GRACE_MS) {
             violations.push({ invariant: 'purge-after-grace', key, detail: `${id} purged ${short} after holding its tombstone for ${((nowMs - held.localMs) / 1000).toFixed(1)} s of its own clock (grace ${TOMBSTONE_GRACE_MS / 1000} s)` });
