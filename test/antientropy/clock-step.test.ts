@@ -43,4 +43,30 @@ describe('tombstone purge across a wall-clock step', () => {
     assert.equal(await n1.ae.purgeTombstones(range.node), 1);
     assert.equal(n1.store.read(key!).length, 0);
   });
+
+  it('a sync that could not push the tombstone to a replica does not count for purging it', async () => {
+    // Only a complete sync (every differing key moved both ways) shows the peer holds what this
+    // node holds: a peer that refused the tombstone may still hold the live value.
+    const c = aeCluster({ graceMs: GRACE_MS });
+    const n1 = c.node('n1');
+    const range = c.ring.rangesReplicatedBy('n1', 3).find((r) => r.node === 'n1')!;
+    const [key] = keysOfRange(c.ring, range.node, 1);
+    const [other, refusing] = range.replicas.filter((id) => id !== 'n1') as [string, string];
+    const value = live('alive');
+    for (const id of range.replicas) await c.node(id).store.merge(key!, value);
+    const tombstone = tombstoneOf(value);
+    for (const id of ['n1', other]) await c.node(id).store.merge(key!, tombstone);
+    for (const node of c.nodes.values()) node.clock.advance(GRACE_MS + 1_000);
+    c.refusingPushes.add(refusing);
+    assert.equal((await n1.ae.syncRange(range.node, other)).complete, true);
+    const refused = await n1.ae.syncRange(range.node, refusing);
+    assert.equal(refused.complete, false);
+    assert.equal(await n1.ae.purgeTombstones(range.node), 0, `n1 purged a tombstone ${refusing} refused`);
+    assert.equal(c.node(refusing).store.read(key!)[0]!.value?.toString(), 'alive');
+
+    // Once the push goes through, the tombstone may go.
+    c.refusingPushes.delete(refusing);
+    assert.equal((await n1.ae.syncRange(range.node, refusing)).complete, true);
+    assert.equal(await n1.ae.purgeTombstones(range.node), 1);
+  });
 });

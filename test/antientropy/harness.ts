@@ -48,6 +48,8 @@ export const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'] as const;
 export function aeCluster(options: { readonly graceMs: number; readonly storages?: ReadonlyMap<string, Storage>; readonly log?: Log }) {
   const ring = Ring.of([...IDS]);
   const down = new Set<string>();
+  /** Nodes whose handler refuses every pushed batch (a failing disk, say): REMOTE_ERROR. */
+  const refusingPushes = new Set<string>();
   const nodes = new Map<string, AeNode>();
   for (const id of IDS) {
     const clock = new SteppedClock(1_000_000_000, 50_000);
@@ -62,6 +64,7 @@ export function aeCluster(options: { readonly graceMs: number; readonly storages
           case 'replica_get_batch':
             return peer.ae.handle(request);
           case 'replica_put_batch':
+            if (refusingPushes.has(to)) throw new TransportError('REMOTE_ERROR', `${to}: commit failed: disk full`);
             await Promise.all(request.entries.filter((e) => !peer.ae.isPurgedTombstone(e.key, e.record.siblings)).map((e) => peer.store.merge(e.key, e.record)));
             return { kind: 'replica_put_ok' };
           default:
@@ -87,7 +90,7 @@ export function aeCluster(options: { readonly graceMs: number; readonly storages
     nodes.set(id, { id, store, ae, clock });
   }
   for (const node of nodes.values()) node.ae.rebuild(ring);
-  return { ring, down, nodes, node: (id: string) => nodes.get(id)! };
+  return { ring, down, refusingPushes, nodes, node: (id: string) => nodes.get(id)! };
 }
 
 let counter = 0;

@@ -39,7 +39,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -50,6 +50,8 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
           return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
         case 'silent':
           return new Promise(() => {});
+        case 'timeout':
+          return Promise.reject(new TransportError('TIMEOUT', `${to} did not answer in time`));
         default:
           return Promise.reject(new TransportError('UNREACHABLE', `${to} refused`));
       }
@@ -59,12 +61,12 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
   };
 }
 
-async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>) {
+async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members: readonly NodeId[] = ['n1', 'n2', 'n3']) {
   const scheduler = new Scheduler();
   const storage = new ControlledStorage();
   const store = new ReplicaStore(storage);
   const sent: PeerRequest[] = [];
-  const ring = Ring.of(['n1', 'n2', 'n3']);
+  const ring = Ring.of([...members]);
   const dots = await DotCounter.open(storage, 'n1', new SeededRandom(1));
   const coordinator = new Coordinator({
     self: 'n1',
@@ -161,6 +163,24 @@ describe('coordinator durability', () => {
     for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: 'big', value: mib, contentType: 'x', context: [] }));
     await assert.rejects(scheduler.complete(coordinator.put({ key: 'big', value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
     await scheduler.complete(coordinator.put({ key: 'big', value: null, contentType: '', context: [] }));
+  });
+});
+
+describe('forwarded writes', () => {
+  // n1 is not a replica of the key in a 4-node ring, so it forwards the write to one that is.
+  const members = ['n1', 'n2', 'n3', 'n4'];
+  const key = Array.from({ length: 100 }, (_, i) => `fwd-${i}`).find((k) => !Ring.of(members).preferenceList(k, 3).includes('n1'))!;
+
+  it('are not retried on another replica after a timeout (the first may have applied it)', async () => {
+    const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'timeout', n3: 'timeout', n4: 'timeout' }, members);
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /may or may not have been applied/ });
+    assert.deepEqual(sent.map((r) => r.kind), ['forward_put'], 'a timed-out forward was sent again elsewhere');
+  });
+
+  it('go to the next replica when one is unreachable (it applied nothing)', async () => {
+    const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'refuse', n3: 'refuse', n4: 'refuse' }, members);
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE' });
+    assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put']);
   });
 });
 
