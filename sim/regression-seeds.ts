@@ -114,6 +114,13 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['not-bricked', 'membership-valid', 'hints-delivered', 'purge-after-grace'],
     checked: 'lead 2026-12-01: fails on main 7cd2c8d, and on this commit with MEMBERSHIP_COUNT_MAX widened to 2^53-1 (src/membership/table.ts); passes with the 2^48 bound (9670091)',
   },
+  {
+    finding:
+      "a node that discarded its data from an earlier membership (removed and re-added while running) went on writing as the same actor: its new versions' clocks claimed its old versions still held by a paused replica, which then dropped them with the acknowledged writes they carried (src/node/node.ts discardStoredData kept the dot counter's actor)",
+    options: run(50092, 'harsh', true, false),
+    caught: ['no-lost-writes', 'clock-monotonic'],
+    checked: 'lead 2026-12-01: fails on a4d9e95; passes with DotCounter.rotate() after the discard',
+  },
 ];
 
 export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];

@@ -93,7 +93,7 @@ export class DynakvNode {
     readonly config: NodeConfig,
     readonly world: NodeWorld,
     readonly store: ReplicaStore,
-    dots: DotCounter,
+    private readonly dots: DotCounter,
   ) {
     this.contexts = new ContextCodec(deriveKey(config.clusterSecret, 'context'));
     this.membership = new Membership({
@@ -261,7 +261,13 @@ export class DynakvNode {
         if (start === undefined) return removed;
       }
     };
-    return { replicas: await discardAll(this.store), hints: await discardAll(this.hintStore) };
+    const totals = { replicas: await discardAll(this.store), hints: await discardAll(this.hintStore) };
+    // Its versions are gone from this node but may live on elsewhere: a new actor, so that its
+    // next versions do not claim them (simulator harsh seed 50092).
+    const before = this.dots.actor;
+    await this.dots.rotate(this.world.random);
+    this.world.log.warn({ before, after: this.dots.actor }, 'data from an earlier membership discarded; this node now writes as a new actor');
+    return totals;
   }
 
   private isOwnRecordMember(): boolean {

@@ -53,8 +53,9 @@ export class DotCounter {
 
   private constructor(
     private readonly storage: Storage,
+    private readonly self: NodeId,
     /** This incarnation's name in vector clocks. */
-    readonly actor: string,
+    private actorName: string,
     private next: number,
     /** Every counter below this is covered by a durable lease. */
     private ceiling: number,
@@ -74,7 +75,26 @@ export class DotCounter {
     const writes = [ceilingWrite(ceiling)];
     if (stored === undefined) writes.push({ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') });
     await storage.commit(writes);
-    return new DotCounter(storage, actorId(self, epoch), start, ceiling);
+    return new DotCounter(storage, self, actorId(self, epoch), start, ceiling);
+  }
+
+  /** This incarnation's name in vector clocks: `<node>#<epoch>`. */
+  get actor(): string {
+    return this.actorName;
+  }
+
+  /**
+   * Makes this node a new actor, durably, before it returns. Called when the node discarded its
+   * data (it was from an earlier membership): a version vector entry a:k promises every earlier
+   * dot of a, which holds only while this node's store keeps every version it issued (or what
+   * superseded it). Once they are gone, a new version under the old actor would cover, unseen,
+   * old versions still on other replicas. Counters continue (a dot stays unique per node).
+   */
+  async rotate(random: Random): Promise<void> {
+    let epoch = newEpoch(random);
+    while (actorId(this.self, epoch) === this.actorName) epoch = newEpoch(random);
+    await this.storage.commit([{ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') }]);
+    this.actorName = actorId(this.self, epoch);
   }
 
   /** The next counter this actor would issue: every counter it ever issued is below it. */

@@ -62,6 +62,19 @@ describe('DotCounter', () => {
     assert.equal(actorId('n2', '0123456789'), 'n2#0123456789');
   });
 
+  it('rotates to a new actor durably (after a discard), and keeps counting up', async () => {
+    const storage = new MemoryStorage();
+    const dots = await DotCounter.open(storage, 'n1', new SeededRandom(3));
+    const before = dots.actor;
+    const taken = await takeMany(dots, 5);
+    await dots.rotate(new SeededRandom(3));
+    assert.notEqual(dots.actor, before);
+    assert.equal(nodeOfActor(dots.actor), 'n1');
+    assert.ok((await dots.take()) > Math.max(...taken));
+    const reopened = await DotCounter.open(storage, 'n1', new SeededRandom(4));
+    assert.equal(reopened.actor, dots.actor, 'the new actor id did not survive a restart');
+  });
+
   it('hands out a counter past its lease only once the next lease is durable', async () => {
     const storage = new HeldStorage();
     const dots = await DotCounter.open(storage, 'n1', new SeededRandom(6));

@@ -4,8 +4,8 @@
 // holds a value (and a hint of it) and goes away; the operator removes it; a client deletes the
 // value on the new replicas, which purge the tombstone (anti-entropy every 2 s). Then n5 returns: restarted (it learns it
 // was removed), restarted and re-added by the operator, or (never restarted) cut off all along,
-// then healed and re-added. Each time n5 discards its replicas and hints (keeping its actor id)
-// before it serves, and an R=3 read still finds nothing, on every replica.
+// then healed and re-added. Each time n5 discards its replicas and hints, and takes a new actor
+// id, before it serves, and an R=3 read still finds nothing, on every replica.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimCluster } from '../../sim/sim-cluster.ts';
@@ -69,7 +69,10 @@ async function scenario(seed: number, mode: Mode): Promise<void> {
   assert.equal(returned.admission.state, 'serving');
   const { totals } = returned.admission;
   assert.ok(totals.replicas >= 1 && totals.hints >= 1, `seed ${seed} (${mode}): n5 discarded its replicas and hints: ${JSON.stringify(totals)}`);
-  assert.deepEqual(cluster.storages.get('n5')!.get('meta', 'actor-epoch'), actor, `seed ${seed} (${mode}): n5 kept its actor id (its dots never repeat)`);
+  // Its old versions are gone from its disk but may live on elsewhere: it writes as a new actor,
+  // so its next versions never claim them (simulator harsh seed 50092).
+  const epochNow = cluster.storages.get('n5')!.get('meta', 'actor-epoch');
+  assert.ok(epochNow !== undefined && actor !== undefined && !Buffer.from(epochNow).equals(Buffer.from(actor)), `seed ${seed} (${mode}): n5 still writes as its old actor`);
   if (mode === 'restart') {
     // Still removed, it takes no client request, and says why.
     await assert.rejects(scheduler.complete(returned.get(key)), { code: 'NOT_A_MEMBER' });
