@@ -223,8 +223,9 @@ export class Coordinator {
         throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica did not commit in time; the write may or may not have been applied`, { ok: 0, needed: w });
       }
       const why = localCommit.reason instanceof Error ? localCommit.reason.message : String(localCommit.reason);
-      log.warn({ key, err: why }, 'local commit failed; write refused before any replica saw it');
-      throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica failed: ${why}; the write was not applied`, { ok: 0, needed: w });
+      // One line per failed write would flood the log of a full disk; the client gets the reason.
+      log.debug({ key, err: why }, 'local commit failed; write refused before any replica saw it');
+      throw new CoordinationError('QUORUM_FAILED', `the coordinator's own replica failed: ${why}; no other replica was sent the write`, { ok: 0, needed: w });
     }
     // Fallbacks are computed only if some replica needs a hint, and shared so that each serves
     // one owner.

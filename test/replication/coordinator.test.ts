@@ -146,7 +146,7 @@ describe('coordinator durability', () => {
 
     sent.length = 0;
     storage.failing = true;
-    await assert.rejects(scheduler.complete(coordinator.put(write('k', 'w'))), { code: 'QUORUM_FAILED', message: /was not applied/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write('k', 'w'))), { code: 'QUORUM_FAILED', message: /no other replica was sent the write/ });
     assert.deepEqual(sent, [], 'a version whose local commit failed reached other replicas');
   });
 
