@@ -247,6 +247,45 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       }
     }
 
+    /** Whether `p` settles fulfilled within `ms` of virtual time. */
+    function fulfilledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+      return new Promise((resolve) => {
+        const timer = scheduler.schedule(ms, () => resolve(false));
+        p.then(
+          () => (timer.cancel(), resolve(true)),
+          () => (timer.cancel(), resolve(false)),
+        );
+      });
+    }
+
+    /**
+     * Waits for the operator's answer to a removal made through `via`: the table durable there.
+     * After an error the operator retries through a running member, at most 30 times a second
+     * apart: a member that already has the node removed answers once its table is durable.
+     */
+    async function confirmRemoval(node: string, via: string | undefined): Promise<boolean> {
+      if (via !== undefined && cluster.nodes.has(via) && (await fulfilledWithin(cluster.node(via).membership.persisted(), 2_000))) return true;
+      log(`remove ${node}${via === undefined ? '' : ` via ${via}`}: no durable answer; the operator retries`);
+      for (let attempt = 0; attempt < 30 && !finalHeal; attempt++) {
+        await new Promise<void>((resolve) => scheduler.schedule(1_000, resolve));
+        const by = pickRunning(node);
+        if (by === undefined || cluster.node(by).membership.record(by)?.status === 'removed') continue;
+        if (cluster.node(by).membership.record(node)?.status !== 'removed') {
+          try {
+            cluster.node(by).membership.removeMember(node);
+          } catch (err) {
+            log(`remove ${node} via ${by} refused: ${(err as Error).message}`);
+            continue;
+          }
+        }
+        if (await fulfilledWithin(cluster.node(by).membership.persisted(), 2_000)) {
+          log(`remove ${node} via ${by}: durable`);
+          return true;
+        }
+      }
+      return false;
+    }
+
     /**
      * Operator re-add through a running node that sees the node removed. If none does (the
      * removal lives only on a node that is down or cut off), the operator keeps trying: the
@@ -381,9 +420,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         }
         case 'remove-final': {
           const already = running().some((id) => cluster.node(id).membership.record(f.node)?.status === 'removed');
-          if (operatorRemove(f.node, f.via) !== undefined || already) {
-            finalRemoved.add(f.node);
-            log(`${f.node} is removed for good`);
+          const via = operatorRemove(f.node, f.via);
+          if (via !== undefined || already) {
+            // The operator's answer comes once the table is durable on the node it went through;
+            // an error (its disk full, it crashed) leaves the removal uncertain, and the operator
+            // makes it again through a member until one answers (harsh seed 52362: the removal
+            // never left a cut-off node whose disk was full, and was gone when it crashed).
+            if (await confirmRemoval(f.node, via)) {
+              finalRemoved.add(f.node);
+              log(`${f.node} is removed for good`);
+            }
           }
           heal = () => {};
           break;

@@ -154,18 +154,34 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
       throw new ApiError('BAD_REQUEST', 'expected JSON {"id": "...", "peer": "HOST:PORT", "http": "HOST:PORT"}');
     }
     const record = node.membership.addMember(id, peer, http ?? '');
-    await node.membership.persisted(); // answered once the table is durable
+    await durableChange(node, 'add'); // answered once the table is durable
     return { added: record };
   });
 
   app.delete('/cluster/members/:id', async (request) => {
     const { id } = request.params as { id: string };
     const record = node.membership.removeMember(id);
-    await node.membership.persisted(); // answered once the table is durable
+    await durableChange(node, 'remove'); // answered once the table is durable
     return { removed: record };
   });
 
   return app;
+}
+
+/**
+ * Waits until the table with an operator's change is durable on this node. If it cannot be made
+ * durable (a full or failing disk), the change is in this node's memory and may already be
+ * gossiped, or may be lost in a crash: the operator is told it is uncertain.
+ */
+async function durableChange(node: DynakvNode, what: 'add' | 'remove'): Promise<void> {
+  try {
+    await node.membership.persisted();
+  } catch (err) {
+    throw new ApiError(
+      'STORAGE_FAILED',
+      `the ${what} was made in this node's memory but its table could not be written to disk (${err instanceof Error ? err.message : String(err)}); it may or may not take effect: check the members list, and make the change again through another member`,
+    );
+  }
 }
 
 type Limits = Pick<
