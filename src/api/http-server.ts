@@ -1,21 +1,22 @@
-// The client HTTP API of one node: the /kv routes (kv-routes.ts, on bare node:http) coordinate
-// through the node's Coordinator; fastify serves /local and /cluster, this node's own view. Validation lives here; every
-// error answers JSON {"error": "..."} with the status from error-status.ts, and no input may
-// crash the process. The server itself is built here too: HTTPS with the node's certificate on
-// a secure node, plain HTTP with --insecure, the limits of NodeConfig (http*), and one dispatch
-// that runs the door's checks (request-guard.ts) before any route reads a request.
+// The client HTTP API of one node, through the node's front door (src/node/front-door.ts) alone:
+// the /kv routes (kv-routes.ts, on bare node:http) read and write through it; fastify serves
+// /local and /cluster, this node's own view. Validation lives here; every error answers JSON
+// {"error": "..."} with the status from error-status.ts, and no input may crash the process.
+// The server itself is built here too: HTTPS with the node's certificate on a secure node, plain
+// HTTP with --insecure, the limits of NodeConfig (http*), and one dispatch that runs the door's
+// checks (request-guard.ts) before any route reads a request.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
-import type { DynakvNode } from '../node/node.ts';
+import type { NodeFrontDoor } from '../node/front-door.ts';
 import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { BUSY_MESSAGE, checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
 import { AnswerBudget } from './answer-budget.ts';
 import { ConnectionDoor } from './connection-door.ts';
 import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
-import { membersView, ringView, siblingView } from './views.ts';
+import { localStatsView, membersView, ringView, siblingView } from './views.ts';
 
 /**
  * A secure node's HTTP door (PEM): its certificate and key, and the cluster CA that client
@@ -29,7 +30,7 @@ export interface HttpTls {
 }
 
 export interface HttpServerOptions {
-  readonly node: DynakvNode;
+  readonly node: NodeFrontDoor;
   readonly logger?: FastifyBaseLogger;
   /** Told of every answered /kv request (metrics). */
   readonly observeKv?: KvRequestObserver;
@@ -126,7 +127,7 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     return { node: node.id, key, context, siblings: siblings.map(siblingView) };
   });
 
-  app.get('/local/stats', async () => node.stats());
+  app.get('/local/stats', async () => localStatsView(node.stats()));
 
   app.get('/local/keys', async (request) => {
     const q = request.query as Record<string, unknown>;
@@ -135,7 +136,7 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
     // A start past the key rule could name no key; storage refuses such keys with a 500.
     const start = q.start === undefined ? undefined : checkedKey(q.start);
-    const page = node.store.keys(start, limit + 1);
+    const page = node.localKeys(start, limit + 1);
     return { keys: page.slice(0, limit), next: page[limit] ?? null };
   });
 
@@ -145,7 +146,7 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     return ringView(ring, node.config.n);
   });
 
-  app.get('/cluster/members', async () => membersView(node));
+  app.get('/cluster/members', async () => membersView(node.id, node.config.n, node.members()));
 
   app.post('/cluster/members', async (request) => {
     const body = parseJsonBody(request);
@@ -153,39 +154,20 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
     if (typeof id !== 'string' || typeof peer !== 'string' || (http !== undefined && typeof http !== 'string')) {
       throw new ApiError('BAD_REQUEST', 'expected JSON {"id": "...", "peer": "HOST:PORT", "http": "HOST:PORT"}');
     }
-    const record = node.membership.addMember(id, peer, http ?? '');
-    await durableChange(node, 'add'); // answered once the table is durable
-    return { added: record };
+    // Answered once the table is durable.
+    return { added: await node.addMember(id, peer, http ?? '') };
   });
 
   app.delete('/cluster/members/:id', async (request) => {
     const { id } = request.params as { id: string };
-    const record = node.membership.removeMember(id);
-    await durableChange(node, 'remove'); // answered once the table is durable
-    return { removed: record };
+    return { removed: await node.removeMember(id) };
   });
 
   return app;
 }
 
-/**
- * Waits until the table with an operator's change is durable on this node. If it cannot be made
- * durable (a full or failing disk), the change is in this node's memory and may already be
- * gossiped, or may be lost in a crash: the operator is told it is uncertain.
- */
-async function durableChange(node: DynakvNode, what: 'add' | 'remove'): Promise<void> {
-  try {
-    await node.membership.persisted();
-  } catch (err) {
-    throw new ApiError(
-      'STORAGE_FAILED',
-      `the ${what} was made in this node's memory but its table could not be written to disk (${err instanceof Error ? err.message : String(err)}); it may or may not take effect: check the members list, and make the change again through another member`,
-    );
-  }
-}
-
 type Limits = Pick<
-  DynakvNode['config'],
+  NodeFrontDoor['config'],
   'httpHeaderBytesMax' | 'httpHandshakeTimeoutMs' | 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs' | 'httpIdleTimeoutMs' | 'httpTimeoutCheckMs'
 >;
 

@@ -5,7 +5,7 @@
 // error-status.ts, and no input may crash the process. Everything else goes to fastify.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
-import type { DynakvNode } from '../node/node.ts';
+import type { NodeFrontDoor } from '../node/front-door.ts';
 import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { distinctValues, type Sibling } from '../version/siblings.ts';
 import type { AnswerBudget } from './answer-budget.ts';
@@ -24,7 +24,7 @@ export const SLOW_REQUEST_MS = 1_000;
 export type KvRequestObserver = (op: string, status: number, startedAt: bigint, errorCode?: string) => void;
 
 export interface KvRoutesOptions {
-  readonly node: DynakvNode;
+  readonly node: NodeFrontDoor;
   readonly log: FastifyBaseLogger;
   readonly observe?: KvRequestObserver;
   /** Requests that take at least this long are logged as warnings; default SLOW_REQUEST_MS. */
@@ -56,7 +56,7 @@ export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS, 
   };
 }
 
-async function handle(node: DynakvNode, req: IncomingMessage, res: ServerResponse, url: string, answers: AnswerBudget | undefined): Promise<number> {
+async function handle(node: NodeFrontDoor, req: IncomingMessage, res: ServerResponse, url: string, answers: AnswerBudget | undefined): Promise<number> {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
   const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1));
@@ -80,7 +80,7 @@ async function handle(node: DynakvNode, req: IncomingMessage, res: ServerRespons
     case 'DELETE': {
       const key = keyOf(path);
       const w = quorumParam(params, 'w');
-      const encoded = await node.put({ key, value: null, contentType: '', context: contextOf(req), ...(w !== undefined ? { w } : {}) });
+      const encoded = await node.delete({ key, context: contextOf(req), ...(w !== undefined ? { w } : {}) });
       res.setHeader(CONTEXT_HEADER, encoded);
       res.writeHead(204).end();
       return 204;

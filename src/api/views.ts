@@ -1,7 +1,7 @@
-// JSON shapes the API shows for internal structures: clocks, siblings, the ring. Kept apart from
-// the routes so the CLI and the dashboard read one documented form.
-import type { DynakvNode } from '../node/node.ts';
-import type { ChangeLogEntry, MemberRecord } from '../membership/table.ts';
+// JSON shapes the API shows for internal structures: clocks, siblings, the ring, the members,
+// the stats. Kept apart from the routes so the CLI and the dashboard read one documented form;
+// built from what the node's front door (src/node/front-door.ts) answers.
+import type { ChangeLogEntry, MemberRecord, MembersTable, NodeStats } from '../node/front-door.ts';
 import type { Ring } from '../ring/ring.ts';
 import { positionHex, ringPosition } from '../ring/ring.ts';
 import { clockOf, type Sibling } from '../version/siblings.ts';
@@ -55,20 +55,6 @@ export function ringView(ring: Ring, n: number): RingView {
   };
 }
 
-/** A member's health as this node sees it: what the dashboard colours and metrics count. */
-export type SeenStatus = 'up' | 'down' | 'syncing' | 'removed';
-
-/**
- * This node's own failure detector decides down (as routing does), so a node that is cut off
- * shows what it sees; a gossiped down counts too until the node refutes it. Syncing is the
- * member's own published state.
- */
-export function seenStatus(node: DynakvNode, record: MemberRecord): SeenStatus {
-  if (record.status === 'removed') return 'removed';
-  if (node.membership.isLocallyDown(record.id) || record.status === 'down') return 'down';
-  return record.state === 'syncing' ? 'syncing' : 'up';
-}
-
 export interface MemberView extends MemberRecord {
   readonly position: string;
   readonly inRing: boolean;
@@ -87,20 +73,49 @@ export interface MembersView {
   readonly log: readonly ChangeLogEntry[];
 }
 
-export function membersView(node: DynakvNode): MembersView {
-  const table = node.membership.table();
-  const receivers = new Set(table.flatMap((r) => (r.status !== 'removed' ? (r.transfer?.targets ?? []) : [])));
+/** GET /cluster/members: the table (`members` is the node's members(); `n` its N), each record with where it sits and whether it moves data. */
+export function membersView(self: string, n: number, table: MembersTable): MembersView {
+  const receivers = new Set(table.members.flatMap(({ record: r }) => (r.status !== 'removed' ? (r.transfer?.targets ?? []) : [])));
   return {
-    self: node.id,
-    n: node.config.n,
-    members: table.map((r) => ({
+    self,
+    n,
+    members: table.members.map(({ record: r, lastHeardMs }) => ({
       ...r,
       position: positionHex(ringPosition(r.id)),
       inRing: r.status !== 'removed',
-      lastHeardMs: node.membership.lastHeard(r.id) ?? null,
+      lastHeardMs,
       receiving: receivers.has(r.id),
       handingOff: r.transfer !== null,
     })),
-    log: node.membership.history(),
+    log: table.log,
+  };
+}
+
+/** GET /local/stats: the counters it has always shown (a subset of NodeStats, in this order). */
+export interface LocalStatsView {
+  readonly node: string;
+  readonly keys: number;
+  readonly transfer: { readonly active: boolean; readonly keysSent: number; readonly keysDropped: number };
+  readonly hints: Readonly<Record<string, number>>;
+  readonly hintsDelivered: number;
+  readonly hintedWrites: number;
+  readonly readRepairs: number;
+  readonly corruptRecords: number;
+  readonly sync: NodeStats['sync'];
+  readonly admission: NodeStats['admission'];
+}
+
+export function localStatsView(s: NodeStats): LocalStatsView {
+  return {
+    node: s.node,
+    keys: s.keys,
+    transfer: { active: s.transfer.active, keysSent: s.transfer.keysSent, keysDropped: s.transfer.keysDropped },
+    hints: s.hints,
+    hintsDelivered: s.hintsDelivered,
+    hintedWrites: s.hintedWrites,
+    readRepairs: s.readRepairs,
+    corruptRecords: s.corruptRecords,
+    sync: s.sync,
+    admission: s.admission,
   };
 }

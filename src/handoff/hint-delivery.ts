@@ -99,11 +99,9 @@ export class HintDelivery {
   private readonly writing = new Map<string, number>();
   /** Keys the count met while they were being written: counted once their writes settle. */
   private readonly deferred = new Set<string>();
-  delivered = 0;
-  /** Hints this node accepted and made durable (each write of a hint counts once). */
-  stored = 0;
-  /** Times a hint was found too large for any frame (reported, kept, retried after backoff). */
-  tooLarge = 0;
+  private deliveredCount = 0;
+  private storedCount = 0;
+  private tooLargeCount = 0;
 
   constructor(private readonly deps: HintDeliveryDeps) {
     deps.hints.observe((hint, before, after) => this.observed(hint, before, after));
@@ -112,7 +110,22 @@ export class HintDelivery {
   /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
   async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
     await this.write(hintKey(owner, key), () => this.deps.hints.merge(hintKey(owner, key), versions));
-    this.stored++;
+    this.storedCount++;
+  }
+
+  /** Hints handed to their owner and acknowledged durably (each removed after it counts once). */
+  get delivered(): number {
+    return this.deliveredCount;
+  }
+
+  /** Hints this node accepted and made durable (each write of a hint counts once). */
+  get stored(): number {
+    return this.storedCount;
+  }
+
+  /** Times a hint was found too large for any frame (reported, kept, retried after backoff). */
+  get tooLarge(): number {
+    return this.tooLargeCount;
   }
 
   /** Hint records found on disk that do not decode (reported by the store; never delivered). */
@@ -259,7 +272,7 @@ export class HintDelivery {
         if (record.siblings.length === 0) continue;
         const entry: HintEntry = { hint, key, record, to };
         if (fitsNoBatch(entry.key, record)) {
-          this.tooLarge++;
+          this.tooLargeCount++;
           this.backOff(this.hintRetry, hint, REFUSED_HINTS_MAX);
           this.deps.log.warn({ owner, key: entry.key, bytes: batchEntryBytes(entry.key, record) }, 'hint too large for any message; kept, not delivered');
           continue;
@@ -330,7 +343,7 @@ export class HintDelivery {
         }),
       ),
     );
-    this.delivered += removed.filter(Boolean).length;
+    this.deliveredCount += removed.filter(Boolean).length;
     return outcome;
   }
 

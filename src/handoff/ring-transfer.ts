@@ -62,10 +62,9 @@ export class RingTransfer {
   /** The stray round running: at most one, and the next is scheduled only when it ends. */
   private strayRound: Promise<void> | undefined;
   private strayDelayMs = STRAY_DELAY_MS;
-  keysSent = 0;
-  keysDropped = 0;
-  /** Keys found too large for any frame (reported and kept here). */
-  keysTooLarge = 0;
+  private keysSentCount = 0;
+  private keysDroppedCount = 0;
+  private keysTooLargeCount = 0;
 
   constructor(
     private readonly deps: RingTransferDeps,
@@ -76,6 +75,21 @@ export class RingTransfer {
 
   get active(): boolean {
     return this.running !== undefined;
+  }
+
+  /** Keys sent to new replicas (acknowledged) since start. */
+  get keysSent(): number {
+    return this.keysSentCount;
+  }
+
+  /** Keys dropped here once their new replicas held them. */
+  get keysDropped(): number {
+    return this.keysDroppedCount;
+  }
+
+  /** Keys found too large for any frame (reported and kept here). */
+  get keysTooLarge(): number {
+    return this.keysTooLargeCount;
   }
 
   /** Starts (or restarts) the walk for `target`; resolves when the data is placed for it. */
@@ -182,7 +196,7 @@ export class RingTransfer {
     while (!stale()) {
       try {
         const refused = await sendIsolatingRefusals(entries, (batch) => this.put(to, batch));
-        this.keysSent += entries.length - refused.length;
+        this.keysSentCount += entries.length - refused.length;
         if (refused.length > 0) {
           const keys = refused.slice(0, 5).map((r) => r.entry.key);
           this.deps.log.warn({ to, refused: refused.length, keys, err: messageOf(refused[0]!.err) }, 'transfer keys refused; kept here and retried later, the others go on');
@@ -209,7 +223,7 @@ export class RingTransfer {
 
   private tooLarge(key: string, record: RoundEntry['record']): boolean {
     if (!fitsNoBatch(key, record)) return false;
-    this.keysTooLarge++;
+    this.keysTooLargeCount++;
     this.deps.log.warn({ key, bytes: batchEntryBytes(key, record) }, 'key too large for any message; kept here, not transferred');
     return true;
   }
@@ -290,7 +304,7 @@ export class RingTransfer {
       this.deps.log.warn({ key, err: messageOf(err) }, 'a handed-off key could not be dropped; it will be offered again');
       dropped = false;
     }
-    if (dropped) this.keysDropped++;
+    if (dropped) this.keysDroppedCount++;
     else this.strayWrite(key);
   }
 }

@@ -66,8 +66,7 @@ export class Admission {
   private admitting = false;
   /** The last discard, if any. */
   lastDiscard: Discard | undefined;
-  /** Discards since start, and what they removed. */
-  readonly totals = { discards: 0, replicas: 0, hints: 0 };
+  private readonly discardTotals = { discards: 0, replicas: 0, hints: 0 };
 
   constructor(private readonly deps: AdmissionDeps) {
     const bytes = deps.storage.get('meta', DATA_EPOCH_KEY);
@@ -89,6 +88,11 @@ export class Admission {
    */
   async init(): Promise<void> {
     if (this.dataEpoch !== undefined && this.deps.storage.get('meta', DATA_EPOCH_KEY) === undefined) await this.saveDataEpoch(this.dataEpoch);
+  }
+
+  /** Discards since start, and what they removed (a copy). */
+  get totals(): { readonly discards: number; readonly replicas: number; readonly hints: number } {
+    return { ...this.discardTotals };
   }
 
   get state(): AdmissionState {
@@ -200,9 +204,9 @@ export class Admission {
     }
     this.dataEpoch = epoch;
     this.lastDiscard = { fromEpoch, toEpoch: epoch, replicas: removed.replicas, hints: removed.hints, atMs: this.deps.clock.nowMs() };
-    this.totals.discards++;
-    this.totals.replicas += removed.replicas;
-    this.totals.hints += removed.hints;
+    this.discardTotals.discards++;
+    this.discardTotals.replicas += removed.replicas;
+    this.discardTotals.hints += removed.hints;
     this.deps.log.warn({ dataEpoch: epoch, replicas: removed.replicas, hints: removed.hints }, `node ${this.deps.self}: discarded stale data; serving`);
     this.serve();
   }

@@ -1,14 +1,13 @@
 // One node's Prometheus metrics (prom-client), served as text by GET /metrics. Client requests
 // are recorded through recordRequest() alone, called once per answered request by whichever
-// HTTP layer serves it (request-hook.ts). Everything else is read at scrape time from counters the node's parts
-// already keep (coordinator, hints, anti-entropy, membership, transfer), so no core module
-// imports prom-client or pays for metrics on its own paths. One registry per node, labelled
+// HTTP layer serves it (request-hook.ts). Everything else is read at scrape time from the
+// node's front door (its stats() snapshot and members()), from counters its parts keep anyway,
+// so no core module imports prom-client or pays for metrics on its own paths. One registry per node, labelled
 // with its id, plus prom-client's process defaults (event-loop lag, CPU, memory, GC).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { seenStatus, type SeenStatus } from '../api/views.ts';
-import type { DynakvNode } from '../node/node.ts';
+import type { NodeFrontDoor, NodeStats, SeenStatus } from '../node/front-door.ts';
 import { RequestWindow } from './request-window.ts';
 
 /** Client operations worth a dashboard rate; other routes are labelled by method and route. */
@@ -31,7 +30,7 @@ export class NodeMetrics {
   private readonly latency: Histogram<'op' | 'status'>;
   private readonly quorumFailures: Counter<'op'>;
 
-  constructor(node: DynakvNode, options: NodeMetricsOptions = {}) {
+  constructor(node: NodeFrontDoor, options: NodeMetricsOptions = {}) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: node.id });
     this.window = new RequestWindow(options.nowMs);
@@ -69,7 +68,7 @@ export class NodeMetrics {
   }
 
   /** Scrape-time metrics: each reads a counter or state the node keeps anyway. */
-  private readFromNode(node: DynakvNode, storageBytes: (() => number) | undefined): void {
+  private readFromNode(node: NodeFrontDoor, storageBytes: (() => number) | undefined): void {
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [this.registry], collect() {
         this.reset();
@@ -88,28 +87,37 @@ export class NodeMetrics {
         this.set(read());
       } });
 
-    const { coordinator, hints, antiEntropy, membership, transfer } = node;
-    gauge('dynakv_keys', 'Keys this node stores (tombstones included)', () => node.store.count());
-    gauge('dynakv_hints_held', 'Hints this node holds for replicas that were down', () => Object.values(hints.heldPerOwner()).reduce((a, b) => a + b, 0));
-    counter('dynakv_hints_stored_total', 'Hints this node accepted for a down replica (sloppy quorum)', () => hints.stored);
-    counter('dynakv_hints_delivered_total', 'Hints this node handed to their owner, acknowledged durably', () => hints.delivered);
-    counter('dynakv_hinted_writes_total', 'Writes this node coordinated that used a hint for a replica', () => coordinator.hintedWrites);
-    counter('dynakv_read_repairs_total', 'Replicas this node repaired after a read', () => coordinator.readRepairs);
+    // One stats() snapshot serves every metric of a scrape: prom-client calls each collect()
+    // synchronously in one pass, and the snapshot is dropped after it (next microtask).
+    let scrape: NodeStats | undefined;
+    const stats = (): NodeStats => {
+      if (scrape === undefined) {
+        scrape = node.stats();
+        queueMicrotask(() => (scrape = undefined));
+      }
+      return scrape;
+    };
+    gauge('dynakv_keys', 'Keys this node stores (tombstones included)', () => stats().keys);
+    gauge('dynakv_hints_held', 'Hints this node holds for replicas that were down', () => Object.values(stats().hints).reduce((a, b) => a + b, 0));
+    counter('dynakv_hints_stored_total', 'Hints this node accepted for a down replica (sloppy quorum)', () => stats().hintsStored);
+    counter('dynakv_hints_delivered_total', 'Hints this node handed to their owner, acknowledged durably', () => stats().hintsDelivered);
+    counter('dynakv_hinted_writes_total', 'Writes this node coordinated that used a hint for a replica', () => stats().hintedWrites);
+    counter('dynakv_read_repairs_total', 'Replicas this node repaired after a read', () => stats().readRepairs);
     labelled('dynakv_antientropy_bytes_total', 'Anti-entropy bytes this node sent and received in its own syncs', 'direction', () => ({
-      sent: antiEntropy.totals.bytesSent,
-      received: antiEntropy.totals.bytesReceived,
+      sent: stats().sync.bytesSent,
+      received: stats().sync.bytesReceived,
     }));
-    labelled('dynakv_antientropy_keys_total', 'Keys moved by anti-entropy', 'direction', () => ({ pulled: antiEntropy.totals.keysPulled, pushed: antiEntropy.totals.keysPushed }));
-    counter('dynakv_antientropy_syncs_total', 'Range syncs (Merkle comparisons) this node ran', () => antiEntropy.totals.syncs);
-    gauge('dynakv_syncing', '1 while the node is recovering (comparing its ranges), else 0', () => (antiEntropy.status().state === 'syncing' ? 1 : 0));
-    counter('dynakv_gossip_rounds_total', 'Gossip rounds this node started', () => membership.gossipRounds);
-    labelled('dynakv_failure_detector_transitions_total', 'Peers this node\'s failure detector started (down) or stopped (up) holding down', 'to', () => ({ ...membership.detectorTransitions }));
+    labelled('dynakv_antientropy_keys_total', 'Keys moved by anti-entropy', 'direction', () => ({ pulled: stats().sync.keysPulled, pushed: stats().sync.keysPushed }));
+    counter('dynakv_antientropy_syncs_total', 'Range syncs (Merkle comparisons) this node ran', () => stats().sync.syncs);
+    gauge('dynakv_syncing', '1 while the node is recovering (comparing its ranges), else 0', () => (stats().sync.state === 'syncing' ? 1 : 0));
+    counter('dynakv_gossip_rounds_total', 'Gossip rounds this node started', () => stats().gossipRounds);
+    labelled('dynakv_failure_detector_transitions_total', 'Peers this node\'s failure detector started (down) or stopped (up) holding down', 'to', () => ({ ...stats().detectorTransitions }));
     labelled('dynakv_members', 'Members in this node\'s view, by status (its own detector decides down)', 'status', () => {
       const counts: Record<SeenStatus, number> = { up: 0, down: 0, syncing: 0, removed: 0 };
-      for (const r of membership.table()) counts[seenStatus(node, r)] += 1;
+      for (const m of node.members().members) counts[m.seen] += 1;
       return counts;
     }, 'gauge');
-    labelled('dynakv_transfer_keys_total', 'Keys sent to new replicas and dropped afterwards, after ring changes', 'kind', () => ({ sent: transfer.keysSent, dropped: transfer.keysDropped }));
+    labelled('dynakv_transfer_keys_total', 'Keys sent to new replicas and dropped afterwards, after ring changes', 'kind', () => ({ sent: stats().transfer.keysSent, dropped: stats().transfer.keysDropped }));
     if (storageBytes !== undefined) gauge('dynakv_lmdb_size_bytes', 'Size of the LMDB files on disk', storageBytes);
   }
 }

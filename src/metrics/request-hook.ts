@@ -3,13 +3,20 @@
 // through one onResponse hook (the error's code comes from an onError hook), which also writes
 // a debug log line carrying the request id. Also serves GET /metrics.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { KvRequestObserver } from '../api/kv-routes.ts';
 import type { NodeMetrics } from './node-metrics.ts';
+
+/**
+ * What the /kv handler calls once per answered request (src/api/kv-routes.ts takes any function
+ * of this shape as its observer; metrics does not depend on the API): `method` is the HTTP
+ * method, `startedAt` from process.hrtime.bigint(), `errorCode` the stable code of the error
+ * answered, if any.
+ */
+export type KvAnswerObserver = (method: string, status: number, startedAt: bigint, errorCode?: string) => void;
 
 const KV_OP_BY_METHOD: Record<string, string> = { GET: 'get', HEAD: 'head', PUT: 'put', DELETE: 'delete' };
 
 /** Reports /kv requests as get/head/put/delete (any other method as `other`, answered 404). */
-export function kvObserver(metrics: NodeMetrics): KvRequestObserver {
+export function kvObserver(metrics: NodeMetrics): KvAnswerObserver {
   return (method, status, startedAt, errorCode) =>
     metrics.recordRequest(KV_OP_BY_METHOD[method] ?? 'other', status, Number(process.hrtime.bigint() - startedAt) / 1e9, errorCode);
 }

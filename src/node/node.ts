@@ -7,14 +7,16 @@
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
-import type { Storage } from '../env/storage.ts';
+import { StorageError, type Storage } from '../env/storage.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
-import { AntiEntropy, type SyncProgress, type SyncTotals } from '../antientropy/anti-entropy.ts';
+import { AntiEntropy } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
-import { Admission, type AdmissionState } from '../membership/admission.ts';
+import { Admission } from '../membership/admission.ts';
 import { handoffWindowMs, Membership } from '../membership/membership.ts';
 import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority.ts';
+import { seenStatus } from '../membership/seen-status.ts';
+import type { MemberRecord } from '../membership/table.ts';
 import type { NodeActivity } from '../protocol/activity.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
@@ -25,8 +27,9 @@ import { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { deriveKey } from '../security/cluster-secret.ts';
 import { ContextCodec } from '../version/context.ts';
-import { joinClocks, type Sibling } from '../version/siblings.ts';
+import { joinClocks } from '../version/siblings.ts';
 import type { NodeConfig } from './config.ts';
+import type { ClientDelete, ClientWrite, KeyLookup, MembersTable, NodeFrontDoor, NodeStats, ReplicaVersions, VersionsRead } from './front-door.ts';
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -36,43 +39,13 @@ export interface NodeWorld {
   readonly log: Log;
 }
 
-export interface LocalStats {
-  readonly node: NodeId;
-  readonly keys: number;
-  readonly transfer: { readonly active: boolean; readonly keysSent: number; readonly keysDropped: number };
-  /** Hints this node holds, per owner they wait for. */
-  readonly hints: Record<NodeId, number>;
-  readonly hintsDelivered: number;
-  readonly hintedWrites: number;
-  readonly readRepairs: number;
-  /** Records found on disk that do not decode (data and hints): reported, read as absent, rewritten by repair. */
-  readonly corruptRecords: number;
-  /** Recovery / anti-entropy: `syncing` with progress until every range was compared (and while not serving). */
-  readonly sync: SyncProgress & SyncTotals;
-  /** Whether this node serves data yet (admission.ts): `waiting` for the table, `discarding` stale data, `serving`. */
-  readonly admission: AdmissionState;
-}
-
-/** A client's write: `context` is the string a read returned ('' for a blind write). */
-export interface ClientWrite {
-  readonly key: string;
-  /** null deletes. */
-  readonly value: Uint8Array | null;
-  readonly contentType: string;
-  readonly context: string;
-  readonly w?: number;
-}
-
-/** A key's versions (tombstones included) and the context a client sends back to supersede them. */
-export interface VersionsRead {
-  readonly siblings: readonly Sibling[];
-  readonly context: string;
-}
+// The front door's types, where they were defined before it (src/node/front-door.ts).
+export type { ClientWrite, NodeStats, VersionsRead } from './front-door.ts';
 
 /** Keys deleted per round when stale data is discarded (one group commit each). */
 const DISCARD_PAGE_KEYS = 1_000;
 
-export class DynakvNode {
+export class DynakvNode implements NodeFrontDoor {
   readonly coordinator: Coordinator;
   /** Whether this node serves and pushes data yet (see src/membership/admission.ts). */
   readonly admission: Admission;
@@ -318,19 +291,128 @@ export class DynakvNode {
     return { siblings, context: this.contexts.encode(key, joinClocks(siblings)) };
   }
 
-  stats(): LocalStats {
+  /** A client's delete: a tombstone written like a value (see put). */
+  delete(request: ClientDelete): Promise<string> {
+    return this.put({ key: request.key, value: null, contentType: '', context: request.context, ...(request.w !== undefined ? { w: request.w } : {}) });
+  }
+
+  /** Up to `limit` keys of this node's own replica in key order, from `start` (inclusive). */
+  localKeys(start: string | undefined, limit: number): string[] {
+    return this.store.keys(start, limit);
+  }
+
+  /**
+   * The key's preference list in this node's ring and the versions each replica stores: this
+   * node's own read from its store, every other's with a replica_get over the peer link (never
+   * from an HTTP address a member published: that would let a member point this node's
+   * requests anywhere). Undefined while this node knows no ring.
+   */
+  async lookup(key: string, timeoutMs: number): Promise<KeyLookup | undefined> {
+    const ring = this.membership.ring();
+    if (ring === undefined) return undefined;
+    const preferenceList = ring.preferenceList(key, this.config.n);
+    const replicas = await Promise.all(preferenceList.map((id) => this.replicaVersions(id, key, timeoutMs)));
+    return { key, preferenceList, replicas };
+  }
+
+  private async replicaVersions(id: NodeId, key: string, timeoutMs: number): Promise<ReplicaVersions> {
+    if (id === this.config.id) return { node: id, status: 'up', siblings: this.store.read(key), error: null };
+    const record = this.membership.record(id);
+    const status = record === undefined ? 'unknown' : this.seenStatusOf(record);
+    try {
+      const reply = await this.world.transport.request(id, { kind: 'replica_get', key }, timeoutMs);
+      if (reply.kind !== 'replica_get_ok') return { node: id, status, siblings: [], error: `unexpected reply ${reply.kind}` };
+      return { node: id, status, siblings: reply.record.siblings, error: null };
+    } catch (err) {
+      const error = err instanceof TransportError ? (err.code === 'UNREACHABLE' || err.code === 'CLOSED' ? 'unreachable' : err.code === 'TIMEOUT' ? 'no answer in time' : err.message) : (err as Error).message;
+      return { node: id, status, siblings: [], error };
+    }
+  }
+
+  private seenStatusOf(record: MemberRecord): ReturnType<typeof seenStatus> {
+    return seenStatus(record, (id) => this.membership.isLocallyDown(id));
+  }
+
+  members(): MembersTable {
+    return {
+      members: this.membership.table().map((record) => ({ record, seen: this.seenStatusOf(record), lastHeardMs: this.membership.lastHeard(record.id) ?? null })),
+      log: this.membership.history().slice(),
+    };
+  }
+
+  async addMember(id: NodeId, peer: string, http: string): Promise<MemberRecord> {
+    const record = this.membership.addMember(id, peer, http);
+    await this.durableChange('add');
+    return record;
+  }
+
+  async removeMember(id: NodeId): Promise<MemberRecord> {
+    const record = this.membership.removeMember(id);
+    await this.durableChange('remove');
+    return record;
+  }
+
+  /**
+   * An operator's change is answered once the table holding it is durable here. If it cannot be
+   * (a full or failing disk), the change is in this node's memory and may already be gossiped,
+   * or may be lost in a crash: the operator is told it is uncertain.
+   */
+  private async durableChange(what: 'add' | 'remove'): Promise<void> {
+    try {
+      await this.membership.persisted();
+    } catch (err) {
+      throw new StorageError(
+        `the ${what} was made in this node's memory but its table could not be written to disk (${err instanceof Error ? err.message : String(err)}); it may or may not take effect: check the members list, and make the change again through another member`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Gathered from the parts' counters; every object in it is a fresh copy. */
+  stats(): NodeStats {
+    const progress = this.antiEntropy.status();
+    const totals = this.antiEntropy.totals;
+    const discarded = this.admission.totals;
     return {
       node: this.config.id,
       keys: this.store.count(),
-      transfer: { active: this.transfer.active, keysSent: this.transfer.keysSent, keysDropped: this.transfer.keysDropped },
+      transfer: { active: this.transfer.active, keysSent: this.transfer.keysSent, keysDropped: this.transfer.keysDropped, keysTooLarge: this.transfer.keysTooLarge },
       hints: this.hints.heldPerOwner(),
+      hintsStored: this.hints.stored,
       hintsDelivered: this.hints.delivered,
+      hintsTooLarge: this.hints.tooLarge,
       hintedWrites: this.coordinator.hintedWrites,
       readRepairs: this.coordinator.readRepairs,
       corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
-      sync: { ...this.antiEntropy.status(), ...(this.admission.serving() ? {} : { state: 'syncing' as const }), ...this.antiEntropy.totals },
+      sync: {
+        // Not serving: recovery has not even started.
+        state: this.admission.serving() ? progress.state : 'syncing',
+        pairsDone: progress.pairsDone,
+        pairsTotal: progress.pairsTotal,
+        syncs: totals.syncs,
+        keysPulled: totals.keysPulled,
+        keysPushed: totals.keysPushed,
+        hashesCompared: totals.hashesCompared,
+        bytesSent: totals.bytesSent,
+        bytesReceived: totals.bytesReceived,
+        tombstonesPurged: totals.tombstonesPurged,
+      },
       admission: this.admission.state,
+      discarded: { discards: discarded.discards, replicas: discarded.replicas, hints: discarded.hints },
+      gossipRounds: this.membership.gossipRounds,
+      detectorTransitions: { down: this.membership.detectorTransitions.down, up: this.membership.detectorTransitions.up },
     };
+  }
+
+  /** What member `id` answers to an `activity` request; null if it does not answer for itself in time. */
+  async peerActivity(id: NodeId, timeoutMs: number): Promise<NodeActivity | null> {
+    try {
+      const reply = await this.world.transport.request(id, { kind: 'activity' }, timeoutMs);
+      // A peer answers for itself only.
+      return reply.kind === 'activity_ok' && reply.activity?.node === id ? reply.activity : null;
+    } catch {
+      return null; // unreachable, timed out, or an old node that does not know the request
+    }
   }
 
   /** Installs what this node answers to a peer's `activity` request (none: it answers null). */

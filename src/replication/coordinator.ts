@@ -125,7 +125,7 @@ export class Coordinator {
     let record: EncodedRecord | undefined;
     for (const reply of replies) {
       if (siblingsEqual(reply.siblings, merged)) continue;
-      this.readRepairs++;
+      this.readRepairCount++;
       const repair = reply.node === self
         ? store.merge(key, merged)
         : transport.request(reply.node, { kind: 'replica_put', key, record: (record ??= EncodedRecord.of(merged)) }, config.requestTimeoutMs);
@@ -133,10 +133,18 @@ export class Coordinator {
     }
   }
 
+  private readRepairCount = 0;
+  private hintedWriteCount = 0;
+
   /** Replicas repaired by reads since start (for stats and tests). */
-  readRepairs = 0;
+  get readRepairs(): number {
+    return this.readRepairCount;
+  }
+
   /** Writes that used a hint for a down or silent replica (sloppy quorum). */
-  hintedWrites = 0;
+  get hintedWrites(): number {
+    return this.hintedWriteCount;
+  }
 
   /** Writes (or deletes) and returns the new version's clock once W replicas hold it durably. */
   async put(request: WriteRequest): Promise<VClock> {
@@ -274,7 +282,7 @@ export class Coordinator {
       try {
         const reply = await transport.request(target, { kind: 'hint_put', owner, key, record }, config.requestTimeoutMs / 2);
         if (reply.kind === 'replica_put_ok') {
-          this.hintedWrites++;
+          this.hintedWriteCount++;
           return target;
         }
       } catch {

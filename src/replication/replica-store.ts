@@ -62,8 +62,7 @@ export class ReplicaStore {
   private readonly observers: CommitObserver[] = [];
   /** Keys whose committed record does not decode (see CORRUPT_KEYS_REMEMBERED_MAX), oldest first. */
   private readonly corrupt = new Set<string>();
-  /** Records found on disk that do not decode (each reported once, with its key). */
-  corruptRecords = 0;
+  private corruptRecordCount = 0;
 
   /** `space` is 'data' for this node's replicas, 'hints' for versions held for other nodes. */
   constructor(
@@ -106,7 +105,7 @@ export class ReplicaStore {
       if (!(err instanceof RecordCorruptError)) throw err;
       this.corrupt.add(key);
       if (this.corrupt.size > CORRUPT_KEYS_REMEMBERED_MAX) this.corrupt.delete(this.corrupt.keys().next().value!);
-      this.corruptRecords++;
+      this.corruptRecordCount++;
       this.log.error({ space: this.space, key, bytes: bytes.length, err: err.message }, 'corrupt record on disk: treated as absent, to be rewritten from the other replicas');
       return undefined;
     }
@@ -193,6 +192,11 @@ export class ReplicaStore {
     const out: string[] = [];
     for (const key of this.storage.scanKeys(this.space, { ...(start !== undefined ? { start } : {}), limit })) out.push(key);
     return out;
+  }
+
+  /** Records found on disk that do not decode (each reported once, with its key). */
+  get corruptRecords(): number {
+    return this.corruptRecordCount;
   }
 
   /** Number of keys stored (committed). */

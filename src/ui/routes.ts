@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { keyOf } from '../api/http-server.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeMetrics } from '../metrics/node-metrics.ts';
-import type { DynakvNode } from '../node/node.ts';
+import type { NodeFrontDoor } from '../node/front-door.ts';
 import { nodeActivity } from './activity.ts';
 import { SnapshotStream, STREAM_CLIENTS_MAX } from './event-stream.ts';
 import { lookupKey } from './lookup.ts';
@@ -30,7 +30,7 @@ const STATIC_FILES: Record<string, { file: string; type: string }> = {
 };
 
 export interface DashboardDeps {
-  readonly node: DynakvNode;
+  readonly node: NodeFrontDoor;
   readonly metrics: NodeMetrics;
   readonly log: Log;
 }

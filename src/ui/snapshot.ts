@@ -4,10 +4,9 @@
 // a secure cluster, the reply validated like every peer message), never from an HTTP address a
 // member published. Members this node holds down are not asked, so a dead node costs no
 // timeout per frame.
-import { membersView, ringView, seenStatus, type MemberView, type RingView, type SeenStatus } from '../api/views.ts';
-import type { ChangeLogEntry } from '../membership/table.ts';
+import { membersView, ringView, type MemberView, type RingView } from '../api/views.ts';
 import type { NodeMetrics } from '../metrics/node-metrics.ts';
-import type { DynakvNode } from '../node/node.ts';
+import type { ChangeLogEntry, NodeFrontDoor, SeenStatus } from '../node/front-door.ts';
 import { nodeActivity, type NodeActivity } from './activity.ts';
 
 /** Change log entries sent to the page, newest first: enough for an operator's screen. */
@@ -31,15 +30,17 @@ export interface DashboardSnapshot {
   readonly activity: Readonly<Record<string, NodeActivity | null>>;
 }
 
-export async function buildSnapshot(node: DynakvNode, metrics: NodeMetrics): Promise<DashboardSnapshot> {
-  const view = membersView(node);
-  const members = view.members.map((m) => ({ ...m, seen: seenStatus(node, m) }));
+export async function buildSnapshot(node: NodeFrontDoor, metrics: NodeMetrics): Promise<DashboardSnapshot> {
+  const table = node.members();
+  const view = membersView(node.id, node.config.n, table);
+  // membersView keeps the table's order, entry for entry.
+  const members = view.members.map((m, i) => ({ ...m, seen: table.members[i]!.seen }));
   const ring = node.ring();
   const entries = await Promise.all(
     members.map(async (m): Promise<[string, NodeActivity | null]> => {
       if (m.id === node.id) return [m.id, nodeActivity(node, metrics)];
       if (m.seen === 'down' || m.seen === 'removed') return [m.id, null];
-      return [m.id, await peerActivity(node, m.id)];
+      return [m.id, await node.peerActivity(m.id, PEER_TIMEOUT_MS)];
     }),
   );
   return {
@@ -51,14 +52,4 @@ export async function buildSnapshot(node: DynakvNode, metrics: NodeMetrics): Pro
     log: view.log.slice(-LOG_ENTRIES_SHOWN).reverse(),
     activity: Object.fromEntries(entries),
   };
-}
-
-async function peerActivity(node: DynakvNode, id: string): Promise<NodeActivity | null> {
-  try {
-    const reply = await node.world.transport.request(id, { kind: 'activity' }, PEER_TIMEOUT_MS);
-    // A peer answers for itself only.
-    return reply.kind === 'activity_ok' && reply.activity?.node === id ? reply.activity : null;
-  } catch {
-    return null; // unreachable, timed out, or an old node that does not know the request
-  }
 }

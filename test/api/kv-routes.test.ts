@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { kvRoutes } from '../../src/api/kv-routes.ts';
-import type { DynakvNode } from '../../src/node/node.ts';
+import type { NodeFrontDoor } from '../../src/node/front-door.ts';
 import { CoordinationError } from '../../src/replication/errors.ts';
 
 interface LogLine {
@@ -29,7 +29,7 @@ const stubNode = {
     if (request.key === 'fails') throw new CoordinationError('QUORUM_FAILED', 'write quorum not reached');
     return '';
   },
-} as unknown as DynakvNode;
+} as unknown as NodeFrontDoor;
 
 async function serve(slowRequestMs: number): Promise<{ url: string; lines: LogLine[]; server: Server }> {
   const lines: LogLine[] = [];
