@@ -13,7 +13,7 @@ import { isActorId } from '../src/version/actor.ts';
 import { Ring } from '../src/ring/ring.ts';
 import { hintKey } from '../src/handoff/hint-delivery.ts';
 import { decodeRecord } from '../src/version/record-codec.ts';
-import { covers, distinctValues, joinClocks, siblingsEqual, type Dot, type Sibling } from '../src/version/siblings.ts';
+import { covers, distinctValues, joinClocks, mergeSiblings, siblingsEqual, type Dot, type Sibling } from '../src/version/siblings.ts';
 import { descends, type VClock } from '../src/version/vclock.ts';
 import { frontGet, frontPut } from './client-front.ts';
 import { DISK_OWNER } from './fenced-storage.ts';
@@ -806,8 +806,22 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         violations.push({ invariant: 'convergence', key, detail: `${short(key)}: replicas ${preferenceList.join(',')} differ` });
       }
       for (const id of live) {
-        if (!preferenceList.includes(id) && cluster.node(id).store.read(key).length > 0) {
+        const held = cluster.node(id).store.read(key);
+        if (preferenceList.includes(id) || held.length === 0) continue;
+        if (!finalRemoved.has(id)) {
           violations.push({ invariant: 'placement', key, detail: `${short(key)} is stored on ${id}, outside its preference list` });
+          continue;
+        }
+        // A node removed for good may keep a key it handed off but failed to delete (its disk
+        // was full): harmless, it serves nothing and discards it if re-added. What must not be
+        // is a version only it holds.
+        // (Where the replicas hold nothing visible, the key was deleted and its tombstone may be
+        // purged since: nothing to compare against.)
+        for (const replica of preferenceList.filter((r) => cluster.nodes.has(r))) {
+          const there = visible(cluster.node(replica).store.read(key));
+          if (there.length > 0 && !siblingsEqual(mergeSiblings(there, visible(held)), there)) {
+            violations.push({ invariant: 'handed-off', key, detail: `${short(key)}: ${id}, removed for good, holds versions its replica ${replica} lacks` });
+          }
         }
       }
     }
