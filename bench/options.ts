@@ -1,7 +1,8 @@
 // Command-line options of `npm run bench`: one typed object with its defaults, the --quick
 // variant sized for a 2-core machine (the default quick run takes about three minutes), and the
-// usage text. Validation errors are plain messages; no behaviour beyond parsing.
-import { parseArgs } from 'node:util';
+// usage text. A bad value throws UsageError (src/cli/args.ts, which bench/run.ts prints as one
+// line); no behaviour beyond parsing.
+import { parseToolArgs, quoted, UsageError, type Tool, type ToolValues } from '../src/cli/args.ts';
 import type { DynakvRouting, DynakvWrites } from './loadgen/protocol.ts';
 import { isWorkloadName, type WorkloadName } from './workloads.ts';
 
@@ -82,19 +83,20 @@ export const USAGE = `usage: npm run bench -- [options]
   --dynakv-root DIR      measure the dynakv checkout in DIR instead of this one (e.g. a baseline)
   --seed N               seed of the key and operation choices (default: random, printed)
   --out FILE             JSON results file (default bench/results/bench-<time>.json)
+  -h, --help             this text
 `;
 
 function positiveInt(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
   const v = Number(text);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${flag} must be a positive whole number, got ${text}`);
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive whole number, got ${quoted(text)}`);
   return v;
 }
 
 function positiveNumber(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
   const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`${flag} must be a positive number, got ${text}`);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} must be a positive number, got ${quoted(text)}`);
   return v;
 }
 
@@ -102,68 +104,71 @@ function list(text: string | undefined): string[] | undefined {
   return text?.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
+const BENCH_OPTIONS = {
+  quick: { type: 'boolean' },
+  workload: { type: 'string' },
+  duration: { type: 'string' },
+  clients: { type: 'string' },
+  keys: { type: 'string' },
+  'value-size': { type: 'string' },
+  suite: { type: 'string' },
+  systems: { type: 'string' },
+  nodes: { type: 'string' },
+  'scaling-nodes': { type: 'string' },
+  'scaling-workload': { type: 'string' },
+  'fault-duration': { type: 'string' },
+  'recovery-keys': { type: 'string' },
+  'gen-procs': { type: 'string' },
+  'dynakv-writes': { type: 'string' },
+  'dynakv-routing': { type: 'string' },
+  'request-timeout-ms': { type: 'string' },
+  'quiet-wait': { type: 'string' },
+  reruns: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  'dynakv-root': { type: 'string' },
+} as const;
+
+/** `npm run bench`'s command line, for toolArgs (bench/run.ts). */
+export const BENCH_TOOL: Tool<typeof BENCH_OPTIONS> = { name: 'bench', invocation: 'npm run bench --', usage: USAGE, options: BENCH_OPTIONS };
+
+/** Parses and checks the command line; 'help' on --help/-h; throws UsageError on a bad one. */
 export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      quick: { type: 'boolean' },
-      workload: { type: 'string' },
-      duration: { type: 'string' },
-      clients: { type: 'string' },
-      keys: { type: 'string' },
-      'value-size': { type: 'string' },
-      suite: { type: 'string' },
-      systems: { type: 'string' },
-      nodes: { type: 'string' },
-      'scaling-nodes': { type: 'string' },
-      'scaling-workload': { type: 'string' },
-      'fault-duration': { type: 'string' },
-      'recovery-keys': { type: 'string' },
-      'gen-procs': { type: 'string' },
-      'dynakv-writes': { type: 'string' },
-      'dynakv-routing': { type: 'string' },
-      'request-timeout-ms': { type: 'string' },
-      'quiet-wait': { type: 'string' },
-      reruns: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      'dynakv-root': { type: 'string' },
-    },
-  });
-  if (values.help === true) return 'help';
+  return parseToolArgs(BENCH_TOOL, argv, checkOptions);
+}
+
+/** The typed options from the parsed flags; throws UsageError naming a bad value. */
+export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOptions {
   const quick = values.quick === true;
 
   const workloads = (list(values.workload) ?? ['A', 'B', 'C', 'W']).map((w) => w.toUpperCase());
-  for (const w of workloads) if (!isWorkloadName(w)) throw new Error(`unknown workload ${w} (A, B, C or W)`);
+  for (const w of workloads) if (!isWorkloadName(w)) throw new UsageError(`--workload: unknown workload ${quoted(w)} (A, B, C or W)`);
   const scalingWorkload = (values['scaling-workload'] ?? 'A').toUpperCase();
-  if (!isWorkloadName(scalingWorkload)) throw new Error(`unknown scaling workload ${scalingWorkload}`);
+  if (!isWorkloadName(scalingWorkload)) throw new UsageError(`--scaling-workload: unknown workload ${quoted(scalingWorkload)} (A, B, C or W)`);
 
   let suites = (list(values.suite) ?? [...DEFAULT_SUITES]) as SuiteName[];
   if (suites.includes('all' as SuiteName)) suites = [...SUITES];
-  for (const s of suites) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s} (${SUITES.join(', ')} or all)`);
+  for (const s of suites) if (!SUITES.includes(s)) throw new UsageError(`--suite: unknown suite ${quoted(s)} (${SUITES.join(', ')} or all)`);
 
   const systems = list(values.systems) ?? ['dynakv', 'etcd'];
-  for (const s of systems) if (s !== 'dynakv' && s !== 'etcd') throw new Error(`unknown system ${s} (dynakv or etcd)`);
+  for (const s of systems) if (s !== 'dynakv' && s !== 'etcd') throw new UsageError(`--systems: unknown system ${quoted(s)} (dynakv or etcd)`);
 
   const scalingNodes = (list(values['scaling-nodes']) ?? ['3', '5', '7']).map((n) => positiveInt(n, '--scaling-nodes', 0));
-  for (const n of scalingNodes) if (n < 3) throw new Error('--scaling-nodes: each size must be at least 3 (N=3)');
+  for (const n of scalingNodes) if (n < 3) throw new UsageError('--scaling-nodes: each size must be at least 3 (N=3)');
 
   const dynakvWrites = values['dynakv-writes'] ?? 'context';
-  if (dynakvWrites !== 'context' && dynakvWrites !== 'blind') throw new Error(`--dynakv-writes must be context or blind, got ${dynakvWrites}`);
+  if (dynakvWrites !== 'context' && dynakvWrites !== 'blind') throw new UsageError(`--dynakv-writes must be context or blind, got ${quoted(dynakvWrites)}`);
 
   const dynakvRouting = values['dynakv-routing'] ?? 'ring';
-  if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new Error(`--dynakv-routing must be ring or any, got ${dynakvRouting}`);
+  if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new UsageError(`--dynakv-routing must be ring or any, got ${quoted(dynakvRouting)}`);
 
   const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
   const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);
   const clients = positiveInt(values.clients, '--clients', 64);
   const keys = positiveInt(values.keys, '--keys', quick ? 10_000 : 100_000);
-  if (keys < 2) throw new Error('--keys must be at least 2');
+  if (keys < 2) throw new UsageError('--keys must be at least 2');
   const nodes = positiveInt(values.nodes, '--nodes', 5);
-  if (nodes < 3) throw new Error('--nodes must be at least 3 (N=3)');
+  if (nodes < 3) throw new UsageError('--nodes must be at least 3 (N=3)');
 
   return {
     quick,

@@ -4,7 +4,8 @@
 // Every process it starts is stopped on any exit, Ctrl-C included (systems/processes.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { toolArgs } from '../src/cli/args.ts';
+import { BENCH_TOOL, checkOptions } from './options.ts';
 import { renderMarkdown, renderTerminal, type Table } from './report.ts';
 import { machineDescription, type BenchContext } from './suites/common.ts';
 import { compareTables, faultTables, systemSession, type SessionRecord } from './suites/compare.ts';
@@ -21,18 +22,8 @@ const RESULTS_DIR = resolve(import.meta.dirname, 'results');
 const PROFILE_WORKLOADS: readonly WorkloadName[] = ['W', 'C'];
 
 async function main(): Promise<void> {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    console.log(USAGE);
-    return;
-  }
+  // --help prints the usage and exits 0; a bad command line is one line on stderr and exit 2.
+  const options = toolArgs(BENCH_TOOL, process.argv.slice(2), checkOptions);
   installCleanupHandlers();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const logDir = join(RESULTS_DIR, 'logs', stamp);

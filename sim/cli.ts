@@ -1,36 +1,75 @@
-// `npm run sim -- --seeds N [--start S|random] [--profile seed-rules|harsh|both] [--duration MS]
-// [--no-auth] [--large on|off] [--hostile on|off] [--defect ignore-context|lying-disk] [--ledger FILE]`:
-// runs a batch of seeded simulations and prints a summary; on a violation it prints the seed,
-// profile, invariant and the fault trace, and exits non-zero. Replay one seed exactly with
-// `--seeds 1 --start <seed> --profile <profile>` (plus the same options). `--start random` draws
-// a fresh start seed (printed first). `--ledger FILE` appends the batch's outcome to FILE.
-// `--regression` runs the fixed regression seeds and the seeds of bugs still open instead.
+// `npm run sim -- [options]` (USAGE below, also printed by --help): runs a batch of seeded
+// simulations and prints a summary; on a violation it prints the seed, profile, invariant and the
+// fault trace, and exits 1. Replay one seed exactly with `--seeds 1 --start <seed> --profile
+// <profile>` (plus the same options). `--regression` runs the fixed regression seeds and the seeds
+// of bugs still open instead. A bad command line is one line on stderr and exit 2 (src/cli/args.ts).
 import { randomInt } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { oneOf, toolArgs, wholeNumber } from '../src/cli/args.ts';
 import { appendLedger, currentCommit } from './ledger.ts';
 import { OPEN_BUG_SEEDS, REGRESSION_SEEDS, replayCommand } from './regression-seeds.ts';
 import type { Profile } from './nemesis.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: 'string', default: '20' },
-    start: { type: 'string', default: '1' },
-    profile: { type: 'string', default: 'both' },
-    duration: { type: 'string', default: '30000' },
-    defect: { type: 'string' },
-    'no-auth': { type: 'boolean', default: false },
-    large: { type: 'string' },
-    hostile: { type: 'string' },
-    ledger: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-    'trace-lines': { type: 'string', default: '80' },
-    regression: { type: 'boolean', default: false },
+const USAGE = `usage: npm run sim -- [options]
+
+  --seeds N                    simulations per profile (default 20)
+  --start S|random             first seed (default 1); random draws one and prints it
+  --profile seed-rules|harsh|both
+                               fault profile(s) (default both)
+  --duration MS                simulated milliseconds per run, at least 10000 (default 30000)
+  --no-auth                    peers without authentication (the default authenticates)
+  --large on|off               large values in the workload (default: drawn from the seed, 1 run in 6)
+  --hostile on|off             a hostile client in the workload (default: drawn from the seed, 1 run in 2)
+  --defect ignore-context|lying-disk
+                               a deliberate bug: the checker must report it
+  --ledger FILE                append the batch's outcome to FILE (e.g. sim/LEDGER.tsv)
+  --quiet                      on a violation, leave out the fault events and key traces
+  --trace-lines N              lines of each key trace printed on a violation (default 80)
+  --regression                 run the fixed regression seeds and the open-bug seeds instead
+  -h, --help                   this text
+
+Replay one seed exactly: --seeds 1 --start SEED --profile PROFILE (plus the same options).
+Exits 1 when a run violates an invariant, 2 on a bad command line.`;
+
+const onOff = (flag: string, x: string | undefined): boolean | undefined => (x === undefined ? undefined : oneOf(flag, x, ['on', 'off']) === 'on');
+const o = toolArgs(
+  {
+    name: 'sim',
+    invocation: 'npm run sim --',
+    usage: USAGE,
+    options: {
+      seeds: { type: 'string', default: '20' },
+      start: { type: 'string', default: '1' },
+      profile: { type: 'string', default: 'both' },
+      duration: { type: 'string', default: '30000' },
+      defect: { type: 'string' },
+      'no-auth': { type: 'boolean', default: false },
+      large: { type: 'string' },
+      hostile: { type: 'string' },
+      ledger: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      'trace-lines': { type: 'string', default: '80' },
+      regression: { type: 'boolean', default: false },
+    },
   },
-});
-const USAGE =
-  'usage: npm run sim -- --seeds N [--start S|random] [--profile seed-rules|harsh|both] [--duration MS] [--no-auth] [--large on|off] [--hostile on|off] [--defect ignore-context|lying-disk] [--ledger FILE]';
-if (values.regression) {
+  process.argv.slice(2),
+  (v) => ({
+    seeds: wholeNumber('--seeds', v.seeds, 1),
+    // Random starts stay below 2^31 so that a printed seed is easy to pass back.
+    start: v.start === 'random' ? randomInt(1_000_000, 2 ** 31 - 1_000_000) : wholeNumber('--start', v.start, 0),
+    profile: oneOf('--profile', v.profile, ['seed-rules', 'harsh', 'both']),
+    durationMs: wholeNumber('--duration', v.duration, 10_000),
+    defect: v.defect === undefined ? undefined : oneOf('--defect', v.defect, ['ignore-context', 'lying-disk']),
+    noAuth: v['no-auth'],
+    large: onOff('--large', v.large),
+    hostile: onOff('--hostile', v.hostile),
+    ledger: v.ledger,
+    quiet: v.quiet,
+    traceLinesMax: wholeNumber('--trace-lines', v['trace-lines'], 0),
+    regression: v.regression,
+  }),
+);
+if (o.regression) {
   // The fixed regression seeds (they must pass) and the seeds of bugs still open (they fail until fixed).
   let failedFixed = 0;
   for (const [title, list, mustPass] of [['regression seeds', REGRESSION_SEEDS, true], ['open-bug seeds', OPEN_BUG_SEEDS, false]] as const) {
@@ -45,42 +84,24 @@ if (values.regression) {
   }
   process.exit(failedFixed > 0 ? 1 : 0);
 }
-const seeds = Number(values.seeds);
-// Random starts stay below 2^31 so that a printed seed is easy to pass back.
-const start = values.start === 'random' ? randomInt(1_000_000, 2 ** 31 - 1_000_000) : Number(values.start);
-const durationMs = Number(values.duration);
-const profiles: Profile[] = values.profile === 'both' ? ['seed-rules', 'harsh'] : [values.profile as Profile];
-const onOff = (x: string | undefined): boolean | undefined => (x === 'on' ? true : x === 'off' ? false : undefined);
-if (
-  !Number.isInteger(seeds) ||
-  seeds < 1 ||
-  !Number.isSafeInteger(start) ||
-  !Number.isInteger(durationMs) ||
-  durationMs < 10_000 ||
-  profiles.some((p) => p !== 'seed-rules' && p !== 'harsh') ||
-  (values.large !== undefined && onOff(values.large) === undefined) ||
-  (values.hostile !== undefined && onOff(values.hostile) === undefined)
-) {
-  console.error(USAGE);
-  process.exit(2);
-}
-const TRACE_LINES_MAX = Number(values['trace-lines']);
-const defect = values.defect === 'ignore-context' || values.defect === 'lying-disk' ? values.defect : undefined;
+const { seeds, start, durationMs, defect } = o;
+const profiles: Profile[] = o.profile === 'both' ? ['seed-rules', 'harsh'] : [o.profile];
+const TRACE_LINES_MAX = o.traceLinesMax;
 const extra: Partial<SimulationOptions> = {
   ...(defect ? { defect } : {}),
-  ...(values['no-auth'] ? { authentication: false } : {}),
-  ...(onOff(values.large) !== undefined ? { largeValues: onOff(values.large)! } : {}),
-  ...(onOff(values.hostile) !== undefined ? { hostileClient: onOff(values.hostile)! } : {}),
+  ...(o.noAuth ? { authentication: false } : {}),
+  ...(o.large !== undefined ? { largeValues: o.large } : {}),
+  ...(o.hostile !== undefined ? { hostileClient: o.hostile } : {}),
 };
 const flags = [
   ...(defect ? [`--defect ${defect}`] : []),
-  ...(values['no-auth'] ? ['--no-auth'] : []),
-  ...(values.large !== undefined ? [`--large ${values.large}`] : []),
-  ...(values.hostile !== undefined ? [`--hostile ${values.hostile}`] : []),
+  ...(o.noAuth ? ['--no-auth'] : []),
+  ...(o.large !== undefined ? [`--large ${o.large ? 'on' : 'off'}`] : []),
+  ...(o.hostile !== undefined ? [`--hostile ${o.hostile ? 'on' : 'off'}`] : []),
 ].join(' ');
-console.log(`simulation: seeds ${start}..${start + seeds - 1}, profile ${values.profile}, duration ${durationMs} ms${flags ? `, ${flags}` : ''}`);
+console.log(`simulation: seeds ${start}..${start + seeds - 1}, profile ${o.profile}, duration ${durationMs} ms${flags ? `, ${flags}` : ''}`);
 // The commit the code of this batch was loaded from, taken now (the tree may change while it runs).
-const commit = values.ledger !== undefined ? currentCommit() : '';
+const commit = o.ledger !== undefined ? currentCommit() : '';
 const started = Date.now();
 let runs = 0;
 let ops = 0;
@@ -113,7 +134,7 @@ for (const profile of profiles) {
         for (const d of details.slice(0, 3)) console.log(`  ${invariant}: ${d}`);
         if (details.length > 3) console.log(`  ${invariant}: (+${details.length - 3} more)`);
       }
-      if (!values.quiet) {
+      if (!o.quiet) {
         console.log('  fault events:');
         for (const e of result.events) console.log(`    ${e}`);
         // The history of the first keys named by violations: operations and replica commits.
@@ -136,7 +157,7 @@ console.log(
 );
 console.log(`exercised: ${Object.entries(totals).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k} ${v}`).join('; ')}`);
 console.log(`simulation: ${runs - failed} passed, ${failed} failed`);
-if (values.ledger !== undefined) {
-  appendLedger(values.ledger, { profile: values.profile!, start, seeds, durationMs, flags, runs, failed, failures }, commit);
+if (o.ledger !== undefined) {
+  appendLedger(o.ledger, { profile: o.profile, start, seeds, durationMs, flags, runs, failed, failures }, commit);
 }
 process.exit(failed > 0 ? 1 : 0);

@@ -38,9 +38,18 @@ interface Member {
   child?: ChildProcess;
 }
 
+/** Most nodes `cluster start` runs: each is a process on this machine. */
+const CLUSTER_NODES_MAX = 50;
+
+/** A --nodes value: 1..CLUSTER_NODES_MAX. */
+export function parseNodeCount(text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1 || count > CLUSTER_NODES_MAX) throw new Error(`--nodes must be 1..${CLUSTER_NODES_MAX}, got ${text}`);
+  return count;
+}
+
 export async function runClusterStart(options: ClusterStartOptions): Promise<void> {
-  const count = Number(options.nodes);
-  if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`--nodes must be 1..50, got ${options.nodes}`);
+  const count = parseNodeCount(options.nodes);
   const basePort = parsePort(options.basePort, '--base-port');
   const dataDir = resolve(options.dataDir);
   const members: Member[] = Array.from({ length: count }, (_, i) => ({

@@ -11,13 +11,13 @@ export async function runPut(client: DynakvClient, key: string, value: string, o
   const context = await client.put(key, value, {
     contentType: opts.contentType ?? 'text/plain; charset=utf-8',
     ...(opts.context !== undefined ? { context: opts.context } : {}),
-    ...(opts.w !== undefined ? { w: quorum(opts.w, '--w') } : {}),
+    ...(opts.w !== undefined ? { w: parseQuorum(opts.w, '--w') } : {}),
   });
   out.log(`ok\ncontext: ${terminalSafe(context)}`);
 }
 
 export async function runGet(client: DynakvClient, key: string, opts: { r?: string }, out: Out) {
-  const result = await client.get(key, opts.r !== undefined ? { r: quorum(opts.r, '--r') } : {});
+  const result = await client.get(key, opts.r !== undefined ? { r: parseQuorum(opts.r, '--r') } : {});
   if (!result.found) {
     out.log(result.context ? `not found (deleted)\ncontext: ${terminalSafe(result.context)}` : 'not found');
     process.exitCode = 1;
@@ -35,7 +35,7 @@ export async function runGet(client: DynakvClient, key: string, opts: { r?: stri
 export async function runDelete(client: DynakvClient, key: string, opts: { context?: string; w?: string }, out: Out) {
   await client.delete(key, {
     ...(opts.context !== undefined ? { context: opts.context } : {}),
-    ...(opts.w !== undefined ? { w: quorum(opts.w, '--w') } : {}),
+    ...(opts.w !== undefined ? { w: parseQuorum(opts.w, '--w') } : {}),
   });
   out.log('deleted');
 }
@@ -52,7 +52,8 @@ export async function runRing(client: DynakvClient, out: Out) {
   out.log(`N=${terminalSafe(String(ring.n))}`);
 }
 
-function quorum(text: string, flag: string): number {
+/** A --w or --r value: a whole number (the node checks it against N). */
+export function parseQuorum(text: string, flag: string): number {
   if (!/^\d+$/.test(text)) throw new Error(`${flag} must be a whole number`);
   return Number(text);
 }
