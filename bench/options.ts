@@ -49,7 +49,7 @@ export interface BenchOptions {
   readonly rerunsMax: number;
   readonly seed: number;
   readonly out: string | undefined;
-  /** The dynakv checkout to measure (its bin/dynakv.js); undefined: this one. */
+  /** The dynakv checkout to measure (its sources, through bin/dynakv-dev.js); undefined: this one. */
   readonly dynakvRoot: string | undefined;
 }
 

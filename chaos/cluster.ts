@@ -16,7 +16,7 @@ import { recordRunState } from './leftovers.ts';
 import type { ChaosNetwork } from './network.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin/dynakv.js');
+const BIN = join(ROOT, 'bin/dynakv-dev.js');
 /** tsx compiles the sources at start; five at once on 2 busy cores take a while. */
 const START_TIMEOUT_MS = 90_000;
 const BASE_HTTP_PORT = 7001;

@@ -1,4 +1,4 @@
-// A dynakv cluster for the benchmark: `bin/dynakv.js node start` processes on free loopback ports,
+// A dynakv cluster for the benchmark: `bin/dynakv-dev.js node start` processes on free loopback ports,
 // data in a temporary directory, logs under bench/results/logs/. Can SIGKILL and restart a node,
 // and run every node under `node --cpu-prof` (profiles are written when a node exits on SIGTERM).
 // Secure like a user's cluster (peer mutual TLS, HTTPS with a client certificate `bench` of role
@@ -14,6 +14,12 @@ import { freePort, GiveUp, isRunning, killChild, nodeFlagsFromEnv, removeTempDir
 
 /** The checkout this benchmark belongs to; another one can be measured with DynakvClusterOptions.root. */
 export const DEFAULT_DYNAKV_ROOT = resolve(import.meta.dirname, '../..');
+
+/** The checkout's command from its sources: bin/dynakv-dev.js, or bin/dynakv.js in a checkout older than the build. */
+function dynakvBin(root: string): string {
+  const dev = join(root, 'bin/dynakv-dev.js');
+  return existsSync(dev) ? dev : join(root, 'bin/dynakv.js');
+}
 /** Node start includes tsx compiling the sources; on 2 busy cores seven nodes take a while. */
 const START_TIMEOUT_MS = 60_000;
 /** A node flushes LMDB and (under --cpu-prof) writes its profile before exiting on SIGTERM. */
@@ -31,7 +37,7 @@ export interface DynakvClusterOptions {
   readonly logDir: string;
   /** When set, every node runs under --cpu-prof and writes its profile here on a clean exit. */
   readonly cpuProfDir?: string;
-  /** The dynakv checkout whose bin/dynakv.js runs the nodes (default: this one). */
+  /** The dynakv checkout whose sources run the nodes (default: this one). */
   readonly root?: string;
   /** Start the nodes with --insecure (plain TCP between nodes) instead of certificates. */
   readonly insecure?: boolean;
@@ -92,7 +98,7 @@ export class DynakvCluster implements Cluster {
   private async makeCerts(): Promise<void> {
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
     if (this.options.insecure === true || !existsSync(join(root, 'src/security/certs.ts'))) return;
-    const bin = join(root, 'bin/dynakv.js');
+    const bin = dynakvBin(root);
     const certsDir = join(this.root, 'certs');
     const options = { cwd: root, env: { ...process.env, NODE_OPTIONS: '' } };
     await run(process.execPath, [bin, 'certs', 'create-ca', '--certs-dir', certsDir], options);
@@ -126,7 +132,7 @@ export class DynakvCluster implements Cluster {
     // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
     nodeArgs.push(...nodeFlagsFromEnv('BENCH_NODE_ARGS'));
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
-    const args = [...nodeArgs, join(root, 'bin/dynakv.js'), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn', ...this.securityFlags(id)];
+    const args = [...nodeArgs, dynakvBin(root), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn', ...this.securityFlags(id)];
     // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.
     const env = { ...process.env, NODE_OPTIONS: '' };
     const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: root }));

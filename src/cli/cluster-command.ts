@@ -18,7 +18,12 @@ import { CA_CERT_FILE, CA_KEY_FILE, CLUSTER_SECRET_FILE, clientFiles, ensureClus
 /** The credential `npm start` makes for the CLI and the dashboard. */
 export const LOCAL_ADMIN_CLIENT = 'admin';
 
-const BIN = fileURLToPath(new URL('../../bin/dynakv.js', import.meta.url));
+/**
+ * Nodes run the way this module runs: from the built JavaScript (dist/cli/, the package) through
+ * bin/dynakv.js under plain node, or from the TypeScript sources (a checkout's tests) through
+ * bin/dynakv-dev.js, which loads tsx; the package has no sources and needs no tsx.
+ */
+const BIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../bin/dynakv-dev.js' : '../../bin/dynakv.js', import.meta.url));
 const HEALTH_WAIT_MS = 30_000;
 
 export interface ClusterStartOptions {

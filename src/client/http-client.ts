@@ -37,11 +37,18 @@ export interface ClientCredentials {
   readonly token?: string;
 }
 
+/** One value of a key: the bytes and the content type they were written with. */
 export interface ReadValue {
   readonly value: Buffer;
   readonly contentType: string;
 }
 
+/**
+ * What a read found. `context` is the key's causal context (opaque): send it back with the next
+ * put or delete of the key so the write supersedes what was read. A found key has one value, or
+ * several siblings (concurrent writes no version supersedes): merge them and write the result
+ * back with the context to leave one. A missing key may still carry a context (a delete's).
+ */
 export type ReadResult =
   | { readonly found: false; readonly context: string }
   | { readonly found: true; readonly context: string; readonly siblings: readonly ReadValue[] };
@@ -108,13 +115,7 @@ export class DynakvClient {
       headers: { accept: 'application/json' },
       allow404: true,
     });
-    const body = jsonOf(res) as { context?: string; siblings?: Array<{ value: string; contentType: string }> };
-    if (res.status === 404) return { found: false, context: body.context ?? '' };
-    return {
-      found: true,
-      context: body.context ?? '',
-      siblings: (body.siblings ?? []).map((s) => ({ value: Buffer.from(s.value, 'base64'), contentType: s.contentType })),
-    };
+    return readResultOf(res.status, jsonOf(res));
   }
 
   async delete(key: string, options: { context?: string; w?: number } = {}): Promise<void> {
@@ -230,6 +231,30 @@ export class DynakvClient {
       req.end(body);
     });
   }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * A read answer (200 one value, 300 siblings, 404 not found; JSON asked for) checked into a
+ * ReadResult: a missing context, a sibling that is not base64 bytes with a content type, or a
+ * found key without values is a BAD_ANSWER, never a half-typed result.
+ */
+export function readResultOf(status: number, body: unknown): ReadResult {
+  const bad = (why: string) => new ClientError('BAD_ANSWER', `read answer ${status}: ${why}`, status);
+  if (typeof body !== 'object' || body === null) throw bad('not a JSON object');
+  const { context, siblings } = body as { context?: unknown; siblings?: unknown };
+  if (context !== undefined && typeof context !== 'string') throw bad('context is not a string');
+  if (status === 404) return { found: false, context: context ?? '' };
+  if (context === undefined) throw bad('no context');
+  if (!Array.isArray(siblings) || siblings.length === 0) throw bad('no siblings list');
+  const values = siblings.map((s: unknown, i): ReadValue => {
+    const { value, contentType } = (typeof s === 'object' && s !== null ? s : {}) as { value?: unknown; contentType?: unknown };
+    if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) throw bad(`sibling ${i} has no base64 value`);
+    if (typeof contentType !== 'string') throw bad(`sibling ${i} has no content type`);
+    return { value: Buffer.from(value, 'base64'), contentType };
+  });
+  return { found: true, context, siblings: values };
 }
 
 function jsonOf(res: Answer): unknown {

@@ -1,5 +1,5 @@
 // The operator's dashboard on every node: GET /ui (a static page, script and stylesheet read
-// from src/ui/static, no build step), GET /ui/events (server-sent snapshots, see
+// from static/ beside this module, no bundling; npm run build copies it to dist/ui/static), GET /ui/events (server-sent snapshots, see
 // event-stream.ts), GET /cluster/lookup/{key} (lookup.ts) and GET /local/activity (what this
 // node tells dashboards about itself, activity.ts; peers ask the same over the peer link).
 import { readFileSync } from 'node:fs';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
+const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 
 function cli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {

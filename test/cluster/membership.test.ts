@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Ring } from '../../src/ring/ring.ts';
 import { LocalCluster, waitFor, type ClusterNode } from '../support/local-cluster.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
+const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 const KEYS = 20_000;
 const CONCURRENCY = 64;
 

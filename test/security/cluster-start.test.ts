@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadNodeCerts } from '../../src/security/certs.ts';
 import { fetchWith } from '../support/cluster-fetch.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
+const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 const NODES = 3;
 let root: string;
 

@@ -9,7 +9,7 @@ import { fetchWith, type TestFetch } from '../support/cluster-fetch.ts';
 import { freePort, waitFor } from '../support/local-cluster.ts';
 import { ensureClusterCerts } from '../../src/security/certs.ts';
 
-export const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
+export const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 
 export interface NodeProcess {
   readonly child: ChildProcess;

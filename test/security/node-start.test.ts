@@ -15,7 +15,7 @@ import { ensureClusterCerts } from '../../src/security/certs.ts';
 import { fetchWith } from '../support/cluster-fetch.ts';
 import { freePort, waitFor } from '../support/local-cluster.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv.js');
+const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 let root: string;
 
 interface Run {

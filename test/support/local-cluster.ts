@@ -13,7 +13,7 @@ import { ensureClusterCerts } from '../../src/security/certs.ts';
 import { adminCredentials, fetchWith, type TestFetch } from './cluster-fetch.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/dynakv.js');
+const BIN = join(ROOT, 'bin/dynakv-dev.js');
 
 export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
