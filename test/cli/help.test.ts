@@ -21,7 +21,7 @@ const SPAWN_TIMEOUT_MS = 60_000;
 
 /** How package.json runs each entry point. */
 const ENTRY: Record<string, string[]> = {
-  dynakv: [resolve(ROOT, 'bin/dynakv.js')],
+  dynakv: [resolve(ROOT, 'bin/dynakv-dev.js')],
   sim: ['--import', 'tsx', resolve(ROOT, 'sim/cli.ts')],
   chaos: ['--import', 'tsx', resolve(ROOT, 'chaos/cli.ts')],
   bench: ['--import', 'tsx', resolve(ROOT, 'bench/run.ts')],
