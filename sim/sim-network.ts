@@ -3,13 +3,18 @@
 // as TcpTransport does: an oversized request rejects OVERLOADED at the sender, an oversized reply
 // answers REPLY_TOO_LARGE), delayed by a seeded amount, and may be dropped by the fault rules. A
 // node that is down refuses connections (UNREACHABLE at once); a dropped message just never
-// arrives, so the caller times out, as behind a real partition. With authentication on (the
+// arrives, so the caller times out, as behind a real partition. As over TCP, more than
+// inFlightMax requests to one peer reject OVERLOADED at the sender, a closing transport rejects
+// its own requests in flight with CLOSED, and their callers learn of a closing peer (CLOSED, one
+// network delay later, unless a fault rule cuts them off). With authentication on (the
 // production peer port's mutual TLS), only senders holding a certificate get through; any other
 // is refused like a failed handshake. `sendRaw` lets a hostile or buggy endpoint send anything.
-import { TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
+// test/transport/transport-contract.ts holds it to the same contract as TcpTransport.
+import { requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
 import { decodePayload, encodeFrame, FrameError, frameBytesMaxDefault, frameHeaderBytes } from '../src/transport/frame-codec.ts';
 import { errorCodeLengthMax, errorMessageLengthMax } from '../src/transport/envelope.ts';
 import { RemoteError } from '../src/transport/remote-error.ts';
+import { inFlightMaxDefault } from '../src/transport/tcp-transport.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { SeededRandom } from './seeded-random.ts';
 
@@ -18,6 +23,13 @@ export interface NetworkOptions {
   readonly delayMaxMs: number;
   /** Largest frame payload, both ways (TcpTransport's default: 32 MiB). */
   readonly frameBytesMax?: number;
+  /**
+   * Requests from one node to one peer awaiting their reply, past which request() rejects
+   * OVERLOADED at the sender without sending (TcpTransport's inFlightMax; default
+   * inFlightMaxDefault, 1024). A request counts from its call until it settles, its TIMEOUT
+   * included, as over TCP. sendRaw's requests are not counted (no checks on that side).
+   */
+  readonly inFlightMax?: number;
   /**
    * Which requests a duplication burst may deliver twice: those a retrying layer could resend
    * without changing their meaning. Default: all.
@@ -29,12 +41,30 @@ export interface NetworkOptions {
 export type DropRule = (from: NodeId, to: NodeId) => boolean;
 
 /** What the receiving transport did with one frame (for the trace and for tests). */
-type Outcome = 'delivered' | 'dropped' | 'refused' | 'unauthenticated' | 'malformed' | 'too-large';
+type Outcome = 'delivered' | 'dropped' | 'refused' | 'unauthenticated' | 'malformed' | 'too-large' | 'overloaded';
+
+/** One request awaiting its reply. */
+interface InFlight {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** A transport's own request (counted against inFlightMax), not sendRaw's. */
+  readonly counted: boolean;
+  /** The peer sent its answer: its closing no longer cuts the request off (the bytes are on their way). */
+  answered: boolean;
+  /** Settles the request with `error` (a no-op once it settled). */
+  readonly fail: (error: TransportError) => void;
+}
 
 export class SimNetwork<Req, Rep> {
   private readonly handlers = new Map<NodeId, RequestHandler<Req, Rep>>();
   private readonly down = new Set<NodeId>();
   private dropRules: DropRule[] = [];
+  /** Requests awaiting their reply, in the order they were sent (so a close fails them in a seeded order). */
+  private readonly inFlight = new Set<InFlight>();
+  /** How many of them each node has to each peer (counted ones only): from -> to -> count. */
+  private readonly inFlightCounts = new Map<NodeId, Map<NodeId, number>>();
+  /** The latest transport handed out per id: an older one closing must not take the newer one down. */
+  private readonly incarnations = new Map<NodeId, object>();
   private nextRequestId = 1;
   readonly trace: string[] = [];
   /** Probability that any one message is lost (message-loss bursts set it for a while). */
@@ -54,7 +84,10 @@ export class SimNetwork<Req, Rep> {
   malformed = 0;
   /** Requests and replies refused for exceeding the frame limit. */
   oversized = 0;
+  /** Requests refused at the sender because inFlightMax were already in flight to that peer. */
+  overloaded = 0;
   readonly frameBytesMax: number;
+  readonly inFlightMax: number;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -64,26 +97,71 @@ export class SimNetwork<Req, Rep> {
     private readonly options: NetworkOptions = { delayMinMs: 1, delayMaxMs: 5 },
   ) {
     this.frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
+    this.inFlightMax = options.inFlightMax ?? inFlightMaxDefault;
+    if (!Number.isSafeInteger(this.inFlightMax) || this.inFlightMax < 1) throw new RangeError(`inFlightMax must be a positive integer, got ${this.inFlightMax}`);
   }
 
+  /** A new transport for `self` (a process starting, or restarting: the previous one is gone). */
   transportFor(self: NodeId): Transport<Req, Rep> {
     this.down.delete(self);
+    const incarnation = {};
+    this.incarnations.set(self, incarnation);
     let closed = false;
+    let served = false;
     const network = this;
     return {
       request(to: NodeId, request: Req, timeoutMs: number): Promise<Rep> {
+        // Programmer errors throw, as TcpTransport.request does.
+        if (to === self) throw new Error(`SimNetwork: request from ${self} to itself: callers act locally`);
+        if (!(timeoutMs > 0 && timeoutMs <= requestTimeoutMsMax)) throw new RangeError(`timeoutMs must be in (0, ${requestTimeoutMsMax}], got ${timeoutMs}`);
         if (closed) return Promise.reject(new TransportError('CLOSED', 'transport closed'));
         return network.send(self, to, request, timeoutMs, true, network.certified?.has(self) ?? true);
       },
       serve(handler: RequestHandler<Req, Rep>): void {
+        if (served) throw new Error(`SimNetwork: serve called twice for ${self}`);
+        served = true;
+        if (closed || network.incarnations.get(self) !== incarnation) return;
         network.handlers.set(self, handler);
       },
       async close(): Promise<void> {
+        if (closed) return;
         closed = true;
+        if (network.incarnations.get(self) !== incarnation) return;
         network.handlers.delete(self);
         network.down.add(self);
+        network.closed(self);
       },
     };
+  }
+
+  /**
+   * `self`'s transport closed (a process stopping or crashing): its own requests in flight reject
+   * CLOSED at once; each caller still waiting on it learns one network delay later, as from the
+   * FIN its kernel sends, unless a fault rule cuts them off (then that caller times out).
+   */
+  private closed(self: NodeId): void {
+    for (const entry of [...this.inFlight]) {
+      if (entry.from === self) {
+        entry.fail(new TransportError('CLOSED', 'transport closed'));
+      } else if (entry.to === self && !entry.answered) {
+        if (this.shouldDrop(self, entry.from)) continue;
+        this.scheduler.schedule(this.delay(), () => entry.fail(new TransportError('CLOSED', `${self} closed the connection`)));
+      }
+    }
+  }
+
+  private countInFlight(from: NodeId, to: NodeId, delta: 1 | -1): void {
+    let perPeer = this.inFlightCounts.get(from);
+    if (perPeer === undefined) this.inFlightCounts.set(from, (perPeer = new Map()));
+    const count = (perPeer.get(to) ?? 0) + delta;
+    if (count < 0) throw new Error(`assertion: negative in-flight count from ${from} to ${to}`);
+    if (count === 0) perPeer.delete(to);
+    else perPeer.set(to, count);
+  }
+
+  /** Requests `from` has in flight to `to` (counted against inFlightMax). */
+  inFlightTo(from: NodeId, to: NodeId): number {
+    return this.inFlightCounts.get(from)?.get(to) ?? 0;
   }
 
   /**
@@ -123,10 +201,15 @@ export class SimNetwork<Req, Rep> {
   private send(from: NodeId, to: NodeId, request: Req, timeoutMs: number, validateReply: boolean, certificate: boolean): Promise<Rep> {
     return new Promise<Rep>((resolve, reject) => {
       let settled = false;
+      let entry: InFlight | undefined;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
         timer.cancel();
+        if (entry !== undefined) {
+          this.inFlight.delete(entry);
+          if (entry.counted) this.countInFlight(from, to, -1);
+        }
         fn();
       };
       const timer = this.scheduler.schedule(timeoutMs, () =>
@@ -135,6 +218,14 @@ export class SimNetwork<Req, Rep> {
       if (!this.handlers.has(to)) {
         this.record(from, to, request, 'refused');
         finish(() => reject(new TransportError('UNREACHABLE', `${to} refused the connection`)));
+        return;
+      }
+      const counted = validateReply;
+      if (counted && this.inFlightTo(from, to) >= this.inFlightMax) {
+        // TcpTransport.request refuses it before anything is written.
+        this.overloaded++;
+        this.record(from, to, request, 'overloaded');
+        finish(() => reject(new TransportError('OVERLOADED', `${this.inFlightMax} requests already in flight to ${to}`)));
         return;
       }
       if (this.certified !== undefined && !certificate) {
@@ -156,21 +247,27 @@ export class SimNetwork<Req, Rep> {
         finish(() => reject(new TransportError('OVERLOADED', `request to ${to} too large: ${err.message}`)));
         return;
       }
+      const sent: InFlight = { from, to, counted, answered: false, fail: (error) => finish(() => reject(error)) };
+      entry = sent;
+      this.inFlight.add(sent);
+      if (counted) this.countInFlight(from, to, 1);
       if (this.shouldDrop(from, to)) {
         this.dropped++;
         this.record(from, to, request, 'dropped');
         return;
       }
+      // A connection reaches one process: if `to` crashes and restarts meanwhile, the new one never sees this request.
+      const target = this.handlers.get(to);
       const deliver = (duplicate: boolean) => {
         const handler = this.handlers.get(to);
-        if (handler === undefined) return; // crashed meanwhile
+        if (handler === undefined || handler !== target) return; // crashed meanwhile
         const decoded = this.decodeRequest(frame);
         if (decoded === undefined) {
           // TcpTransport closes a connection that carried a malformed frame: its requests fail.
           if (duplicate) return;
           this.malformed++;
           this.record(from, to, request, 'malformed');
-          this.reply(to, from, handler, () => finish(() => reject(new TransportError('CLOSED', `${to} closed the connection: malformed request`))));
+          this.reply(to, from, handler, sent, () => finish(() => reject(new TransportError('CLOSED', `${to} closed the connection: malformed request`))));
           return;
         }
         if (duplicate) {
@@ -194,10 +291,10 @@ export class SimNetwork<Req, Rep> {
               if (!(err instanceof FrameError)) throw err;
               this.oversized++;
               const message = err.message.slice(0, errorMessageLengthMax);
-              this.reply(to, from, handler, () => finish(() => reject(new RemoteError('REPLY_TOO_LARGE', message))));
+              this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError('REPLY_TOO_LARGE', message))));
               return;
             }
-            this.reply(to, from, handler, () => {
+            this.reply(to, from, handler, sent, () => {
               const body = (decodePayload(wire.subarray(frameHeaderBytes)) as { body: unknown }).body;
               const parsed = validateReply ? this.parseReply(body) : (body as Rep);
               // TcpTransport drops a connection whose reply fails validation; the caller sees CLOSED.
@@ -207,7 +304,7 @@ export class SimNetwork<Req, Rep> {
           },
           (err: unknown) => {
             const { code, message } = remoteErrorOf(err);
-            this.reply(to, from, handler, () => finish(() => reject(new RemoteError(code, message))));
+            this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError(code, message))));
           },
         );
       };
@@ -233,12 +330,13 @@ export class SimNetwork<Req, Rep> {
    * is gone. A process that crashed after receiving the request (its handler is no longer the
    * one installed) sends nothing.
    */
-  private reply(from: NodeId, to: NodeId, handler: RequestHandler<Req, Rep>, deliver: () => void): void {
+  private reply(from: NodeId, to: NodeId, handler: RequestHandler<Req, Rep>, entry: InFlight, deliver: () => void): void {
     if (this.handlers.get(from) !== handler) return;
     if (this.shouldDrop(from, to)) {
       this.dropped++;
       return;
     }
+    entry.answered = true;
     this.scheduler.schedule(this.delay(), () => {
       if (this.down.has(to)) return;
       deliver();

@@ -848,6 +848,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     count('peer connections refused (no certificate)', cluster.network.refusedUnauthenticated);
     count('malformed peer requests', cluster.network.malformed);
     count('oversized frames', cluster.network.oversized);
+    count('peer requests refused at the in-flight limit', cluster.network.overloaded);
     return {
       seed: options.seed,
       profile: options.profile,

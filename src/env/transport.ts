@@ -4,6 +4,9 @@
 
 export type NodeId = string;
 
+/** The longest request timeout: Node's timers cannot wait longer (a larger delay fires at once). */
+export const requestTimeoutMsMax = 2_147_483_647;
+
 /** Why a request produced no reply. */
 export type TransportErrorCode =
   | 'UNREACHABLE' // no connection could be made, or the peer is unknown
@@ -29,7 +32,10 @@ export interface Transport<Req, Rep> {
   /**
    * Sends `request` to `to` and resolves with its reply. Delivery is at most once per call, never
    * guaranteed: the request may be lost, and a TIMEOUT says nothing about whether it was applied.
-   * Rejects only with TransportError. Requests to self are not allowed (callers act locally).
+   * Rejects only with TransportError. Requests to self are not allowed (callers act locally):
+   * like a timeout outside (0, requestTimeoutMsMax], they are programmer errors and throw.
+   * Requests to one peer are bounded: past the implementation's limit of requests in flight to
+   * it, the request rejects OVERLOADED at once, without being sent; so does one larger than a frame.
    */
   request(to: NodeId, request: Req, timeoutMs: number): Promise<Rep>;
   /** Installs the handler for incoming requests; must be called once, before traffic arrives. */

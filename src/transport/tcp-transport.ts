@@ -13,7 +13,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
 import { LogLimiter } from '../env/log-limiter.ts';
-import { TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
+import { requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
 import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
 import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
@@ -49,7 +49,7 @@ export const helloFrameBytesMax = 1024;
  */
 export const preAuthConnectionsMaxDefault = 64;
 /** Node's timers cannot wait longer (a larger delay fires at once), so neither can a request. */
-export const requestTimeoutMsMax = 2_147_483_647;
+export { requestTimeoutMsMax };
 /** Idle time before TCP keepalive probes start: finds a peer whose machine vanished on idle connections. */
 export const keepAliveInitialDelayMs = 10_000;
 
