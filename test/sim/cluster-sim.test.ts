@@ -11,7 +11,9 @@ import { distinctValues } from '../../src/version/siblings.ts';
 const KEYS = 120;
 
 async function runScenario(seed: number) {
-  const cluster = await SimCluster.start({ seed, config: { requestTimeoutMs: 200 } });
+  // The coordinator commits its own replica before it sends to the others, so a write's budget
+  // covers two commits in sequence; a simulated disk stalls up to 200 ms on 1% of commits.
+  const cluster = await SimCluster.start({ seed, config: { requestTimeoutMs: 1_000 } });
   const { scheduler, random } = cluster;
   const coordinators = cluster.ids.filter((id) => id !== 'n3');
   const heal = cluster.network.isolate('n3');
