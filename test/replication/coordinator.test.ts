@@ -166,6 +166,112 @@ describe('coordinator durability', () => {
   });
 });
 
+/** Replicas with their own stores; each answers replica_get/replica_put/hint_put, or not. */
+function replicaPeers(stores: Map<NodeId, ReplicaStore>, silent: Set<NodeId>, sent: Array<{ to: NodeId; request: PeerRequest }>): Transport<PeerRequest, PeerReply> {
+  return {
+    async request(to, request) {
+      sent.push({ to, request });
+      if (silent.has(to)) return new Promise(() => {});
+      const store = stores.get(to);
+      if (store === undefined) throw new TransportError('UNREACHABLE', `${to} refused`);
+      switch (request.kind) {
+        case 'replica_get':
+          return { kind: 'replica_get_ok', record: EncodedRecord.of(store.read(request.key)) };
+        case 'replica_put':
+        case 'hint_put':
+          await store.merge(request.key, request.record.siblings);
+          return { kind: 'replica_put_ok' };
+        default:
+          throw new Error(`unexpected ${request.kind}`);
+      }
+    },
+    serve() {},
+    close: async () => {},
+  };
+}
+
+async function readCluster(members: readonly NodeId[], options: { silent?: NodeId[]; down?: NodeId[] } = {}) {
+  const scheduler = new Scheduler();
+  const ring = Ring.of([...members]);
+  const stores = new Map(members.map((id) => [id, new ReplicaStore(new MemoryStorage())]));
+  const sent: Array<{ to: NodeId; request: PeerRequest }> = [];
+  const down = new Set(options.down ?? []);
+  const coordinator = new Coordinator({
+    self: 'n1',
+    ring: () => ring,
+    store: stores.get('n1')!,
+    dots: await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1)),
+    transport: replicaPeers(stores, new Set(options.silent ?? []), sent),
+    clock: new SimClock(scheduler),
+    log: silentLog,
+    config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
+    isDown: (id) => down.has(id),
+    isSuspect: () => false,
+  });
+  return { scheduler, ring, stores, sent, coordinator };
+}
+
+const v = (node: string, counter: number, value: string) => ({ dot: { node, counter, timeMs: 1 }, context: [], value: Buffer.from(value), contentType: 'text/plain' });
+const valuesOf = (siblings: readonly { value: Uint8Array | null }[]) => siblings.map((x) => Buffer.from(x.value!).toString()).sort();
+
+describe('coordinated reads', () => {
+  const key = 'read-key';
+
+  it('reads R replicas, own first; equal answers end the read without asking the third', async () => {
+    const { scheduler, ring, stores, sent, coordinator } = await readCluster(['n1', 'n2', 'n3']);
+    for (const id of ring.preferenceList(key, 3)) await stores.get(id)!.merge(key, [v('w#aaaaaaaaaa', 1, 'same')]);
+    const read = await scheduler.complete(coordinator.get(key));
+    assert.deepEqual(valuesOf(read.siblings), ['same']);
+    assert.equal(sent.length, 1, `asked ${sent.map((x) => x.to).join(',')}`);
+    assert.equal(coordinator.readRepairs, 0);
+  });
+
+  it('asks the others when R answers disagree, merges every answer and repairs the stale replicas', async () => {
+    const { scheduler, stores, sent, coordinator } = await readCluster(['n1', 'n2', 'n3']);
+    await stores.get('n1')!.merge(key, [v('w#aaaaaaaaaa', 1, 'a')]);
+    for (const id of ['n2', 'n3']) await stores.get(id)!.merge(key, [v('w#bbbbbbbbbb', 1, 'b')]);
+    const read = await scheduler.complete(coordinator.get(key));
+    assert.deepEqual(valuesOf(read.siblings), ['a', 'b']);
+    assert.deepEqual(sent.filter((x) => x.request.kind === 'replica_get').map((x) => x.to).sort(), ['n2', 'n3'], 'the third replica was not asked');
+    await scheduler.runUntil(scheduler.nowMs + 2_000);
+    for (const id of ['n1', 'n2', 'n3']) assert.deepEqual(valuesOf(stores.get(id)!.read(key)), ['a', 'b'], `${id} was not repaired`);
+    assert.equal(coordinator.readRepairs, 3);
+  });
+
+  it('fails with QUORUM_FAILED when fewer than R replicas answer in time, and says how many', async () => {
+    const { scheduler, coordinator } = await readCluster(['n1', 'n2', 'n3'], { silent: ['n2', 'n3'] });
+    await assert.rejects(scheduler.complete(coordinator.get(key)), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, 'QUORUM_FAILED');
+      assert.deepEqual((err as { replies?: unknown }).replies, { ok: 1, needed: 2 });
+      return true;
+    });
+  });
+
+  it('refuses R outside 1..N', async () => {
+    const { scheduler, coordinator } = await readCluster(['n1', 'n2', 'n3']);
+    for (const r of [0, 4, 1.5]) await assert.rejects(scheduler.complete(coordinator.get(key, r)), { code: 'BAD_QUORUM' });
+  });
+});
+
+describe('sloppy quorum', () => {
+  it("hands a down replica's copy to the next node past the preference list, as a hint for that owner", async () => {
+    const members = ['n1', 'n2', 'n3', 'n4', 'n5'];
+    const ring = Ring.of(members);
+    const key = Array.from({ length: 200 }, (_, i) => `hk-${i}`).find((k) => ring.preferenceList(k, 3).includes('n1'))!;
+    const owner = ring.preferenceList(key, 3).find((id) => id !== 'n1')!;
+    const { scheduler, sent, coordinator, stores } = await readCluster(members, { down: [owner] });
+    await scheduler.complete(coordinator.put({ key, value: Buffer.from('v'), contentType: 'text/plain', context: [], w: 3 }));
+    const hints = sent.filter((x) => x.request.kind === 'hint_put');
+    assert.equal(hints.length, 1);
+    const hint = hints[0]!.request as Extract<PeerRequest, { kind: 'hint_put' }>;
+    assert.equal(hint.owner, owner);
+    assert.ok(!ring.preferenceList(key, 3).includes(hints[0]!.to), 'the hint went to a replica of the key');
+    assert.equal(sent.filter((x) => x.to === owner).length, 0, 'a replica marked down got a primary request');
+    assert.equal(coordinator.hintedWrites, 1);
+    assert.deepEqual(valuesOf(stores.get(hints[0]!.to)!.read(key)), ['v']);
+  });
+});
+
 describe('forwarded writes', () => {
   // n1 is not a replica of the key in a 4-node ring, so it forwards the write to one that is.
   const members = ['n1', 'n2', 'n3', 'n4'];

@@ -36,7 +36,7 @@ describe('awaitQuorum', () => {
 
   it('needs exactly `needed`: one success short is not reached', async () => {
     const s = new Scheduler();
-    const o = await outcomeAt(s, [at(s, 10, 'a'), at(s, 20, new Error('x')), at(s, 30, new Error('y'))], 2, 1_000);
+    const o = await outcomeAt(s, [at(s, 10, 'a'), at<string>(s, 20, new Error('x')), at<string>(s, 30, new Error('y'))], 2, 1_000);
     assert.equal(o.reached, false);
     assert.deepEqual(o.ok, ['a']);
     assert.equal(o.failed, 2);
@@ -45,7 +45,7 @@ describe('awaitQuorum', () => {
 
   it('answers as soon as success is impossible, not at the deadline', async () => {
     const s = new Scheduler();
-    const o = await outcomeAt(s, [at(s, 10, new Error('x')), at(s, 20, new Error('y')), at(s, 900, 'late')], 2, 1_000);
+    const o = await outcomeAt(s, [at<string>(s, 10, new Error('x')), at<string>(s, 20, new Error('y')), at(s, 900, 'late')], 2, 1_000);
     assert.equal(o.reached, false);
     assert.equal(o.failed, 2);
     assert.equal(o.answeredAtMs, 20);
