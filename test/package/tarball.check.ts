@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { freeBasePort } from '../support/base-port.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const NODES = 3;
@@ -38,23 +38,6 @@ function userEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A base port whose NODES HTTP ports and NODES peer ports (100 above) are all free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: NODES }, (_, i) => [base + i, base + 100 + i]).flat();
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free base port found');
-}
 
 /** Resolves once no process of the group is left (nodes included); throws after timeoutMs. */
 async function waitGroupGone(pgid: number, timeoutMs: number): Promise<void> {
@@ -174,7 +157,7 @@ describe('the packed package, installed in an empty folder', { timeout: NPM_TIME
   });
 
   it('runs npx dynakv cluster start, serves the package client, and stops on Ctrl-C', async () => {
-    const base = await freeBasePort();
+    const base = await freeBasePort(NODES);
     console.log(`cluster base port ${base}`);
     const child = spawn('npx', ['--no', '--', 'dynakv', 'cluster', 'start', '--nodes', String(NODES), '--base-port', String(base), '--log-format', 'json', '--log-level', 'warn'], {
       cwd: app,

@@ -6,35 +6,18 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { loadNodeCerts } from '../../src/security/certs.ts';
 import { fetchWith } from '../support/cluster-fetch.ts';
+import { freeBasePort } from '../support/base-port.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
 const NODES = 3;
 let root: string;
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-/** A base port whose NODES HTTP ports and NODES peer ports (100 above) are all free. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: NODES }, (_, i) => [base + i, base + 100 + i]).flat();
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free base port found');
-}
 
 interface Started {
   readonly child: ChildProcess;
@@ -77,7 +60,7 @@ describe('dynakv cluster start: secure by default, one command', () => {
 
   it('makes certificates on first start, serves the CLI, and reuses them on the next start', async () => {
     const dataDir = join(root, 'data');
-    const base = await freeBasePort();
+    const base = await freeBasePort(NODES);
     const first = await clusterStart(dataDir, base);
     try {
       const certsDir = join(dataDir, 'certs');
@@ -116,7 +99,7 @@ describe('dynakv cluster start: secure by default, one command', () => {
 
   it('--insecure makes no certificates and every node warns', async () => {
     const dataDir = join(root, 'insecure');
-    const started = await clusterStart(dataDir, await freeBasePort(), ['--insecure']);
+    const started = await clusterStart(dataDir, await freeBasePort(NODES), ['--insecure']);
     try {
       assert.ok(!existsSync(join(dataDir, 'certs')));
       assert.match(started.output(), /INSECURE/);
