@@ -45,7 +45,7 @@ export function formatSummary(s: RunSummary): string {
   if (hostile !== undefined) {
     lines.push(
       '',
-      `hostile client: ${hostile.sent} requests, ${hostile.refused} refused as expected, ${hostile.unanswered} unanswered (node down or cut off); ` +
+      `hostile client: ${hostile.sent} requests, ${hostile.refused} refused as expected, ${hostile.unanswered} unanswered (node down or cut off, or its set-up write answered 503); ` +
         `unexpected answers ${hostile.unexpected.length}${listed(hostile.unexpected)}`,
     );
   }
