@@ -264,8 +264,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
      * apart: a member that already has the node removed answers once its table is durable.
      */
     async function confirmRemoval(node: string, via: string | undefined): Promise<boolean> {
-      if (via !== undefined && cluster.nodes.has(via) && (await fulfilledWithin(cluster.node(via).membership.persisted(), 2_000))) return true;
-      log(`remove ${node}${via === undefined ? '' : ` via ${via}`}: no durable answer; the operator retries`);
+      if (via !== undefined && cluster.nodes.has(via) && (await fulfilledWithin(cluster.node(via).membership.persisted(), 2_000)) && (await spreadFrom(node, via))) return true;
+      log(`remove ${node}${via === undefined ? '' : ` via ${via}`}: not confirmed; the operator retries`);
       for (let attempt = 0; attempt < 30 && !finalHeal; attempt++) {
         await new Promise<void>((resolve) => scheduler.schedule(1_000, resolve));
         const by = pickRunning(node);
@@ -278,10 +278,27 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             continue;
           }
         }
-        if (await fulfilledWithin(cluster.node(by).membership.persisted(), 2_000)) {
-          log(`remove ${node} via ${by}: durable`);
+        if ((await fulfilledWithin(cluster.node(by).membership.persisted(), 2_000)) && (await spreadFrom(node, by))) {
+          log(`remove ${node} via ${by}: durable and spread`);
           return true;
         }
+      }
+      return false;
+    }
+
+    /**
+     * A careful operator also checks, through another member, that the removal spread: until it
+     * has, it lives on one disk, which a wipe of that node takes with it (harsh seed 52646: the
+     * removal went through a cut-off node whose disk was then lost). Waits up to 20 s while `via`
+     * still holds it.
+     */
+    async function spreadFrom(node: string, via: string): Promise<boolean> {
+      for (let waited = 0; waited < 20 && !finalHeal; waited++) {
+        if (!cluster.nodes.has(via) || cluster.node(via).membership.record(node)?.status !== 'removed') return false;
+        const others = running(node).filter((id) => id !== via && cluster.node(id).membership.record(id)?.status !== 'removed');
+        const heard = others.find((id) => cluster.node(id).membership.record(node)?.status === 'removed');
+        if (heard !== undefined && (await fulfilledWithin(cluster.node(heard).membership.persisted(), 2_000))) return true;
+        await new Promise<void>((resolve) => scheduler.schedule(1_000, resolve));
       }
       return false;
     }
