@@ -45,8 +45,8 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
   {
     finding: '3 a removal undone by a detector flap (operator epochs reverted in src/membership/table.ts; found on 79ea44a)',
     options: run(517, 'seed-rules', false, false),
-    caught: ['removed-stays-removed', 'ring', 'placement', 'convergence'],
-    checked: 'sim 2026-12-01 on main 7cd2c8d',
+    caught: ['removed-stays-removed', 'ring', 'convergence'],
+    checked: 'sim 2026-12-01 on main 7cd2c8d; lead 2026-12-01 again on 8054678 with versionedWinner ordering by version before epoch (src/membership/table.ts)',
   },
   {
     finding: '4 a key piled past the frame limit (record bound and batch bytes reverted)',
