@@ -138,13 +138,6 @@ export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
     caught: ['purge-after-grace'],
     checked: 'lead 2026-12-01: fails on 9c07aed',
   },
-  {
-    finding:
-      'n1, removed for good, still holds 4 hints for n3 (up) after the quiet period: a removed node does not deliver its hints (is its delivery gated by not serving?); harmless only if their versions are on the owners\' replicas, which the invariant does not check yet',
-    options: run(53250, 'harsh', true, true),
-    caught: ['hints-delivered'],
-    checked: 'lead 2026-12-01: fails on 9c07aed',
-  },
 ];
 
 /** The command that replays a regression seed. */
