@@ -121,6 +121,13 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['no-lost-writes', 'clock-monotonic'],
     checked: 'lead 2026-12-01: fails on a4d9e95; passes with DotCounter.rotate() after the discard',
   },
+  {
+    finding:
+      "a write n5 coordinated was acknowledged counting n5's own replica, which n5 discarded 2 ms later on hearing of its re-add: the acknowledged write was durable on one node (src/node/node.ts: a discard ran across a coordination)",
+    options: run(54043, 'harsh', false, false),
+    caught: ['durable-ack'],
+    checked: 'lead 2026-12-01: fails on 771bd8d; passes once a write that ran across a discard is not acknowledged',
+  },
 ];
 
 export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [

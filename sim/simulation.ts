@@ -314,8 +314,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
      * re-add is pending until no running node sees the node removed any more.
      */
     const pendingReadds = new Map<string, MemberRecord>();
+    /** Nodes whose removal for good the operator is still confirming: never re-added meanwhile. */
+    const finalRemovalPending = new Set<string>();
     function operatorReadd(node: string, record: MemberRecord | undefined): void {
-      if (finalRemoved.has(node)) return log(`re-add ${node} skipped: removed for good`);
+      if (finalRemoved.has(node) || finalRemovalPending.has(node)) return log(`re-add ${node} skipped: removed for good`);
       if (record === undefined) return;
       if (!pendingReadds.has(node)) {
         pendingReadds.set(node, record);
@@ -324,7 +326,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
     function reconcileReadds(): void {
       for (const [node, record] of pendingReadds) {
-        if (finalRemoved.has(node)) {
+        if (finalRemoved.has(node) || finalRemovalPending.has(node)) {
           pendingReadds.delete(node);
           continue;
         }
@@ -448,7 +450,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             // an error (its disk full, it crashed) leaves the removal uncertain, and the operator
             // makes it again through a member until one answers (harsh seed 52362: the removal
             // never left a cut-off node whose disk was full, and was gone when it crashed).
-            if (await confirmRemoval(f.node, via)) {
+            // No operator re-add (of an earlier temporary removal) while this one is being confirmed.
+            finalRemovalPending.add(f.node);
+            const confirmed = await confirmRemoval(f.node, via);
+            finalRemovalPending.delete(f.node);
+            if (confirmed) {
               finalRemoved.add(f.node);
               log(`${f.node} is removed for good`);
             }

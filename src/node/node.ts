@@ -167,7 +167,7 @@ export class DynakvNode implements NodeFrontDoor {
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
     });
-    this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', {
+    this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', () => this.discardsStarted, {
       self: config.id,
       ring: () => {
         const ring = this.membership.ring();
@@ -222,7 +222,11 @@ export class DynakvNode implements NodeFrontDoor {
    * membership), a page at a time, each page one group commit. Nothing else writes meanwhile:
    * data requests are refused while not serving.
    */
+  /** Discards of stale data started (a write that ran across one is not acknowledged). */
+  private discardsStarted = 0;
+
   private async discardStoredData(): Promise<{ replicas: number; hints: number }> {
+    this.discardsStarted++;
     const discardAll = async (store: ReplicaStore): Promise<number> => {
       let removed = 0;
       let start: string | undefined;
@@ -504,6 +508,8 @@ class ServingCoordinator extends Coordinator {
     private readonly admission: Admission,
     private readonly waitMs: number,
     private readonly isRemoved: () => boolean,
+    /** How many discards of stale data this node has started. */
+    private readonly discardsStarted: () => number,
     deps: ConstructorParameters<typeof Coordinator>[0],
   ) {
     super(deps);
@@ -516,12 +522,26 @@ class ServingCoordinator extends Coordinator {
 
   override async put(request: WriteRequest): Promise<VClock> {
     await this.ready();
-    return super.put(request);
+    return this.outlivingNoDiscard(() => super.put(request));
   }
 
   override async putForwarded(request: WriteRequest): Promise<VClock> {
     await this.ready();
-    return super.putForwarded(request);
+    return this.outlivingNoDiscard(() => super.putForwarded(request));
+  }
+
+  /**
+   * A write this node coordinated counts its own replica; if the node discarded its data while
+   * the write ran (it heard of its re-add), that replica is gone, and the write may be on fewer
+   * than W nodes: it is not acknowledged (simulator harsh seed 54043).
+   */
+  private async outlivingNoDiscard(write: () => Promise<VClock>): Promise<VClock> {
+    const discardsBefore = this.discardsStarted();
+    const clock = await write();
+    if (this.discardsStarted() !== discardsBefore) {
+      throw new CoordinationError('QUORUM_FAILED', 'this node discarded its data (from an earlier membership) while the write ran; the write may or may not have been applied');
+    }
+    return clock;
   }
 
   private async ready(): Promise<void> {
