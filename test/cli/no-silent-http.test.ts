@@ -5,27 +5,15 @@
 // http:// URL alone is refused too; only --insecure (or DYNAKV_INSECURE=1) talks plain http, and
 // then says so on stderr.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runDynakv } from '../support/dynakv-cli.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
-
-function cli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DYNAKV_')));
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+const cli = runDynakv;
 
 describe('the dynakv command without credentials, facing a plain-HTTP impostor', { timeout: 60_000 }, () => {
   let bare = '';

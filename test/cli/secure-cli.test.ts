@@ -4,27 +4,14 @@
 // which may not change membership; --token works in place of a certificate; outside such a
 // directory the command says to pass --certs-dir.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startOneNode, type OneNode } from '../security/one-node.ts';
+import { runDynakv } from '../support/dynakv-cli.ts';
 
-const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
-
-function cli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    // Only the variables the test sets: an operator's DYNAKV_* must not leak in.
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DYNAKV_')));
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
+const cli = runDynakv;
 
 describe('the dynakv command against a secure node', { timeout: 120_000 }, () => {
   let node: OneNode | undefined;
