@@ -128,24 +128,23 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['durable-ack'],
     checked: 'lead 2026-12-01: fails on 771bd8d; passes once a write that ran across a discard is not acknowledged',
   },
-];
-
-export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   {
     finding:
-      "an acknowledged add (W=2: n3 and n5) is lost: n5's disk is wiped, and n3, removed for good while it was down, discards its data when it returns. Within the README's limit (a returning removed node's data is lost where its other copies were lost too), but two losses on the same W replicas: decide whether a removed node should hand off what it holds instead of discarding it, or whether the nemesis should not combine these",
+      "an acknowledged add (W=2: n3 and n5) was lost: n5's disk was wiped, and n3, removed for good while it was down, discarded its data when it returned (src/membership/admission.ts: a node removed once while away now hands its data off, and its peers purge no tombstone during the hand-off window)",
     options: run(53093, 'harsh', false, false),
     caught: ['no-lost-writes'],
-    checked: 'lead 2026-12-01: fails on 9c07aed',
+    checked: 'lead 2026-12-01: fails on c19c06c; passes once a returning removed node hands off instead of discarding',
   },
   {
     finding:
-      "n2 deletes a tombstone 4.5 s after storing it (purge-after-grace) while ring changes follow one another (n4 removed for good, n3 removed and re-added, n5 removed): likely the ring transfer dropping a key on one ring view while the observer judges it on the next (n2 takes the key back 2 ms later); not diagnosed",
+      "n2 dropped tombstones it replicated: its ring transfer went on dropping keys on the decision of a ring that a newer change (n5 removed, 2 ms earlier) had replaced, and took them back from the others (src/handoff/ring-transfer.ts); the observer now judges a removal by the ring the node decided it on",
     options: run(53062, 'harsh', true, true),
     caught: ['purge-after-grace'],
-    checked: 'lead 2026-12-01: fails on 9c07aed',
+    checked: 'lead 2026-12-01: fails on c19c06c; passes once a stale walk drops nothing (and the observer judges by the deciding ring)',
   },
 ];
+
+export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];
 
 /** The command that replays a regression seed. */
 export function replayCommand(s: RegressionSeed): string {

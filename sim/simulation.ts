@@ -162,6 +162,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const clockStepsAtMs = new Map<string, number[]>(cluster.ids.map((id) => [id, []]));
     const watchClocks = (id: string) => {
       const node = cluster.node(id);
+      const replicates = (key: string) => node.admission.state !== 'discarding' && (node.ring()?.preferenceList(key, node.config.n).includes(id) ?? false);
+      // Whether this node replicated a key when it decided to remove it (a purge, or a hand-off
+      // when it did not): the ring may change before the removal commits (harsh 53062).
+      const replicaWhenDecided = new Map<string, boolean>();
+      const removeIfUnchanged = node.store.removeIfUnchanged.bind(node.store);
+      node.store.removeIfUnchanged = (key, expected) => {
+        replicaWhenDecided.set(key, replicates(key));
+        return removeIfUnchanged(key, expected).finally(() => replicaWhenDecided.delete(key));
+      };
       node.store.observe((key, before, after, siblings) => {
         const short = key.length > 40 ? `${key.slice(0, 40)}...` : key;
         trace(key, `${id} commit ${after === undefined ? 'removed' : describeSiblings(siblings)}`);
@@ -170,10 +179,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         if (after === undefined) {
           const held = since.get(key);
           since.delete(key);
-          // A removal of a key this node replicates is a purge; elsewhere it is a hand-off. A node
-          // that learned it was removed (or removed and re-added) discards everything it held
-          // before it serves again: that is not a purge either.
-          const replica = node.admission.state !== 'discarding' && (node.ring()?.preferenceList(key, node.config.n).includes(id) ?? false);
+          // A removal of a key this node replicated when it decided on it is a purge; otherwise it
+          // is a hand-off. A node that learned it was removed (or removed and re-added) discards
+          // everything it held before it serves again: that is not a purge either.
+          const replica = replicaWhenDecided.get(key) ?? replicates(key);
           const stepped = held !== undefined && clockStepsAtMs.get(id)!.some((t) => t >= held.atMs);
           if (held !== undefined && replica && !stepped && nowMs - held.localMs < TOMBSTONE_GRACE_MS) {
             violations.push({ invariant: 'purge-after-grace', key, detail: `${id} purged ${short} after holding its tombstone for ${((nowMs - held.localMs) / 1000).toFixed(1)} s of its own clock (grace ${TOMBSTONE_GRACE_MS / 1000} s)` });

@@ -57,6 +57,12 @@ export interface AntiEntropyDeps {
   readonly onState: (state: 'ready' | 'syncing') => void;
   /** Tombstones older than this, held by every replica, are purged (see purgeTombstones). */
   readonly tombstoneGraceMs: number;
+  /**
+   * Whether a node removed from the ring may still hand its data off to this one (within the
+   * hand-off window of a removal this node learned of): no tombstone is purged meanwhile, or a
+   * removed node that missed a delete could hand the deleted value back after its tombstone went.
+   */
+  readonly removedHandoffOpen: () => boolean;
 }
 
 export interface SyncProgress {
@@ -296,10 +302,12 @@ export class AntiEntropy {
    * tombstone would never age), nor on our wall clock, which may step back. A purged tombstone
    * can no longer be resurrected by a replica that missed the delete; a hint older than the grace
    * period could, so the grace period must exceed how long nodes may stay down with hints
-   * waiting for them. One call examines at most PURGE_TOMBSTONES_PER_ROUND_MAX tombstones, with
+   * waiting for them. Nothing is purged while a removed node may still hand data off to this
+   * one (see removedHandoffOpen). One call examines at most PURGE_TOMBSTONES_PER_ROUND_MAX tombstones, with
    * a turn of the event loop every PURGE_PAGE_TOMBSTONES.
    */
   async purgeTombstones(range: NodeId): Promise<number> {
+    if (this.deps.removedHandoffOpen()) return 0;
     const ring = this.treesRing;
     const tree = this.trees.get(range);
     if (ring === undefined || tree === undefined) return 0;

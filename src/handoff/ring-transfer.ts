@@ -180,6 +180,10 @@ export class RingTransfer {
         if (e.drop) this.strayWrite(e.key);
         continue;
       }
+      // Drops are decided for the ring the walk started on; once a newer ring change restarted
+      // the walk (which decides again for every key), none is dropped on the old decision: this
+      // node may replicate the key again (harsh 53062 dropped tombstones it replicated).
+      if (stale()) return false;
       if (e.drop) await this.dropOrRetry(e.key, e.record.siblings);
     }
     return refused.size === 0;

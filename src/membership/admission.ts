@@ -168,6 +168,23 @@ export class Admission {
     const own = this.deps.ownRecord();
     const data = this.dataEpoch;
     if (own !== undefined && data !== undefined && own.epoch > data) {
+      if (!isRingMember(own) && own.epoch === data + 1) {
+        // Removed once, from the membership its data belongs to, while it was not running: the
+        // same as a removal seen while running. It keeps the data and hands it off (its peers
+        // take it only within their hand-off window, and purge no tombstone meanwhile); it may
+        // hold the only copy of an acknowledged write whose other replicas were lost.
+        try {
+          await this.saveDataEpoch(own.epoch);
+          this.dataEpoch = own.epoch;
+        } catch (err) {
+          this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}; trying again`);
+          this.retry(() => this.admit());
+          return;
+        }
+        this.deps.log.warn({ dataEpoch: data, ownEpoch: own.epoch }, `node ${this.deps.self}: removed from the cluster while it was not running; handing off its data to the current replicas`);
+        this.serve();
+        return;
+      }
       await this.discardThenServe(data, own.epoch, 'its own record moved to a new operator epoch while it was not running (removed, or removed and re-added)');
       return;
     }

@@ -45,7 +45,9 @@ export interface MembershipConfig {
  * useless: after the window it may only ping and pull the table. handoffWindowMs also caps it at
  * half the tombstone grace period, so that a hand-off arriving within the window cannot outlive
  * a tombstone written after the removal (its replicas purge it no sooner than the grace period
- * after it was written). What a removed node has not handed off by then stays on it (its keys'
+ * after it was written), and no tombstone is purged on this node while a window is open (see
+ * removedHandoffOpen: a removed node that missed a delete would hand the value back after its
+ * tombstone went). What a removed node has not handed off by then stays on it (its keys'
  * other replicas have their copies; a write only it held is lost: see the README).
  */
 export const REMOVED_HANDOFF_WINDOW_MS = 60 * 60_000;
@@ -387,6 +389,16 @@ export class Membership {
     const learnedMs = this.removalLearnedMs.get(id);
     if (learnedMs === undefined) return 'stranger';
     return this.deps.clock.monotonicMs() - learnedMs < this.deps.config.removedHandoffWindowMs ? 'handing-off' : 'stranger';
+  }
+
+  /** Whether some node removed from the ring may still hand its data off here (see standingOf). */
+  removedHandoffOpen(): boolean {
+    const nowMs = this.deps.clock.monotonicMs();
+    for (const [id, learnedMs] of this.removalLearnedMs) {
+      const record = this.records.get(id);
+      if (record !== undefined && !isRingMember(record) && nowMs - learnedMs < this.deps.config.removedHandoffWindowMs) return true;
+    }
+    return false;
   }
 
   /**

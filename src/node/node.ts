@@ -134,6 +134,7 @@ export class DynakvNode implements NodeFrontDoor {
       requestTimeoutMs: config.requestTimeoutMs,
       onState: (state) => this.membership.setState(state),
       tombstoneGraceMs: config.tombstoneGraceMs,
+      removedHandoffOpen: () => this.membership.removedHandoffOpen(),
     });
     this.membership.onRingChange((previous, next) => {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');

@@ -86,6 +86,7 @@ export function aeCluster(options: { readonly graceMs: number; readonly storages
       requestTimeoutMs: 2_000,
       onState: () => {},
       tombstoneGraceMs: options.graceMs,
+      removedHandoffOpen: () => false,
     });
     nodes.set(id, { id, store, ae, clock });
   }

@@ -125,6 +125,26 @@ describe('ring transfer by bytes', () => {
     for (const id of f.after.preferenceList(poison, 3)) assert.equal(f.receivers.get(id)!.store.read(poison).length, 1, `${poison} on ${id}`);
   });
 
+  it('drops nothing on the old decision once a newer ring change restarted the walk (harsh seed 53062)', async () => {
+    // The ring changes back while the first walk drops what it handed off: under the newest ring
+    // `a` replicates every key again, so the keys not yet dropped stay (53062 dropped tombstones
+    // its node replicated again, and took them back from the others a few ms later).
+    const f = fixture();
+    const leaving = Array.from({ length: 2_000 }, (_, i) => `k${i}`).filter((k) => !f.after.preferenceList(k, 3).includes('a')).slice(0, 200);
+    let counter = 0;
+    await f.scheduler.complete(Promise.all(leaving.map((key) => f.store.replace(key, [sibling(++counter, Buffer.from(`v-${key}`))]))));
+    let second: Promise<void> | undefined;
+    f.store.observe((_key, _before, after) => {
+      if (after === undefined && second === undefined) second = f.transfer.rebalance(f.before);
+    });
+    await f.scheduler.complete(f.transfer.rebalance(f.after), 120_000);
+    assert.ok(second !== undefined, 'the walk dropped no key');
+    await f.scheduler.complete(second, 120_000);
+    const dropped = leaving.filter((key) => f.store.read(key).length === 0);
+    console.log(`seed ${seed}: ${dropped.length} of ${leaving.length} keys dropped across the ring change back`);
+    assert.deepEqual(dropped.length, 1, `keys dropped after the ring changed back: ${dropped.length - 1}`);
+  });
+
   it('a receiver that does not answer in time gets the batch whole again, with backoff, and nothing leaves until it answers', async () => {
     const f = fixture();
     const values = new Map<string, Buffer>();

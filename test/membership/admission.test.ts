@@ -1,7 +1,8 @@
 // Shows the admission rule of src/membership/admission.ts on its own (core review F2): a node
 // serves nothing until it has heard the cluster's table; it discards its replicas and hints when
 // its own operator epoch moved past the epoch its data belongs to, before it serves, except for
-// the one move it saw happen while running (its own removal, whose data it hands off); the
+// one move: its own removal from the epoch its data belongs to, seen while running or heard on
+// return (it hands that data off, harsh seed 53093); the
 // data's epoch is saved before serving, so a crash in the middle of a discard discards again at
 // the next start. Real timers, an in-memory store and a recording discard stand in for the node.
 import assert from 'node:assert/strict';
@@ -71,7 +72,27 @@ describe('admission: when a node serves, and when it discards what it stores', (
     assert.deepEqual(r.discards, []);
   });
 
-  for (const [what, now] of [['removed', own('removed', 3)], ['removed and re-added', own('up', 4)]] as const) {
+  it('keeps its data to hand it off when it was removed once while not running (harsh seed 53093)', async () => {
+    // Its data may hold the only copy of an acknowledged write whose other replica was lost:
+    // discarding it lost that write. Its peers take the hand-off only within their window.
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    r.record = own('removed', 3);
+    r.admission.tableHeard();
+    await settle();
+    await settle();
+    assert.equal(r.admission.state, 'serving');
+    assert.deepEqual(r.discards, []);
+    assert.equal(savedEpoch(r.storage), '3', 'its data now belongs to the removal it hands off for');
+    // Re-added later, the data is from an earlier membership.
+    r.record = own('up', 4);
+    r.admission.ownEpochChanged(own('removed', 3), r.record);
+    await settle();
+    await settle();
+    assert.deepEqual(r.discards, [4]);
+  });
+
+  for (const [what, now] of [['removed twice', own('removed', 5)], ['removed and re-added', own('up', 4)]] as const) {
     it(`discards before serving when it was ${what} while not running`, async () => {
       const r = rig(new MemoryStorage(), 2, own('up', 2));
       await r.admission.init();
@@ -93,13 +114,13 @@ describe('admission: when a node serves, and when it discards what it stores', (
     const storage = new MemoryStorage();
     const first = rig(storage, 2, own('up', 2));
     await first.admission.init();
-    // The table was saved with the new epoch; the discard never finished (no epoch saved).
-    const second = rig(storage, 3, own('removed', 3));
+    // The table was saved with the new epoch (re-added); the discard never finished (no epoch saved).
+    const second = rig(storage, 4, own('up', 4));
     await second.admission.init();
     second.admission.tableHeard();
     await settle();
     await settle();
-    assert.deepEqual(second.discards, [3]);
+    assert.deepEqual(second.discards, [4]);
   });
 
   it('keeps its data through its own removal seen while running (to hand it off), and discards when re-added', async () => {
