@@ -25,7 +25,7 @@ export interface PlanOptions {
 /** No fault in the first seconds (the no-fault baseline) nor in the last (time to heal). */
 const LEAD_IN_MS = 5_000;
 const LEAD_OUT_MS = 3_000;
-/** Long enough for the failure detector (3 pings of 500 ms) to notice, and for clients to see it. */
+/** Long enough for the failure detector (about 2 s of silence) to notice, and for clients to see it. */
 const FAULT_MS_MIN = 3_000;
 const FAULT_MS_SPREAD = 5_000;
 /** No-fault time between single faults: a restarted node catches up, and the baseline gets samples. */

@@ -78,6 +78,8 @@ export class SimNetwork<Req, Rep> {
   certified: Set<NodeId> | undefined;
   delivered = 0;
   dropped = 0;
+  /** Frames sent (requests and their replies) and their bytes, by request kind: what the protocol costs. */
+  readonly traffic = new Map<string, { messages: number; bytes: number }>();
   /** Connections refused because the sender had no certificate. */
   refusedUnauthenticated = 0;
   /** Frames the receiving side found malformed (it closes that connection). */
@@ -247,6 +249,7 @@ export class SimNetwork<Req, Rep> {
         finish(() => reject(new TransportError('OVERLOADED', `request to ${to} too large: ${err.message}`)));
         return;
       }
+      this.tally(request, frame.length);
       const sent: InFlight = { from, to, counted, answered: false, fail: (error) => finish(() => reject(error)) };
       entry = sent;
       this.inFlight.add(sent);
@@ -294,6 +297,7 @@ export class SimNetwork<Req, Rep> {
               this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError('REPLY_TOO_LARGE', message))));
               return;
             }
+            this.tally(request, wire.length);
             this.reply(to, from, handler, sent, () => {
               const body = (decodePayload(wire.subarray(frameHeaderBytes)) as { body: unknown }).body;
               const parsed = validateReply ? this.parseReply(body) : (body as Rep);
@@ -341,6 +345,15 @@ export class SimNetwork<Req, Rep> {
       if (this.down.has(to)) return;
       deliver();
     });
+  }
+
+  private tally(request: Req, bytes: number): void {
+    const field = typeof request === 'object' && request !== null ? (request as { kind?: unknown }).kind : undefined;
+    const kind = typeof field === 'string' ? field.slice(0, 32) : '?';
+    let t = this.traffic.get(kind);
+    if (t === undefined) this.traffic.set(kind, (t = { messages: 0, bytes: 0 }));
+    t.messages++;
+    t.bytes += bytes;
   }
 
   private record(from: NodeId, to: NodeId, request: Req, what: Outcome): void {

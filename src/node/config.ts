@@ -27,7 +27,7 @@ export interface NodeConfig {
   readonly gossipIntervalMs: number;
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
-  readonly missedPingsMax: number;
+  readonly acceptablePauseMs: number;
   /** How often held hints are offered to their owners. */
   readonly hintIntervalMs: number;
   /** How often one random range is compared with one other replica in the background. */
@@ -77,7 +77,7 @@ export const DEFAULT_CONFIG = {
   /** Ping every peer twice a second; 3 misses in a row (about 1.5-2 s) mark it down. */
   pingIntervalMs: 500,
   pingTimeoutMs: 500,
-  missedPingsMax: 3,
+  acceptablePauseMs: 1_000,
   /** Offer hints every second: a returning node gets its writes within about one interval. */
   hintIntervalMs: 1_000,
   /** Background Merkle comparison of one range every 10 s: divergence heals within minutes. */

@@ -82,7 +82,7 @@ export class DynakvNode implements NodeFrontDoor {
         gossipIntervalMs: config.gossipIntervalMs,
         pingIntervalMs: config.pingIntervalMs,
         pingTimeoutMs: config.pingTimeoutMs,
-        missedPingsMax: config.missedPingsMax,
+        acceptablePauseMs: config.acceptablePauseMs,
         logEntriesMax: 1_000,
         n: config.n,
         removedHandoffWindowMs: handoffWindowMs(config.tombstoneGraceMs),

@@ -66,7 +66,7 @@ export class ManualClock implements Clock {
 export type DropRule = (from: NodeId, to: NodeId, kind: PeerRequest['kind']) => boolean;
 
 /** A hand-off window of one minute, so tests can pass it in a few thousand timer steps. */
-export const TEST_CONFIG: MembershipConfig = { gossipIntervalMs: 1_000, pingIntervalMs: 500, pingTimeoutMs: 500, missedPingsMax: 3, logEntriesMax: 100, n: 3, removedHandoffWindowMs: 60_000 };
+export const TEST_CONFIG: MembershipConfig = { gossipIntervalMs: 1_000, pingIntervalMs: 500, pingTimeoutMs: 500, acceptablePauseMs: 1_000, logEntriesMax: 100, n: 3, removedHandoffWindowMs: 60_000 };
 /** One-way delivery delay of the in-memory network. */
 const LATENCY_MS = 1;
 
@@ -83,6 +83,8 @@ export class World {
   readonly storages = new Map<NodeId, MemoryStorage>();
   private readonly nodes = new Map<NodeId, Membership>();
   private dropRules: DropRule[] = [];
+  /** Extra delay of each reply (a busy peer answering late); none by default. */
+  private replyDelay: (from: NodeId, to: NodeId, kind: PeerRequest['kind']) => number = () => 0;
   private readonly missed = new Map<string, number>();
   private readonly answered = new Map<string, number>();
 
@@ -134,6 +136,14 @@ export class World {
     this.dropRules.push(rule);
     return () => {
       this.dropRules = this.dropRules.filter((r) => r !== rule);
+    };
+  }
+
+  /** Delays each reply from `to` to `from` by `delayMs(...)` more; returns the function that undoes it. */
+  delayReplies(delayMs: (from: NodeId, to: NodeId, kind: PeerRequest['kind']) => number): () => void {
+    this.replyDelay = delayMs;
+    return () => {
+      this.replyDelay = () => 0;
     };
   }
 
@@ -193,7 +203,7 @@ export class World {
             }
             const reply = answer(target, from, parsed);
             const replyWire = overTheWire(reply);
-            this.clock.setTimer(LATENCY_MS, () => {
+            this.clock.setTimer(LATENCY_MS + this.replyDelay(from, to, request.kind), () => {
               if (settled || this.dropped(to, from, request.kind)) return;
               settled = true;
               timeout.cancel();

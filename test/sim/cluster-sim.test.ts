@@ -17,7 +17,7 @@ async function runScenario(seed: number) {
   const { scheduler, random } = cluster;
   const coordinators = cluster.ids.filter((id) => id !== 'n3');
   const heal = cluster.network.isolate('n3');
-  // Until the failure detector marks n3 down (3 missed pings), a write forwarded to it times out
+  // Until the failure detector holds n3 down (about 2 s of silence), a write forwarded to it times out
   // and is answered 503 rather than retried elsewhere (it might have been applied).
   await scheduler.runUntil(scheduler.nowMs + 3_000);
   const acked = new Map<string, string>();

@@ -15,7 +15,7 @@ import { launchChromium, type Browser } from '../support/browser.ts';
 import { LocalCluster } from '../support/local-cluster.ts';
 
 const OUTPUT = resolve(import.meta.dirname, '../../test-output/ui');
-/** Failure detection takes ~1.5 s and a frame 1 s; a loaded 2-core CI machine needs slack. */
+/** Failure detection takes ~2-2.5 s and a frame 1 s; a loaded 2-core CI machine needs slack. */
 const WAIT_MS = 30_000;
 const KEY = 'dashboard/cart';
 const VALUE = 'apples and pears';
