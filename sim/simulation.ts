@@ -453,7 +453,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         }
         case 'remove-final': {
           const already = running().some((id) => cluster.node(id).membership.record(f.node)?.status === 'removed');
+          // Each node's view of the node's operator epoch before the removal: one made through a
+          // node that has not heard of an earlier operator change (a re-add elsewhere, across a
+          // split) races it, and the newer epoch wins. The README asks operators to make changes
+          // one at a time through one node; such a removal is not judged as final (harsh 56114).
+          const epochs = new Map(cluster.ids.filter((id) => cluster.nodes.has(id)).map((id) => [id, cluster.node(id).membership.record(f.node)?.epoch ?? 0]));
+          const newest = Math.max(0, ...epochs.values());
           const via = operatorRemove(f.node, f.via);
+          if (via !== undefined && (epochs.get(via) ?? 0) < newest) {
+            log(`remove-final ${f.node} via ${via}: made on a stale view (epoch ${epochs.get(via)} < ${newest}), racing an earlier operator change; not judged as final`);
+            heal = () => {};
+            break;
+          }
           if (via !== undefined || already) {
             // The operator's answer comes once the table is durable on the node it went through;
             // an error (its disk full, it crashed) leaves the removal uncertain, and the operator

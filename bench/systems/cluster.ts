@@ -48,7 +48,7 @@ export function memorySnapshot(cluster: Cluster): Record<string, MemoryReading> 
 }
 
 /** What a suite calls to talk to a cluster's HTTP endpoints directly (WHATWG fetch). */
-export type ClusterFetch = (url: string, init?: { method?: string; signal?: AbortSignal }) => Promise<Response>;
+export type ClusterFetch = (url: string, init?: { method?: string; signal?: AbortSignal; body?: string; headers?: Record<string, string> }) => Promise<Response>;
 
 /**
  * fetch() for a cluster's endpoints: global fetch for plain HTTP; undici's with the cluster's CA
