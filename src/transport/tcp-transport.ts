@@ -52,15 +52,6 @@ export const preAuthConnectionsMaxDefault = 64;
 export { requestTimeoutMsMax };
 /** Idle time before TCP keepalive probes start: finds a peer whose machine vanished on idle connections. */
 export const keepAliveInitialDelayMs = 10_000;
-/**
- * An outgoing connection on which a request timed out and nothing at all has arrived for this
- * long while requests waited is taken as dead and closed; the next request dials afresh. A cut
- * link (a partition, a DROP rule) leaves the socket open, and once it heals TCP retransmits on it
- * only after its grown backoff, seconds later: a node kept its peers down, and its writes
- * answered 503, for about 5 s after an isolation healed (issue 14). Long enough that a peer
- * busy for a moment (a GC pause, a saturated CPU) keeps its connection.
- */
-export const silentConnectionMsDefault = 2_000;
 
 export type TransportLog = Pick<Log, 'warn' | 'info'> & Partial<Pick<Log, 'debug'>>;
 
@@ -93,8 +84,6 @@ export interface TcpTransportOptions<Req, Rep> {
   readonly connectTimeoutMs?: number;
   readonly helloTimeoutMs?: number;
   readonly reconnectBackoffMs?: { readonly initial: number; readonly max: number };
-  /** Default silentConnectionMsDefault. */
-  readonly silentConnectionMs?: number;
   /** Per socket; must hold at least one largest frame. Default writeQueueBytesMaxDefault. */
   readonly writeQueueBytesMax?: number;
   readonly inboundConnectionsMax?: number;
@@ -130,8 +119,6 @@ class Connection {
   connected: boolean;
   /** Why we ended it, or the socket error that did; reported to callers and logs. */
   failure: string | undefined;
-  /** performance.now() since which requests have waited with nothing received (undefined: none waiting). */
-  silentSinceMs: number | undefined;
   private corked = false;
 
   constructor(
@@ -250,7 +237,6 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private readonly frameBytesMax: number;
   private readonly inFlightMax: number;
   private readonly connectTimeoutMs: number;
-  private readonly silentConnectionMs: number;
   private readonly helloTimeoutMs: number;
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
@@ -284,7 +270,6 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.frameBytesMax = options.frameBytesMax ?? frameBytesMaxDefault;
     this.inFlightMax = options.inFlightMax ?? inFlightMaxDefault;
     this.connectTimeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
-    this.silentConnectionMs = options.silentConnectionMs ?? silentConnectionMsDefault;
     this.helloTimeoutMs = options.helloTimeoutMs ?? helloTimeoutMsDefault;
     this.backoffInitialMs = options.reconnectBackoffMs?.initial ?? reconnectBackoffMsDefault.initial;
     this.backoffMaxMs = options.reconnectBackoffMs?.max ?? reconnectBackoffMsDefault.max;
@@ -299,7 +284,6 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     assertPositiveInteger('frameBytesMax', this.frameBytesMax);
     assertPositiveInteger('inFlightMax', this.inFlightMax);
     assertPositiveInteger('connectTimeoutMs', this.connectTimeoutMs);
-    assertPositiveInteger('silentConnectionMs', this.silentConnectionMs);
     assertPositiveInteger('helloTimeoutMs', this.helloTimeoutMs);
     assertPositiveInteger('reconnectBackoffMs.initial', this.backoffInitialMs);
     assertPositiveInteger('reconnectBackoffMs.max', this.backoffMaxMs);
@@ -429,13 +413,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
         // Forgetting the id makes a late reply unmatched, so it is dropped.
         link.pending.delete(id);
         reject(new TransportError('TIMEOUT', `no reply from ${to} within ${timeoutMs} ms`));
-        const silentMs = connection.silentSinceMs === undefined ? 0 : performance.now() - connection.silentSinceMs;
-        if (connection.connected && silentMs >= this.silentConnectionMs) {
-          this.failLink(link, connection, 'CLOSED', `nothing received for ${Math.round(silentMs)} ms while requests waited`, true);
-        }
       }, timeoutMs);
       link.pending.set(id, { resolve, reject, timer });
-      connection.silentSinceMs ??= performance.now();
       connection.write(frame);
     });
   }
@@ -566,8 +545,6 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   private onReplyData(link: Link<Rep>, connection: Connection, chunk: Buffer): void {
     if (connection.ended) return;
-    // Any bytes (even part of a large reply) show the connection carries traffic.
-    connection.silentSinceMs = link.pending.size > 0 ? performance.now() : undefined;
     try {
       for (const payload of connection.decoder.push(chunk)) {
         const envelope = parseEnvelope(payload);
@@ -781,10 +758,6 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     inbound.helloReader = undefined;
     inbound.peer = envelope.from;
     this.preAuth.delete(inbound);
-    // The peer reached us, so we can likely reach it: a dial to it waits no longer for its
-    // backoff (after a partition heals, both sides find each other at the first try).
-    const link = this.links.get(envelope.from);
-    if (link !== undefined && link.connection === undefined) link.retryAtMs = 0;
     this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
     return true;
   }
