@@ -121,8 +121,7 @@ function nextVersionInNewEpoch(existing: MemberRecord): number {
 const STARTUP_EXCHANGES_MAX = 3;
 /**
  * A ping waits for its pong up to this many ping timeouts (2 s at the defaults): a pong delayed
- * by a busy peer is still a heartbeat, and a silent connection is found (the transport closes one
- * whose requests time out with nothing received for 2 s, see tcp-transport.ts).
+ * by a busy peer is still a heartbeat.
  */
 const PING_WAIT_PINGS_TIMEOUTS = 4;
 /** A peer that answered within this many of its ping intervals counts as in contact (see inContact). */
