@@ -7,7 +7,7 @@
 // a manual clock, with drop and delay rules on the in-memory network.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { phiOf, PHI_DOWN } from '../../src/membership/failure-detector.ts';
+import { FailureDetector, INTERVALS_MAX, phiOf, PHI_DOWN } from '../../src/membership/failure-detector.ts';
 import { World } from './harness.ts';
 
 function view(world: World, from = 'b', to = 'x'): { locallyDown: boolean; suspect: boolean; status: string | undefined } {
@@ -31,6 +31,62 @@ describe('phi', () => {
       const phi = phiOf(t, 1_500, 300);
       assert.ok(phi >= last, `phi fell at ${t} ms`);
       last = phi;
+    }
+  });
+});
+
+describe('FailureDetector on its own', () => {
+  const pauseMs = 1_000;
+  /** A detector that has seen `intervals` between heartbeats of x, the last at the returned time. */
+  function fed(intervals: readonly number[]): { d: FailureDetector; lastMs: number } {
+    const d = new FailureDetector({ acceptablePauseMs: pauseMs });
+    let t = 0;
+    d.watch('x', t, 500);
+    for (const i of intervals) d.heartbeat('x', (t += i), false);
+    return { d, lastMs: t };
+  }
+
+  it('judges an unwatched peer not at all, and a watched one from its first ping with the expected interval', () => {
+    const d = new FailureDetector({ acceptablePauseMs: pauseMs });
+    assert.equal(d.phi('y', 1e9), 0);
+    assert.equal(d.isDown('y', 1e9), false);
+    d.watch('x', 0, 500);
+    // The first guess: mean 500 ms, deviation 125 ms (then the 100 ms floor does not apply).
+    assert.ok(Math.abs(d.phi('x', 1_500) - phiOf(1_500, 500 + pauseMs, 125)) < 1e-9);
+    assert.equal(d.isDown('x', 1_000), false);
+    assert.equal(d.isDown('x', 3_000), true);
+    d.forget('x');
+    assert.equal(d.phi('x', 3_000), 0);
+  });
+
+  it('learns the mean and deviation of the intervals, and forgets the oldest past INTERVALS_MAX', () => {
+    // After many 2 s intervals a 3 s silence is normal; after many 500 ms ones it is down.
+    const slow = fed(Array.from({ length: INTERVALS_MAX }, () => 2_000));
+    assert.equal(slow.d.isDown('x', slow.lastMs + 3_000), false);
+    const fast = fed(Array.from({ length: INTERVALS_MAX }, () => 500));
+    assert.equal(fast.d.isDown('x', fast.lastMs + 3_000), true);
+    // A window full of 2 s intervals followed by a full window of 500 ms ones judges like the
+    // latter alone: the old ones are gone from both the sum and the squares.
+    const shifted = fed([...Array.from({ length: INTERVALS_MAX }, () => 2_000), ...Array.from({ length: INTERVALS_MAX }, () => 500)]);
+    for (const silence of [800, 1_500, 1_700, 2_000]) {
+      assert.ok(Math.abs(shifted.d.phi('x', shifted.lastMs + silence) - fast.d.phi('x', fast.lastMs + silence)) < 1e-6, `after ${silence} ms`);
+    }
+  });
+
+  it('does not learn the silence of a peer it held down, nor a heartbeat older than the last', () => {
+    const base = fed(Array.from({ length: 50 }, () => 500));
+    const d = base.d;
+    // Down for 60 s, then back: that gap is not an interval of its heartbeats.
+    d.heartbeat('x', base.lastMs + 60_000, true);
+    assert.equal(d.lastHeartbeatMs('x'), base.lastMs + 60_000);
+    assert.equal(d.isDown('x', base.lastMs + 60_000 + 3_000), true, 'a 60 s interval was learned');
+    // A heartbeat stamped before the last one neither moves it back nor counts.
+    const ref = fed(Array.from({ length: 50 }, () => 500));
+    ref.d.heartbeat('x', ref.lastMs + 60_000, true);
+    d.heartbeat('x', base.lastMs + 59_000, false);
+    assert.equal(d.lastHeartbeatMs('x'), base.lastMs + 60_000);
+    for (const silence of [500, 1_500, 2_000]) {
+      assert.ok(Math.abs(d.phi('x', base.lastMs + 60_000 + silence) - ref.d.phi('x', ref.lastMs + 60_000 + silence)) < 1e-9, `after ${silence} ms`);
     }
   });
 });
