@@ -237,17 +237,24 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
 
     const running = (except?: string) => cluster.ids.filter((id) => id !== except && cluster.nodes.has(id));
+    /**
+     * Nodes the operator removed and has not re-added: a careful operator makes changes through a
+     * ring member (README), never through a node it removed, which may not know yet (harsh 57085:
+     * a removal made through n1, removed 0.5 s before, reached n3 alone, which took itself for removed).
+     */
+    const removedByOperator = new Set<string>();
     const pickRunning = (except?: string) => {
-      const candidates = running(except);
+      const candidates = running(except).filter((id) => !removedByOperator.has(id));
       return candidates.length === 0 ? undefined : candidates[random.nextInt(candidates.length)];
     };
 
     /** Operator removal through a running node (`through` if it runs); the node it was made on, or undefined if refused. */
     function operatorRemove(node: string, through?: string): string | undefined {
-      const via = through !== undefined && cluster.nodes.has(through) ? through : pickRunning(node);
+      const via = through !== undefined && cluster.nodes.has(through) && !removedByOperator.has(through) ? through : pickRunning(node);
       if (via === undefined) return undefined;
       try {
         cluster.node(via).membership.removeMember(node);
+        removedByOperator.add(node);
         count('operator removals');
         return via;
       } catch (err) {
@@ -349,6 +356,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         }
         try {
           cluster.node(by).membership.addMember(node, record.peer, record.http);
+          removedByOperator.delete(node);
           operatorAdds.set(node, scheduler.nowMs);
           count('operator re-adds');
           log(`re-add ${node} via ${by}`);
