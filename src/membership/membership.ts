@@ -1,10 +1,10 @@
 // This node's view of the cluster: the membership table and its change log, kept durable in
 // the meta space, spread by push-pull gossip and updated by ping failure detection (the seed's
-// rules; the verdicts are failure-detector.ts's). Nodes enter or leave the ring only through addMember/removeMember, i.e. an operator,
-// whose changes open a new epoch that detector verdicts and refutations cannot override;
-// `down` is a transient status that never changes the ring. Only members' gossip is merged, and
-// a node's owner fields only from that node (see standingOf, receiveGossip). Runs on the
-// injected clock, random and transport only.
+// rules; the verdicts are failure-detector.ts's). Nodes enter or leave the ring only through
+// addMember/removeMember, i.e. an operator, whose changes open a new epoch that detector
+// verdicts and refutations cannot override; `down` is a transient status that never changes the
+// ring. Only members' gossip is merged, and a node's owner fields only from that node (see
+// standingOf, receiveGossip). Runs on the injected clock, random and transport only.
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
@@ -131,7 +131,7 @@ const CONTACT_PINGS = 3;
  * larger cluster each peer every ceil(peers / PINGS_PER_ROUND_MAX) intervals (4 at 100 nodes:
  * 2 s), so a node's ping traffic stays bounded as the cluster grows and the cluster's grows
  * linearly, not as n^2. The detector learns each peer's interval (it waits longer in a large
- * cluster: about 4 s to hold a dead node down at 100 nodes, 2.5 s at 5).
+ * cluster: about 5 s to hold a dead node down at 100 nodes, 2.5 s at 5, in the simulator).
  */
 export const PINGS_PER_ROUND_MAX = 32;
 /**
@@ -330,11 +330,6 @@ export class Membership {
     if (this.down.has(id) || this.pingFailed.has(id)) return true;
     const lastMs = this.detector.lastHeartbeatMs(id);
     return lastMs !== undefined && this.deps.clock.monotonicMs() - lastMs > this.pingEveryMs + this.deps.config.pingTimeoutMs;
-  }
-
-  /** How unlikely this node's detector finds the silence of `id` now (phi; 0 for itself). */
-  suspicion(id: NodeId): number {
-    return id === this.deps.self ? 0 : this.detector.phi(id, this.deps.clock.monotonicMs());
   }
 
   lastHeard(id: NodeId): number | undefined {
