@@ -142,17 +142,16 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['purge-after-grace'],
     checked: 'lead 2026-12-01: fails on c19c06c; passes once a stale walk drops nothing (and the observer judges by the deciding ring)',
   },
-];
-
-export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [
   {
     finding:
-      "acknowledged adds lost (c2-65; blind p2-66, p3-70): written with W=2 on n1 and n2 on the minority side of a split; n1's disk was then wiped, and n2, removed and re-added while cut off, discarded its data on hearing of it (a node removed and re-added while away discards what it holds: the README's stated limit, two losses on the same W replicas). Decide a safe rule for it to hand off first (its old data may hold values whose tombstones were purged while it was out of the ring: peers would have to keep purges paused from the removal until the re-added node has handed off). On 8f5025e and later the seed's trajectory changed (the failure detector) and it passes without a fix",
+      "acknowledged adds lost (c2-65; blind p2-66, p3-70): written with W=2 on n1 and n2 on the minority side of a split; n1's disk was then wiped, and n2, removed and re-added while cut off, discarded its data on hearing of it (src/handoff/stale-handoff.ts: a node removed and re-added once first hands off what it held, marked with its removal's epoch; peers take it only within their window for that removal, which a re-add no longer closes, and purge no tombstone meanwhile). On 8f5025e and later the trajectory changed (the failure detector) and it passes without the fix too: test/trust/readded-node-hands-off.test.ts is the regression that fails without it",
     options: run(55805, 'harsh', true, false),
     caught: ['no-lost-writes'],
-    checked: 'lead 2026-12-01: fails on d6d2aef (the 2,000-seed run); passes on 8f5025e by a changed trajectory, not a fix',
+    checked: 'lead 2026-12-01: fails on d6d2aef; passes on d6d2aef with the fix applied, and on the fix commit',
   },
 ];
+
+export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];
 
 /** The command that replays a regression seed. */
 export function replayCommand(s: RegressionSeed): string {

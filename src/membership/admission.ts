@@ -4,7 +4,9 @@
 // its own record's operator epoch moved past the epoch its stored data belongs to (it was
 // removed, or removed and re-added, while it was not running, or while it could not hear of
 // it), that data is from an earlier membership: it discards its replicas and hints (keeping its
-// dot counter) before it serves. The data's epoch is kept in the meta space (DATA_EPOCH_KEY).
+// dot counter) before it serves. Removed once (and not re-added), it keeps the data and hands it
+// off instead; removed and re-added once, it hands the data off first (stale-handoff.ts), then
+// discards. The data's epoch is kept in the meta space (DATA_EPOCH_KEY).
 // Sans-IO: the injected clock, storage and log, and a discard callback the node supplies.
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -44,6 +46,12 @@ export interface AdmissionDeps {
   readonly persistedOwnEpoch: number | undefined;
   /** Deletes every replica and hint this node stores; resolves with how many of each. */
   readonly discard: () => Promise<{ readonly replicas: number; readonly hints: number }>;
+  /**
+   * Offers every replica and hint this node stores to its key's current replicas, as data from
+   * before its removal at `removedAtEpoch` (src/handoff/stale-handoff.ts); resolves with how many
+   * records were offered and taken. Never rejects.
+   */
+  readonly handOffStale: (removedAtEpoch: number) => Promise<{ readonly offered: number; readonly taken: number }>;
 }
 
 export class AdmissionError extends Error {
@@ -156,7 +164,7 @@ export class Admission {
       void this.saveDataEpoch(after.epoch).catch((err: unknown) => this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}`));
       return;
     }
-    void this.discardThenServe(data, after.epoch, 'its own record moved to a new operator epoch while it was running (re-added, or removed again, after a change it did not hear of)');
+    void this.discardThenServe(data, after.epoch, 'its own record moved to a new operator epoch while it was running (re-added, or removed again, after a change it did not hear of)', reAddedOnce(data, after));
   }
 
   stop(): void {
@@ -173,40 +181,47 @@ export class Admission {
         // same as a removal seen while running. It keeps the data and hands it off (its peers
         // take it only within their hand-off window, and purge no tombstone meanwhile); it may
         // hold the only copy of an acknowledged write whose other replicas were lost.
-        try {
-          await this.saveDataEpoch(own.epoch);
-          this.dataEpoch = own.epoch;
-        } catch (err) {
-          this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}; trying again`);
-          this.retry(() => this.admit());
-          return;
-        }
+        if (!(await this.adoptEpochOrRetry(own.epoch))) return;
         this.deps.log.warn({ dataEpoch: data, ownEpoch: own.epoch }, `node ${this.deps.self}: removed from the cluster while it was not running; handing off its data to the current replicas`);
         this.serve();
         return;
       }
-      await this.discardThenServe(data, own.epoch, 'its own record moved to a new operator epoch while it was not running (removed, or removed and re-added)');
+      await this.discardThenServe(data, own.epoch, 'its own record moved to a new operator epoch while it was not running (removed, or removed and re-added)', reAddedOnce(data, own));
       return;
     }
-    if (own !== undefined && data === undefined) {
-      try {
-        await this.saveDataEpoch(own.epoch);
-        this.dataEpoch = own.epoch;
-      } catch (err) {
-        this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}; trying again`);
-        this.retry(() => this.admit());
-        return;
-      }
-    }
+    if (own !== undefined && data === undefined && !(await this.adoptEpochOrRetry(own.epoch))) return;
     this.serve();
   }
 
-  private async discardThenServe(fromEpoch: number, toEpoch: number, why: string): Promise<void> {
+  /** Makes `epoch` the data's (durably); false if saving failed, and admit() runs again later. */
+  private async adoptEpochOrRetry(epoch: number): Promise<boolean> {
+    try {
+      await this.saveDataEpoch(epoch);
+      this.dataEpoch = epoch;
+      return true;
+    } catch (err) {
+      this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}; trying again`);
+      this.retry(() => this.admit());
+      return false;
+    }
+  }
+
+  /**
+   * Discards the stored data, then serves. `removedAtEpoch`: this node was removed at that epoch
+   * and re-added right after, with nothing between; it first hands off what it holds, as data
+   * from before that removal (its peers take it only within their window for it).
+   */
+  private async discardThenServe(fromEpoch: number, toEpoch: number, why: string, removedAtEpoch: number | undefined): Promise<void> {
     this.current = 'discarding';
     this.deps.log.warn(
       { dataEpoch: fromEpoch, ownEpoch: toEpoch },
-      `node ${this.deps.self}: ${why}; its replicas and hints are from an earlier membership and could bring back what the cluster deleted since: discarding them before serving (its dot counter is kept)`,
+      `node ${this.deps.self}: ${why}; its replicas and hints are from an earlier membership and could bring back what the cluster deleted since: ${removedAtEpoch === undefined ? '' : 'handing them off to the current replicas, then '}discarding them before serving (its dot counter is kept)`,
     );
+    if (removedAtEpoch !== undefined) {
+      const handed = await this.deps.handOffStale(removedAtEpoch);
+      this.deps.log.warn({ removedAtEpoch, ...handed }, `node ${this.deps.self}: handed off data from before its removal`);
+      if (this.stopped) return;
+    }
     let removed: { replicas: number; hints: number };
     let epoch: number;
     try {
@@ -216,7 +231,7 @@ export class Admission {
       await this.saveDataEpoch(epoch);
     } catch (err) {
       this.deps.log.error({ err }, 'discarding stale data failed; trying again');
-      this.retry(() => this.discardThenServe(fromEpoch, toEpoch, why));
+      this.retry(() => this.discardThenServe(fromEpoch, toEpoch, why, undefined));
       return;
     }
     this.dataEpoch = epoch;
@@ -243,4 +258,15 @@ export class Admission {
   private saveDataEpoch(epoch: number): Promise<void> {
     return this.deps.storage.commit([{ space: 'meta', key: DATA_EPOCH_KEY, value: Buffer.from(String(epoch), 'utf8') }]);
   }
+}
+
+/**
+ * The removal's epoch when `own` is a ring member again, one operator change after a removal
+ * that followed the membership its data belongs to (`dataEpoch`: that member epoch, or the
+ * removal itself when the node saw it while running); else undefined. A member's next operator
+ * change is always its removal, so these epochs say it all.
+ */
+function reAddedOnce(dataEpoch: number, own: MemberRecord): number | undefined {
+  if (!isRingMember(own)) return undefined;
+  return own.epoch === dataEpoch + 2 || own.epoch === dataEpoch + 1 ? own.epoch - 1 : undefined;
 }

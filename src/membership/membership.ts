@@ -177,9 +177,11 @@ export class Membership {
   private readonly countsAtLimit = new Set<string>();
   /**
    * When this node learned that each (formerly member) node was removed, on its monotonic clock
-   * (a wall-clock step cannot stretch the hand-off window); rebuilt from the change log at start.
+   * (a wall-clock step cannot stretch the hand-off window), and the removal's epoch; rebuilt from
+   * the change log at start. Kept through a re-add until the window ends: the re-added node may
+   * hand off what it held before its removal (see staleHandoffOpen).
    */
-  private readonly removalLearnedMs = new Map<NodeId, number>();
+  private readonly removalLearnedMs = new Map<NodeId, { readonly atMs: number; readonly epoch: number }>();
   /** When askForNews last gossiped. */
   private lastNewsAskMs: number | undefined;
   /** A gossip of our own record to every peer is due (coalesced: see spreadSoon). */
@@ -431,19 +433,42 @@ export class Membership {
     const record = this.records.get(id);
     if (record === undefined || id === this.deps.self) return 'stranger';
     if (isRingMember(record)) return 'member';
-    const learnedMs = this.removalLearnedMs.get(id);
-    if (learnedMs === undefined) return 'stranger';
-    return this.deps.clock.monotonicMs() - learnedMs < this.deps.config.removedHandoffWindowMs ? 'handing-off' : 'stranger';
+    return this.removalWindowOpen(id, record.epoch) ? 'handing-off' : 'stranger';
   }
 
-  /** Whether some node removed from the ring may still hand its data off here (see standingOf). */
+  /**
+   * Whether `id`, re-added after its removal at `removedAtEpoch`, may still hand off here what it
+   * held before that removal (replica_put_batch with removedAtEpoch; src/handoff/stale-handoff.ts):
+   * only within our hand-off window for that very removal, during which we purge no tombstone, so
+   * a value deleted while it was away meets its tombstone here. A node that never saw the removal
+   * (it heard of the re-add directly) has no window, and refuses.
+   */
+  staleHandoffOpen(id: NodeId, removedAtEpoch: number): boolean {
+    const record = this.records.get(id);
+    if (record === undefined || id === this.deps.self) return false;
+    // Its record here is the removal itself, or the re-add right after it.
+    if (record.epoch !== removedAtEpoch && !(isRingMember(record) && record.epoch === removedAtEpoch + 1)) return false;
+    return this.removalWindowOpen(id, removedAtEpoch);
+  }
+
+  /**
+   * Whether some node removed from the ring (and possibly re-added since) may still hand data off
+   * here (see standingOf, staleHandoffOpen): while it may, no tombstone is purged. Windows that
+   * ended are forgotten.
+   */
   removedHandoffOpen(): boolean {
-    const nowMs = this.deps.clock.monotonicMs();
-    for (const [id, learnedMs] of this.removalLearnedMs) {
-      const record = this.records.get(id);
-      if (record !== undefined && !isRingMember(record) && nowMs - learnedMs < this.deps.config.removedHandoffWindowMs) return true;
+    let open = false;
+    for (const [id, removal] of [...this.removalLearnedMs]) {
+      if (this.removalWindowOpen(id, removal.epoch)) open = true;
+      else if (this.deps.clock.monotonicMs() - removal.atMs >= this.deps.config.removedHandoffWindowMs) this.removalLearnedMs.delete(id);
     }
-    return false;
+    return open;
+  }
+
+  /** Whether we learned of `id`'s removal at `epoch` less than the hand-off window ago. */
+  private removalWindowOpen(id: NodeId, epoch: number): boolean {
+    const removal = this.removalLearnedMs.get(id);
+    return removal !== undefined && removal.epoch === epoch && this.deps.clock.monotonicMs() - removal.atMs < this.deps.config.removedHandoffWindowMs;
   }
 
   /**
@@ -538,8 +563,8 @@ export class Membership {
     const change = changeOf(before, merged);
     if (change === undefined) return false;
     // A node we knew as a member was removed: its hand-off window opens now, by our clock.
-    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, this.deps.clock.monotonicMs());
-    if (change === 'added') this.removalLearnedMs.delete(merged.id);
+    // A re-add leaves the window open (see staleHandoffOpen); it ends on its own.
+    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, { atMs: this.deps.clock.monotonicMs(), epoch: merged.epoch });
     this.changeLog.push({
       atMs: this.deps.clock.nowMs(),
       node: merged.id,
@@ -820,12 +845,13 @@ export class Membership {
     const nowMs = this.deps.clock.nowMs();
     const windowMs = this.deps.config.removedHandoffWindowMs;
     for (const r of this.records.values()) {
-      if (isRingMember(r)) continue;
+      // A removed node's window, or a re-added one's (its removal was the epoch before).
+      const epoch = isRingMember(r) ? r.epoch - 1 : r.epoch;
       let at = this.changeLog.length - 1;
-      while (at >= 0 && !(this.changeLog[at]!.node === r.id && this.changeLog[at]!.change === 'removed' && this.changeLog[at]!.epoch === r.epoch)) at--;
+      while (at >= 0 && !(this.changeLog[at]!.node === r.id && this.changeLog[at]!.change === 'removed' && this.changeLog[at]!.epoch === epoch)) at--;
       if (at < 0 || !this.changeLog.slice(0, at).some((e) => e.node === r.id && e.change !== 'removed')) continue;
       const ageMs = nowMs - this.changeLog[at]!.atMs;
-      if (ageMs >= 0 && ageMs < windowMs) this.removalLearnedMs.set(r.id, this.deps.clock.monotonicMs() - ageMs);
+      if (ageMs >= 0 && ageMs < windowMs) this.removalLearnedMs.set(r.id, { atMs: this.deps.clock.monotonicMs() - ageMs, epoch });
     }
   }
 

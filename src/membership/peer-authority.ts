@@ -14,7 +14,8 @@ export type PeerStanding = 'member' | 'handing-off' | 'stranger';
 
 export type PeerRefusalCode =
   | 'NOT_A_MEMBER' // the asking node may not send this request (see mayAsk)
-  | 'NOT_READY'; // this node serves no data yet (it has not heard the cluster's table, or is discarding stale data): ask again later
+  | 'NOT_READY' // this node serves no data yet (it has not heard the cluster's table, or is discarding stale data): ask again later
+  | 'HANDOFF_CLOSED'; // a re-added node's data from before its removal, past this node's window for that removal (or a removal it never saw): not taken
 
 /** A peer request refused before it was read; the transport sends `code` back in its error reply. */
 export class PeerRefusal extends Error {

@@ -12,6 +12,7 @@ import { TransportError, type NodeId, type Transport } from '../env/transport.ts
 import { AntiEntropy } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
+import { handOffStale } from '../handoff/stale-handoff.ts';
 import { Admission } from '../membership/admission.ts';
 import { handoffWindowMs, Membership } from '../membership/membership.ts';
 import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority.ts';
@@ -101,6 +102,24 @@ export class DynakvNode implements NodeFrontDoor {
       ownRecord: () => this.membership.record(config.id),
       persistedOwnEpoch,
       discard: () => this.discardStoredData(),
+      handOffStale: (removedAtEpoch) =>
+        handOffStale(
+          {
+            self: config.id,
+            n: config.n,
+            replicas: store,
+            hints: this.hintStore,
+            transport: world.transport,
+            clock: world.clock,
+            log: world.log,
+            requestTimeoutMs: config.requestTimeoutMs,
+            ring: () => this.membership.ring(),
+            stopped: () => this.stopped,
+          },
+          removedAtEpoch,
+          // Peers take it only within their window (opened when they learned of the removal).
+          world.clock.monotonicMs() + handoffWindowMs(config.tombstoneGraceMs),
+        ),
     });
     this.membership.onTableHeard(() => this.admission.tableHeard());
     this.membership.onOwnEpochChange((before, after) => this.admission.ownEpochChanged(before, after));
@@ -425,7 +444,10 @@ export class DynakvNode implements NodeFrontDoor {
     this.activitySource = source;
   }
 
+  private stopped = false;
+
   stop(): void {
+    this.stopped = true;
     this.admission.stop();
     this.membership.stop();
     this.hints.stop();
@@ -469,6 +491,9 @@ export class DynakvNode implements NodeFrontDoor {
         await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
+        if (request.removedAtEpoch !== undefined && !this.membership.staleHandoffOpen(from, request.removedAtEpoch)) {
+          throw new PeerRefusal('HANDOFF_CLOSED', `${this.config.id} takes no data ${from} held before its removal at epoch ${request.removedAtEpoch}: its hand-off window for that removal is closed, or it never saw it`);
+        }
         // A tombstone this node already purged is not taken back (see isPurgedTombstone).
         await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
         return { kind: 'replica_put_ok' };

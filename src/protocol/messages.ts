@@ -4,7 +4,7 @@
 // Versions on the hot paths travel as EncodedRecord: the record bytes a replica stores, carried
 // as one msgpack extension, so they are encoded once by the coordinator and stored as received.
 import { addExtension } from 'msgpackr';
-import { parseMemberRecords, type MemberRecord } from '../membership/table.ts';
+import { isMembershipCount, parseMemberRecords, type MemberRecord } from '../membership/table.ts';
 import { frameBytesMaxDefault } from '../transport/frame-codec.ts';
 import { parseNodeActivity, type NodeActivity } from './activity.ts';
 import { isNodeId } from './ids.ts';
@@ -47,7 +47,16 @@ export type PeerRequest =
    * are durable. At most TRANSFER_BATCH_KEYS_MAX entries of at most TRANSFER_BATCH_BYTES_MAX
    * (batchEntryBytes), except that one entry alone may be larger (up to BATCH_ENTRY_BYTES_MAX).
    */
-  | { readonly kind: 'replica_put_batch'; readonly entries: readonly BatchEntry[] }
+  | {
+      readonly kind: 'replica_put_batch';
+      readonly entries: readonly BatchEntry[];
+      /**
+       * Set by a re-added node handing off what it held before its removal at this operator
+       * epoch (src/handoff/stale-handoff.ts): take it only within the hand-off window for that
+       * removal (Membership.staleHandoffOpen), else refuse with HANDOFF_CLOSED.
+       */
+      readonly removedAtEpoch?: number;
+    }
   /** Push-pull gossip: here is my membership table (at most MEMBERS_MAX records), send me yours. */
   | { readonly kind: 'gossip'; readonly records: readonly MemberRecord[] }
   /** Anti-entropy: the Merkle hashes of my tree for `range` at `level`, at these indexes. */
@@ -198,7 +207,9 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':
-      return isBatch(x.entries) ? (x as PeerRequest) : undefined;
+      if (!isBatch(x.entries)) return undefined;
+      if (x.removedAtEpoch === undefined) return { kind: 'replica_put_batch', entries: x.entries };
+      return isMembershipCount(x.removedAtEpoch) ? { kind: 'replica_put_batch', entries: x.entries, removedAtEpoch: x.removedAtEpoch } : undefined;
     case 'gossip': {
       // Every record parses (ids, addresses, finite times, bounded counts) or the frame is malformed.
       const records = parseMemberRecords(x.records);

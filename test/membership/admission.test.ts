@@ -2,8 +2,8 @@
 // serves nothing until it has heard the cluster's table; it discards its replicas and hints when
 // its own operator epoch moved past the epoch its data belongs to, before it serves, except for
 // one move: its own removal from the epoch its data belongs to, seen while running or heard on
-// return (it hands that data off, harsh seed 53093); the
-// data's epoch is saved before serving, so a crash in the middle of a discard discards again at
+// return (it hands that data off, harsh seed 53093); removed and re-added once, it hands the
+// data off first and then discards it (harsh seed 55805); the data's epoch is saved before serving, so a crash in the middle of a discard discards again at
 // the next start. Real timers, an in-memory store and a recording discard stand in for the node.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -20,14 +20,21 @@ interface Rig {
   readonly admission: Admission;
   readonly storage: MemoryStorage;
   readonly discards: number[];
+  /** The removal epochs of stale hand-offs, in order, interleaved with discards in `events`. */
+  readonly handOffs: number[];
+  readonly events: string[];
   record: MemberRecord | undefined;
 }
 
 function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, record: MemberRecord | undefined): Rig {
   const discards: number[] = [];
+  const handOffs: number[] = [];
+  const events: string[] = [];
   const r: Rig = {
     storage,
     discards,
+    handOffs,
+    events,
     record,
     admission: undefined as unknown as Admission,
   };
@@ -47,7 +54,14 @@ function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, reco
     persistedOwnEpoch,
     discard: async () => {
       discards.push(r.record?.epoch ?? -1);
+      events.push(`discard ${r.admission.state}`);
       return { replicas: 3, hints: 1 };
+    },
+    handOffStale: async (removedAtEpoch) => {
+      handOffs.push(removedAtEpoch);
+      events.push(`hand-off ${r.admission.state}`);
+      await settle();
+      return { offered: 4, taken: 4 };
     },
   });
   return r;
@@ -89,11 +103,13 @@ describe('admission: when a node serves, and when it discards what it stores', (
     r.admission.ownEpochChanged(own('removed', 3), r.record);
     await settle();
     await settle();
+    await settle();
+    assert.deepEqual(r.handOffs, [3], 'it hands off what it kept, as data from before its removal at epoch 3');
     assert.deepEqual(r.discards, [4]);
   });
 
   for (const [what, now] of [['removed twice', own('removed', 5)], ['removed and re-added', own('up', 4)]] as const) {
-    it(`discards before serving when it was ${what} while not running`, async () => {
+    it(`discards before serving when it was ${what} while not running${now.status === 'up' ? ', after handing the data off (harsh seed 55805)' : ''}`, async () => {
       const r = rig(new MemoryStorage(), 2, own('up', 2));
       await r.admission.init();
       r.record = now;
@@ -102,8 +118,12 @@ describe('admission: when a node serves, and when it discards what it stores', (
       r.admission.tableHeard();
       await settle();
       await settle();
+      await settle();
       assert.equal(r.admission.state, 'serving');
       assert.deepEqual(r.discards, [now.epoch]);
+      // Re-added once: what it held may be the only copy of an acknowledged write. Removed twice:
+      // its peers no longer take anything from before its first removal.
+      assert.deepEqual(r.events, now.status === 'up' ? ['hand-off discarding', 'discard discarding'] : ['discard discarding']);
       assert.equal(servedWithData, false);
       assert.equal(savedEpoch(r.storage), String(now.epoch));
       assert.deepEqual(r.admission.totals, { discards: 1, replicas: 3, hints: 1 });
@@ -120,6 +140,8 @@ describe('admission: when a node serves, and when it discards what it stores', (
     second.admission.tableHeard();
     await settle();
     await settle();
+    await settle();
+    assert.deepEqual(second.handOffs, [3], 'what is left is offered again');
     assert.deepEqual(second.discards, [4]);
   });
 
@@ -138,11 +160,14 @@ describe('admission: when a node serves, and when it discards what it stores', (
     assert.equal(r.admission.state, 'discarding', 'not serving from the moment it hears');
     await settle();
     await settle();
+    await settle();
+    assert.deepEqual(r.events, ['hand-off discarding', 'discard discarding']);
+    assert.deepEqual(r.handOffs, [3]);
     assert.deepEqual(r.discards, [4]);
     assert.equal(r.admission.state, 'serving');
   });
 
-  it('discards when its epoch jumped by more than its own removal while running (changes it did not hear of)', async () => {
+  it('hands off, then discards, when re-added after a removal it did not hear of while running', async () => {
     const r = rig(new MemoryStorage(), 2, own('up', 2));
     await r.admission.init();
     r.admission.tableHeard();
@@ -151,7 +176,23 @@ describe('admission: when a node serves, and when it discards what it stores', (
     r.admission.ownEpochChanged(own('up', 2), r.record);
     await settle();
     await settle();
+    await settle();
+    assert.deepEqual(r.handOffs, [3]);
     assert.deepEqual(r.discards, [4]);
+  });
+
+  it('discards without a hand-off when its epoch moved by more than one removal and re-add', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2));
+    await r.admission.init();
+    r.admission.tableHeard();
+    await settle();
+    r.record = own('up', 6);
+    r.admission.ownEpochChanged(own('up', 2), r.record);
+    await settle();
+    await settle();
+    await settle();
+    assert.deepEqual(r.handOffs, []);
+    assert.deepEqual(r.discards, [6]);
   });
 
   it('a node with no saved table (a new or wiped disk) takes the epoch it hears', async () => {

@@ -123,6 +123,18 @@ describe('batches on the peer wire', () => {
     assert.equal(put([{ key: 'k', record: EncodedRecord.received(Uint8Array.from([0xc1])) }]), undefined);
   });
 
+  it("a re-added node's hand-off carries its removal's epoch: a count, or the frame is malformed", () => {
+    const entries = [entry('a', 10)];
+    const parsed = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, removedAtEpoch: 3 }));
+    assert.ok(parsed?.kind === 'replica_put_batch');
+    assert.equal(parsed.removedAtEpoch, 3);
+    const plain = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, extra: 'dropped' }));
+    assert.deepEqual(Object.keys(plain ?? {}).sort(), ['entries', 'kind'], 'unknown fields are not passed on');
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53, '3', null]) {
+      assert.equal(parsePeerRequest({ kind: 'replica_put_batch', entries, removedAtEpoch: bad }), undefined, `removedAtEpoch ${String(bad)}`);
+    }
+  });
+
   it('a replica_get_batch_ok names the keys left and those too large, within the key bound', () => {
     const reply = (fields: Record<string, unknown>) => parsePeerReply({ kind: 'replica_get_batch_ok', entries: [entry('a', 5)], left: ['b'], tooLarge: ['c'], ...fields });
     const parsed = parsePeerReply(overTheWire({ kind: 'replica_get_batch_ok', entries: [entry('a', 5)], left: ['b'], tooLarge: ['c'] }));

@@ -133,5 +133,38 @@ describe('data requests from a node that is not a member (simulator, DynakvNode.
     assert.equal(await outcome('n5', { kind: 'replica_put_batch', entries: [{ key: 'too-late', record }] }), 'NOT_A_MEMBER', `seed ${seed}: hand-off after the window`);
     for (const id of sim.ids) sim.node(id).stop();
   });
+
+  it("takes a re-added node's data from before its removal only within the window of that very removal (harsh seed 55805)", async () => {
+    const seed = testSeed();
+    const sim = await SimCluster.start({ seed, config: { tombstoneGraceMs: 120_000 } });
+    const { scheduler } = sim;
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    const n1 = sim.node('n1');
+    const outcome = async (request: PeerRequest): Promise<string> => {
+      try {
+        return (await scheduler.complete(n1.handle('n5', request))).kind;
+      } catch (err) {
+        return (err as { code?: string }).code ?? String(err);
+      }
+    };
+    const stale = (key: string, removedAtEpoch: number): PeerRequest => ({ kind: 'replica_put_batch', entries: [{ key, record }], removedAtEpoch });
+    const before = n1.membership.record('n5')!;
+    assert.equal(await outcome(stale('never-removed', before.epoch + 1)), 'HANDOFF_CLOSED', `seed ${seed}: no removal seen, no stale hand-off`);
+    const removed = n1.membership.removeMember('n5');
+    await scheduler.runUntil(scheduler.nowMs + 1_000);
+    const readded = n1.membership.addMember('n5', before.peer, before.http);
+    assert.equal(readded.epoch, removed.epoch + 1);
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    assert.equal(n1.membership.removedHandoffOpen(), true, `seed ${seed}: the re-add keeps purges paused for the window`);
+    assert.equal(await outcome(stale('other-epoch', removed.epoch - 2)), 'HANDOFF_CLOSED', `seed ${seed}: another removal's epoch`);
+    assert.equal(await outcome(stale('within', removed.epoch)), 'replica_put_ok', `seed ${seed}: within the window`);
+    assert.equal(n1.store.read('within').length, 1);
+    await scheduler.runUntil(scheduler.nowMs + 60_000);
+    assert.equal(await outcome(stale('too-late', removed.epoch)), 'HANDOFF_CLOSED', `seed ${seed}: after the window`);
+    assert.equal(n1.membership.removedHandoffOpen(), false, `seed ${seed}: purges resume after the window`);
+    assert.equal(n1.store.read('too-late').length, 0);
+    assert.equal(await outcome({ kind: 'replica_put_batch', entries: [{ key: 'member-write', record }] }), 'replica_put_ok', `seed ${seed}: as a member it writes as any member`);
+    for (const id of sim.ids) sim.node(id).stop();
+  });
 });
 
