@@ -45,6 +45,8 @@ export type { ClientWrite, NodeStats, VersionsRead } from './front-door.ts';
 
 /** Keys deleted per round when stale data is discarded (one group commit each). */
 const DISCARD_PAGE_KEYS = 1_000;
+/** After a Merkle tree build failed (a storage error), it is tried again this much later, for the same ring. */
+const TREE_REBUILD_RETRY_MS = 10_000;
 
 export class DynakvNode implements NodeFrontDoor {
   readonly coordinator: Coordinator;
@@ -159,7 +161,7 @@ export class DynakvNode implements NodeFrontDoor {
       world.log.info({ from: previous?.nodes.map((x) => x.id), to: next?.nodes.map((x) => x.id) }, 'ring changed; moving data');
       // Not serving yet: startServing places the data for whatever ring is current then.
       if (!this.admission.serving()) return;
-      this.antiEntropy.rebuild(next);
+      this.rebuildTrees(next);
       void this.transfer.rebalance(next);
     });
     this.membership.onPeerUp((peer) => {
@@ -221,10 +223,20 @@ export class DynakvNode implements NodeFrontDoor {
     return node;
   }
 
+  /** Builds the Merkle trees for `ring` in the background (exchanges wait for it). */
+  private rebuildTrees(ring: Ring | undefined): void {
+    this.antiEntropy.rebuild(ring).catch((err: unknown) => {
+      this.world.log.error({ err, retryInMs: TREE_REBUILD_RETRY_MS }, 'building the Merkle trees failed; no anti-entropy until a build succeeds');
+      this.world.clock.setTimer(TREE_REBUILD_RETRY_MS, () => {
+        if (!this.stopped && this.membership.ring() === ring) this.rebuildTrees(ring);
+      });
+    });
+  }
+
   /** Admission let this node serve (at start, or again after discarding stale data while running). */
   private startServing(): void {
     const ring = this.membership.ring();
-    this.antiEntropy.rebuild(ring);
+    this.rebuildTrees(ring);
     if (!this.servedBefore) {
       this.servedBefore = true;
       this.hints.start();

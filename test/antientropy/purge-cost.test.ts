@@ -105,7 +105,7 @@ describe('tombstone purge cost', () => {
     for (const id of replicas) await storages.get(id)!.commit(purgeable.map((key) => ({ space: 'data' as const, key, value: tomb })));
     const c = aeCluster({ graceMs: GRACE_MS, storages: new Map<string, Storage>([...storages].map(([id, s]) => [id, id === 'n1' ? new CountingStorage(s) : s])) });
     const n1 = c.node('n1');
-    n1.ae.rebuild(countingRing(ring));
+    await n1.ae.rebuild(countingRing(ring));
     for (const node of c.nodes.values()) node.clock.advance(GRACE_MS + 1_000);
     for (const peer of replicas.filter((id) => id !== 'n1')) assert.equal((await n1.ae.syncRange(target, peer)).complete, true);
 
