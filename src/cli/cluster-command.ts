@@ -3,13 +3,13 @@
 // cluster's certificates under <data-dir>/certs (CA, cluster secret, a certs dir per node, an
 // admin credential) and says where they are. Prints the node table and the dashboard URL once
 // every node answers /health, forwards their logs (short readable lines in a terminal, the
-// nodes' JSON lines otherwise), and stops them all on Ctrl-C or SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+// nodes' JSON lines otherwise), and stops them all on Ctrl-C or SIGTERM. The processes
+// themselves (arguments, health wait, stop) are src/launch/'s.
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { DynakvClient, type ClientCredentials } from '../client/http-client.ts';
+import type { ClientCredentials } from '../client/http-client.ts';
+import { LaunchedNode } from '../launch/launched-node.ts';
+import type { NodeSecurity } from '../launch/node-args.ts';
 import { forwardedLine } from './log-lines.ts';
 import { formatTable } from './table.ts';
 import { parsePort } from './node-command.ts';
@@ -18,12 +18,6 @@ import { CA_CERT_FILE, CA_KEY_FILE, CLUSTER_SECRET_FILE, clientFiles, ensureClus
 /** The credential `npm start` makes for the CLI and the dashboard. */
 export const LOCAL_ADMIN_CLIENT = 'admin';
 
-/**
- * Nodes run the way this module runs: from the built JavaScript (dist/cli/, the package) through
- * bin/dynakv.js under plain node, or from the TypeScript sources (a checkout's tests) through
- * bin/dynakv-dev.js, which loads tsx; the package has no sources and needs no tsx.
- */
-const BIN = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../bin/dynakv-dev.js' : '../../bin/dynakv.js', import.meta.url));
 const HEALTH_WAIT_MS = 30_000;
 
 export interface ClusterStartOptions {
@@ -40,7 +34,6 @@ interface Member {
   readonly httpPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
-  child?: ChildProcess;
 }
 
 /** Most nodes `cluster start` runs: each is a process on this machine. */
@@ -65,10 +58,10 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
   }));
   if (!['auto', 'pretty', 'json'].includes(options.logFormat)) throw new Error(`--log-format must be auto, pretty or json, got ${options.logFormat}`);
   const pretty = options.logFormat === 'pretty' || (options.logFormat === 'auto' && process.stdout.isTTY === true);
-  const peers = members.map((m) => `${m.id}=127.0.0.1:${m.peerPort}`).join(',');
+  const peers = members.map((m) => ({ id: m.id, host: '127.0.0.1', peerPort: m.peerPort }));
   let stopping = false;
   const certsDir = join(dataDir, 'certs');
-  let securityFlags: (id: string) => string[] = () => ['--insecure'];
+  let securityOf: (id: string) => NodeSecurity = () => ({ mode: 'insecure' });
   if (options.insecure !== true) {
     const certs = await ensureClusterCerts({
       certsDir,
@@ -76,7 +69,7 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
       hosts: ['127.0.0.1'],
       clients: [{ name: LOCAL_ADMIN_CLIENT, role: 'admin' }],
     });
-    securityFlags = (id) => ['--certs-dir', certs.nodeDirs.get(id)!];
+    securityOf = (id) => ({ mode: 'certs', certsDir: certs.nodeDirs.get(id)! });
     if (certs.written.length > 0) {
       const shown = (path: string) => relative(process.cwd(), path) || '.';
       console.log(`created ${certs.written.length} certificate files under ${shown(certsDir)}:`);
@@ -87,36 +80,47 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
     }
   }
 
-  for (const m of members) {
-    mkdirSync(m.dataDir, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [BIN, 'node', 'start', '--id', m.id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--log-level', options.logLevel, ...securityFlags(m.id)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    m.child = child;
-    forwardLines(child.stdout!, m.id, process.stdout, pretty);
-    forwardLines(child.stderr!, m.id, process.stderr, pretty);
-    child.on('exit', (code, signal) => {
-      if (!stopping) console.error(`[${m.id}] exited (${signal ?? `code ${code}`}); the other nodes keep serving`);
+  // Secure nodes serve HTTPS with certificates from the cluster's CA (/health needs no credential).
+  const scheme = options.insecure === true ? 'http' : 'https';
+  const health: ClientCredentials = options.insecure === true ? {} : { ca: readFileSync(join(certsDir, CA_CERT_FILE)) };
+  const forward = (id: string) => (line: string, stream: 'stdout' | 'stderr') => {
+    const out = stream === 'stdout' ? process.stdout : process.stderr;
+    // Escaped either way: log fields carry strings peers supplied (finding 9 of issue 13).
+    out.write(`${forwardedLine(line, id, { pretty, colour: out.isTTY === true })}\n`);
+  };
+  const nodes = members.map(
+    (m) =>
+      new LaunchedNode({
+        node: { id: m.id, httpPort: m.httpPort, peerPort: m.peerPort, dataDir: m.dataDir, ring: { peers }, logLevel: options.logLevel, security: securityOf(m.id) },
+        // Pretty: one short line per log entry; otherwise the nodes' JSON lines unchanged (each names its node).
+        output: { lines: forward(m.id) },
+        health: { url: `${scheme}://127.0.0.1:${m.httpPort}`, credentials: health, timeoutMs: HEALTH_WAIT_MS },
+      }),
+  );
+  for (const node of nodes) {
+    node.launch().on('exit', (code, signal) => {
+      if (!stopping) console.error(`[${node.id}] exited (${signal ?? `code ${code}`}); the other nodes keep serving`);
     });
   }
 
   const stopAll = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    console.log(`\n${signal}: stopping ${members.length} nodes...`);
-    await Promise.all(members.map((m) => stopChild(m.child)));
+    console.log(`\n${signal}: stopping ${nodes.length} nodes...`);
+    await Promise.all(nodes.map((n) => n.stop()));
     console.log('all nodes stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stopAll('SIGINT'));
   process.on('SIGTERM', () => void stopAll('SIGTERM'));
 
-  // Secure nodes serve HTTPS with certificates from the cluster's CA (/health needs no credential).
-  const scheme = options.insecure === true ? 'http' : 'https';
-  const health: ClientCredentials = options.insecure === true ? {} : { ca: readFileSync(join(certsDir, CA_CERT_FILE)) };
-  await Promise.all(members.map((m) => waitHealthy(`${scheme}://127.0.0.1:${m.httpPort}`, health, () => stopping || m.child?.exitCode !== null)));
+  // A node that exited has said so above; the others keep serving, so the cluster still comes up.
+  const healthy = (node: LaunchedNode) =>
+    node.waitHealthy().catch((err: unknown) => {
+      if (stopping || !node.running) return;
+      throw err;
+    });
+  await Promise.all(nodes.map(healthy));
   if (stopping) return;
   const mode = options.insecure === true ? 'INSECURE: peers unauthenticated and unencrypted' : `secure: peer mutual TLS, certificates in ${certsDir}`;
   console.log(`dynakv cluster of ${count} nodes is up (data in ${dataDir}; ${mode})\n`);
@@ -136,41 +140,4 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
   if (options.insecure === true) console.log(`try: npx dynakv put hello world --insecure${basePort === 7001 ? '' : ` --node 127.0.0.1:${basePort}`}`);
   else console.log(here ? 'try: npx dynakv put hello world && npx dynakv get hello' : `try: npx dynakv put hello world --node 127.0.0.1:${basePort} --certs-dir ${relative(process.cwd(), certsDir) || '.'}`);
   console.log('Ctrl-C stops the cluster.');
-}
-
-/** Pretty: one short line per log entry; otherwise the nodes' JSON lines unchanged (each names its node). */
-function forwardLines(stream: NodeJS.ReadableStream, id: string, out: NodeJS.WriteStream, pretty: boolean): void {
-  // Escaped either way: log fields carry strings peers supplied (finding 9 of issue 13).
-  createInterface({ input: stream }).on('line', (line) => out.write(`${forwardedLine(line, id, { pretty, colour: out.isTTY === true })}\n`));
-}
-
-async function waitHealthy(url: string, credentials: ClientCredentials, givenUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + HEALTH_WAIT_MS;
-  const client = new DynakvClient(url, { timeoutMs: 1_000, credentials });
-  try {
-    while (Date.now() < deadline && !givenUp()) {
-      try {
-        await client.request('/health');
-        return;
-      } catch {
-        // not up yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    client.close();
-  }
-  if (!givenUp()) throw new Error(`node at ${url} did not become healthy within ${HEALTH_WAIT_MS} ms`);
-}
-
-function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }
