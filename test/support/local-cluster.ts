@@ -2,42 +2,26 @@
 // its own temporary data directory. Secure by default: certificates (a CA, one certs dir per node,
 // an admin client) are made once in the temp dir, in process; `insecure` starts nodes with
 // --insecure instead. It can SIGKILL and restart nodes, and it always cleans up (stop() kills
-// every process and removes the directories). Node logs go to test-output/.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+// every process and removes the directories; the launcher kills any left at exit). The
+// processes themselves are src/launch/'s. Node logs go to test-output/<cluster name>/.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynakvClient } from '../../src/client/http-client.ts';
+import { freePort } from '../../src/launch/free-port.ts';
+import { LaunchedNode } from '../../src/launch/launched-node.ts';
+import type { PeerAddress } from '../../src/launch/node-args.ts';
+import { waitFor } from '../../src/launch/wait-for.ts';
 import { ensureClusterCerts } from '../../src/security/certs.ts';
 import { adminCredentials, fetchWith, type TestFetch } from './cluster-fetch.ts';
 
+// Tests import these two from here, as they did before they moved to the launcher.
+export { freePort, waitFor };
+
 const ROOT = resolve(import.meta.dirname, '../..');
-const BIN = join(ROOT, 'bin/dynakv-dev.js');
-
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await predicate()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+/** A node start compiles the sources through tsx; a node that exits is reported at once. */
+const START_TIMEOUT_MS = 20_000;
 
 export interface ClusterNode {
   readonly id: string;
@@ -48,7 +32,10 @@ export interface ClusterNode {
   readonly client: DynakvClient;
   /** Started with --join (outside the ring until added) instead of the bootstrap --peers list. */
   joinVia?: string;
-  process?: ChildProcess;
+  /** Its process, from its first start on (restarts reuse it: same spec, same data dir). */
+  launched?: LaunchedNode;
+  /** The latest process started, running or not. */
+  readonly process: ChildProcess | undefined;
 }
 
 export class LocalCluster {
@@ -91,7 +78,12 @@ export class LocalCluster {
     if (!this.insecure) await ensureClusterCerts({ certsDir: this.certsDir, nodeIds: [], clients: [{ name: 'admin', role: 'admin' }] });
     const url = `${this.insecure ? 'http' : 'https'}://127.0.0.1:${httpPort}`;
     const client = new DynakvClient(url, this.insecure ? {} : { credentials: adminCredentials(this.certsDir) });
-    const node: ClusterNode = { id, httpPort, peerPort, url, dataDir: join(this.root, id), client };
+    const node: ClusterNode = {
+      id, httpPort, peerPort, url, dataDir: join(this.root, id), client,
+      get process() {
+        return this.launched?.child;
+      },
+    };
     this.nodes.push(node);
     return node;
   }
@@ -125,38 +117,29 @@ export class LocalCluster {
     return node;
   }
 
-  get peerList(): string {
-    return this.nodes.filter((n) => n.joinVia === undefined).map((n) => `${n.id}=127.0.0.1:${n.peerPort}`).join(',');
+  /** The bootstrap ring: every node not started as a joiner. */
+  private bootstrapRing(): PeerAddress[] {
+    return this.nodes.filter((n) => n.joinVia === undefined).map((n) => ({ id: n.id, host: '127.0.0.1', peerPort: n.peerPort }));
   }
 
   async startNode(id: string): Promise<void> {
     const node = this.node(id);
-    mkdirSync(node.dataDir, { recursive: true });
-    const logDir = join(ROOT, 'test-output', this.name);
-    mkdirSync(logDir, { recursive: true });
-    const log = createWriteStream(join(logDir, `${id}.log`), { flags: 'a' });
-    const child = spawn(
-      process.execPath,
-      [
-        BIN, 'node', 'start', '--id', id, '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort), '--data-dir', node.dataDir,
-        ...(node.joinVia !== undefined ? ['--join', node.joinVia] : ['--peers', this.peerList]),
-        '--cluster', this.name, '--log-level', 'info',
-        ...(this.insecure ? ['--insecure'] : ['--certs-dir', join(this.certsDir, id)]),
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    node.process = child;
-    await waitFor(`${id} to answer /health`, async () => {
-      if (child.exitCode !== null) throw new Error(`${id} exited with ${child.exitCode}`);
-      return (await this.fetch(`${node.url}/health`)).ok;
+    node.launched ??= new LaunchedNode({
+      node: {
+        id, httpPort: node.httpPort, peerPort: node.peerPort, dataDir: node.dataDir,
+        ring: node.joinVia !== undefined ? { join: node.joinVia } : { peers: this.bootstrapRing() },
+        cluster: this.name, logLevel: 'info',
+        security: this.insecure ? { mode: 'insecure' } : { mode: 'certs', certsDir: join(this.certsDir, id) },
+      },
+      output: { file: join(ROOT, 'test-output', this.name, `${id}.log`) },
+      health: { url: node.url, ...(this.insecure ? {} : { credentials: adminCredentials(this.certsDir) }), timeoutMs: START_TIMEOUT_MS, intervalMs: 50 },
     });
+    await node.launched.start();
   }
 
   /** Waits until every other running node has heard `id` answer a ping since `sinceMs`. */
   async waitHeardByAll(id: string, sinceMs: number): Promise<void> {
-    const others = this.nodes.filter((n) => n.id !== id && n.process?.exitCode === null && n.process.signalCode === null);
+    const others = this.nodes.filter((n) => n.id !== id && n.launched?.running === true);
     await waitFor(`every node to hear from ${id}`, async () => {
       for (const n of others) {
         const heard = (await n.client.members()).members.find((m) => m.id === id)?.lastHeardMs ?? 0;
@@ -168,11 +151,7 @@ export class LocalCluster {
 
   /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
   async kill(id: string): Promise<void> {
-    const child = this.node(id).process;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await this.node(id).launched?.kill();
   }
 
   async stop(): Promise<void> {
