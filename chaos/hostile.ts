@@ -10,7 +10,7 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Packr } from 'msgpackr';
 import type { ClientCredentials } from '../src/client/http-client.ts';
-import type { SeededRandom } from '../sim/seeded-random.ts';
+import type { SeededRandom } from '../src/env/seeded-random.ts';
 
 /** One hostile request at most this often per run: enough to hit every node in every phase. */
 const PAUSE_MS_MAX = 400;

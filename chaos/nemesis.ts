@@ -2,7 +2,7 @@
 // real cluster. By default one fault at a time (each healed before the next, so the figures show
 // what a single failed node costs); with `overlap`, faults on different nodes may run together.
 // Kinds are drawn from a shuffled deck, so every allowed kind occurs before any repeats.
-import { SeededRandom } from '../sim/seeded-random.ts';
+import { SeededRandom } from '../src/env/seeded-random.ts';
 import type { ChaosCluster } from './cluster.ts';
 import type { FaultKind, FaultRecord } from './history.ts';
 import type { ChaosNetwork } from './network.ts';

@@ -7,7 +7,7 @@
 import { ClusterClient, NoNodeAnswered, type Attempt } from '../src/client/cluster-client.ts';
 import type { ClientCredentials } from '../src/client/http-client.ts';
 import { ClientError } from '../src/client/http-client.ts';
-import { SeededRandom } from '../sim/seeded-random.ts';
+import { SeededRandom } from '../src/env/seeded-random.ts';
 import type { AttemptRecord, OpKind, OpOutcome, OpRecord } from './history.ts';
 
 const SET_KEYS = 8;

@@ -1,5 +1,5 @@
 // The injected source of randomness. Core modules never call Math.random, so that a seeded
-// simulation replays exactly. Production: src/env/real-random.ts. Simulation: sim/seeded-random.ts.
+// simulation replays exactly. Production: src/env/real-random.ts. Simulation: src/env/seeded-random.ts.
 
 export interface Random {
   /** A float uniformly distributed in [0, 1). */
