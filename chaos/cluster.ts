@@ -1,22 +1,20 @@
 // The chaos cluster: five `dynakv node start` processes, each in its network (see network.ts),
 // with data in a temporary directory and logs in the run's results folder. Nodes are secure (peer
 // mutual TLS; certificates, with an admin credential, made once in the data directory's certs/)
-// unless started insecure. It kills (SIGKILL),
-// restarts, pauses (SIGSTOP) and resumes (SIGCONT) nodes. Process tracking and the exit-time kill
-// come from bench/systems/processes.ts; this module knows no workload and no checker.
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// unless started insecure. It kills (SIGKILL), wipes, restarts, pauses (SIGSTOP) and resumes
+// (SIGCONT) nodes; the processes themselves (arguments, the netns prefix, logs, the /health wait,
+// signals, the exit-time kill) are src/launch/'s. This module knows no workload and no checker.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GiveUp, isRunning, killChild, track, waitFor } from '../bench/systems/processes.ts';
 import { DynakvClient, type ClientCredentials } from '../src/client/http-client.ts';
+import { LaunchedNode } from '../src/launch/launched-node.ts';
+import { waitFor } from '../src/launch/wait-for.ts';
 import { ensureClusterCerts, loadClientCerts } from '../src/security/certs.ts';
-import type { ChildProcess } from 'node:child_process';
 import { recordRunState } from './leftovers.ts';
 import type { ChaosNetwork } from './network.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const BIN = join(ROOT, 'bin/dynakv-dev.js');
 /** tsx compiles the sources at start; five at once on 2 busy cores take a while. */
 const START_TIMEOUT_MS = 90_000;
 const BASE_HTTP_PORT = 7001;
@@ -30,8 +28,8 @@ export interface ChaosNode {
   readonly peerPort: number;
   readonly url: string;
   readonly dataDir: string;
-  process?: ChildProcess;
-  paused: boolean;
+  /** Its process, started in its network (set once the certificates exist; restarts reuse it). */
+  launched?: LaunchedNode;
 }
 
 export class ChaosCluster {
@@ -74,7 +72,7 @@ export class ChaosCluster {
       const peerPort = loopback ? await options.ports() : BASE_PEER_PORT;
       const id = `n${index + 1}`;
       // Secure nodes serve HTTPS (certificates from the cluster's CA) and want a credential.
-      nodes.push({ id, index, host, httpPort, peerPort, url: `${options.insecure === true ? 'http' : 'https'}://${host}:${httpPort}`, dataDir: join(dataRoot, id), paused: false });
+      nodes.push({ id, index, host, httpPort, peerPort, url: `${options.insecure === true ? 'http' : 'https'}://${host}:${httpPort}`, dataDir: join(dataRoot, id) });
     }
     mkdirSync(options.logDir, { recursive: true });
     const cluster = new ChaosCluster(name, dataRoot, nodes, options.network, options.logDir, options.insecure === true);
@@ -102,43 +100,28 @@ export class ChaosCluster {
   }
 
   isUp(id: string): boolean {
-    return isRunning(this.node(id).process);
+    return this.node(id).launched?.running === true;
   }
 
   async startNode(id: string): Promise<void> {
     const node = this.node(id);
-    if (isRunning(node.process)) throw new Error(`assertion: ${id} is already running`);
-    mkdirSync(node.dataDir, { recursive: true });
-    const peers = this.nodes.map((n) => `${n.id}=${n.host}:${n.peerPort}`).join(',');
-    const argv = this.network.wrap(node.index, [
-      process.execPath, BIN, 'node', 'start', '--id', id, '--host', node.host,
-      '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort),
-      '--data-dir', node.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'info',
-      ...(this.insecure ? ['--insecure'] : ['--certs-dir', join(this.certsDir, id)]),
-    ]);
-    // `ip netns exec` execs the command, so the child's pid is the node's: signals reach it.
-    const child = track(spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' }, cwd: ROOT }));
-    const log = createWriteStream(join(this.logDir, `${id}.log`), { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    node.process = child;
-    node.paused = false;
-    this.saveState();
-    await waitFor(
-      `${id} to answer /health`,
-      async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`${id} exited (${child.signalCode ?? child.exitCode}); see ${this.logDir}/${id}.log`);
-        const client = new DynakvClient(node.url, { timeoutMs: 1_000, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}) });
-        try {
-          await client.request('/health');
-          return true;
-        } finally {
-          client.close();
-        }
+    node.launched ??= new LaunchedNode({
+      node: {
+        id, host: node.host, httpPort: node.httpPort, peerPort: node.peerPort, dataDir: node.dataDir,
+        ring: { peers: this.nodes.map((n) => ({ id: n.id, host: n.host, peerPort: n.peerPort })) },
+        cluster: this.name, logLevel: 'info',
+        security: this.insecure ? { mode: 'insecure' } : { mode: 'certs', certsDir: join(this.certsDir, id) },
       },
-      START_TIMEOUT_MS,
-      100,
-    );
+      // `ip netns exec` execs the command, so the child's pid is the node's: signals reach it.
+      prefix: this.network.prefix(node.index),
+      env: { ...process.env, NODE_OPTIONS: '' },
+      cwd: ROOT,
+      output: { file: join(this.logDir, `${id}.log`) },
+      health: { url: node.url, ...(this.credentials !== undefined ? { credentials: this.credentials } : {}), timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
+    });
+    node.launched.launch();
+    this.saveState();
+    await node.launched.waitHealthy();
   }
 
   /** Waits until the node reports its start-up recovery done (`/local/stats` sync state ready). */
@@ -162,9 +145,7 @@ export class ChaosCluster {
 
   /** SIGKILL: no chance to flush or close; what LMDB committed must survive. */
   async kill(id: string): Promise<void> {
-    const node = this.node(id);
-    await killChild(node.process);
-    node.paused = false;
+    await this.node(id).launched?.kill();
   }
 
   /**
@@ -178,33 +159,27 @@ export class ChaosCluster {
   }
 
   pause(id: string): void {
-    const node = this.node(id);
-    if (!isRunning(node.process)) return;
-    node.process.kill('SIGSTOP');
-    node.paused = true;
+    this.node(id).launched?.pause();
   }
 
   resume(id: string): void {
-    const node = this.node(id);
-    if (!node.paused || !isRunning(node.process)) return;
-    node.process.kill('SIGCONT');
-    node.paused = false;
+    this.node(id).launched?.resume();
   }
 
   /** Resumes paused nodes and starts killed ones; resolves once every node answers /health. */
   async reviveAll(): Promise<void> {
     for (const n of this.nodes) this.resume(n.id);
-    await Promise.all(this.nodes.filter((n) => !isRunning(n.process)).map((n) => this.startNode(n.id)));
+    await Promise.all(this.nodes.filter((n) => !this.isUp(n.id)).map((n) => this.startNode(n.id)));
   }
 
   /** Kills every node (a SIGSTOPped process dies on SIGKILL too) and removes the data. */
   async stop(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => killChild(n.process)));
+    await Promise.all(this.nodes.map((n) => this.kill(n.id)));
     rmSync(this.dataRoot, { recursive: true, force: true });
   }
 
   private saveState(): void {
-    const nodePids = this.nodes.flatMap((n) => (n.process?.pid !== undefined ? [n.process.pid] : []));
+    const nodePids = this.nodes.flatMap((n) => (n.launched?.child?.pid !== undefined ? [n.launched.child.pid] : []));
     recordRunState({ runnerPid: process.pid, cluster: this.name, dataRoot: this.dataRoot, nodePids });
   }
 }

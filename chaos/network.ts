@@ -17,8 +17,8 @@ export interface ChaosNetwork {
   readonly partitions: boolean;
   /** The address node `index` (0-based) listens on. */
   hostOf(index: number): string;
-  /** The command line that runs `argv` in node `index`'s network. */
-  wrap(index: number, argv: readonly string[]): string[];
+  /** The command a node `index` runs under to be in its network (it execs the node); [] on loopback. */
+  prefix(index: number): string[];
   /** Drops every packet between the two sides (one side may be the node alone, the other everyone). */
   cut(index: number, from: 'everyone' | readonly number[]): void;
   /** Removes every cut made in these nodes' networks. */
@@ -83,7 +83,7 @@ export function setupNetns(nodes: number): ChaosNetwork {
     mode: 'netns',
     partitions: true,
     hostOf: addressOf,
-    wrap: (index, argv) => ['ip', 'netns', 'exec', namespaceOf(index), ...argv],
+    prefix: (index) => ['ip', 'netns', 'exec', namespaceOf(index)],
     cut(index, from) {
       const ns = namespaceOf(index);
       const rules = from === 'everyone' ? [[]] : from.map((other) => ['-s', addressOf(other)]);
@@ -129,7 +129,7 @@ export function loopbackNetwork(): ChaosNetwork {
     mode: 'loopback',
     partitions: false,
     hostOf: () => '127.0.0.1',
-    wrap: (_index, argv) => [...argv],
+    prefix: () => [],
     cut() {
       throw new Error('assertion: partitions need netns mode');
     },

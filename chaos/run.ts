@@ -5,9 +5,11 @@
 // path (error, Ctrl-C, SIGTERM) kills the nodes and removes the namespaces and the data.
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cleanupNow, freePort, waitFor } from '../bench/systems/processes.ts';
 import { DynakvClient } from '../src/client/http-client.ts';
-import { SeededRandom } from '../sim/seeded-random.ts';
+import { SeededRandom } from '../src/env/seeded-random.ts';
+import { killTrackedNow } from '../src/launch/children.ts';
+import { freePort } from '../src/launch/free-port.ts';
+import { waitFor } from '../src/launch/wait-for.ts';
 import { check } from './checker.ts';
 import { ChaosCluster } from './cluster.ts';
 import { gatherFinalState } from './final-state.ts';
@@ -81,7 +83,7 @@ export async function runChaos(options: ChaosOptions): Promise<boolean> {
   const teardown = () => {
     if (finished) return;
     finished = true;
-    cleanupNow();
+    killTrackedNow();
     network.teardown();
     removeOwnRun();
   };
