@@ -4,7 +4,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
-import { isRunning, nodeFlagsFromEnv, stopChild, track } from '../systems/processes.ts';
+import { isRunning, stopChild, track } from '../../src/launch/children.ts';
+import { nodeFlagsFromEnv } from '../systems/processes.ts';
 import { OP_KINDS, type OpKind, type WorkloadName } from '../workloads.ts';
 import type { ClientTls, DynakvRouting, DynakvWrites, FromWorker, Job, PhaseResult, SystemKind, ToWorker, WindowTally } from './protocol.ts';
 

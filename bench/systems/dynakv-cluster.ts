@@ -2,15 +2,20 @@
 // data in a temporary directory, logs under bench/results/logs/. Can SIGKILL and restart a node,
 // and run every node under `node --cpu-prof` (profiles are written when a node exits on SIGTERM).
 // Secure like a user's cluster (peer mutual TLS, HTTPS with a client certificate `bench` of role
-// admin; certificates made once per cluster by the CLI's `certs` commands) unless `insecure`. Spawns the CLI like a user would; it must not import
-// dynakv's internals.
-import { execFile, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+// admin; certificates made once per cluster by the CLI's `certs` commands) unless `insecure`.
+// The nodes are the measured checkout's own command, started like a user would, through this
+// checkout's launcher (src/launch); nothing of the measured node's internals is imported, so an
+// older checkout can be measured.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../src/launch/free-port.ts';
+import { LaunchedNode } from '../../src/launch/launched-node.ts';
+import type { NodeSecurity } from '../../src/launch/node-args.ts';
 import type { ClientTls } from '../loadgen/protocol.ts';
-import { fetchFor, type Cluster, type ClusterFetch, type Member } from './cluster.ts';
-import { freePort, GiveUp, isRunning, killChild, nodeFlagsFromEnv, removeTempDir, stopChild, tempDir, track, waitFor } from './processes.ts';
+import type { Cluster, Member } from './cluster.ts';
+import { nodeFlagsFromEnv, removeTempDir, tempDir } from './processes.ts';
 
 /** The checkout this benchmark belongs to; another one can be measured with DynakvClusterOptions.root. */
 export const DEFAULT_DYNAKV_ROOT = resolve(import.meta.dirname, '../..');
@@ -62,7 +67,8 @@ export class DynakvCluster implements Cluster {
 
   /** The CA and the `bench` client's certificate, once made (secure clusters of a checkout with HTTPS). */
   tls: ClientTls | undefined;
-  private healthFetch: ClusterFetch | undefined;
+  /** Each member's process, from its first start on (restarts reuse it). */
+  private readonly launched = new Map<string, LaunchedNode>();
 
   static async start(options: DynakvClusterOptions): Promise<DynakvCluster> {
     const root = tempDir(`dynakv${options.nodes}`);
@@ -89,10 +95,10 @@ export class DynakvCluster implements Cluster {
    * How the nodes of this checkout are told their security: a certs dir each (made here by the
    * CLI), --insecure, or nothing for a checkout older than certificates (it knows neither flag).
    */
-  private securityFlags(id: string): string[] {
+  private securityOf(id: string): NodeSecurity {
     const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
-    if (!existsSync(join(root, 'src/security/certs.ts'))) return [];
-    return this.options.insecure === true ? ['--insecure'] : ['--certs-dir', join(this.root, 'certs', id)];
+    if (!existsSync(join(root, 'src/security/certs.ts'))) return { mode: 'unstated' };
+    return this.options.insecure === true ? { mode: 'insecure' } : { mode: 'certs', certsDir: join(this.root, 'certs', id) };
   }
 
   private async makeCerts(): Promise<void> {
@@ -121,48 +127,52 @@ export class DynakvCluster implements Cluster {
 
   async startNode(id: string): Promise<void> {
     const m = this.member(id);
-    if (isRunning(m.process)) throw new Error(`assertion: ${id} is already running`);
-    mkdirSync(m.dataDir, { recursive: true });
-    mkdirSync(this.options.logDir, { recursive: true });
-    const peers = this.members.map((x) => `${x.id}=127.0.0.1:${x.peerPort}`).join(',');
-    // Default profile names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): tsx's loader runs
-    // in a worker thread that writes a profile too, and a fixed --cpu-prof-name would let it
-    // overwrite the main thread's.
-    const nodeArgs = this.options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfDir];
-    // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
-    nodeArgs.push(...nodeFlagsFromEnv('BENCH_NODE_ARGS'));
-    const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
-    const args = [...nodeArgs, dynakvBin(root), 'node', 'start', '--id', id, '--http-port', String(m.httpPort), '--peer-port', String(m.peerPort), '--data-dir', m.dataDir, '--peers', peers, '--cluster', this.name, '--log-level', 'warn', ...this.securityFlags(id)];
-    // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.
-    const env = { ...process.env, NODE_OPTIONS: '' };
-    const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: root }));
-    const log = createWriteStream(join(this.options.logDir, `${this.members.length}n-${id}.log`), { flags: 'a' });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    const node = this.launchedNode(m);
+    const child = node.launch();
     m.process = child;
     child.once('exit', () => {
       if (child.pid !== undefined) this.exitedAtMs.set(child.pid, Date.now());
     });
-    await waitFor(
-      `dynakv ${id} to answer /health`,
-      async () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new GiveUp(`${id} exited (${child.signalCode ?? child.exitCode}); see ${this.options.logDir}`);
-        this.healthFetch ??= fetchFor(this);
-        return (await this.healthFetch(`${m.url}/health`, { signal: AbortSignal.timeout(1_000) })).ok;
-      },
-      START_TIMEOUT_MS,
-      100,
-    );
+    await node.waitHealthy();
   }
 
   async kill(id: string): Promise<void> {
-    await killChild(this.member(id).process);
+    await this.launched.get(this.member(id).id)?.kill();
   }
 
   async stop(): Promise<void> {
     // SIGTERM first: a clean close, and the only way --cpu-prof writes its profile.
-    await Promise.all(this.members.map((m) => stopChild(m.process, STOP_GRACE_MS)));
+    await Promise.all([...this.launched.values()].map((node) => node.stop(STOP_GRACE_MS)));
     removeTempDir(this.root);
+  }
+
+  /** The member's launcher: made once, after the certificates (its health check needs them). */
+  private launchedNode(m: DynakvMember): LaunchedNode {
+    const made = this.launched.get(m.id);
+    if (made !== undefined) return made;
+    const root = this.options.root ?? DEFAULT_DYNAKV_ROOT;
+    // Default profile names (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile): tsx's loader runs
+    // in a worker thread that writes a profile too, and a fixed --cpu-prof-name would let it
+    // overwrite the main thread's.
+    const nodeFlags = this.options.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', this.options.cpuProfDir];
+    // BENCH_NODE_ARGS: extra node flags for every dynakv node, e.g. "--trace-gc" (output in the node logs).
+    nodeFlags.push(...nodeFlagsFromEnv('BENCH_NODE_ARGS'));
+    const node = new LaunchedNode({
+      node: {
+        id: m.id, httpPort: m.httpPort, peerPort: m.peerPort, dataDir: m.dataDir,
+        ring: { peers: this.members.map((x) => ({ id: x.id, host: '127.0.0.1', peerPort: x.peerPort })) },
+        cluster: this.name, logLevel: 'warn', security: this.securityOf(m.id),
+      },
+      bin: dynakvBin(root),
+      nodeFlags,
+      // NODE_OPTIONS of the benchmark itself (e.g. --import tsx) must not leak into the nodes.
+      env: { ...process.env, NODE_OPTIONS: '' },
+      cwd: root,
+      output: { file: join(this.options.logDir, `${this.members.length}n-${m.id}.log`) },
+      health: { url: m.url, ...(this.tls !== undefined ? { credentials: this.tls } : {}), timeoutMs: START_TIMEOUT_MS, intervalMs: 100 },
+    });
+    this.launched.set(m.id, node);
+    return node;
   }
 }
 

@@ -6,7 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Member } from './cluster.ts';
-import { freePort, GiveUp, isRunning, killChild, removeTempDir, stopChild, tempDir, track, waitFor } from './processes.ts';
+import { isRunning, killChild, stopChild, track } from '../../src/launch/children.ts';
+import { freePort } from '../../src/launch/free-port.ts';
+import { GiveUp, waitFor } from '../../src/launch/wait-for.ts';
+import { removeTempDir, tempDir } from './processes.ts';
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;

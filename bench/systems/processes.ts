@@ -1,23 +1,14 @@
-// Every process and temporary directory the benchmark creates goes through here, so that any exit
-// (normal end, error, Ctrl-C, SIGTERM) kills them all and removes the directories. Also the
-// helpers that read a process's CPU, memory and I/O from /proc, free ports and condition waits.
-// Owns no cluster logic.
-import type { ChildProcess } from 'node:child_process';
+// Every temporary directory the benchmark creates goes through here, and its exit handlers, so
+// that any exit (normal end, error, Ctrl-C, SIGTERM) kills every process it started (tracked by
+// src/launch/children.ts) and removes the directories. Also the helpers that read a process's
+// CPU, memory and I/O from /proc. Owns no cluster logic.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killTrackedNow } from '../../src/launch/children.ts';
 
-const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
 let handlersInstalled = false;
-
-/** Registers a child so that it is killed (SIGKILL) if the benchmark ends before it does. */
-export function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
 
 /** A fresh directory under the OS temp dir (same disk as the work tree here), removed at exit. */
 export function tempDir(prefix: string): string {
@@ -36,22 +27,9 @@ export function nodeFlagsFromEnv(name: string): string[] {
   return (process.env[name] ?? '').split(' ').filter((flag) => flag !== '');
 }
 
-export function isRunning(child: ChildProcess | undefined): child is ChildProcess {
-  return child !== undefined && child.exitCode === null && child.signalCode === null;
-}
-
-/** Kills everything still tracked and removes every temp dir; synchronous, so it works in 'exit'. */
+/** Kills every tracked process still running and removes every temp dir; synchronous, so it works in 'exit'. */
 export function cleanupNow(): void {
-  for (const child of children) {
-    if (isRunning(child)) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-  children.clear();
+  killTrackedNow();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
@@ -77,55 +55,6 @@ export function installCleanupHandlers(): void {
     cleanupNow();
     process.exit(1);
   });
-}
-
-/** Stops a child: SIGTERM (or the given signal), then SIGKILL after graceMs. */
-export function stopChild(child: ChildProcess | undefined, graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!isRunning(child)) return Promise.resolve();
-  return new Promise((done) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      done();
-    });
-    child.kill(signal);
-  });
-}
-
-export function killChild(child: ChildProcess | undefined): Promise<void> {
-  return stopChild(child, 0, 'SIGKILL');
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
-
-/** Thrown from a waitFor predicate to stop waiting at once (e.g. the process being waited on died). */
-export class GiveUp extends Error {}
-
-export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await predicate()) return;
-    } catch (err) {
-      if (err instanceof GiveUp) throw err;
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 // ---- /proc readings (Linux) ----
