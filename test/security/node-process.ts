@@ -1,15 +1,19 @@
 // Test helper: `dynakv node start` processes on free loopback ports, alone in their ring or with
 // the peers given, secure (one CA per root: node certs in ROOT/certs/<id>, ca.crt and clients
 // admin and alice in ROOT/certs) or --insecure, with extra flags (e.g. --http-limit). Collects
-// output lines, reads resident memory, and stops with SIGTERM (SIGKILL after 10 s).
-import { spawn, type ChildProcess } from 'node:child_process';
+// output lines, reads resident memory, and stops with SIGTERM (SIGKILL after 10 s). The
+// processes themselves are src/launch/'s.
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fetchWith, type TestFetch } from '../support/cluster-fetch.ts';
-import { freePort, waitFor } from '../support/local-cluster.ts';
+import { freePort } from '../support/local-cluster.ts';
+import { LaunchedNode } from '../../src/launch/launched-node.ts';
+import type { PeerAddress } from '../../src/launch/node-args.ts';
 import { ensureClusterCerts } from '../../src/security/certs.ts';
 
-export const BIN = resolve(import.meta.dirname, '../../bin/dynakv-dev.js');
+/** A node start compiles the sources through tsx; a node that exits is reported at once. */
+const START_TIMEOUT_MS = 30_000;
 
 export interface NodeProcess {
   readonly child: ChildProcess;
@@ -20,7 +24,7 @@ export interface NodeProcess {
   readonly dataDir: string;
   /** Secure: where ca.crt and client.{admin,alice}.* are (ROOT/certs); undefined with --insecure. */
   readonly clientsDir: string | undefined;
-  /** Everything it wrote to stdout and stderr so far. */
+  /** Everything it wrote to stdout and stderr so far, line by line. */
   output(): string;
   /** fetch() with the admin credential (secure) or plain (insecure). */
   readonly fetch: TestFetch;
@@ -40,11 +44,11 @@ export interface NodeSpawnOptions {
   readonly dataDir?: string;
   readonly httpPort?: number;
   readonly peerPort?: number;
-  /** The bootstrap ring (ID=HOST:PORT,...); default this node alone. */
-  readonly peers?: string;
+  /** The bootstrap ring; default this node alone. */
+  readonly peers?: readonly PeerAddress[];
 }
 
-/** Spawns `dynakv node start` without waiting for it; `exited` resolves with its exit code. */
+/** Spawns `dynakv node start` through the launcher without waiting for it; `exited` resolves with its exit code once its output is all read. */
 export async function spawnNode(root: string, options: NodeSpawnOptions = {}) {
   const id = options.id ?? 'p1';
   const secure = options.secure ?? true;
@@ -52,23 +56,28 @@ export async function spawnNode(root: string, options: NodeSpawnOptions = {}) {
   const httpPort = options.httpPort ?? (await freePort());
   const peerPort = options.peerPort ?? (await freePort());
   const dataDir = options.dataDir ?? join(root, `data-${id}`);
-  const child = spawn(
-    process.execPath,
-    [BIN, 'node', 'start', '--id', id, '--http-port', String(httpPort), '--peer-port', String(peerPort), '--data-dir', dataDir, '--peers', options.peers ?? `${id}=127.0.0.1:${peerPort}`, ...(secure ? ['--certs-dir', join(root, 'certs', id)] : ['--insecure']), ...(options.flags ?? [])],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const clientsDir = secure ? join(root, 'certs') : undefined;
+  const credentials = clientsDir === undefined ? undefined : { ca: readFileSync(join(clientsDir, 'ca.crt')), cert: readFileSync(join(clientsDir, 'client.admin.crt')), key: readFileSync(join(clientsDir, 'client.admin.key')) };
+  const url = `${secure ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { child, id, secure, httpPort, peerPort, dataDir, exited, output: () => output };
+  const launched = new LaunchedNode({
+    node: {
+      id, httpPort, peerPort, dataDir,
+      ring: { peers: options.peers ?? [{ id, host: '127.0.0.1', peerPort }] },
+      security: secure ? { mode: 'certs', certsDir: join(root, 'certs', id) } : { mode: 'insecure' },
+      extraArgs: options.flags ?? [],
+    },
+    output: { lines: (line) => (output += `${line}\n`) },
+    health: { url, ...(credentials !== undefined ? { credentials } : {}), timeoutMs: START_TIMEOUT_MS },
+  });
+  const child = launched.launch();
+  // 'close', not 'exit': by then stdout and stderr are read to their end, so output() is whole.
+  const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
+  return { child, launched, id, secure, httpPort, peerPort, dataDir, url, clientsDir, credentials, exited, output: () => output };
 }
 
 export async function startNodeProcess(root: string, options: NodeSpawnOptions = {}): Promise<NodeProcess> {
-  const { child, id, secure, httpPort, peerPort, dataDir, exited, output: outputOf } = await spawnNode(root, options);
-  const clientsDir = secure ? join(root, 'certs') : undefined;
-  const url = `${secure ? 'https' : 'http'}://127.0.0.1:${httpPort}`;
-  const get: TestFetch = clientsDir === undefined ? fetchWith(undefined) : fetchWith({ ca: readFileSync(join(clientsDir, 'ca.crt')), cert: readFileSync(join(clientsDir, 'client.admin.crt')), key: readFileSync(join(clientsDir, 'client.admin.key')) });
+  const { child, launched, id, httpPort, peerPort, dataDir, url, clientsDir, credentials, exited, output: outputOf } = await spawnNode(root, options);
   const node: NodeProcess = {
     child,
     id,
@@ -78,32 +87,22 @@ export async function startNodeProcess(root: string, options: NodeSpawnOptions =
     dataDir,
     clientsDir,
     output: outputOf,
-    fetch: get,
+    fetch: fetchWith(credentials),
     rssBytes() {
       const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (match === null) throw new Error('no VmRSS');
       return Number(match[1]) * 1024;
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.kill('SIGTERM');
-        await exited;
-        clearTimeout(kill);
-      }
+      await launched.stop();
       return exited;
     },
   };
   try {
-    let healthy = false;
-    await waitFor(`${id} to answer /health or exit`, async () => {
-      healthy = await get(`${url}/health`).then((r) => r.ok, () => false);
-      return healthy || child.exitCode !== null;
-    }, 30_000, 100);
-    if (!healthy) throw new Error(`${id} exited with ${child.exitCode}:\n${outputOf()}`);
+    await launched.waitHealthy();
   } catch (err) {
     await node.stop();
-    throw err;
+    throw new Error(`${(err as Error).message}:\n${outputOf()}`);
   }
   return node;
 }

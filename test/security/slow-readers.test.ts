@@ -26,7 +26,7 @@ describe('slow readers of large answers', { timeout: 180_000 }, () => {
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'dynakv-slow-readers-'));
     const ports = await Promise.all([1, 2, 3, 4].map(() => freePort()));
-    const peers = `q1=127.0.0.1:${ports[1]},q2=127.0.0.1:${ports[3]}`;
+    const peers = [{ id: 'q1', host: '127.0.0.1', peerPort: ports[1]! }, { id: 'q2', host: '127.0.0.1', peerPort: ports[3]! }];
     // Two nodes: N=3 replicas fall on both, so W=2 and R=2 are met.
     for (const id of ['q1', 'q2']) await certsFor(root, id);
     const started = await Promise.all([
