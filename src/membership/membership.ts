@@ -1,10 +1,11 @@
-// This node's view of the cluster: the membership table and its change log, kept durable in
-// the meta space, spread by push-pull gossip and updated by ping failure detection (the seed's
-// rules; the verdicts are failure-detector.ts's). Nodes enter or leave the ring only through
-// addMember/removeMember, i.e. an operator, whose changes open a new epoch that detector
-// verdicts and refutations cannot override; `down` is a transient status that never changes the
-// ring. Only members' gossip is merged, and a node's owner fields only from that node (see
-// standingOf, receiveGossip). Runs on the injected clock, random and transport only.
+// This node's view of the cluster: the membership table (table.ts), kept durable in the meta
+// space with its change log (change-log.ts, persisted.ts), spread by gossip (gossip.ts) and
+// updated by ping failure detection (ping-monitor.ts, failure-detector.ts). Nodes enter or
+// leave the ring only through an operator's add or remove (operator-actions.ts), which open a
+// new epoch that detector verdicts and refutations cannot override; `down` is a transient
+// status that never changes the ring. Only members' gossip is merged, and a node's owner fields
+// only from that node (see standingOf, receiveGossip); a removed node may hand off within its
+// window (handoff-windows.ts). Runs on the injected clock, random and transport only.
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
@@ -13,10 +14,19 @@ import type { NodeId, Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
 import { Ring } from '../ring/ring.ts';
+import { ChangeLog } from './change-log.ts';
+import { MembershipError } from './errors.ts';
+import { Gossip, SEED_PREFIX } from './gossip.ts';
+import { HandoffWindows } from './handoff-windows.ts';
+import { addedRecord, removedRecord } from './operator-actions.ts';
 import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
 import type { PeerStanding } from './peer-authority.ts';
-import { FailureDetector } from './failure-detector.ts';
+import { PingMonitor } from './ping-monitor.ts';
 import { changeOf, isRingMember, MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, mergeRecord, nextCount, sameOwnerFields, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
+
+export { MembershipError, type MembershipErrorCode } from './errors.ts';
+export { SEED_PREFIX, SPREAD_FANOUT } from './gossip.ts';
+export { PINGS_PER_ROUND_MAX } from './ping-monitor.ts';
 
 export interface MembershipConfig {
   /** How often this node gossips with one random peer. */
@@ -70,27 +80,6 @@ export const DEFAULT_MEMBERSHIP_CONFIG: Omit<MembershipConfig, 'n'> = {
   removedHandoffWindowMs: REMOVED_HANDOFF_WINDOW_MS,
 };
 
-export type MembershipErrorCode =
-  | 'MEMBER_EXISTS'
-  | 'ADDRESS_IN_USE'
-  | 'UNKNOWN_MEMBER'
-  | 'TOO_FEW_NODES'
-  | 'TOO_MANY_MEMBERS' // the table already holds MEMBERS_MAX records
-  | 'BAD_MEMBER'
-  | 'COUNT_LIMIT' // the id's operator epoch reached MEMBERSHIP_COUNT_MAX: add the node under a new id
-  | 'NOT_A_MEMBER' // this node is not a ring member itself: its changes would not spread, make them through a member
-  | 'CORRUPT_TABLE'; // the persisted table does not parse: the node does not start
-
-export class MembershipError extends Error {
-  constructor(
-    readonly code: MembershipErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MembershipError';
-  }
-}
-
 export interface MembershipDeps {
   readonly self: NodeId;
   readonly selfPeer: string;
@@ -105,49 +94,9 @@ export interface MembershipDeps {
 
 export type RingListener = (previous: Ring | undefined, next: Ring | undefined) => void;
 
-/**
- * The version an operator change (a new epoch) gives `existing`: one more, or 1 again once the
- * version reached MEMBERSHIP_COUNT_MAX (the new epoch orders first, so restarting is safe).
- */
-function nextVersionInNewEpoch(existing: MemberRecord): number {
-  return nextCount(existing.version) ?? 1;
-}
-
-/**
- * Members (or join seeds) asked for their table at start, at once: one answer is enough to
- * serve, a few cover a peer that is down, and a large cluster is not sent a table by every node
- * that restarts. The others are reached by the gossip rounds.
- */
-const STARTUP_EXCHANGES_MAX = 3;
-/**
- * A ping waits for its pong up to this many ping timeouts (2 s at the defaults): a pong delayed
- * by a busy peer is still a heartbeat.
- */
-const PING_WAIT_PINGS_TIMEOUTS = 4;
-/** A peer that answered within this many of its ping intervals counts as in contact (see inContact). */
-const CONTACT_PINGS = 3;
-/**
- * Peers pinged per ping interval at most, in turn: every peer each interval up to 33 nodes; in a
- * larger cluster each peer every ceil(peers / PINGS_PER_ROUND_MAX) intervals (4 at 100 nodes:
- * 2 s), so a node's ping traffic stays bounded as the cluster grows and the cluster's grows
- * linearly, not as n^2. The detector learns each peer's interval (it waits longer in a large
- * cluster: about 5 s to hold a dead node down at 100 nodes, 2.5 s at 5, in the simulator).
- */
-export const PINGS_PER_ROUND_MAX = 32;
-/**
- * Peers a change is pushed to at once, at random; each node that learns a versioned change from
- * it passes it on the same way (rumour mongering), so a change reaches n nodes in about log4(n)
- * hops with about 4n exchanges of the table, not n^2 (a ring change made every node announce its
- * transfer to every other: 123 MB of gossip at 100 nodes in the simulator).
- */
-export const SPREAD_FANOUT = 4;
-
-/** Pseudo node id prefix for a join address whose node id is not known yet. */
-export const SEED_PREFIX = 'seed:';
-
 export class Membership {
   private readonly records = new Map<NodeId, MemberRecord>();
-  private changeLog: ChangeLogEntry[] = [];
+  private readonly changeLog: ChangeLog;
   private currentRing: Ring | undefined;
   private readonly listeners: RingListener[] = [];
   private readonly peerUpListeners: Array<(id: NodeId) => void> = [];
@@ -157,42 +106,48 @@ export class Membership {
   private heardTable = false;
   /** This node's own record's epoch as the table was read back from disk (undefined: no saved table, or not in it). */
   readonly persistedOwnEpoch: number | undefined;
-  private readonly detector: FailureDetector;
-  /** Peers this node's detector holds down. */
-  private readonly down = new Set<NodeId>();
-  /** Peers whose last ping failed (an error, or no answer in time) since they last answered. */
-  private readonly pingFailed = new Set<NodeId>();
-  /** Where the next ping round starts in the sorted peers (see PINGS_PER_ROUND_MAX). */
-  private pingCursor = 0;
-  /** How often each peer is pinged now: pingIntervalMs, or a multiple in a large cluster. */
-  private pingEveryMs: number;
-  /** A probe of every peer held down is scheduled (after one answered again). */
-  private probeTimer: Timer | undefined;
-  private readonly lastHeardMs = new Map<NodeId, number>();
+  private readonly pings: PingMonitor;
+  private readonly gossip: Gossip;
+  /** Removed nodes' hand-off windows (kept through a re-add until they close). */
+  private readonly windows: HandoffWindows;
   private timers: Timer[] = [];
   private persisting: Promise<void> = Promise.resolve();
   private stopped = false;
-  private seeds: string[] = [];
   /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
   private readonly countsAtLimit = new Set<string>();
-  /**
-   * When this node learned that each (formerly member) node was removed, on its monotonic clock
-   * (a wall-clock step cannot stretch the hand-off window), and the removal's epoch; rebuilt from
-   * the change log at start. Kept through a re-add until the window ends: the re-added node may
-   * hand off what it held before its removal (see staleHandoffOpen).
-   */
-  private readonly removalLearnedMs = new Map<NodeId, { readonly atMs: number; readonly epoch: number }>();
-  /** When askForNews last gossiped. */
-  private lastNewsAskMs: number | undefined;
-  /** A gossip of our own record to every peer is due (coalesced: see spreadSoon). */
-  private spreadTimer: Timer | undefined;
-  gossipRounds = 0;
-  /** Times this node's own failure detector started (down) or stopped (up) holding a peer down. */
-  readonly detectorTransitions = { down: 0, up: 0 };
 
   constructor(private readonly deps: MembershipDeps) {
-    this.detector = new FailureDetector({ acceptablePauseMs: deps.config.acceptablePauseMs });
-    this.pingEveryMs = deps.config.pingIntervalMs;
+    this.changeLog = new ChangeLog(deps.config.logEntriesMax);
+    this.windows = new HandoffWindows(deps.clock, deps.config.removedHandoffWindowMs);
+    this.pings = new PingMonitor({
+      self: deps.self,
+      clock: deps.clock,
+      transport: deps.transport,
+      log: deps.log,
+      pingIntervalMs: deps.config.pingIntervalMs,
+      pingTimeoutMs: deps.config.pingTimeoutMs,
+      acceptablePauseMs: deps.config.acceptablePauseMs,
+      records: () => this.records.values(),
+      record: (id) => this.records.get(id),
+      otherMembers: () => this.otherMembers(),
+      publish: (record, status) => this.observe(record, status),
+      peerUp: (id) => {
+        for (const listener of this.peerUpListeners) listener(id);
+      },
+      stopped: () => this.stopped,
+    });
+    this.gossip = new Gossip({
+      clock: deps.clock,
+      random: deps.random,
+      transport: deps.transport,
+      gossipIntervalMs: deps.config.gossipIntervalMs,
+      pingTimeoutMs: deps.config.pingTimeoutMs,
+      table: () => this.table(),
+      targets: () => this.gossipTargets(),
+      merge: (records, from) => this.merge(records, from),
+      isMember: (id) => this.standingOf(id) === 'member',
+      stopped: () => this.stopped,
+    });
     // Our own record travels in every gossip, where peers refuse a frame with a bad field: a bad
     // id or address here would silently cut this node off, so it stops the start instead.
     const { self, selfPeer, selfHttp } = deps;
@@ -238,19 +193,17 @@ export class Membership {
 
   /** Addresses (host:port) to pull the table from when this node knows no cluster yet. */
   joinVia(seeds: readonly string[]): void {
-    this.seeds = [...seeds];
+    this.gossip.joinVia(seeds);
   }
 
   /**
-   * Starts gossip and pings, and at once asks a few ring members (STARTUP_EXCHANGES_MAX, picked
+   * Starts gossip and pings, and at once asks a few ring members (gossip.ts STARTUP_EXCHANGES_MAX, picked
    * at random) for their table: until one answers, this node serves no data (see admission.ts),
    * so it should not wait for a round.
    */
   start(): void {
     this.publishSelf();
-    const others = this.otherMembers();
-    for (let i = 0; i < STARTUP_EXCHANGES_MAX && others.length > 0; i++) void this.exchange(others.splice(this.deps.random.nextInt(others.length), 1)[0]!);
-    if (this.otherMembers().length === 0 && this.seeds.length > 0) for (const seed of this.seeds.slice(0, STARTUP_EXCHANGES_MAX)) void this.exchange(SEED_PREFIX + seed);
+    this.gossip.startup(this.otherMembers());
     this.schedule(this.deps.config.gossipIntervalMs, () => this.gossipRound());
     this.schedule(this.deps.config.pingIntervalMs, () => this.pingRound());
   }
@@ -274,10 +227,8 @@ export class Membership {
     this.stopped = true;
     for (const t of this.timers) t.cancel();
     this.timers = [];
-    this.spreadTimer?.cancel();
-    this.spreadTimer = undefined;
-    this.probeTimer?.cancel();
-    this.probeTimer = undefined;
+    this.gossip.stop();
+    this.pings.stop();
   }
 
   onRingChange(listener: RingListener): void {
@@ -311,7 +262,17 @@ export class Membership {
   }
 
   history(): readonly ChangeLogEntry[] {
-    return this.changeLog;
+    return this.changeLog.entries;
+  }
+
+  /** Gossip rounds this node started. */
+  get gossipRounds(): number {
+    return this.gossip.rounds;
+  }
+
+  /** Times this node's own failure detector started (down) or stopped (up) holding a peer down. */
+  get detectorTransitions(): { readonly down: number; readonly up: number } {
+    return this.pings.transitions;
   }
 
   /**
@@ -320,22 +281,16 @@ export class Membership {
    * that once healed) cannot make healthy nodes avoid each other.
    */
   isLocallyDown(id: NodeId): boolean {
-    return this.down.has(id);
+    return this.pings.isLocallyDown(id);
   }
 
-  /**
-   * `id` may be failing, though not held down: its last ping failed, or it has not answered for
-   * longer than a ping interval and a ping timeout (or it is held down).
-   */
+  /** See PingMonitor.isSuspect. */
   isSuspect(id: NodeId): boolean {
-    if (id === this.deps.self) return false;
-    if (this.down.has(id) || this.pingFailed.has(id)) return true;
-    const lastMs = this.detector.lastHeartbeatMs(id);
-    return lastMs !== undefined && this.deps.clock.monotonicMs() - lastMs > this.pingEveryMs + this.deps.config.pingTimeoutMs;
+    return this.pings.isSuspect(id);
   }
 
   lastHeard(id: NodeId): number | undefined {
-    return id === this.deps.self ? this.deps.clock.nowMs() : this.lastHeardMs.get(id);
+    return id === this.deps.self ? this.deps.clock.nowMs() : this.pings.lastHeard(id);
   }
 
   /** host/port for the transport: members by id, join seeds by their pseudo id. */
@@ -344,73 +299,21 @@ export class Membership {
     return text === undefined ? undefined : parseHostPort(text);
   }
 
-  /**
-   * Operator changes are made through a ring member: members merge only members' gossip, so a
-   * change made on a removed (or not yet added) node would stay on it alone.
-   */
-  private assertMemberForChanges(): void {
-    const own = this.records.get(this.deps.self);
-    if (own === undefined || !isRingMember(own)) {
-      throw new MembershipError('NOT_A_MEMBER', `node ${this.deps.self} is not a ring member (${own?.status ?? 'never added'}), so no other node would take this change from it; make it through a member`);
-    }
-  }
-
-  /** Operator action: put a node into the ring. */
+  /** Operator action: put a node into the ring (operator-actions.ts says when it is refused). */
   addMember(id: NodeId, peer: string, http: string): MemberRecord {
-    this.assertMemberForChanges();
-    if (!isNodeId(id)) throw new MembershipError('BAD_MEMBER', `bad node id ${JSON.stringify(id)}: use ${NODE_ID_RULE}`);
-    if (parseHostPort(peer) === undefined) throw new MembershipError('BAD_MEMBER', `bad peer address "${peer}": expected HOST:PORT`);
-    if (http !== '' && parseHostPort(http) === undefined) throw new MembershipError('BAD_MEMBER', `bad http address "${http}": expected HOST:PORT`);
-    const existing = this.records.get(id);
-    if (existing !== undefined && existing.status !== 'removed') throw new MembershipError('MEMBER_EXISTS', `node ${id} is already a member (${existing.status})`);
-    if (existing === undefined && this.records.size >= MEMBERS_MAX) {
-      throw new MembershipError('TOO_MANY_MEMBERS', `the table already holds ${MEMBERS_MAX} records (removed nodes included); re-add a removed id instead`);
-    }
-    for (const r of this.records.values()) {
-      if (r.id !== id && r.status !== 'removed' && (r.peer === peer || (http !== '' && r.http === http))) {
-        throw new MembershipError('ADDRESS_IN_USE', `address already used by member ${r.id}`);
-      }
-    }
-    const record: MemberRecord = {
-      id,
-      peer,
-      http,
-      status: 'up',
-      // An operator change opens a new epoch, which no older detector verdict can override.
-      epoch: this.nextEpoch(existing, id),
-      version: existing === undefined ? 1 : nextVersionInNewEpoch(existing),
-      changedBy: this.deps.self,
-      changedAtMs: this.deps.clock.nowMs(),
-      heartbeat: existing?.heartbeat ?? 0,
-      transfer: null,
-      state: 'ready',
-    };
-    this.apply(record, this.deps.self);
-    this.afterChange();
-    this.spreadNow();
-    return this.records.get(id)!;
+    return this.makeChange(addedRecord(this.records, { self: this.deps.self, nowMs: this.deps.clock.nowMs() }, id, peer, http));
   }
 
   /** Operator action: take a node out of the ring (its data moves to the new replicas). */
   removeMember(id: NodeId): MemberRecord {
-    this.assertMemberForChanges();
-    const existing = this.records.get(id);
-    if (existing === undefined || existing.status === 'removed') throw new MembershipError('UNKNOWN_MEMBER', `node ${id} is not a member`);
-    const members = [...this.records.values()].filter(isRingMember).length;
-    if (members - 1 < this.deps.config.n) {
-      throw new MembershipError('TOO_FEW_NODES', `removing ${id} would leave ${members - 1} nodes, fewer than N=${this.deps.config.n} replicas`);
-    }
-    this.apply({
-      ...existing,
-      status: 'removed',
-      epoch: this.nextEpoch(existing, id),
-      version: nextVersionInNewEpoch(existing),
-      changedBy: this.deps.self,
-      changedAtMs: this.deps.clock.nowMs(),
-    }, this.deps.self);
+    return this.makeChange(removedRecord(this.records, { self: this.deps.self, nowMs: this.deps.clock.nowMs() }, id, this.deps.config.n));
+  }
+
+  private makeChange(record: MemberRecord): MemberRecord {
+    this.apply(record, this.deps.self);
     this.afterChange();
-    this.spreadNow();
-    return this.records.get(id)!;
+    this.gossip.spreadNow();
+    return this.records.get(record.id)!;
   }
 
   /** Publishes this node's transfer progress (an owner field, spread by gossip). */
@@ -433,7 +336,7 @@ export class Membership {
     const record = this.records.get(id);
     if (record === undefined || id === this.deps.self) return 'stranger';
     if (isRingMember(record)) return 'member';
-    return this.removalWindowOpen(id, record.epoch) ? 'handing-off' : 'stranger';
+    return this.windows.isOpen(id, record.epoch) ? 'handing-off' : 'stranger';
   }
 
   /**
@@ -448,7 +351,7 @@ export class Membership {
     if (record === undefined || id === this.deps.self) return false;
     // Its record here is the removal itself, or the re-add right after it.
     if (record.epoch !== removedAtEpoch && !(isRingMember(record) && record.epoch === removedAtEpoch + 1)) return false;
-    return this.removalWindowOpen(id, removedAtEpoch);
+    return this.windows.isOpen(id, removedAtEpoch);
   }
 
   /**
@@ -457,18 +360,7 @@ export class Membership {
    * ended are forgotten.
    */
   removedHandoffOpen(): boolean {
-    let open = false;
-    for (const [id, removal] of [...this.removalLearnedMs]) {
-      if (this.removalWindowOpen(id, removal.epoch)) open = true;
-      else if (this.deps.clock.monotonicMs() - removal.atMs >= this.deps.config.removedHandoffWindowMs) this.removalLearnedMs.delete(id);
-    }
-    return open;
-  }
-
-  /** Whether we learned of `id`'s removal at `epoch` less than the hand-off window ago. */
-  private removalWindowOpen(id: NodeId, epoch: number): boolean {
-    const removal = this.removalLearnedMs.get(id);
-    return removal !== undefined && removal.epoch === epoch && this.deps.clock.monotonicMs() - removal.atMs < this.deps.config.removedHandoffWindowMs;
+    return this.windows.anyOpen();
   }
 
   /**
@@ -564,7 +456,7 @@ export class Membership {
     if (change === undefined) return false;
     // A node we knew as a member was removed: its hand-off window opens now, by our clock.
     // A re-add leaves the window open (see staleHandoffOpen); it ends on its own.
-    if (change === 'removed' && before !== undefined && isRingMember(before)) this.removalLearnedMs.set(merged.id, { atMs: this.deps.clock.monotonicMs(), epoch: merged.epoch });
+    if (change === 'removed' && before !== undefined && isRingMember(before)) this.windows.opened(merged.id, merged.epoch);
     this.changeLog.push({
       atMs: this.deps.clock.nowMs(),
       node: merged.id,
@@ -574,7 +466,6 @@ export class Membership {
       by: merged.changedBy,
       changedAtMs: merged.changedAtMs,
     });
-    if (this.changeLog.length > this.deps.config.logEntriesMax) this.changeLog.splice(0, this.changeLog.length - this.deps.config.logEntriesMax);
     // `by` is what the record claims (relayed by gossip, not authenticated); `via` is the member
     // that told us, as its certificate proved (absent for our own changes).
     this.deps.log.info({ member: merged.id, change, epoch: merged.epoch, version: merged.version, by: merged.changedBy, ...(from !== self ? { via: from ?? 'join seed' } : {}) }, 'membership change');
@@ -614,163 +505,22 @@ export class Membership {
   private gossipRound(): void {
     const own = this.records.get(this.deps.self);
     if (own !== undefined) this.records.set(this.deps.self, { ...own, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
-    const targets = this.gossipTargets();
-    if (targets.length === 0 && this.seeds.length > 0) {
-      const seed = this.seeds[this.deps.random.nextInt(this.seeds.length)]!;
-      void this.exchange(SEED_PREFIX + seed);
-    } else if (targets.length > 0) {
-      void this.exchange(targets[this.deps.random.nextInt(targets.length)]!);
-    }
-    this.gossipRounds++;
+    this.gossip.round();
     this.schedule(this.deps.config.gossipIntervalMs, () => this.gossipRound());
   }
 
-  /** Sends our table to SPREAD_FANOUT live peers at once: changes should not wait for rounds. */
-  private spreadNow(): void {
-    const targets = this.gossipTargets();
-    for (let i = 0; i < SPREAD_FANOUT && targets.length > 0; i++) void this.exchange(targets.splice(this.deps.random.nextInt(targets.length), 1)[0]!);
-  }
-
-  /**
-   * One push-pull exchange with `to`. Its answer is merged like its gossip would be (only a
-   * member's; a join seed's too, since an operator named it), so a removed peer's table never
-   * rewrites ours.
-   */
-  private async exchange(to: NodeId): Promise<void> {
-    let reply: PeerReply;
-    try {
-      reply = await this.deps.transport.request(to, { kind: 'gossip', records: this.table() }, this.deps.config.pingTimeoutMs * 2);
-    } catch {
-      return; // a lost exchange is repaired by the next round
-    }
-    if (reply.kind !== 'gossip_ok' || this.stopped) return;
-    if (to.startsWith(SEED_PREFIX)) this.merge(reply.records, undefined);
-    else if (this.standingOf(to) === 'member') this.merge(reply.records, to);
-  }
-
-  /**
-   * A member treats us as something our table does not say (it sent us data while we hold
-   * ourselves removed): gossip with every live peer soon, at most once per gossip interval.
-   */
+  /** See Gossip.askForNews. */
   askForNews(): void {
-    const nowMs = this.deps.clock.nowMs();
-    if (this.lastNewsAskMs !== undefined && nowMs - this.lastNewsAskMs < this.deps.config.gossipIntervalMs) return;
-    this.lastNewsAskMs = nowMs;
-    this.spreadSoon();
+    this.gossip.askForNews();
   }
 
-  /** Gossips with every live peer on the next tick; calls before then share that one spread. */
   private spreadSoon(): void {
-    if (this.spreadTimer !== undefined || this.stopped) return;
-    this.spreadTimer = this.deps.clock.setTimer(0, () => {
-      this.spreadTimer = undefined;
-      if (!this.stopped) this.spreadNow();
-    });
+    this.gossip.spreadSoon();
   }
 
-  /**
-   * Pings every peer not removed, each ping waiting up to PING_WAIT_PINGS_TIMEOUTS ping timeouts
-   * (a late pong still shows the peer alive; pings overlap rather than wait for each other), and
-   * judges each peer by the detector.
-   */
   private pingRound(): void {
-    const nowMs = this.deps.clock.monotonicMs();
-    const peers: MemberRecord[] = [];
-    for (const r of this.records.values()) {
-      if (r.id === this.deps.self) continue;
-      if (r.status === 'removed') this.forgetPeer(r.id);
-      else peers.push(r);
-    }
-    peers.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.pingEveryMs = this.deps.config.pingIntervalMs * Math.max(1, Math.ceil(peers.length / PINGS_PER_ROUND_MAX));
-    for (const r of peers) {
-      this.detector.watch(r.id, nowMs, this.pingEveryMs);
-      this.judge(r, nowMs);
-    }
-    const count = Math.min(PINGS_PER_ROUND_MAX, peers.length);
-    for (let i = 0; i < count; i++) void this.ping(peers[(this.pingCursor + i) % peers.length]!.id);
-    this.pingCursor = peers.length === 0 ? 0 : (this.pingCursor + count) % peers.length;
+    this.pings.round();
     this.schedule(this.deps.config.pingIntervalMs, () => this.pingRound());
-  }
-
-  private forgetPeer(id: NodeId): void {
-    this.detector.forget(id);
-    this.down.delete(id);
-    this.pingFailed.delete(id);
-  }
-
-  private async ping(id: NodeId): Promise<void> {
-    const { transport, config, clock } = this.deps;
-    const sentMs = clock.monotonicMs();
-    let ok = false;
-    try {
-      ok = (await transport.request(id, { kind: 'ping' }, config.pingTimeoutMs * PING_WAIT_PINGS_TIMEOUTS)).kind === 'pong';
-    } catch {
-      ok = false;
-    }
-    if (this.stopped) return;
-    const record = this.records.get(id);
-    if (record === undefined || record.status === 'removed') return;
-    const nowMs = clock.monotonicMs();
-    if (!ok) {
-      // A ping sent before the peer's last answer says nothing new.
-      if (sentMs >= (this.detector.lastHeartbeatMs(id) ?? -Infinity)) this.pingFailed.add(id);
-      this.judge(record, nowMs);
-      return;
-    }
-    this.pingFailed.delete(id);
-    const wasDown = this.down.delete(id);
-    this.detector.heartbeat(id, nowMs, wasDown);
-    this.lastHeardMs.set(id, clock.nowMs());
-    if (wasDown) {
-      this.detectorTransitions.up++;
-      this.deps.log.info({ member: id }, 'failure detector: peer answers again');
-      for (const listener of this.peerUpListeners) listener(id);
-      // Contact is back, with this peer at least: ask every other peer held down at once rather
-      // than keep them down (and route around them) until the next round.
-      this.probeDownPeersSoon();
-    }
-    if (record.status === 'down') this.observe(record, 'up');
-  }
-
-  /**
-   * Holds `record`'s node down once the detector says so, and publishes that verdict (a new
-   * version of its record, gossiped) only while this node is in contact with the cluster (see
-   * inContact): a node cut off from the others finds them all silent, and gossiping that once
-   * healed would only make the others doubt healthy nodes.
-   */
-  private judge(record: MemberRecord, nowMs: number): void {
-    const id = record.id;
-    if (!this.down.has(id)) {
-      if (!this.detector.isDown(id, nowMs)) return;
-      this.down.add(id);
-      this.detectorTransitions.down++;
-      this.deps.log.info({ member: id, phi: Math.round(this.detector.phi(id, nowMs) * 10) / 10, silentMs: Math.round(nowMs - (this.detector.lastHeartbeatMs(id) ?? nowMs)) }, 'failure detector: peer silent, holding it down');
-    }
-    if (record.status === 'up' && this.inContact(nowMs)) this.observe(record, 'down');
-  }
-
-  /**
-   * At least half the other ring members answered a ping within CONTACT_PINGS ping intervals: the
-   * silence of a peer is then likely its own, not this node's.
-   */
-  private inContact(nowMs: number): boolean {
-    const others = this.otherMembers();
-    const windowMs = CONTACT_PINGS * this.pingEveryMs;
-    const answered = others.filter((id) => {
-      const lastMs = this.detector.lastHeartbeatMs(id);
-      return lastMs !== undefined && !this.down.has(id) && nowMs - lastMs <= windowMs;
-    }).length;
-    return answered * 2 >= others.length;
-  }
-
-  private probeDownPeersSoon(): void {
-    if (this.probeTimer !== undefined || this.stopped) return;
-    this.probeTimer = this.deps.clock.setTimer(0, () => {
-      this.probeTimer = undefined;
-      if (this.stopped) return;
-      for (const id of this.down) void this.ping(id);
-    });
   }
 
   /** A detector verdict: a new version within the record's epoch, never a new epoch. */
@@ -779,7 +529,7 @@ export class Membership {
     if (version === undefined) return;
     this.apply({ ...record, status, version, changedBy: this.deps.self, changedAtMs: this.deps.clock.nowMs() }, this.deps.self);
     this.afterChange();
-    this.spreadNow();
+    this.gossip.spreadNow();
   }
 
   /**
@@ -795,14 +545,6 @@ export class Membership {
       this.deps.log.warn({ member, count: what, limit: MEMBERSHIP_COUNT_MAX }, `membership: the ${what} of ${member}'s record is at its bound; changes that would pass it are refused (an operator remove and re-add restarts a version)`);
     }
     return next;
-  }
-
-  /** The epoch of an operator change to `existing` (1 for a new id); refused at the bound. */
-  private nextEpoch(existing: MemberRecord | undefined, id: NodeId): number {
-    if (existing === undefined) return 1;
-    const epoch = nextCount(existing.epoch);
-    if (epoch === undefined) throw new MembershipError('COUNT_LIMIT', `node ${id}'s operator epoch is at its bound (${MEMBERSHIP_COUNT_MAX}); it can no longer change: add the node under a new id`);
-    return epoch;
   }
 
   private schedule(delayMs: number, fn: () => void): void {
@@ -828,31 +570,11 @@ export class Membership {
     if (log !== undefined) {
       const { entries, dropped } = decodeLog(log);
       if (dropped.length > 0) this.deps.log.warn({ dropped: dropped.length, first: dropped[0] }, `membership change log (meta key ${META_LOG}): dropped entries that do not parse`);
-      this.changeLog = entries.slice(-this.deps.config.logEntriesMax);
+      this.changeLog.restore(entries);
     }
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
-    this.restoreHandoffWindows();
-  }
-
-  /**
-   * A restart does not close a hand-off window: the change log says when (on our wall clock) we
-   * learned of each removal, if we knew the node as a member before (an earlier entry about it).
-   * The age is read once across the restart; a wall-clock step then can shift it, never lengthen
-   * the window past removedHandoffWindowMs from now.
-   */
-  private restoreHandoffWindows(): void {
-    const nowMs = this.deps.clock.nowMs();
-    const windowMs = this.deps.config.removedHandoffWindowMs;
-    for (const r of this.records.values()) {
-      // A removed node's window, or a re-added one's (its removal was the epoch before).
-      const epoch = isRingMember(r) ? r.epoch - 1 : r.epoch;
-      let at = this.changeLog.length - 1;
-      while (at >= 0 && !(this.changeLog[at]!.node === r.id && this.changeLog[at]!.change === 'removed' && this.changeLog[at]!.epoch === epoch)) at--;
-      if (at < 0 || !this.changeLog.slice(0, at).some((e) => e.node === r.id && e.change !== 'removed')) continue;
-      const ageMs = nowMs - this.changeLog[at]!.atMs;
-      if (ageMs >= 0 && ageMs < windowMs) this.removalLearnedMs.set(r.id, { atMs: this.deps.clock.monotonicMs() - ageMs, epoch });
-    }
+    this.windows.restore(this.records.values(), this.changeLog);
   }
 
   /**
@@ -869,7 +591,7 @@ export class Membership {
   private persist(): void {
     const writes = [
       { space: 'meta' as const, key: META_TABLE, value: encodeTable(this.table()) },
-      { space: 'meta' as const, key: META_LOG, value: encodeLog(this.changeLog) },
+      { space: 'meta' as const, key: META_LOG, value: encodeLog(this.changeLog.entries) },
     ];
     this.persisting = this.persisting.then(
       () => this.deps.storage.commit(writes),
