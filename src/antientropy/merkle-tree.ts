@@ -3,6 +3,7 @@
 // Leaves are fixed buckets of the WHOLE ring space (top `depth` bits of a key's MD5 ring
 // position), so every node cuts the space identically and two replicas' trees of one range
 // compare node by node. Pure: no I/O, no clock, no randomness (node:crypto hashing only).
+import { assert } from '../env/assert.ts';
 import * as crypto from 'node:crypto';
 import { RING_POSITION_BITS } from '../ring/ring.ts';
 
@@ -108,9 +109,7 @@ export class MerkleTree {
     if (before === undefined && after === undefined) return;
     const keyDigest = md5(key);
     const leaf = leafOfDigest(keyDigest, this.depth);
-    if (before !== undefined && this.leafKeys[leaf] === 0) {
-      throw new Error(`assertion: ${JSON.stringify(key)} changes in empty Merkle leaf ${leaf}: the tree missed its insert`);
-    }
+    assert(before === undefined || this.leafKeys[leaf] !== 0, () => `${JSON.stringify(key)} changes in empty Merkle leaf ${leaf}: the tree missed its insert`);
     const offset = (this.leafCount + leaf) * DIGEST_BYTES;
     if (before !== undefined) xorInto(this.nodes, offset, entryDigest(keyDigest, before));
     if (after !== undefined) xorInto(this.nodes, offset, entryDigest(keyDigest, after));

@@ -5,6 +5,7 @@
 // answerStallMs, oldest first, lose their connections to make room; if that is not enough, the
 // new answer is refused (the caller answers 503 with Retry-After). One answer alone always fits,
 // so held bytes stay below httpAnswerBytesMax plus one largest answer.
+import { assert } from '../env/assert.ts';
 import type { ServerResponse } from 'node:http';
 import type { Log } from '../env/log.ts';
 import { LogLimiter } from '../env/log-limiter.ts';
@@ -50,7 +51,7 @@ export class AnswerBudget {
       this.warnings.warn('refused', { bytes, heldBytes: this.heldBytesNow, answerBytesMax: this.bytesMax }, 'HTTP: answer refused (503): too many answer bytes not yet taken by their clients');
       return false;
     }
-    if (this.held.has(res)) throw new Error('assertion: two answers held for one response');
+    assert(!this.held.has(res), 'two answers held for one response');
     this.held.set(res, { bytes, sinceMs: this.nowMs() });
     this.heldBytesNow += bytes;
     const release = () => this.release(res);

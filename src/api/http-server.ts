@@ -18,6 +18,10 @@ import { ConnectionDoor } from './connection-door.ts';
 import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { localStatsView, membersView, ringView, siblingView } from './views.ts';
 
+/** Keys listed per /local/keys page by default, and at most (a page is read in one go). */
+const LOCAL_KEYS_PAGE_DEFAULT = 1_000;
+const LOCAL_KEYS_PAGE_MAX = 10_000;
+
 /**
  * A secure node's HTTP door (PEM): its certificate and key, and the cluster CA that client
  * certificates must chain to (src/security/certs.ts NodeCerts has these). Bearer tokens are
@@ -131,8 +135,8 @@ export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOpti
 
   app.get('/local/keys', async (request) => {
     const q = request.query as Record<string, unknown>;
-    const limit = q.limit === undefined ? 1000 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new ApiError('BAD_REQUEST', 'limit must be 1..10000');
+    const limit = q.limit === undefined ? LOCAL_KEYS_PAGE_DEFAULT : Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > LOCAL_KEYS_PAGE_MAX) throw new ApiError('BAD_REQUEST', `limit must be 1..${LOCAL_KEYS_PAGE_MAX}`);
     if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
     // A start past the key rule could name no key; storage refuses such keys with a 500.
     const start = q.start === undefined ? undefined : checkedKey(q.start);

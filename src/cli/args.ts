@@ -3,6 +3,7 @@
 // flag, a stray argument or a bad value prints ONE line on stderr naming it, with a pointer to
 // --help, and exits 2 (never a stack trace). Parsing and checking are pure (parseToolArgs, which
 // throws UsageError); toolArgs adds the printing and the exit. The dynakv command uses commander.
+import { assert } from '../env/assert.ts';
 import { parseArgs } from 'node:util';
 import { terminalSafe } from './terminal-text.ts';
 
@@ -42,7 +43,7 @@ export function quoted(text: string): string {
  * typed options or throws UsageError. Returns 'help' when --help or -h is given (checks skipped).
  */
 export function parseToolArgs<O extends OptionsConfig, T>(tool: Tool<O>, argv: readonly string[], check: (values: ToolValues<O>) => T): T | 'help' {
-  if ('help' in tool.options) throw new Error(`assertion: ${tool.name} declares its own --help`);
+  assert(!('help' in tool.options), () => `${tool.name} declares its own --help`);
   let values: ToolValues<O> & { help?: boolean };
   try {
     values = parseArgs({ args: [...argv], options: { ...tool.options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values as ToolValues<O> & { help?: boolean };

@@ -2,6 +2,7 @@
 // count (TRANSFER_BATCH_BYTES_MAX, TRANSFER_BATCH_KEYS_MAX), and sending a batch so that one
 // record its receiver refuses fails alone. Shared by every sender of batches: hint delivery,
 // ring transfers and anti-entropy. No I/O of its own; the caller supplies the send.
+import { assert } from '../env/assert.ts';
 import { TransportError } from '../env/transport.ts';
 import { BATCH_ENTRY_BYTES_MAX, batchEntryBytes, TRANSFER_BATCH_BYTES_MAX, TRANSFER_BATCH_KEYS_MAX, type BatchEntry } from '../protocol/messages.ts';
 import type { EncodedRecord } from '../version/record-codec.ts';
@@ -28,13 +29,13 @@ export class BatchBuilder<T extends BatchEntry> {
   /** Whether `entry` may join the open batch; false means: take() the batch first. */
   fits(entry: T): boolean {
     const bytes = batchEntryBytes(entry.key, entry.record);
-    if (bytes > BATCH_ENTRY_BYTES_MAX) throw new Error(`assertion: an entry of ${bytes} bytes fits no batch (check fitsNoBatch first)`);
+    assert(bytes <= BATCH_ENTRY_BYTES_MAX, () => `an entry of ${bytes} bytes fits no batch (check fitsNoBatch first)`);
     if (this.entries.length === 0) return true;
     return this.entries.length < TRANSFER_BATCH_KEYS_MAX && this.bytes + bytes <= TRANSFER_BATCH_BYTES_MAX;
   }
 
   add(entry: T): void {
-    if (!this.fits(entry)) throw new Error('assertion: BatchBuilder.add of an entry that does not fit');
+    assert(this.fits(entry), 'BatchBuilder.add of an entry that does not fit');
     this.entries.push(entry);
     this.bytes += batchEntryBytes(entry.key, entry.record);
   }

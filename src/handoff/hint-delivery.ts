@@ -6,6 +6,7 @@
 // refuses (or too large for any frame) backs off alone, and the others go on. Hints for a node
 // removed from the ring go, key by key, to that key's current replicas. Counts per owner are
 // kept as hints change (counted once, in pages, at start), never by scanning.
+import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
@@ -213,7 +214,7 @@ export class HintDelivery {
   private adjust(hint: string, delta: number): void {
     const { owner } = splitHintKey(hint);
     const count = (this.held.get(owner) ?? 0) + delta;
-    if (count < 0) throw new Error(`assertion: hint count of ${owner} below zero`);
+    assert(count >= 0, () => `hint count of ${owner} below zero`);
     if (count === 0) this.held.delete(owner);
     else this.held.set(owner, count);
   }

@@ -5,6 +5,7 @@
 // once it answers GET /health, and killed (SIGKILL), stopped (SIGTERM), paused (SIGSTOP), resumed
 // (SIGCONT) or restarted on the same spec and data dir. Every process is tracked (children.ts),
 // so none outlives its launcher. Knows no cluster: callers choose how many nodes, ports, when.
+import { assert } from '../env/assert.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -95,10 +96,10 @@ export class LaunchedNode {
 
   /** Spawns the node (its data dir made if missing) and returns at once; waitHealthy() waits for it. */
   launch(): ChildProcess {
-    if (this.running) throw new Error(`assertion: ${this.id} is already running`);
+    assert(!this.running, () => `${this.id} is already running`);
     mkdirSync(this.spec.node.dataDir, { recursive: true });
     const [command, ...args] = this.argv;
-    if (command === undefined) throw new Error('assertion: a command line has a command');
+    assert(command !== undefined, 'a command line has a command');
     const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: this.spec.env ?? process.env, ...(this.spec.cwd !== undefined ? { cwd: this.spec.cwd } : {}) }));
     this.current = child;
     this.spawnError = undefined;
@@ -114,7 +115,7 @@ export class LaunchedNode {
   /** Resolves once the latest process answers /health; gives up at once if it exits first. */
   async waitHealthy(): Promise<void> {
     const child = this.current;
-    if (child === undefined) throw new Error(`assertion: ${this.id} was never launched`);
+    assert(child !== undefined, () => `${this.id} was never launched`);
     const { url, credentials, timeoutMs, intervalMs } = this.spec.health;
     const client = new DynakvClient(url, { timeoutMs: HEALTH_PROBE_TIMEOUT_MS, ...(credentials !== undefined ? { credentials } : {}) });
     try {

@@ -1,3 +1,4 @@
+import { assert } from '../env/assert.ts';
 // What a launched node is told: the command line of `dynakv node start` built from one typed
 // spec (id, addresses, data dir, ring, cluster name, security, extra flags). Pure: it starts
 // nothing and reads no file, so every launcher (the CLI's local cluster, tests, bench, chaos)
@@ -46,7 +47,7 @@ export function peersFlag(peers: readonly PeerAddress[]): string {
 
 /** The arguments after the `dynakv` command: `node start --id ...`. */
 export function nodeStartArgs(spec: NodeSpec): string[] {
-  if ('peers' in spec.ring && !spec.ring.peers.some((p) => p.id === spec.id)) throw new Error(`assertion: bootstrap ring ${peersFlag(spec.ring.peers)} does not hold ${spec.id}`);
+  assert(!('peers' in spec.ring) || spec.ring.peers.some((p) => p.id === spec.id), () => `the bootstrap ring does not hold ${spec.id}`);
   return [
     'node', 'start', '--id', spec.id,
     ...(spec.host !== undefined ? ['--host', spec.host] : []),

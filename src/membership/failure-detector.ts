@@ -7,6 +7,7 @@
 // busy node is not taken for a dead one (the fixed "3 missed pings of 500 ms" flapped under a
 // CPU-saturating benchmark, issue 14); a quiet cluster still finds a dead peer in about 2 s.
 // Sans-IO: times come from the caller (a monotonic clock).
+import { assert } from '../env/assert.ts';
 import type { NodeId } from '../env/transport.ts';
 
 /** phi at which a peer is held down: the silence has about a 1 in 10^8 chance under its history. */
@@ -38,7 +39,7 @@ class History {
   }
 
   add(intervalMs: number): void {
-    if (!(intervalMs >= 0 && Number.isFinite(intervalMs))) throw new Error(`assertion: heartbeat interval ${intervalMs}`);
+    assert(intervalMs >= 0 && Number.isFinite(intervalMs), () => `heartbeat interval ${intervalMs}`);
     if (this.intervals.length < INTERVALS_MAX) {
       this.intervals.push(intervalMs);
     } else {

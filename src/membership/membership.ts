@@ -6,6 +6,7 @@
 // status that never changes the ring. Only members' gossip is merged, and a node's owner fields
 // only from that node (see standingOf, receiveGossip); a removed node may hand off within its
 // window (handoff-windows.ts). Runs on the injected clock, random and transport only.
+import { assert } from '../env/assert.ts';
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
@@ -320,7 +321,7 @@ export class Membership {
   setTransfer(transfer: TransferStatus | null): void {
     const own = this.records.get(this.deps.self);
     if (own === undefined) return;
-    if (transfer !== null && transfer.targets.length > TRANSFER_TARGETS_MAX) throw new Error(`assertion: transfer to ${transfer.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
+    assert(transfer === null || transfer.targets.length <= TRANSFER_TARGETS_MAX, () => `transfer to ${transfer?.targets.length} targets, more than ${TRANSFER_TARGETS_MAX}`);
     this.records.set(this.deps.self, { ...own, transfer, heartbeat: this.increment(own.heartbeat, 'heartbeat', own.id) ?? own.heartbeat });
     // A transfer starting or ending is news every peer should have at once (the CLI follows
     // transfers through any node); progress in between travels with the rounds.
@@ -450,7 +451,10 @@ export class Membership {
       merged = { ...merged, heartbeat: nextCount(told.heartbeat) ?? MEMBERSHIP_COUNT_MAX };
       this.spreadSoon();
     }
+    // Operator epochs never go back (mergeRecord orders by epoch first), and the table stays bounded.
+    assert(merged.id === told.id && (before === undefined || merged.epoch >= before.epoch), () => `merging ${told.id}: epoch ${before?.epoch} -> ${merged.epoch}`);
     this.records.set(told.id, merged);
+    assert(this.records.size <= MEMBERS_MAX, () => `membership table of ${this.records.size} records, more than ${MEMBERS_MAX}`);
     if (merged.id === self && before !== undefined && merged.epoch !== before.epoch) for (const listener of this.ownEpochListeners) listener(before, merged);
     const change = changeOf(before, merged);
     if (change === undefined) return false;

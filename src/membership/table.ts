@@ -3,6 +3,7 @@
 // back) into a typed one. Versioned fields (status, addresses) are ordered first by the operator
 // epoch, then by version within it; owner fields (heartbeat, transfer progress, sync state) are
 // written only by the node itself and win by higher heartbeat. No I/O here.
+import { assert } from '../env/assert.ts';
 import type { NodeId } from '../env/transport.ts';
 import { isCount, isNodeId, isTimeMs, parseHostPort } from '../protocol/ids.ts';
 
@@ -130,7 +131,7 @@ function ownerWinner(a: MemberRecord, b: MemberRecord): MemberRecord {
 
 /** Joins two records of the same node (commutative, associative, idempotent). */
 export function mergeRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
-  if (a.id !== b.id) throw new Error(`assertion: merging records of ${a.id} and ${b.id}`);
+  assert(a.id === b.id, () => `merging records of ${a.id} and ${b.id}`);
   const v = versionedWinner(a, b);
   const o = ownerWinner(a, b);
   return { ...v, heartbeat: o.heartbeat, transfer: o.transfer, state: o.state };

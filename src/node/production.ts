@@ -2,6 +2,7 @@
 // pino logs, the fastify HTTP API with /metrics and the /ui dashboard. Everything else in a
 // node is the same code the simulator runs; this module is the only one that knows which world
 // it is in.
+import { assert } from '../env/assert.ts';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -53,7 +54,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   const { security } = options;
   if (security.mode === 'secure') {
     if (security.certs.id !== config.id) throw new Error(`the certificate in ${security.certs.dir} is for node ${security.certs.id}, not ${config.id}`);
-    if (!Buffer.from(config.clusterSecret).equals(security.certs.clusterSecret)) throw new Error('assertion: config.clusterSecret is not the certs dir\'s cluster.secret');
+    assert(Buffer.from(config.clusterSecret).equals(security.certs.clusterSecret), 'config.clusterSecret is not the certs dir\'s cluster.secret');
   } else {
     log.warn(
       { mode: 'insecure' },

@@ -162,9 +162,15 @@ export function isValidKey(key: unknown): key is string {
   return Buffer.byteLength(key, 'utf8') <= KEY_BYTES_MAX;
 }
 
+/**
+ * Merkle node or leaf indexes per ae_level / ae_bucket request: at most one whole level of the
+ * deepest tree (2^MERKLE_DEPTH_MAX = 65,536); a longer list makes the frame malformed.
+ */
+export const TREE_INDEXES_MAX = 65_536;
+
 /** Tree indexes: at most one level of a depth-16 tree per request. */
 function isIndexList(x: unknown): x is readonly number[] {
-  return Array.isArray(x) && x.length <= 65_536 && x.every((i) => Number.isSafeInteger(i) && i >= 0);
+  return Array.isArray(x) && x.length <= TREE_INDEXES_MAX && x.every((i) => Number.isSafeInteger(i) && i >= 0);
 }
 
 /** A received record whose bytes decode (validated here, once; handlers read `siblings`). */

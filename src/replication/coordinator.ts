@@ -2,6 +2,7 @@
 // its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
 // coordinated by a node of the preference list, because the new version's dot must come from a
 // node that stores the key; any other node forwards the write there. Owns no state of its own.
+import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
@@ -70,7 +71,10 @@ export class Coordinator {
   /** The key's ring position (one MD5) and its preference list in the current ring. */
   private placement(key: string): { position: bigint; preferenceList: NodeId[] } {
     const position = ringPosition(key);
-    return { position, preferenceList: this.deps.ring().preferenceListOfPosition(position, this.deps.config.n) };
+    const ring = this.deps.ring();
+    const preferenceList = ring.preferenceListOfPosition(position, this.deps.config.n);
+    assert(preferenceList.length === Math.min(this.deps.config.n, ring.size) && new Set(preferenceList).size === preferenceList.length, () => `preference list of ${JSON.stringify(key)} is not min(N, ring size) distinct nodes: ${preferenceList.join(',')}`);
+    return { position, preferenceList };
   }
 
   /**
@@ -169,6 +173,8 @@ export class Coordinator {
   private async coordinate(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number): Promise<VClock> {
     const { preferenceList } = placement;
     const { self, store, dots, transport, clock, config, log } = this.deps;
+    assert(preferenceList.includes(self), () => `${self} coordinates a write to ${JSON.stringify(request.key)} it does not replicate`);
+    assert(Number.isSafeInteger(w) && w >= 1, () => `W=${w} is not a count (checkQuorum passed it)`);
     const { key, value, contentType, context } = request;
     // Counters come from this incarnation's lease alone, never from what a request carries:
     // contexts are authenticated at the API, and a dot is new because the lease is.
@@ -196,6 +202,8 @@ export class Coordinator {
       contentType,
     };
     const merged = mergeSiblings(current, [sibling]);
+    // Nothing stored has seen the new dot (checked above), so the merge keeps it.
+    assert(merged.some((s) => s.dot.node === dots.actor && s.dot.counter === counter), () => `the new version ${dots.actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
     if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
       throw new CoordinationError(
         'TOO_MANY_SIBLINGS',

@@ -5,6 +5,7 @@
 // is used, and a restart resumes at the persisted ceiling); the actor id carries an epoch created
 // at first start and kept in the same store, so a node restarted on an empty disk is a new actor
 // (Riak's vnode ids) and can never reissue a dot of its earlier life.
+import { assert } from '../env/assert.ts';
 import type { Random } from '../env/random.ts';
 import type { Storage } from '../env/storage.ts';
 import type { NodeId } from '../env/transport.ts';
@@ -109,7 +110,7 @@ export class DotCounter {
   take(): number | Promise<number> {
     const counter = this.next;
     // 2^48 counters: at 100,000 writes a second, one actor would need 89 years to get there.
-    if (counter + 2 * DOT_LEASE_SIZE > COUNTER_MAX) throw new Error(`assertion: dot counter ${counter} is out of range`);
+    assert(counter + 2 * DOT_LEASE_SIZE <= COUNTER_MAX, () => `dot counter ${counter} is out of range`);
     this.next = counter + 1;
     if (counter >= this.ceiling) return this.persist(counter + DOT_LEASE_SIZE).then(() => counter);
     // Measured against the lease already asked for (durable or in flight), so one renewal is

@@ -2,6 +2,7 @@
 // node and a key sit on the MD5 ring, a key's home node, and its preference list of N replicas.
 // Pure: no I/O, no clock, no randomness; same ids in any order give the same ring. It must not
 // learn about liveness: skipping down nodes (sloppy quorum) is the caller's business.
+import { assert } from '../env/assert.ts';
 import { hash } from 'node:crypto';
 import type { NodeId } from '../env/transport.ts';
 
@@ -166,7 +167,7 @@ export class Ring {
 
   private nodeAt(i: number): RingNode {
     const node = this.nodes[i];
-    if (node === undefined) throw new Error(`assertion: ring index ${i} out of range 0..${this.size - 1}`);
+    assert(node !== undefined, () => `ring index ${i} out of range 0..${this.size - 1}`);
     return node;
   }
 }
@@ -177,9 +178,9 @@ function compareNodes(a: RingNode, b: RingNode): number {
 }
 
 function assertPosition(p: bigint): void {
-  if (p < 0n || p >= positionLimit) throw new Error(`assertion: ring position ${p} outside [0, 2^128)`);
+  assert(p >= 0n && p < positionLimit, () => `ring position ${p} outside [0, 2^128)`);
 }
 
 function assertCount(value: number, min: number, name: string): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`assertion: ${name} must be an integer >= ${min}, got ${value}`);
+  assert(Number.isSafeInteger(value) && value >= min, () => `${name} must be an integer >= ${min}, got ${value}`);
 }

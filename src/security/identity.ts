@@ -2,6 +2,7 @@
 // `dynakv://client/<name>?role=<role>` for a client. Both the certs dir loader and the peer
 // transport read identities here, so a certificate means the same thing at every door. Pure: it
 // parses DER it is given (hostile bytes) and never throws for them.
+import { assert } from '../env/assert.ts';
 import './reflect-polyfill.ts';
 import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
 import type { NodeId } from '../env/transport.ts';
@@ -21,12 +22,12 @@ const CLIENT_URI = /^dynakv:\/\/client\/([A-Za-z0-9_.-]{1,64})\?role=(admin|user
 export const certificateBytesMax = 16 * 1024;
 
 export function nodeIdentityUri(id: NodeId): string {
-  if (!isNodeId(id)) throw new RangeError(`assertion: not a node id: ${JSON.stringify(id)}`);
+  assert(isNodeId(id), () => `not a node id: ${JSON.stringify(id)}`);
   return `dynakv://node/${id}`;
 }
 
 export function clientIdentityUri(name: string, role: ClientRole): string {
-  if (!isClientName(name) || !isClientRole(role)) throw new RangeError(`assertion: not a client name and role: ${JSON.stringify([name, role])}`);
+  assert(isClientName(name) && isClientRole(role), () => `not a client name and role: ${JSON.stringify([name, role])}`);
   return `dynakv://client/${name}?role=${role}`;
 }
 

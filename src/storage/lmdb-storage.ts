@@ -3,6 +3,7 @@
 // after LMDB has fdatasync'ed the data pages and written the meta page through its O_DSYNC file
 // handle. Verified for lmdb 3.5.6 with strace (see test/storage/lmdb-storage.test.ts) and by reading
 // write.js/writer.cpp. Must not enable noSync, noMetaSync, mapAsync, caching or overlappingSync.
+import { assert } from '../env/assert.ts';
 import { mkdir } from 'node:fs/promises';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { SPACES, StorageError, type ScanOptions, type Space, type Storage, type StorageEntry, type StorageWrite } from '../env/storage.ts';
@@ -70,9 +71,7 @@ export class LmdbStorage implements Storage {
   ) {
     for (const db of dbs.values()) {
       const { maxKeySize } = db as unknown as { maxKeySize?: unknown };
-      if (typeof maxKeySize === 'number' && maxKeySize < KEY_BYTES_MAX) {
-        throw new Error(`assertion: LMDB max key size ${maxKeySize} is below KEY_BYTES_MAX ${KEY_BYTES_MAX}`);
-      }
+      assert(typeof maxKeySize !== 'number' || maxKeySize >= KEY_BYTES_MAX, () => `LMDB max key size ${String(maxKeySize)} is below KEY_BYTES_MAX ${KEY_BYTES_MAX}`);
     }
   }
 
@@ -153,7 +152,7 @@ export class LmdbStorage implements Storage {
   count(space: Space): number {
     // getStats reads the B-tree header (O(1)); getCount would walk every key.
     const { entryCount } = this.db(space).getStats() as { entryCount?: unknown };
-    if (typeof entryCount !== 'number') throw new Error('assertion: LMDB stats have no entryCount');
+    assert(typeof entryCount === 'number', 'LMDB stats have no entryCount');
     return entryCount;
   }
 

@@ -1,6 +1,7 @@
 // The rules every Storage implementation shares, so LMDB and memory agree (STYLE.md section 2): which
 // keys and writes are storable, and key order. Pure; implementations call it before touching state.
 // Key order is Unicode code point order, which is UTF-8 byte order: what LMDB sorts by.
+import { assert } from '../env/assert.ts';
 import { SPACES, StorageError, type StorageWrite } from '../env/storage.ts';
 
 /** lmdb-js's key limit unless pageSize is raised (LmdbStorage asserts it at open); memory enforces it too. */
@@ -36,11 +37,11 @@ export function checkWrites(writes: readonly StorageWrite[]): void {
 /** Asserts scan bounds are strings a key could be compared with (a programmer error otherwise). */
 export function assertScanBound(bound: string | undefined, name: string): void {
   if (bound === undefined) return;
-  if (typeof bound !== 'string' || loneSurrogate.test(bound)) throw new Error(`assertion: scan ${name} must be a well-formed string`);
+  assert(typeof bound === 'string' && !loneSurrogate.test(bound), () => `scan ${name} must be a well-formed string`);
 }
 
 export function assertScanLimit(limit: number | undefined): void {
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) throw new Error(`assertion: scan limit must be an integer >= 0, got ${limit}`);
+  assert(limit === undefined || (Number.isSafeInteger(limit) && limit >= 0), () => `scan limit must be an integer >= 0, got ${limit}`);
 }
 
 /**

@@ -2,6 +2,7 @@
 // one msgpack value. Pure: no sockets, no timers, no logging. It owns byte-level validity only
 // (sizes, msgpack syntax); what a payload means is envelope.ts's job. It must never keep state
 // across frames beyond the bytes of the frame being assembled.
+import { assert } from '../env/assert.ts';
 import { Packr } from 'msgpackr';
 
 /** Bytes of the length prefix in front of every frame. */
@@ -191,7 +192,7 @@ export class FirstFrameReader {
 
   /** Undefined while the frame is incomplete. Throws FrameError for an oversized or malformed frame. */
   push(chunk: Buffer): { readonly payload: unknown; readonly rest: Buffer } | undefined {
-    if (this.done) throw new Error('assertion: FirstFrameReader pushed after its frame');
+    assert(!this.done, 'FirstFrameReader pushed after its frame');
     const bytes = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     if (bytes.length >= frameHeaderBytes) {
       const declared = bytes.readUInt32BE(0);

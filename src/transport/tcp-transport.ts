@@ -5,6 +5,7 @@
 // It owns sockets, TLS, reconnect backoff, timeouts and per-peer limits. It must not interpret
 // request or reply bodies beyond the validators it is given, and it must never throw out of a
 // socket event handler: a misbehaving peer costs that peer its connection, never the process.
+import { assert } from '../env/assert.ts';
 import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -713,7 +714,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
         if (connection.ended) return;
         const envelope = parseEnvelope(payload);
         if (envelope === undefined) return this.abortInbound(inbound, 'invalid envelope');
-        if (inbound.peer === undefined) throw new Error('assertion: request frames before the hello');
+        assert(inbound.peer !== undefined, 'request frames before the hello');
         if (envelope.t !== 'req') return this.abortInbound(inbound, `unexpected '${envelope.t}' envelope on an incoming connection`);
         const request = this.options.parseRequest(envelope.body);
         if (request === undefined) return this.abortInbound(inbound, 'request body failed validation');
@@ -819,7 +820,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   private sendFrame(inbound: Inbound, frame: Buffer): void {
     const { connection } = inbound;
-    if (connection === undefined) throw new Error('assertion: reply on a connection without a hello');
+    assert(connection !== undefined, 'reply on a connection without a hello');
     const queuedBytes = connection.socket.writableLength;
     // Hard bound: past twice the soft limit the peer has stopped reading its replies altogether.
     if (queuedBytes + frame.length > 2 * this.writeQueueBytesMax) {

@@ -3,6 +3,7 @@
 // all pages, the next starts only after the previous was sent (no pile-up when peers are
 // slow), and nothing runs while nobody watches. close() ends every stream so the HTTP server
 // can shut down.
+import { assert } from '../env/assert.ts';
 import type { ServerResponse } from 'node:http';
 import type { Log } from '../env/log.ts';
 
@@ -32,7 +33,7 @@ export class SnapshotStream {
 
   /** Takes over `res` as an event stream (the caller checked hasRoom). */
   add(res: ServerResponse): void {
-    if (!this.hasRoom()) throw new Error('assertion: event stream full or closed');
+    assert(this.hasRoom(), 'event stream full or closed');
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(`retry: ${RECONNECT_MS}\n\n`);
     // A recent frame at once, so a new page draws without waiting for the next build.

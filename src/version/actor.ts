@@ -2,6 +2,7 @@
 // epoch created when the node first started on its disk (src/replication/dot-counter.ts), so a
 // node that lost its disk is a new actor. Records written before epochs existed name a plain
 // node id; both forms are valid. Pure; the rule every door checks actor ids by.
+import { assert } from '../env/assert.ts';
 import type { NodeId } from '../env/transport.ts';
 import { isNodeId } from '../protocol/ids.ts';
 
@@ -13,7 +14,7 @@ export const EPOCH_PATTERN = /^[0-9a-z]{10}$/;
 
 /** The actor id of an incarnation: `<node id>#<epoch>`. */
 export function actorId(node: NodeId, epoch: string): string {
-  if (!isNodeId(node) || !EPOCH_PATTERN.test(epoch)) throw new Error(`assertion: bad actor parts ${JSON.stringify(node)} ${JSON.stringify(epoch)}`);
+  assert(isNodeId(node) && EPOCH_PATTERN.test(epoch), () => `bad actor parts ${JSON.stringify(node)} ${JSON.stringify(epoch)}`);
   return `${node}${ACTOR_SEPARATOR}${epoch}`;
 }
 

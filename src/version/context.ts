@@ -4,6 +4,7 @@
 // truncated to 128 bits) covers the key the context was issued for and the clock, so a context
 // is accepted only for the key it came from and only as the cluster issued it: a forged counter
 // (say near 2^53) never reaches the coordinator, and nothing persisted derives from it.
+import { assert } from '../env/assert.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { EMPTY_CLOCK, isVClock, type ClockEntry, type VClock } from './vclock.ts';
@@ -22,7 +23,7 @@ export class ContextError extends Error {
 /** Issues and checks the contexts of one cluster (`macKey`: deriveKey(clusterSecret, 'context')). */
 export class ContextCodec {
   constructor(private readonly macKey: Uint8Array) {
-    if (macKey.length < 16) throw new Error('assertion: a context key has at least 16 bytes');
+    assert(macKey.length >= 16, 'a context key has at least 16 bytes');
   }
 
   /** The context string for `clock`, valid only for `key`; the empty clock is the empty string. */

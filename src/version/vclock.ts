@@ -1,6 +1,7 @@
 // Vector clocks (Dynamo section 4.4): node id -> counter, with the wall time each entry last
 // advanced so that clocks can be pruned oldest-first past a size limit. Pure functions over
 // immutable values; entries are kept sorted by node id so equal clocks are equal arrays.
+import { assert } from '../env/assert.ts';
 import type { NodeId } from '../env/transport.ts';
 import { isActorId } from './actor.ts';
 
@@ -73,9 +74,7 @@ export function merge(a: VClock, b: VClock): VClock {
 
 /** Sets `node`'s entry to `counter` (which must exceed the current one), stamped with `timeMs`. */
 export function advance(clock: VClock, node: NodeId, counter: number, timeMs: number): VClock {
-  if (!(counter > counterOf(clock, node))) {
-    throw new Error(`assertion: clock for ${node} must advance (${counterOf(clock, node)} -> ${counter})`);
-  }
+  assert(counter > counterOf(clock, node), () => `clock for ${node} must advance (${counterOf(clock, node)} -> ${counter})`);
   return merge(clock, [{ node, counter, timeMs }]);
 }
 
