@@ -5,6 +5,8 @@ import type { ChangeLogEntry } from './table.ts';
 
 export class ChangeLog {
   private list: ChangeLogEntry[] = [];
+  /** The sequence number of list[0] (each entry is saved under its own: persisted.ts logKey). */
+  private firstSeq = 0;
 
   constructor(private readonly entriesMax: number) {}
 
@@ -13,14 +15,24 @@ export class ChangeLog {
     return this.list;
   }
 
-  /** Replaces the history with entries read back from disk (the newest `entriesMax`). */
-  restore(entries: readonly ChangeLogEntry[]): void {
+  /** The entries with the sequence number of the first (the others follow it). */
+  withSequences(): { readonly firstSeq: number; readonly entries: readonly ChangeLogEntry[] } {
+    return { firstSeq: this.firstSeq, entries: this.list };
+  }
+
+  /** Replaces the history with entries read back from disk (the newest `entriesMax`), numbered to end before `nextSeq`. */
+  restore(entries: readonly ChangeLogEntry[], nextSeq: number): void {
     this.list = entries.slice(-this.entriesMax);
+    this.firstSeq = Math.max(0, nextSeq - this.list.length);
   }
 
   push(entry: ChangeLogEntry): void {
     this.list.push(entry);
-    if (this.list.length > this.entriesMax) this.list.splice(0, this.list.length - this.entriesMax);
+    if (this.list.length > this.entriesMax) {
+      const dropped = this.list.length - this.entriesMax;
+      this.list.splice(0, dropped);
+      this.firstSeq += dropped;
+    }
   }
 
   /**

@@ -10,7 +10,7 @@ import { assert } from '../env/assert.ts';
 import type { Clock, Timer } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
-import type { Storage } from '../env/storage.ts';
+import type { Storage, StorageWrite } from '../env/storage.ts';
 import type { NodeId, Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { isNodeId, NODE_ID_RULE, parseHostPort } from '../protocol/ids.ts';
@@ -20,7 +20,7 @@ import { MembershipError } from './errors.ts';
 import { Gossip, SEED_PREFIX } from './gossip.ts';
 import { HandoffWindows } from './handoff-windows.ts';
 import { addedRecord, removedRecord } from './operator-actions.ts';
-import { decodeLog, decodeTable, encodeLog, encodeTable, META_LOG, META_TABLE } from './persisted.ts';
+import { encodeLogEntry, encodeRecord, logKey, readPersisted, recordKey, type PersistedState } from './persisted.ts';
 import type { PeerStanding } from './peer-authority.ts';
 import { PingMonitor } from './ping-monitor.ts';
 import { changeOf, isRingMember, MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, mergeRecord, nextCount, sameOwnerFields, TRANSFER_TARGETS_MAX, type ChangeLogEntry, type MemberRecord, type TransferStatus } from './table.ts';
@@ -113,6 +113,11 @@ export class Membership {
   private readonly windows: HandoffWindows;
   private timers: Timer[] = [];
   private persisting: Promise<void> = Promise.resolve();
+  /** What is on disk: each record's saved versioned fields (see savedForm), and the log's saved sequences. */
+  private readonly savedRecords = new Map<NodeId, string>();
+  private savedLog = { firstSeq: 0, endSeq: 0 };
+  /** Keys read at start that the first save replaces (the legacy layout, or a log with gaps). */
+  private keysToReplace: readonly string[] = [];
   private stopped = false;
   /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
   private readonly countsAtLimit = new Set<string>();
@@ -562,20 +567,16 @@ export class Membership {
 
   /** Reads table and log back; a table that does not parse stops the node with what is wrong. */
   private load(): void {
-    const table = this.deps.storage.get('meta', META_TABLE);
-    const log = this.deps.storage.get('meta', META_LOG);
-    if (table !== undefined) {
-      const clamped: string[] = [];
-      const parsed = decodeTable(table, (what) => clamped.push(what));
-      if (clamped.length > 0) this.deps.log.warn({ counts: clamped.slice(0, 10), limit: MEMBERSHIP_COUNT_MAX }, `membership table (meta key ${META_TABLE}): counts above the bound clamped to it`);
-      if (!parsed.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (meta key ${META_TABLE}): ${parsed.problem}`);
-      for (const r of parsed.value) this.records.set(r.id, r);
-    }
-    if (log !== undefined) {
-      const { entries, dropped } = decodeLog(log);
-      if (dropped.length > 0) this.deps.log.warn({ dropped: dropped.length, first: dropped[0] }, `membership change log (meta key ${META_LOG}): dropped entries that do not parse`);
-      this.changeLog.restore(entries);
-    }
+    const clamped: string[] = [];
+    const saved: PersistedState = readPersisted(this.deps.storage, (what) => clamped.push(what));
+    if (clamped.length > 0) this.deps.log.warn({ counts: clamped.slice(0, 10), limit: MEMBERSHIP_COUNT_MAX }, `membership table (${saved.tableSource}): counts above the bound clamped to it`);
+    if (!saved.table.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (${saved.tableSource}): ${saved.table.problem}`);
+    for (const r of saved.table.value) this.records.set(r.id, r);
+    if (saved.log.dropped.length > 0) this.deps.log.warn({ dropped: saved.log.dropped.length, first: saved.log.dropped[0] }, 'membership change log: dropped entries that do not parse');
+    this.changeLog.restore(saved.log.entries, saved.nextLogSeq);
+    // The first save writes table and log whole under the current layout and deletes what was
+    // read (the old layout, or sequences with gaps); later saves write what changed.
+    this.keysToReplace = saved.readKeys;
     const ids = [...this.records.values()].filter(isRingMember).map((r) => r.id);
     this.currentRing = ids.length === 0 ? undefined : Ring.of(ids);
     this.windows.restore(this.records.values(), this.changeLog);
@@ -591,17 +592,51 @@ export class Membership {
     return this.persisting;
   }
 
-  /** Writes table and log; writes run one after another so the newest state lands last. */
+  /**
+   * Saves what changed since the last save that committed: records whose versioned fields
+   * changed (heartbeats alone are not saved, as before) and new log entries, and deletes log
+   * entries the bound dropped. Saves run one after another, each computed when it runs, so the
+   * newest state lands last and a failed save is carried by the next.
+   */
   private persist(): void {
-    const writes = [
-      { space: 'meta' as const, key: META_TABLE, value: encodeTable(this.table()) },
-      { space: 'meta' as const, key: META_LOG, value: encodeLog(this.changeLog.entries) },
-    ];
     this.persisting = this.persisting.then(
-      () => this.deps.storage.commit(writes),
-      () => this.deps.storage.commit(writes),
+      () => this.save(),
+      () => this.save(),
     );
     this.persisting.catch((err: unknown) => this.deps.log.error({ err }, 'could not persist the membership table'));
   }
+
+  private async save(): Promise<void> {
+    const writes: StorageWrite[] = [];
+    const replacing = this.keysToReplace;
+    const replaced = new Set<string>();
+    const records = new Map<NodeId, string>();
+    for (const r of this.records.values()) {
+      const form = savedForm(r);
+      if (replacing.length === 0 && this.savedRecords.get(r.id) === form) continue;
+      records.set(r.id, form);
+      writes.push({ space: 'meta', key: recordKey(r.id), value: encodeRecord(r) });
+      replaced.add(recordKey(r.id));
+    }
+    const { firstSeq, entries } = this.changeLog.withSequences();
+    const endSeq = firstSeq + entries.length;
+    const from = replacing.length === 0 ? Math.max(firstSeq, this.savedLog.endSeq) : firstSeq;
+    for (let seq = from; seq < endSeq; seq++) {
+      writes.push({ space: 'meta', key: logKey(seq), value: encodeLogEntry(entries[seq - firstSeq]!) });
+      replaced.add(logKey(seq));
+    }
+    if (replacing.length === 0) for (let seq = this.savedLog.firstSeq; seq < Math.min(firstSeq, this.savedLog.endSeq); seq++) writes.push({ space: 'meta', key: logKey(seq), value: null });
+    for (const key of replacing) if (!replaced.has(key)) writes.push({ space: 'meta', key, value: null });
+    if (writes.length === 0) return;
+    await this.deps.storage.commit(writes);
+    for (const [id, form] of records) this.savedRecords.set(id, form);
+    this.savedLog = { firstSeq, endSeq };
+    if (this.keysToReplace === replacing) this.keysToReplace = [];
+  }
+}
+
+/** A record's versioned fields: a save writes the record when these changed. */
+function savedForm(r: MemberRecord): string {
+  return `${r.peer} ${r.http} ${r.status} ${r.epoch} ${r.version} ${r.changedBy} ${r.changedAtMs}`;
 }
 

@@ -1,11 +1,99 @@
 // What membership keeps in the meta space (the table and its change log) and how it is read
 // back: the bytes become typed records here or the node refuses to start with what is wrong.
-// The table is state: one bad record fails the load. The log is history: bad entries are
-// dropped (and counted) so a damaged log never keeps a node down.
+// One key per record (META_RECORD_PREFIX + id) and one per log entry (META_LOG_PREFIX + a
+// zero-padded sequence), so a change writes what changed, not the whole table and log. The
+// table is state: one bad record fails the load. The log is history: bad entries are dropped
+// (and counted) so a damaged log never keeps a node down. Disks from before this layout hold
+// the whole table and log under META_TABLE and META_LOG; they are read, and replaced by the
+// new layout at the first save.
+import type { Storage } from '../env/storage.ts';
 import { MEMBERSHIP_COUNT_MAX, parseChangeLogEntry, parseMemberRecords, type ChangeLogEntry, type MemberRecord, type Parsed } from './table.ts';
 
+/** The layout before one key per record: the whole table, and the whole log, each one JSON list. */
 export const META_TABLE = 'membership-table';
 export const META_LOG = 'membership-log';
+export const META_RECORD_PREFIX = 'membership-record:';
+export const META_LOG_PREFIX = 'membership-log:';
+/** Digits of a log entry's sequence in its key (so keys sort as numbers). */
+const LOG_SEQ_DIGITS = 15;
+
+export function recordKey(id: string): string {
+  return META_RECORD_PREFIX + id;
+}
+
+export function logKey(seq: number): string {
+  return META_LOG_PREFIX + String(seq).padStart(LOG_SEQ_DIGITS, '0');
+}
+
+/** The keys under `prefix` in the meta space, with their values (the prefix ends in ':'; ';' follows it). */
+function scanPrefix(storage: Storage, prefix: string): Array<{ key: string; value: Uint8Array }> {
+  return [...storage.scan('meta', { start: prefix, end: prefix.slice(0, -1) + ';' })];
+}
+
+/** One record as saved: transfer progress belongs to a running transfer, which a restart ends. */
+export function encodeRecord(record: MemberRecord): Uint8Array {
+  return Buffer.from(JSON.stringify({ ...record, transfer: null }));
+}
+
+export function encodeLogEntry(entry: ChangeLogEntry): Uint8Array {
+  return Buffer.from(JSON.stringify(entry));
+}
+
+/** What membership reads back at start. */
+export interface PersistedState {
+  readonly table: Parsed<MemberRecord[]>;
+  /** Where the table was read from, for messages: `meta key membership-table` or `meta keys membership-record:*`. */
+  readonly tableSource: string;
+  readonly log: DecodedLog;
+  /** The meta keys the table and log were read from: the first save replaces them all. */
+  readonly readKeys: readonly string[];
+  /** The sequence after the highest log key read (new entries are saved from there). */
+  readonly nextLogSeq: number;
+}
+
+/** Reads the table and log in either layout; `clamped` hears counts clamped to the bound. */
+export function readPersisted(storage: Storage, clamped: (what: string) => void = () => {}): PersistedState {
+  const recordEntries = scanPrefix(storage, META_RECORD_PREFIX);
+  const logEntries = scanPrefix(storage, META_LOG_PREFIX);
+  const legacyTable = storage.get('meta', META_TABLE);
+  const legacyLog = storage.get('meta', META_LOG);
+  const readKeys = [...recordEntries.map((e) => e.key), ...logEntries.map((e) => e.key), ...(legacyTable === undefined ? [] : [META_TABLE]), ...(legacyLog === undefined ? [] : [META_LOG])];
+  let table: Parsed<MemberRecord[]> = { ok: true, value: [] };
+  if (recordEntries.length > 0) {
+    const items: unknown[] = [];
+    for (const { key, value } of recordEntries) {
+      const json = parseJson(value);
+      if (!json.ok) return { table: { ok: false, problem: `${key}: ${json.problem}` }, tableSource: `meta keys ${META_RECORD_PREFIX}*`, log: { entries: [], dropped: [] }, readKeys, nextLogSeq: 0 };
+      items.push(json.value);
+    }
+    table = decodeRecords(items, clamped);
+    if (table.ok) {
+      const wrong = table.value.findIndex((r, i) => recordKey(r.id) !== recordEntries[i]!.key);
+      if (wrong >= 0) table = { ok: false, problem: `${recordEntries[wrong]!.key} holds the record of ${table.value[wrong]!.id}` };
+    }
+  } else if (legacyTable !== undefined) {
+    table = decodeTable(legacyTable, clamped);
+  }
+  let log: DecodedLog = { entries: [], dropped: [] };
+  let nextLogSeq = 0;
+  if (logEntries.length > 0) {
+    const entries: ChangeLogEntry[] = [];
+    const dropped: string[] = [];
+    for (const { key, value } of logEntries) {
+      const seq = Number(key.slice(META_LOG_PREFIX.length));
+      if (Number.isSafeInteger(seq) && seq >= nextLogSeq) nextLogSeq = seq + 1;
+      const json = parseJson(value);
+      const e = json.ok ? parseChangeLogEntry(withEpochDefault(json.value)) : json;
+      if (e.ok) entries.push(e.value);
+      else dropped.push(`${key}: ${e.problem}`);
+    }
+    log = { entries, dropped };
+  } else if (legacyLog !== undefined) {
+    log = decodeLog(legacyLog);
+  }
+  const tableSource = recordEntries.length > 0 || legacyTable === undefined ? `meta keys ${META_RECORD_PREFIX}*` : `meta key ${META_TABLE}`;
+  return { table, tableSource, log, readKeys, nextLogSeq };
+}
 
 function parseJson(bytes: Uint8Array): Parsed<unknown> {
   try {
@@ -52,12 +140,16 @@ export function encodeLog(entries: readonly ChangeLogEntry[]): Uint8Array {
   return Buffer.from(JSON.stringify(entries));
 }
 
-/** The persisted table, or what is wrong with it (no duplicate ids); `clamped` hears clamped counts. */
+/** The persisted table (legacy layout: one JSON list), or what is wrong with it (no duplicate ids); `clamped` hears clamped counts. */
 export function decodeTable(bytes: Uint8Array, clamped: (what: string) => void = () => {}): Parsed<MemberRecord[]> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
   if (!Array.isArray(json.value)) return { ok: false, problem: 'not a list of records' };
-  const parsed = parseMemberRecords(json.value.map((x) => withCountsClamped(withEpochDefault(x), clamped)));
+  return decodeRecords(json.value, clamped);
+}
+
+function decodeRecords(items: readonly unknown[], clamped: (what: string) => void): Parsed<MemberRecord[]> {
+  const parsed = parseMemberRecords(items.map((x) => withCountsClamped(withEpochDefault(x), clamped)));
   if (!parsed.ok) return parsed;
   const ids = new Set<string>();
   for (const r of parsed.value) {

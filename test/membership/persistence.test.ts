@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Log } from '../../src/env/log.ts';
 import { Membership, MembershipError } from '../../src/membership/membership.ts';
-import { META_LOG, META_TABLE } from '../../src/membership/persisted.ts';
+import { logKey, META_LOG, META_TABLE } from '../../src/membership/persisted.ts';
 import { MEMBERSHIP_COUNT_MAX } from '../../src/membership/table.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { TEST_CONFIG } from './harness.ts';
@@ -148,5 +148,87 @@ describe('membership read back from disk', () => {
     const m = open(await storageWith([legacy('n1', 'up', 1)], '{"trunc'), recordingLog(warnings));
     assert.deepEqual(m.history(), []);
     assert.match(warnings[0] ?? '', /the whole log: not JSON/);
+  });
+});
+
+describe('membership saves what changed, one key per record and per log entry', () => {
+  /** Memory storage that records each commit's keys, and fails the next commit when asked. */
+  class RecordingStorage extends MemoryStorage {
+    readonly commits: string[][] = [];
+    failNext = false;
+    override commit(writes: Parameters<MemoryStorage['commit']>[0]): Promise<void> {
+      if (this.failNext) {
+        this.failNext = false;
+        return Promise.reject(new Error('disk full'));
+      }
+      this.commits.push(writes.map((w) => `${w.value === null ? '-' : '+'}${w.key}`));
+      return super.commit(writes);
+    }
+  }
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  const ids = Array.from({ length: 50 }, (_, i) => `n${i + 1}`);
+
+  it('a change writes its record and its log entry, not the whole table', async () => {
+    const storage = new RecordingStorage();
+    const m = open(storage);
+    m.bootstrap(ids.map((id, i) => ({ id, peer: `127.0.0.1:${8000 + i}` })));
+    await m.persisted();
+    assert.equal(storage.commits.at(-1)!.filter((k) => k.startsWith('+membership-record:')).length, 50, 'the first save writes every record');
+    const before = storage.commits.length;
+    m.removeMember('n7');
+    await m.persisted();
+    assert.deepEqual(storage.commits.slice(before), [['+membership-record:n7', `+${logKey(50)}`]]);
+    const again = open(storage);
+    assert.deepEqual(again.table(), m.table().map((r) => ({ ...r, transfer: null })));
+    assert.deepEqual(again.history(), m.history());
+  });
+
+  it('the log keeps its bound on disk: entries dropped from memory are deleted', async () => {
+    const storage = new RecordingStorage();
+    const m = open(storage);
+    m.bootstrap(['n1', 'n2', 'n3', 'n4'].map((id, i) => ({ id, peer: `127.0.0.1:${7101 + i}` })));
+    for (let i = 0; i < TEST_CONFIG.logEntriesMax; i++) {
+      m.removeMember('n4');
+      m.addMember('n4', '127.0.0.1:7104', '');
+    }
+    await m.persisted();
+    const logKeys = [...storage.scanKeys('meta', { start: 'membership-log:', end: 'membership-log;' })];
+    assert.equal(logKeys.length, TEST_CONFIG.logEntriesMax);
+    const again = open(storage);
+    assert.deepEqual(again.history(), m.history());
+    assert.equal(again.record('n4')!.epoch, m.record('n4')!.epoch);
+  });
+
+  it('a failed save is carried by the next one', async () => {
+    const storage = new RecordingStorage();
+    const m = open(storage);
+    m.bootstrap(['n1', 'n2', 'n3', 'n4', 'n5'].map((id, i) => ({ id, peer: `127.0.0.1:${7101 + i}` })));
+    await m.persisted();
+    storage.failNext = true;
+    m.removeMember('n5');
+    await assert.rejects(m.persisted(), /disk full/);
+    m.removeMember('n4');
+    await m.persisted();
+    const again = open(storage);
+    assert.equal(again.record('n5')!.status, 'removed', 'the change whose save failed is on disk');
+    assert.equal(again.record('n4')!.status, 'removed');
+    assert.deepEqual(again.history(), m.history());
+  });
+
+  it('a disk in the old layout (whole table and log under one key each) is read, then replaced by the first save', async () => {
+    const storage = await storageWith(
+      ['n1', 'n2', 'n3', 'n4'].map((id) => ({ ...legacy(id, 'up', 2), epoch: 0 })),
+      [{ atMs: 1, node: 'n4', change: 'added', epoch: 0, version: 1, by: 'n1', changedAtMs: 1 }],
+    );
+    const m = open(storage);
+    assert.equal(m.table().length, 4);
+    m.removeMember('n4');
+    await m.persisted();
+    assert.equal(storage.get('meta', META_TABLE), undefined, 'the old table key is gone');
+    assert.equal(storage.get('meta', META_LOG), undefined, 'the old log key is gone');
+    const again = open(storage);
+    assert.deepEqual(again.table(), m.table().map((r) => ({ ...r, transfer: null })));
+    assert.deepEqual(again.history(), m.history());
+    assert.equal(again.history().length, 2);
   });
 });

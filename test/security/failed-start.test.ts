@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { META_TABLE } from '../../src/membership/persisted.ts';
+import { recordKey } from '../../src/membership/persisted.ts';
 import { openLmdbStorage } from '../../src/storage/lmdb-storage.ts';
 import { spawnNode, startNodeProcess } from './node-process.ts';
 
@@ -47,7 +47,7 @@ describe('a node start that fails', { timeout: 120_000 }, () => {
     const first = await startNodeProcess(root, { id: 'c1', secure: false });
     assert.equal(await first.stop(), 0);
     const storage = await openLmdbStorage(join(first.dataDir, 'lmdb'));
-    await storage.commit([{ space: 'meta', key: META_TABLE, value: Buffer.from('{"not": "a table"}') }]);
+    await storage.commit([{ space: 'meta', key: recordKey('c1'), value: Buffer.from('{"not": "a record"}') }]);
     await storage.close();
 
     const again = await spawnNode(root, { id: 'c1', secure: false, dataDir: first.dataDir, httpPort: first.httpPort, peerPort: first.peerPort });
