@@ -59,7 +59,7 @@ export class AntiEntropy {
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
   /**
    * When a sync with each peer last completed (its start, on the monotonic clock), per range:
-   * after it, both held the same data.
+   * after it, both held the same data. At most N ranges x (N - 1) peers; cleared at a ring change.
    */
   private readonly lastSyncMs = new Map<string, number>();
 

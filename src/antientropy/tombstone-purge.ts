@@ -42,7 +42,8 @@ export class TombstonePurge {
    * never saw it. Kept per range (the key's home range under the current ring, recomputed at each
    * ring change), so a purge walks only its own range's; and in each range in order of that time
    * (a key noted again moves to the end, and the monotonic clock never goes back), so a purge
-   * stops at the first tombstone too young to go.
+   * stops at the first tombstone too young to go. One entry per stored tombstone-only key: bounded
+   * by the store (what this node holds), about 100 bytes each; purges shrink it.
    */
   private tombstones = new Map<NodeId, Map<string, number>>();
   /** The latest stored-at time noted: times only grow, which keeps each range's index in order. */

@@ -19,7 +19,11 @@ import { MerkleTree } from './merkle-tree.ts';
  */
 export const REBUILD_PAGE_KEYS = 1_000;
 
-/** One range's tree and its keys by leaf. */
+/**
+ * One range's tree and its keys by leaf. The index holds each stored key of the range once:
+ * bounded by the store (what this node holds), some 100 bytes per key in memory (100 MB at a
+ * million keys), the price of bucket listings that cost the bucket.
+ */
 interface RangeTree {
   readonly tree: MerkleTree;
   readonly keysByLeaf: Map<number, Set<string>>;

@@ -84,6 +84,7 @@ export class HintDelivery {
   private readonly ownerRetry = new Map<NodeId, Backoff>();
   /** Receivers of a removed owner's hints that did not answer. */
   private readonly receiverRetry = new Map<NodeId, Backoff>();
+  /** Hints refused one by one, each with its backoff (at most REFUSED_HINTS_MAX: the oldest are forgotten). */
   private readonly hintRetry = new Map<string, Backoff>();
   /** Owners with a delivery pass running (at most OWNERS_DELIVERING_MAX). */
   private readonly passes = new Map<NodeId, Promise<void>>();
@@ -96,7 +97,7 @@ export class HintDelivery {
   /** The start-up count has counted every hint key below this one; undefined when it is done. */
   private countCursor: string | undefined = '';
   private counting: Promise<void> | undefined;
-  /** Hint keys with a write in flight (from the call until it settles), and how many. */
+  /** Hint keys with a write in flight (from the call until it settles), and how many (bounded by the writes in flight, as ReplicaStore's pending). */
   private readonly writing = new Map<string, number>();
   /** Keys the count met while they were being written: counted once their writes settle. */
   private readonly deferred = new Set<string>();

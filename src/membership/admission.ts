@@ -67,6 +67,7 @@ export class Admission {
   /** The epoch this node's stored data belongs to; undefined until the node was first in a table. */
   private dataEpoch: number | undefined;
   private readonly servingListeners: Array<() => void> = [];
+  /** Client requests waiting for this node to serve: at most httpConnectionsMax, each for at most its timeout. */
   private readonly waiters = new Set<() => void>();
   private retryTimer: Timer | undefined;
   private stopped = false;

@@ -75,6 +75,7 @@ export function phiOf(elapsedMs: number, meanMs: number, stdDevMs: number): numb
 }
 
 export class FailureDetector {
+  /** One per watched peer (at most MEMBERS_MAX; forget() drops a removed one), each INTERVALS_MAX long. */
   private readonly histories = new Map<NodeId, History>();
 
   constructor(private readonly config: FailureDetectorConfig) {}

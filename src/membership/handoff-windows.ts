@@ -10,7 +10,7 @@ import type { ChangeLog } from './change-log.ts';
 import { isRingMember, type MemberRecord } from './table.ts';
 
 export class HandoffWindows {
-  /** Per node: when this node learned of its removal (monotonic), and the removal's epoch. */
+  /** Per node: when this node learned of its removal (monotonic), and the removal's epoch (at most MEMBERS_MAX; closed windows are forgotten). */
   private readonly removals = new Map<NodeId, { readonly atMs: number; readonly epoch: number }>();
 
   constructor(

@@ -119,7 +119,7 @@ export class Membership {
   /** Keys read at start that the first save replaces (the legacy layout, or a log with gaps). */
   private keysToReplace: readonly string[] = [];
   private stopped = false;
-  /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each). */
+  /** Counts already reported as stuck at MEMBERSHIP_COUNT_MAX (one warning each; at most 2 x MEMBERS_MAX). */
   private readonly countsAtLimit = new Set<string>();
 
   constructor(private readonly deps: MembershipDeps) {

@@ -47,7 +47,7 @@ export interface PingMonitorDeps {
 
 export class PingMonitor {
   private readonly detector: FailureDetector;
-  /** Peers this node's detector holds down. */
+  /** Peers this node's detector holds down (this and the maps below: at most MEMBERS_MAX, one per member; removed ones are forgotten). */
   private readonly down = new Set<NodeId>();
   /** Peers whose last ping failed (an error, or no answer in time) since they last answered. */
   private readonly pingFailed = new Set<NodeId>();

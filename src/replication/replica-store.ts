@@ -45,9 +45,13 @@ interface QueuedWrite {
 }
 
 export class ReplicaStore {
-  /** Latest state of keys whose write is queued or committing; reads see it first. */
+  /**
+   * Latest state of keys whose write is queued or committing; reads see it first. Bounded by the
+   * writes in flight: client requests (httpConnectionsMax) and peer requests (the transport's
+   * in-flight limit per peer), each holding at most one key's write until it commits.
+   */
   private readonly pending = new Map<string, readonly Sibling[]>();
-  /** Queued writes by key: a second write to a key in the queue replaces the first. */
+  /** Queued writes by key: a second write to a key in the queue replaces the first (bounded as `pending`). */
   private readonly queue = new Map<string, QueuedWrite>();
   private committing = false;
   private flushScheduled = false;
