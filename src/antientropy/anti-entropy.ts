@@ -56,6 +56,8 @@ export class AntiEntropy {
   private timer: { cancel(): void } | undefined;
   private stopped = false;
   private recovering: Promise<void> | undefined;
+  /** A build after a drift of the index is scheduled. */
+  private driftRebuild: { cancel(): void } | undefined;
   readonly totals: SyncTotals = { syncs: 0, keysPulled: 0, keysPushed: 0, hashesCompared: 0, bytesSent: 0, bytesReceived: 0, tombstonesPurged: 0 };
   /**
    * When a sync with each peer last completed (its start, on the monotonic clock), per range:
@@ -64,7 +66,22 @@ export class AntiEntropy {
   private readonly lastSyncMs = new Map<string, number>();
 
   constructor(private readonly deps: AntiEntropyDeps) {
-    this.index = new TreeIndex({ self: deps.self, n: deps.n, store: deps.store, clock: deps.clock });
+    this.index = new TreeIndex({
+      self: deps.self,
+      n: deps.n,
+      store: deps.store,
+      clock: deps.clock,
+      log: deps.log,
+      // Coalesced: one build for any number of drifts seen before it starts.
+      onDrift: () => {
+        if (this.driftRebuild !== undefined) return;
+        this.driftRebuild = deps.clock.setTimer(0, () => {
+          this.driftRebuild = undefined;
+          if (this.stopped) return;
+          this.rebuild(this.index.ring).catch((err: unknown) => deps.log.error({ err }, 'building the Merkle trees again failed'));
+        });
+      },
+    });
     this.tombstones = new TombstonePurge({ store: deps.store, clock: deps.clock, tombstoneGraceMs: deps.tombstoneGraceMs });
     this.exchange = new Exchange({
       store: deps.store,
@@ -156,6 +173,7 @@ export class AntiEntropy {
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();
+    this.driftRebuild?.cancel();
   }
 
   /** Answers a peer's anti-entropy request. */

@@ -4,8 +4,8 @@
 // change builds them again from the store in pages (REBUILD_PAGE_KEYS), yielding a turn of the
 // event loop between pages: a big store never stalls the node's requests. Until a build ends the
 // trees are not answered or compared (ready()). Sans-IO: the store and clock are injected.
-import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
+import type { Log } from '../env/log.ts';
 import type { NodeId } from '../env/transport.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
@@ -37,6 +37,12 @@ export interface TreeIndexDeps {
   readonly n: number;
   readonly store: ReplicaStore;
   readonly clock: Clock;
+  readonly log: Log;
+  /**
+   * The trees stopped describing the store (a record found corrupt after it was indexed): the
+   * caller builds them again. Until then exchanges may move a few keys more than needed.
+   */
+  readonly onDrift: () => void;
 }
 
 export class TreeIndex {
@@ -140,16 +146,30 @@ export class TreeIndex {
     // A key with a committed record that the index lacks has not been read by the build yet: it
     // will read what is committed then. Outside a build every stored key is indexed.
     if (before !== undefined && !indexed) {
-      assert(this.building !== undefined, () => `${JSON.stringify(key)} changed but is not in the Merkle index of range ${range}`);
+      if (this.building === undefined) this.drifted(key, range, 'changed, but not in the index');
       return { range, applied: false };
     }
-    assert(before !== undefined || !indexed, () => `${JSON.stringify(key)} inserted but already in the Merkle index of range ${range}`);
+    if (before === undefined && indexed) {
+      // The tree holds bytes for it that the store no longer owns up to (a record found corrupt
+      // since it was indexed reads as absent): what to XOR out is unknown.
+      this.drifted(key, range, 'inserted, but already in the index');
+      return { range, applied: false };
+    }
     entry.tree.update(key, before, after);
     if (after === undefined) {
       keys?.delete(key);
       if (keys?.size === 0) entry.keysByLeaf.delete(leaf);
     } else if (!indexed) this.insertKey(entry, leaf, key);
     return { range, applied: true };
+  }
+
+  /** Times the index found it no longer matched the store (see apply), since start. */
+  driftCount = 0;
+
+  private drifted(key: string, range: NodeId, what: string): void {
+    this.driftCount++;
+    this.deps.log.warn({ key, range, drifts: this.driftCount }, `Merkle index: ${what}; building the trees again`);
+    this.deps.onDrift();
   }
 
   private insertKey(entry: RangeTree, leaf: number, key: string): void {

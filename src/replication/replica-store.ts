@@ -64,6 +64,13 @@ export class ReplicaStore {
 
   /** Observers of every change, e.g. the Merkle trees of anti-entropy (before/after encodings). */
   private readonly observers: CommitObserver[] = [];
+  /**
+   * The batch being committed: each key's record as the observers last saw it (`before`). A
+   * store may show a batch's writes before its commit resolves (LMDB does), ahead of the
+   * observers: committedBytes and load answer this until the observers have heard (the review's
+   * race: a Merkle tree build read the new bytes, and the observer then inserted them again).
+   */
+  private inFlight: ReadonlyMap<string, Uint8Array | undefined> = new Map();
   /** Keys whose committed record does not decode (see CORRUPT_KEYS_REMEMBERED_MAX), oldest first. */
   private readonly corrupt = new Set<string>();
   private corruptRecordCount = 0;
@@ -101,7 +108,7 @@ export class ReplicaStore {
    */
   load(key: string): { readonly siblings: readonly Sibling[]; readonly bytes: Uint8Array } | undefined {
     if (this.corrupt.has(key)) return undefined;
-    const bytes = this.storage.get(this.space, key);
+    const bytes = this.inFlight.has(key) ? this.inFlight.get(key) : this.storage.get(this.space, key);
     if (bytes === undefined) return undefined;
     try {
       return { siblings: decodeRecord(bytes), bytes };
@@ -179,6 +186,7 @@ export class ReplicaStore {
    * read or load()ed (anti-entropy loads every record at start-up).
    */
   committedBytes(key: string): Uint8Array | undefined {
+    if (this.inFlight.has(key)) return this.inFlight.get(key);
     const cached = this.decoded.get(key);
     if (cached !== undefined) return cached.bytes;
     return this.corrupt.has(key) ? undefined : this.storage.get(this.space, key);
@@ -245,19 +253,30 @@ export class ReplicaStore {
     // An empty sibling set is a removal (handed off to new replicas), not a record.
     const writes: StorageWrite[] = batch.map((w) => ({ space: this.space, key: w.key, value: w.siblings.length === 0 ? null : (w.bytes ?? encodeRecord(w.siblings)) }));
     const before = this.observers.length > 0 ? writes.map((w) => this.committedBytes(w.key)) : [];
+    if (this.observers.length > 0) this.inFlight = new Map(writes.map((w, i) => [w.key, before[i]]));
     let failure: unknown;
     try {
       await this.storage.commit(writes);
     } catch (err) {
       failure = err;
     }
-    if (failure === undefined) {
-      for (const write of batch) this.corrupt.delete(write.key);
-      batch.forEach((write, i) => this.remember(write.key, write.siblings, writes[i]!.value ?? undefined));
-      writes.forEach((w, i) => {
-        for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined, batch[i]!.siblings);
-      });
+    try {
+      if (failure === undefined) {
+        for (const write of batch) this.corrupt.delete(write.key);
+        batch.forEach((write, i) => this.remember(write.key, write.siblings, writes[i]!.value ?? undefined));
+        this.inFlight = new Map();
+        writes.forEach((w, i) => {
+          for (const fn of this.observers) fn(w.key, before[i], w.value ?? undefined, batch[i]!.siblings);
+        });
+      }
+    } finally {
+      // An observer that throws (a broken invariant) must not leave every later write waiting.
+      this.inFlight = new Map();
+      this.settle(batch, failure);
     }
+  }
+
+  private settle(batch: readonly QueuedWrite[], failure: unknown): void {
     for (const write of batch) {
       // Drop the pending copy unless a newer write for the key is already queued behind us.
       if (this.pending.get(write.key) === write.siblings && !this.queue.has(write.key)) this.pending.delete(write.key);
