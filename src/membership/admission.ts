@@ -173,25 +173,38 @@ export class Admission {
     this.retryTimer?.cancel();
   }
 
+  /**
+   * Decides what the stored data is, from this node's own record as its table says now, then
+   * serves. A change of that record heard while a save was in flight (ownEpochChanged ignores
+   * it until serving) makes it decide again on the newer record (review: a re-add heard during
+   * the save of the removal's epoch was missed, and the node served its old data).
+   */
   private async admit(): Promise<void> {
-    const own = this.deps.ownRecord();
-    const data = this.dataEpoch;
-    if (own !== undefined && data !== undefined && own.epoch > data) {
-      if (!isRingMember(own) && own.epoch === data + 1) {
-        // Removed once, from the membership its data belongs to, while it was not running: the
-        // same as a removal seen while running. It keeps the data and hands it off (its peers
-        // take it only within their hand-off window, and purge no tombstone meanwhile); it may
-        // hold the only copy of an acknowledged write whose other replicas were lost.
-        if (!(await this.adoptEpochOrRetry(own.epoch))) return;
-        this.deps.log.warn({ dataEpoch: data, ownEpoch: own.epoch }, `node ${this.deps.self}: removed from the cluster while it was not running; handing off its data to the current replicas`);
-        this.serve();
+    for (;;) {
+      const own = this.deps.ownRecord();
+      const data = this.dataEpoch;
+      if (own !== undefined && data !== undefined && own.epoch > data) {
+        if (!isRingMember(own) && own.epoch === data + 1) {
+          // Removed once, from the membership its data belongs to, while it was not running: the
+          // same as a removal seen while running. It keeps the data and hands it off (its peers
+          // take it only within their hand-off window, and purge no tombstone meanwhile); it may
+          // hold the only copy of an acknowledged write whose other replicas were lost.
+          if (!(await this.adoptEpochOrRetry(own.epoch))) return;
+          if (this.deps.ownRecord()?.epoch !== own.epoch) continue;
+          this.deps.log.warn({ dataEpoch: data, ownEpoch: own.epoch }, `node ${this.deps.self}: removed from the cluster while it was not running; handing off its data to the current replicas`);
+          this.serve();
+          return;
+        }
+        await this.discardThenServe(data, own.epoch, 'its own record moved to a new operator epoch while it was not running (removed, or removed and re-added)', reAddedOnce(data, own));
         return;
       }
-      await this.discardThenServe(data, own.epoch, 'its own record moved to a new operator epoch while it was not running (removed, or removed and re-added)', reAddedOnce(data, own));
+      if (own !== undefined && data === undefined) {
+        if (!(await this.adoptEpochOrRetry(own.epoch))) return;
+        if (this.deps.ownRecord()?.epoch !== own.epoch) continue;
+      }
+      this.serve();
       return;
     }
-    if (own !== undefined && data === undefined && !(await this.adoptEpochOrRetry(own.epoch))) return;
-    this.serve();
   }
 
   /** Makes `epoch` the data's (durably); false if saving failed, and admit() runs again later. */
@@ -219,7 +232,15 @@ export class Admission {
       `node ${this.deps.self}: ${why}; its replicas and hints are from an earlier membership and could bring back what the cluster deleted since: ${removedAtEpoch === undefined ? '' : 'handing them off to the current replicas, then '}discarding them before serving (its dot counter is kept)`,
     );
     if (removedAtEpoch !== undefined) {
-      const handed = await this.deps.handOffStale(removedAtEpoch);
+      let handed: { readonly offered: number; readonly taken: number };
+      try {
+        handed = await this.deps.handOffStale(removedAtEpoch);
+      } catch (err) {
+        // Nothing is discarded before the hand-off ran: try it again.
+        this.deps.log.error({ err }, 'handing off data from before the removal failed; trying again');
+        this.retry(() => this.discardThenServe(fromEpoch, toEpoch, why, removedAtEpoch));
+        return;
+      }
       this.deps.log.warn({ removedAtEpoch, ...handed }, `node ${this.deps.self}: handed off data from before its removal`);
       if (this.stopped) return;
     }

@@ -41,6 +41,7 @@ export function mayAsk(standing: PeerStanding, kind: PeerRequest['kind']): boole
     case 'gossip':
       return true;
     case 'replica_put_batch':
+    case 'stale_put_batch':
       return standing !== 'stranger';
     case 'replica_put':
     case 'hint_put':
@@ -63,6 +64,7 @@ export function isDataRequest(kind: PeerRequest['kind']): boolean {
       return false;
     case 'replica_put':
     case 'replica_put_batch':
+    case 'stale_put_batch':
     case 'hint_put':
     case 'replica_get':
     case 'replica_get_batch':

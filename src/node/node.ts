@@ -502,10 +502,13 @@ export class DynakvNode implements NodeFrontDoor {
       case 'replica_put':
         await this.store.merge(request.key, request.record);
         return { kind: 'replica_put_ok' };
-      case 'replica_put_batch':
-        if (request.removedAtEpoch !== undefined && !this.membership.staleHandoffOpen(from, request.removedAtEpoch)) {
+      case 'stale_put_batch':
+        if (!this.membership.staleHandoffOpen(from, request.removedAtEpoch)) {
           throw new PeerRefusal('HANDOFF_CLOSED', `${this.config.id} takes no data ${from} held before its removal at epoch ${request.removedAtEpoch}: its hand-off window for that removal is closed, or it never saw it`);
         }
+        await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
+        return { kind: 'replica_put_ok' };
+      case 'replica_put_batch':
         // A tombstone this node already purged is not taken back (see isPurgedTombstone).
         await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
         return { kind: 'replica_put_ok' };

@@ -47,16 +47,13 @@ export type PeerRequest =
    * are durable. At most TRANSFER_BATCH_KEYS_MAX entries of at most TRANSFER_BATCH_BYTES_MAX
    * (batchEntryBytes), except that one entry alone may be larger (up to BATCH_ENTRY_BYTES_MAX).
    */
-  | {
-      readonly kind: 'replica_put_batch';
-      readonly entries: readonly BatchEntry[];
-      /**
-       * Set by a re-added node handing off what it held before its removal at this operator
-       * epoch (src/handoff/stale-handoff.ts): take it only within the hand-off window for that
-       * removal (Membership.staleHandoffOpen), else refuse with HANDOFF_CLOSED.
-       */
-      readonly removedAtEpoch?: number;
-    }
+  | { readonly kind: 'replica_put_batch'; readonly entries: readonly BatchEntry[] }
+  /**
+   * A re-added node hands off what it held before its removal at this operator epoch
+   * (src/handoff/stale-handoff.ts): take it (as replica_put_batch) only within the hand-off
+   * window for that removal (Membership.staleHandoffOpen), else refuse with HANDOFF_CLOSED.
+   */
+  | { readonly kind: 'stale_put_batch'; readonly entries: readonly BatchEntry[]; readonly removedAtEpoch: number }
   /** Push-pull gossip: here is my membership table (at most MEMBERS_MAX records), send me yours. */
   | { readonly kind: 'gossip'; readonly records: readonly MemberRecord[] }
   /** Anti-entropy: the Merkle hashes of my tree for `range` at `level`, at these indexes. */
@@ -213,9 +210,9 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':
-      if (!isBatch(x.entries)) return undefined;
-      if (x.removedAtEpoch === undefined) return { kind: 'replica_put_batch', entries: x.entries };
-      return isMembershipCount(x.removedAtEpoch) ? { kind: 'replica_put_batch', entries: x.entries, removedAtEpoch: x.removedAtEpoch } : undefined;
+      return isBatch(x.entries) ? { kind: 'replica_put_batch', entries: x.entries } : undefined;
+    case 'stale_put_batch':
+      return isBatch(x.entries) && isMembershipCount(x.removedAtEpoch) ? { kind: 'stale_put_batch', entries: x.entries, removedAtEpoch: x.removedAtEpoch } : undefined;
     case 'gossip': {
       // Every record parses (ids, addresses, finite times, bounded counts) or the frame is malformed.
       const records = parseMemberRecords(x.records);

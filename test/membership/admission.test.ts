@@ -26,7 +26,8 @@ interface Rig {
   record: MemberRecord | undefined;
 }
 
-function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, record: MemberRecord | undefined): Rig {
+function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, record: MemberRecord | undefined, handOffFailures = 0): Rig {
+  let failuresLeft = handOffFailures;
   const discards: number[] = [];
   const handOffs: number[] = [];
   const events: string[] = [];
@@ -58,6 +59,7 @@ function rig(storage: MemoryStorage, persistedOwnEpoch: number | undefined, reco
       return { replicas: 3, hints: 1 };
     },
     handOffStale: async (removedAtEpoch) => {
+      if (failuresLeft-- > 0) throw new Error('disk read failed');
       handOffs.push(removedAtEpoch);
       events.push(`hand-off ${r.admission.state}`);
       await settle();
@@ -219,5 +221,34 @@ describe('admission: when a node serves, and when it discards what it stores', (
     const waiting = r.admission.whenServing(60_000);
     r.admission.tableHeard();
     assert.equal(await waiting, true);
+  });
+});
+
+describe('admission: a change of its own record heard while it saves (review)', () => {
+  it('a re-add heard while the removal epoch is being saved: hands off, then discards, before serving', async () => {
+    const storage = new MemoryStorage();
+    await storage.commit([{ space: 'meta', key: DATA_EPOCH_KEY, value: Buffer.from('2') }]);
+    // A disk whose commits take a few milliseconds.
+    const slow = Object.create(storage) as MemoryStorage;
+    slow.commit = (writes) => new Promise<void>((resolve) => setTimeout(resolve, 5)).then(() => storage.commit(writes));
+    const r = rig(slow, 2, own('removed', 3));
+    await r.admission.init();
+    r.admission.tableHeard(); // removed once (2 -> 3): keeps its data, saving epoch 3...
+    r.record = own('up', 4); // ...while gossip brings the re-add
+    r.admission.ownEpochChanged(own('removed', 3), r.record);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(r.admission.state, 'serving');
+    assert.deepEqual(r.events, ['hand-off discarding', 'discard discarding'], 'it served its pre-removal data as a re-added member');
+    assert.deepEqual(r.handOffs, [3]);
+    assert.equal(savedEpoch(storage), '4');
+  });
+
+  it('a hand-off that fails is tried again; nothing is discarded before it ran', async () => {
+    const r = rig(new MemoryStorage(), 2, own('up', 2), 1);
+    await r.admission.init();
+    r.record = own('up', 4);
+    r.admission.tableHeard();
+    await r.admission.whenServing(5_000);
+    assert.deepEqual(r.events, ['hand-off discarding', 'discard discarding']);
   });
 });

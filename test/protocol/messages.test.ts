@@ -123,15 +123,15 @@ describe('batches on the peer wire', () => {
     assert.equal(put([{ key: 'k', record: EncodedRecord.received(Uint8Array.from([0xc1])) }]), undefined);
   });
 
-  it("a re-added node's hand-off carries its removal's epoch: a count, or the frame is malformed", () => {
+  it("a re-added node's hand-off (stale_put_batch) carries its removal's epoch: a count, or the frame is malformed", () => {
     const entries = [entry('a', 10)];
-    const parsed = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, removedAtEpoch: 3 }));
-    assert.ok(parsed?.kind === 'replica_put_batch');
+    const parsed = parsePeerRequest(overTheWire({ kind: 'stale_put_batch', entries, removedAtEpoch: 3 }));
+    assert.ok(parsed?.kind === 'stale_put_batch');
     assert.equal(parsed.removedAtEpoch, 3);
-    const plain = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, extra: 'dropped' }));
+    const plain = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, removedAtEpoch: 3 }));
     assert.deepEqual(Object.keys(plain ?? {}).sort(), ['entries', 'kind'], 'unknown fields are not passed on');
-    for (const bad of [-1, 1.5, Number.NaN, 2 ** 53, '3', null]) {
-      assert.equal(parsePeerRequest({ kind: 'replica_put_batch', entries, removedAtEpoch: bad }), undefined, `removedAtEpoch ${String(bad)}`);
+    for (const bad of [undefined, -1, 1.5, Number.NaN, 2 ** 53, '3', null]) {
+      assert.equal(parsePeerRequest({ kind: 'stale_put_batch', entries, removedAtEpoch: bad }), undefined, `removedAtEpoch ${String(bad)}`);
     }
   });
 

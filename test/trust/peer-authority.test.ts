@@ -96,6 +96,7 @@ describe('data requests from a node that is not a member (simulator, DynakvNode.
   const requests: PeerRequest[] = [
     { kind: 'replica_put', key: 'k', record },
     { kind: 'replica_put_batch', entries: [{ key: 'k', record }] },
+    { kind: 'stale_put_batch', entries: [{ key: 'k', record }], removedAtEpoch: 1 },
     { kind: 'hint_put', owner: 'n1', key: 'k', record },
     { kind: 'replica_get', key: 'k' },
     { kind: 'replica_get_batch', keys: ['k'] },
@@ -127,7 +128,7 @@ describe('data requests from a node that is not a member (simulator, DynakvNode.
 
     n1.membership.removeMember('n5');
     await scheduler.runUntil(scheduler.nowMs + 3_000);
-    for (const request of requests.filter((r) => r.kind !== 'replica_put_batch')) assert.equal(await outcome('n5', request), 'NOT_A_MEMBER', `seed ${seed}: ${request.kind} from a removed node`);
+    for (const request of requests.filter((r) => r.kind !== 'replica_put_batch' && r.kind !== 'stale_put_batch')) assert.equal(await outcome('n5', request), 'NOT_A_MEMBER', `seed ${seed}: ${request.kind} from a removed node`);
     assert.equal(await outcome('n5', { kind: 'replica_put_batch', entries: [{ key: 'handed-off', record }] }), 'replica_put_ok', `seed ${seed}: hand-off within the window`);
     await scheduler.runUntil(scheduler.nowMs + 60_000);
     assert.equal(await outcome('n5', { kind: 'replica_put_batch', entries: [{ key: 'too-late', record }] }), 'NOT_A_MEMBER', `seed ${seed}: hand-off after the window`);
@@ -147,7 +148,7 @@ describe('data requests from a node that is not a member (simulator, DynakvNode.
         return (err as { code?: string }).code ?? String(err);
       }
     };
-    const stale = (key: string, removedAtEpoch: number): PeerRequest => ({ kind: 'replica_put_batch', entries: [{ key, record }], removedAtEpoch });
+    const stale = (key: string, removedAtEpoch: number): PeerRequest => ({ kind: 'stale_put_batch', entries: [{ key, record }], removedAtEpoch });
     const before = n1.membership.record('n5')!;
     assert.equal(await outcome(stale('never-removed', before.epoch + 1)), 'HANDOFF_CLOSED', `seed ${seed}: no removal seen, no stale hand-off`);
     const removed = n1.membership.removeMember('n5');
