@@ -86,8 +86,11 @@ type Offer = { readonly kind: 'answered'; readonly refused: ReadonlySet<Entry> }
 export async function handOffStale(deps: StaleHandoffDeps, removedAtEpoch: number, deadlineMs: number): Promise<StaleHandoffResult> {
   const closed = new Set<NodeId>();
   const totals = { offered: 0, taken: 0, tooLarge: 0 };
-  /** Records no peer took while one of their peers did not answer: offered again (bounded by the store). */
-  const retry = new Map<string, Entry>();
+  /**
+   * Records no peer took while one of their peers did not answer, to offer again: where they are
+   * stored, not the records (read again each time), so it is bounded by the store's keys.
+   */
+  const retry = new Map<string, Pick<Entry, 'store' | 'stored' | 'key'>>();
   const expired = () => deps.stopped() || deps.clock.monotonicMs() >= deadlineMs;
   const ring = deps.ring();
   if (ring === undefined) return { ...totals, closedBy: [], notTaken: 0 };
@@ -123,7 +126,7 @@ export async function handOffStale(deps: StaleHandoffDeps, removedAtEpoch: numbe
       if (taken.has(e)) {
         totals.taken++;
         retry.delete(idOf(e));
-      } else if (unanswered.has(e)) retry.set(idOf(e), e);
+      } else if (unanswered.has(e)) retry.set(idOf(e), { store: e.store, stored: e.stored, key: e.key });
       else retry.delete(idOf(e));
     }
   };
