@@ -139,7 +139,13 @@ export class Admission {
 
   /** This node merged a table from a ring member (or a join seed): it knows the cluster now. */
   tableHeard(): void {
-    if (this.current !== 'waiting' || this.admitting) return;
+    if (this.current !== 'waiting') return;
+    this.runAdmit();
+  }
+
+  /** Runs admit() unless it runs already: one decision at a time (retries come here too). */
+  private runAdmit(): void {
+    if (this.admitting || this.stopped) return;
     this.admitting = true;
     void this.admit().finally(() => (this.admitting = false));
   }
@@ -215,7 +221,7 @@ export class Admission {
       return true;
     } catch (err) {
       this.deps.log.error({ err }, `could not save ${DATA_EPOCH_KEY}; trying again`);
-      this.retry(() => this.admit());
+      this.retry(async () => this.runAdmit());
       return false;
     }
   }
@@ -274,6 +280,7 @@ export class Admission {
 
   private retry(fn: () => Promise<void>): void {
     if (this.stopped) return;
+    this.retryTimer?.cancel();
     this.retryTimer = this.deps.clock.setTimer(DISCARD_RETRY_MS, () => void fn());
   }
 

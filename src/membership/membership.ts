@@ -571,6 +571,7 @@ export class Membership {
     const saved: PersistedState = readPersisted(this.deps.storage, (what) => clamped.push(what));
     if (clamped.length > 0) this.deps.log.warn({ counts: clamped.slice(0, 10), limit: MEMBERSHIP_COUNT_MAX }, `membership table (${saved.tableSource}): counts above the bound clamped to it`);
     if (!saved.table.ok) throw new MembershipError('CORRUPT_TABLE', `corrupt membership table (${saved.tableSource}): ${saved.table.problem}`);
+    if (saved.bothLayouts) this.deps.log.warn({}, 'membership table: found in both the per-record layout and the old one-key layout (written by an older version after this one?); reading the per-record one, and replacing the old one at the first save');
     for (const r of saved.table.value) this.records.set(r.id, r);
     if (saved.log.dropped.length > 0) this.deps.log.warn({ dropped: saved.log.dropped.length, first: saved.log.dropped[0] }, 'membership change log: dropped entries that do not parse');
     this.changeLog.restore(saved.log.entries, saved.nextLogSeq);

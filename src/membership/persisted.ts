@@ -7,7 +7,7 @@
 // the whole table and log under META_TABLE and META_LOG; they are read, and replaced by the
 // new layout at the first save.
 import type { Storage } from '../env/storage.ts';
-import { MEMBERSHIP_COUNT_MAX, parseChangeLogEntry, parseMemberRecords, type ChangeLogEntry, type MemberRecord, type Parsed } from './table.ts';
+import { MEMBERS_MAX, MEMBERSHIP_COUNT_MAX, parseChangeLogEntry, parseMemberRecords, type ChangeLogEntry, type MemberRecord, type Parsed } from './table.ts';
 
 /** The layout before one key per record: the whole table, and the whole log, each one JSON list. */
 export const META_TABLE = 'membership-table';
@@ -49,6 +49,8 @@ export interface PersistedState {
   readonly readKeys: readonly string[];
   /** The sequence after the highest log key read (new entries are saved from there). */
   readonly nextLogSeq: number;
+  /** Both layouts were on disk (a downgrade wrote the old one after an upgrade): the new one was read. */
+  readonly bothLayouts: boolean;
 }
 
 /** Reads the table and log in either layout; `clamped` hears counts clamped to the bound. */
@@ -60,17 +62,22 @@ export function readPersisted(storage: Storage, clamped: (what: string) => void 
   const readKeys = [...recordEntries.map((e) => e.key), ...logEntries.map((e) => e.key), ...(legacyTable === undefined ? [] : [META_TABLE]), ...(legacyLog === undefined ? [] : [META_LOG])];
   let table: Parsed<MemberRecord[]> = { ok: true, value: [] };
   if (recordEntries.length > 0) {
-    const items: unknown[] = [];
+    const records: MemberRecord[] = [];
     for (const { key, value } of recordEntries) {
       const json = parseJson(value);
-      if (!json.ok) return { table: { ok: false, problem: `${key}: ${json.problem}` }, tableSource: `meta keys ${META_RECORD_PREFIX}*`, log: { entries: [], dropped: [] }, readKeys, nextLogSeq: 0 };
-      items.push(json.value);
+      const one = json.ok ? decodeRecords([json.value], clamped) : json;
+      if (!one.ok) {
+        table = { ok: false, problem: `${key}: ${one.problem}` };
+        break;
+      }
+      const record = one.value[0]!;
+      if (recordKey(record.id) !== key) {
+        table = { ok: false, problem: `${key} holds the record of ${record.id}` };
+        break;
+      }
+      records.push(record);
     }
-    table = decodeRecords(items, clamped);
-    if (table.ok) {
-      const wrong = table.value.findIndex((r, i) => recordKey(r.id) !== recordEntries[i]!.key);
-      if (wrong >= 0) table = { ok: false, problem: `${recordEntries[wrong]!.key} holds the record of ${table.value[wrong]!.id}` };
-    }
+    if (table.ok) table = records.length > MEMBERS_MAX ? { ok: false, problem: `${records.length} records, more than ${MEMBERS_MAX}` } : { ok: true, value: records };
   } else if (legacyTable !== undefined) {
     table = decodeTable(legacyTable, clamped);
   }
@@ -92,7 +99,8 @@ export function readPersisted(storage: Storage, clamped: (what: string) => void 
     log = decodeLog(legacyLog);
   }
   const tableSource = recordEntries.length > 0 || legacyTable === undefined ? `meta keys ${META_RECORD_PREFIX}*` : `meta key ${META_TABLE}`;
-  return { table, tableSource, log, readKeys, nextLogSeq };
+  const bothLayouts = recordEntries.length > 0 && legacyTable !== undefined;
+  return { table, tableSource, log, readKeys, nextLogSeq, bothLayouts };
 }
 
 function parseJson(bytes: Uint8Array): Parsed<unknown> {

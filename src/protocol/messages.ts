@@ -210,7 +210,11 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':
-      return isBatch(x.entries) ? { kind: 'replica_put_batch', entries: x.entries } : undefined;
+      if (!isBatch(x.entries)) return undefined;
+      // The version before stale_put_batch sent a re-added node's old data this way: it gets the
+      // same window check, never taken as a plain batch.
+      if (x.removedAtEpoch !== undefined) return isMembershipCount(x.removedAtEpoch) ? { kind: 'stale_put_batch', entries: x.entries, removedAtEpoch: x.removedAtEpoch } : undefined;
+      return { kind: 'replica_put_batch', entries: x.entries };
     case 'stale_put_batch':
       return isBatch(x.entries) && isMembershipCount(x.removedAtEpoch) ? { kind: 'stale_put_batch', entries: x.entries, removedAtEpoch: x.removedAtEpoch } : undefined;
     case 'gossip': {

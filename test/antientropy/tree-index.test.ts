@@ -173,6 +173,8 @@ describe('Merkle index against storage as it really behaves (review findings)', 
       const writes = [
         ...Array.from({ length: 200 }, (_, i) => store.merge(`k${String(4 * REBUILD_PAGE_KEYS + 500 + i)}x`, live('new'))),
         ...keys.slice(-200).map((key) => store.merge(key, live(`${key}-again`))),
+        // Deletes: gone from the key listing while their commit is still in flight.
+        ...keys.slice(-400, -200).map((key) => store.removeIfUnchanged(key, store.read(key))),
       ];
       await Promise.all(writes);
       assert.equal(await built, true);

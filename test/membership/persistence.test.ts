@@ -231,4 +231,16 @@ describe('membership saves what changed, one key per record and per log entry', 
     assert.deepEqual(again.history(), m.history());
     assert.equal(again.history().length, 2);
   });
+
+  it('a record that does not parse in the per-record layout stops the start, naming its key', async () => {
+    const storage = new MemoryStorage();
+    const m = open(storage);
+    m.bootstrap(['n1', 'n2', 'n3'].map((id, i) => ({ id, peer: `127.0.0.1:${7101 + i}` })));
+    await m.persisted();
+    const saved = JSON.parse(Buffer.from(storage.get('meta', 'membership-record:n2')!).toString()) as Record<string, unknown>;
+    await storage.commit([{ space: 'meta', key: 'membership-record:n2', value: Buffer.from(JSON.stringify({ ...saved, status: 'sideways' })) }]);
+    assert.throws(() => open(storage), (err: unknown) => err instanceof MembershipError && err.code === 'CORRUPT_TABLE' && /membership-record:n2: .*status/.test(err.message));
+    await storage.commit([{ space: 'meta', key: 'membership-record:n2', value: Buffer.from(JSON.stringify({ ...saved, id: 'n3' })) }]);
+    assert.throws(() => open(storage), /membership-record:n2 holds the record of n3/);
+  });
 });

@@ -128,8 +128,12 @@ describe('batches on the peer wire', () => {
     const parsed = parsePeerRequest(overTheWire({ kind: 'stale_put_batch', entries, removedAtEpoch: 3 }));
     assert.ok(parsed?.kind === 'stale_put_batch');
     assert.equal(parsed.removedAtEpoch, 3);
-    const plain = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, removedAtEpoch: 3 }));
+    const plain = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, extra: 'x' }));
     assert.deepEqual(Object.keys(plain ?? {}).sort(), ['entries', 'kind'], 'unknown fields are not passed on');
+    // The version before stale_put_batch marked a plain batch: it gets the same window check.
+    const older = parsePeerRequest(overTheWire({ kind: 'replica_put_batch', entries, removedAtEpoch: 3 }));
+    assert.equal(older?.kind, 'stale_put_batch');
+    assert.equal(parsePeerRequest({ kind: 'replica_put_batch', entries, removedAtEpoch: -1 }), undefined);
     for (const bad of [undefined, -1, 1.5, Number.NaN, 2 ** 53, '3', null]) {
       assert.equal(parsePeerRequest({ kind: 'stale_put_batch', entries, removedAtEpoch: bad }), undefined, `removedAtEpoch ${String(bad)}`);
     }
