@@ -8,7 +8,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId } from '../env/transport.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
-import type { Ring } from '../ring/ring.ts';
+import { ringPosition, type Ring } from '../ring/ring.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { MerkleTree } from './merkle-tree.ts';
 
@@ -137,10 +137,12 @@ export class TreeIndex {
   apply(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): { readonly range: NodeId; readonly applied: boolean } | undefined {
     const ring = this.ringNow;
     if (ring === undefined) return undefined;
-    const range = ring.homeOf(key);
+    // One MD5 for both the range and the leaf: this runs on every committed write.
+    const position = ringPosition(key);
+    const range = ring.homeOfPosition(position);
     const entry = this.trees.get(range);
     if (entry === undefined) return { range, applied: true };
-    const leaf = entry.tree.leafOf(key);
+    const leaf = entry.tree.leafOfPosition(position);
     const keys = entry.keysByLeaf.get(leaf);
     const indexed = keys?.has(key) === true;
     // A key with a committed record that the index lacks has not been read by the build yet: it
@@ -200,10 +202,11 @@ export class TreeIndex {
   }
 
   private readKey(ring: Ring, key: string, atMs: number): void {
-    const range = ring.homeOf(key);
+    const position = ringPosition(key);
+    const range = ring.homeOfPosition(position);
     const entry = this.trees.get(range);
     if (entry === undefined) return;
-    const leaf = entry.tree.leafOf(key);
+    const leaf = entry.tree.leafOfPosition(position);
     // A write committed since the build started inserted it already (see apply).
     if (entry.keysByLeaf.get(leaf)?.has(key) === true) return;
     // Committed bytes only: a write still pending reaches the tree through apply(), whose

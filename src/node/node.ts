@@ -19,7 +19,7 @@ import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority
 import { seenStatus } from '../membership/seen-status.ts';
 import type { MemberRecord } from '../membership/table.ts';
 import type { NodeActivity } from '../protocol/activity.ts';
-import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
+import type { BatchEntry, PeerReply, PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
 import { Coordinator, type ReadResult, type WriteRequest } from '../replication/coordinator.ts';
@@ -221,6 +221,11 @@ export class DynakvNode implements NodeFrontDoor {
     node.membership.start();
     if (node.membership.otherMembers().length === 0 && config.join.length === 0) node.admission.startAlone();
     return node;
+  }
+
+  /** Merges a batch a peer sent; a tombstone this node already purged is not taken back (see isPurgedTombstone). */
+  private async mergeBatch(entries: readonly BatchEntry[]): Promise<void> {
+    await Promise.all(entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
   }
 
   /** Builds the Merkle trees for `ring` in the background (exchanges wait for it). */
@@ -506,11 +511,10 @@ export class DynakvNode implements NodeFrontDoor {
         if (!this.membership.staleHandoffOpen(from, request.removedAtEpoch)) {
           throw new PeerRefusal('HANDOFF_CLOSED', `${this.config.id} takes no data ${from} held before its removal at epoch ${request.removedAtEpoch}: its hand-off window for that removal is closed, or it never saw it`);
         }
-        await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
+        await this.mergeBatch(request.entries);
         return { kind: 'replica_put_ok' };
       case 'replica_put_batch':
-        // A tombstone this node already purged is not taken back (see isPurgedTombstone).
-        await Promise.all(request.entries.filter((e) => !this.antiEntropy.isPurgedTombstone(e.key, e.record.siblings)).map((e) => this.store.merge(e.key, e.record)));
+        await this.mergeBatch(request.entries);
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };

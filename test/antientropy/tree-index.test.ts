@@ -99,21 +99,7 @@ describe('Merkle trees built in pages, with keys by leaf', () => {
       },
     });
     const store = new ReplicaStore(counting, 'data', silentLog);
-    const clock = new SteppedClock(1_000_000, 1_000);
-    const ae = new AntiEntropy({
-      self: 'n1',
-      n: 3,
-      store,
-      transport: { request: () => Promise.reject(new Error('no peers')), serve() {}, close: async () => {} },
-      clock,
-      random: { nextFloat: () => 0, nextInt: () => 0 },
-      log: silentLog,
-      intervalMs: 10_000,
-      requestTimeoutMs: 1_000,
-      onState: () => {},
-      tombstoneGraceMs: 60_000,
-      removedHandoffOpen: () => false,
-    });
+    const ae = loneAntiEntropy(store);
     await ae.rebuild(ring);
     const range = ring.rangesReplicatedBy('n1', 3)[0]!.node;
     const probe = new MerkleTree();
@@ -127,6 +113,24 @@ describe('Merkle trees built in pages, with keys by leaf', () => {
     assert.ok(reads <= inLeaf.length, `listing a bucket of ${inLeaf.length} keys read ${reads} records (of ${keys.length} stored)`);
   });
 });
+
+/** n1's anti-entropy over `store`, with no peers: for what it answers and builds on its own. */
+function loneAntiEntropy(store: ReplicaStore): AntiEntropy {
+  return new AntiEntropy({
+    self: 'n1',
+    n: 3,
+    store,
+    transport: { request: () => Promise.reject(new Error('no peers')), serve() {}, close: async () => {} },
+    clock: new SteppedClock(1_000_000, 1_000),
+    random: { nextFloat: () => 0, nextInt: () => 0 },
+    log: silentLog,
+    intervalMs: 10_000,
+    requestTimeoutMs: 1_000,
+    onState: () => {},
+    tombstoneGraceMs: 60_000,
+    removedHandoffOpen: () => false,
+  });
+}
 
 /** Like lmdb-js: a committed batch is visible to reads before its commit resolves. */
 class VisibleBeforeResolved implements Storage {
@@ -192,21 +196,7 @@ describe('Merkle index against storage as it really behaves (review findings)', 
     const key = Array.from({ length: 100 }, (_, i) => `c${i}`).find((k) => ring.rangesReplicatedBy('n1', 3).some((r) => r.node === ring.homeOf(k)))!;
     await storage.commit([{ space: 'data', key, value: Buffer.from([0xc1, 0xff, 0x00]) }]);
     const store = new ReplicaStore(storage, 'data', silentLog);
-    const clock = new SteppedClock(1_000_000, 1_000);
-    const ae = new AntiEntropy({
-      self: 'n1',
-      n: 3,
-      store,
-      transport: { request: () => Promise.reject(new Error('no peers')), serve() {}, close: async () => {} },
-      clock,
-      random: { nextFloat: () => 0, nextInt: () => 0 },
-      log: silentLog,
-      intervalMs: 10_000,
-      requestTimeoutMs: 1_000,
-      onState: () => {},
-      tombstoneGraceMs: 60_000,
-      removedHandoffOpen: () => false,
-    });
+    const ae = loneAntiEntropy(store);
     await ae.rebuild(ring); // first build: finds it corrupt (absent)
     await ae.rebuild(Ring.of([...IDS, 'n6'])); // later builds read committed bytes, not decoded
     await ae.rebuild(ring);
