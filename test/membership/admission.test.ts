@@ -252,3 +252,41 @@ describe('admission: a change of its own record heard while it saves (review)', 
     assert.deepEqual(r.events, ['hand-off discarding', 'discard discarding']);
   });
 });
+
+describe('admission: one decision at a time (second review)', () => {
+  it('a retry timer firing while a decision started by the table runs does not start a second one', async () => {
+    const storage = new MemoryStorage();
+    let commits = 0;
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const flaky = Object.create(storage) as MemoryStorage;
+    flaky.commit = async (writes) => {
+      if (commits++ === 0) throw new Error('disk busy');
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise<void>((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      return storage.commit(writes);
+    };
+    const timers: Array<() => void> = [];
+    const admission = new Admission({
+      self: 'n5',
+      clock: { nowMs: () => 1_000, monotonicMs: () => 1_000, setTimer: (_ms, fn) => (timers.push(fn), { cancel: () => {} }) },
+      storage: flaky,
+      log: silentLog,
+      ownRecord: () => own('up', 7),
+      persistedOwnEpoch: undefined,
+      discard: async () => ({ replicas: 0, hints: 0 }),
+      handOffStale: async () => ({ offered: 0, taken: 0 }),
+    });
+    await admission.init();
+    admission.tableHeard(); // saving the epoch fails: a retry is scheduled
+    await settle();
+    assert.equal(timers.length, 1);
+    admission.tableHeard(); // the table again, before the retry: a decision starts
+    timers[0]!(); // the retry fires while it runs
+    assert.equal(await admission.whenServing(1_000), true);
+    assert.equal(mostInFlight, 1, 'two decisions saved the data epoch at once');
+    assert.equal(savedEpoch(storage), '7');
+  });
+});
