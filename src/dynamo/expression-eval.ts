@@ -301,7 +301,10 @@ export function applyUpdate(item: Item | undefined, update: ParsedUpdate, keyNam
   checkItemNesting(next);
   checkItemSize(next, UPDATE_TOO_LARGE);
   const targets = update.actions.map((a) => a.path);
-  return { item: next, updatedOld: project(old, targets), updatedNew: project(next, targets) };
+  // A removed path is not "as it appears after the update" (it does not); projecting it on the
+  // new item could only find a neighbour shifted into a removed list slot.
+  const written = update.actions.filter((a) => a.kind !== 'REMOVE').map((a) => a.path);
+  return { item: next, updatedOld: project(old, targets), updatedNew: project(next, written) };
 }
 
 function changeOf(action: Exclude<UpdateAction, { kind: 'REMOVE' }>, old: Item): Change {
