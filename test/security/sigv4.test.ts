@@ -65,7 +65,7 @@ function escapeUri(text: string): string {
 interface ToSign {
   readonly method?: string;
   readonly path?: string;
-  readonly query?: Record<string, string>;
+  readonly query?: Record<string, string | string[]>;
   readonly headers?: Record<string, string>;
   readonly body?: Uint8Array;
   readonly region?: string;
@@ -100,7 +100,7 @@ async function sdkSigned(spec: ToSign = {}): Promise<SigV4Request> {
   const wireHeaders: Record<string, string> = {};
   for (const [name, value] of Object.entries(signed.headers)) wireHeaders[name.toLowerCase()] = value;
   const wireQuery = Object.entries(query)
-    .map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`)
+    .flatMap(([k, v]) => (typeof v === 'string' ? [v] : v).map((one) => `${escapeUri(k)}=${escapeUri(one)}`))
     .join('&');
   return { method: spec.method ?? 'POST', path, query: wireQuery, headers: wireHeaders, body };
 }
@@ -159,6 +159,12 @@ describe('sigv4: requests the SDK signs', () => {
       ),
       fcOptions,
     );
+  });
+
+  it('sorts repeated query parameters by value, as the SDK signs them', async () => {
+    const request = await sdkSigned({ query: { Param1: ['value2', 'Value1', 'a b'], Param0: 'x' } });
+    assert.equal(request.query, 'Param1=value2&Param1=Value1&Param1=a%20b&Param0=x');
+    assert.ok(verify(request).ok);
   });
 
   it('refuses any single changed byte of the body, and any changed signed header', async () => {
