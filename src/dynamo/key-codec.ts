@@ -277,6 +277,35 @@ export function partitionPrefix(partition: KeyValue): { readonly start: Uint8Arr
 }
 
 /**
+ * The byte range [start, end) holding exactly the keys of `partition` whose S or B sort key begins
+ * with `prefix` (Query's begins_with): the escape works byte by byte, so a value's encoding starts
+ * with the prefix's encoding, less its end marker, exactly when the value starts with the prefix.
+ */
+export function sortKeyPrefixRange(
+  partition: KeyValue,
+  prefix: { readonly S: string } | { readonly B: Uint8Array },
+): { readonly start: Uint8Array; readonly end: Uint8Array } {
+  const out = new ByteWriter();
+  writeValue(out, partition, 'partition');
+  let bytes: Uint8Array;
+  if ('S' in prefix && typeof prefix.S === 'string') {
+    if (LONE_SURROGATE.test(prefix.S)) throw new KeyCodecError('KEY_NOT_UTF8', 'sort key prefix is not valid Unicode (lone surrogate)');
+    bytes = Buffer.from(prefix.S, 'utf8');
+    out.push(TAG_S);
+  } else if ('B' in prefix && prefix.B instanceof Uint8Array) {
+    bytes = prefix.B;
+    out.push(TAG_B);
+  } else {
+    throw new KeyCodecError('KEY_TYPE', 'sort key prefix must be S or B');
+  }
+  checkLength(bytes.length, 'sort');
+  writeEscaped(out, bytes);
+  const withEnd = out.result();
+  const start = withEnd.subarray(0, withEnd.length - 2);
+  return { start, end: prefixEnd(start) };
+}
+
+/**
  * The least byte string above every extension of `prefix`: drop trailing 0xFF bytes and add one to
  * the last. Our encodings never end in 0xFF, but the rule holds for any prefix.
  */

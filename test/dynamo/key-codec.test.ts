@@ -18,6 +18,7 @@ import {
   partitionPrefix,
   PARTITION_KEY_BYTES_MAX,
   SORT_KEY_BYTES_MAX,
+  sortKeyPrefixRange,
   type KeyCodecErrorCode,
   type KeyValue,
 } from '../../src/dynamo/key-codec.ts';
@@ -273,6 +274,31 @@ describe('key-codec round trip and partition range', () => {
         const p2 = p2Maybe ?? p1;
         assert.equal(inRange(encodeKey(p2, s2)), oracle(p1, p2) === 0);
       }),
+      fcOptions,
+    );
+  });
+
+  it('sortKeyPrefixRange holds exactly the keys of its partition whose sort key begins with the prefix', () => {
+    const startsWith = (value: Uint8Array, prefix: Uint8Array): boolean => Buffer.from(value.subarray(0, prefix.length)).equals(Buffer.from(prefix));
+    fc.assert(
+      fc.property(
+        fc.constantFrom<'S' | 'B'>('S', 'B').chain((t) => fc.tuple(fc.constant(t), valueOfType(t), closeValues(t), fc.boolean())),
+        sValue,
+        fc.option(sValue, { nil: undefined }),
+        ([t, sort, [shortValue, longValue], flip], partition, otherPartition) => {
+          // The prefix is often a real prefix of the sort key (closeValues), sometimes not.
+          const prefixValue = flip ? longValue : shortValue;
+          const prefix = 'S' in prefixValue ? prefixValue : (prefixValue as { B: Uint8Array });
+          const { start, end } = sortKeyPrefixRange(partition, prefix);
+          const bytesOf = (v: KeyValue): Uint8Array => ('S' in v ? Buffer.from(v.S, 'utf8') : 'B' in v ? v.B : new Uint8Array(0));
+          for (const candidate of [sort, shortValue, longValue]) {
+            const key = encodeKey(otherPartition ?? partition, candidate);
+            const inRange = Buffer.compare(start, key) <= 0 && Buffer.compare(key, end) < 0;
+            const expected = (otherPartition === undefined || oracle(otherPartition, partition) === 0) && startsWith(bytesOf(candidate), bytesOf(prefixValue));
+            assert.equal(inRange, expected, `${t} ${JSON.stringify(candidate)} begins_with ${JSON.stringify(prefixValue)}`);
+          }
+        },
+      ),
       fcOptions,
     );
   });
