@@ -1,7 +1,8 @@
 // Order-preserving bytes for DynamoDB key values (S, N, B): `encodeKey(pk, sk)` is a storage key
 // suffix whose memcmp order is DynamoDB's order (partition, then sort key), and which decodes back
 // to exactly one key. Owns the strict parsing of N strings (38 digits, 1E-130..9.99E+125) and
-// their canonical form. Pure: no storage, no table schema (callers check types against it).
+// their canonical form, and the byte ranges of a partition and of begins_with on its sort key.
+// Pure: no storage, no table schema (callers check key types against it).
 // Layout and the proof of order are in the comments below; changing them changes stored keys.
 
 /** A key attribute value: one of DynamoDB's three scalar key types. */
@@ -301,7 +302,7 @@ export function sortKeyPrefixRange(
   checkLength(bytes.length, 'sort');
   writeEscaped(out, bytes);
   const withEnd = out.result();
-  const start = withEnd.subarray(0, withEnd.length - 2);
+  const start = withEnd.slice(0, withEnd.length - 2);
   return { start, end: prefixEnd(start) };
 }
 
