@@ -6,6 +6,9 @@ import { parseToolArgs, quoted, UsageError, type Tool, type ToolValues } from '.
 import type { DynakvRouting, DynakvWrites } from './loadgen/protocol.ts';
 import { isWorkloadName, type WorkloadName } from './workloads.ts';
 
+/** What drives the compare suite's run phases: the Node load generator (bench/loadgen) or wrk. */
+export type GeneratorKind = 'node' | 'wrk';
+
 export type SuiteName = 'compare' | 'fault' | 'scaling' | 'recovery' | 'profile';
 const SUITES: readonly SuiteName[] = ['compare', 'fault', 'scaling', 'recovery', 'profile'];
 const DEFAULT_SUITES: readonly SuiteName[] = ['compare', 'fault', 'scaling'];
@@ -40,6 +43,12 @@ export interface BenchOptions {
   readonly recoveryWaitS: number;
   /** Load generator processes. */
   readonly generatorProcesses: number;
+  /**
+   * node: the Node load generator drives every phase. wrk: the compare (and scaling) run phases
+   * are driven by one wrk process per member instead (uniform keys, dynakv blind writes to any
+   * node, dynakv nodes --insecure); loads and the fault run stay with the Node generator.
+   */
+  readonly generator: GeneratorKind;
   readonly dynakvWrites: DynakvWrites;
   readonly dynakvRouting: DynakvRouting;
   readonly requestTimeoutMs: number;
@@ -70,6 +79,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --fault-duration S     seconds of the write-heavy fault run (default 30; quick 12)
   --recovery-keys N      keys written while a node is down (default 20000; quick 3000)
   --gen-procs N          load generator processes (default 1)
+  --generator node|wrk   what drives the compare and scaling run phases (default node). wrk: one
+                         wrk -t1 process per member, --clients connections split over them,
+                         uniform random keys (not zipfian), dynakv blind PUT/GET to any node with
+                         its nodes --insecure (wrk has no client certificate); loads and the
+                         fault run stay with the Node generator. Needs wrk (apt-get install -y wrk)
   --dynakv-routing MODE  ring (default): each request goes to a node of its key's preference list
                          (client-driven coordination); any: to the client's current node, which
                          forwards a write it does not replicate
@@ -119,6 +133,7 @@ const BENCH_OPTIONS = {
   'fault-duration': { type: 'string' },
   'recovery-keys': { type: 'string' },
   'gen-procs': { type: 'string' },
+  generator: { type: 'string' },
   'dynakv-writes': { type: 'string' },
   'dynakv-routing': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
@@ -162,6 +177,9 @@ export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOpt
   const dynakvRouting = values['dynakv-routing'] ?? 'ring';
   if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new UsageError(`--dynakv-routing must be ring or any, got ${quoted(dynakvRouting)}`);
 
+  const generator = values.generator ?? 'node';
+  if (generator !== 'node' && generator !== 'wrk') throw new UsageError(`--generator must be node or wrk, got ${quoted(generator)}`);
+
   const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
   const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);
   const clients = positiveInt(values.clients, '--clients', 64);
@@ -189,6 +207,7 @@ export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOpt
     // It stops as soon as the node caught up; this bounds a node that never does.
     recoveryWaitS: Math.max(quick ? 5 : 20, positiveInt(values['recovery-keys'], '--recovery-keys', quick ? 3_000 : 20_000) / 1_000),
     generatorProcesses: positiveInt(values['gen-procs'], '--gen-procs', 1),
+    generator,
     dynakvWrites,
     dynakvRouting,
     requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 5_000),

@@ -8,7 +8,8 @@ import { toolArgs } from '../src/cli/args.ts';
 import { BENCH_TOOL, checkOptions } from './options.ts';
 import { renderMarkdown, renderTerminal, type Table } from './report.ts';
 import { machineDescription, type BenchContext } from './suites/common.ts';
-import { compareTables, faultTables, systemSession, type SessionRecord } from './suites/compare.ts';
+import { findWrk, WRK_MISSING } from './loadgen/wrk.ts';
+import { compareTables, faultTables, systemSession, wrkTables, type SessionRecord } from './suites/compare.ts';
 import { profileSuite, profileTables, type ProfileRecord } from './suites/profile.ts';
 import { recoverySuite, recoveryTables, type RecoveryRecord } from './suites/recovery.ts';
 import { scalingSuite, scalingTables, type ScalingRecord } from './suites/scaling.ts';
@@ -24,12 +25,18 @@ const PROFILE_WORKLOADS: readonly WorkloadName[] = ['W', 'C'];
 async function main(): Promise<void> {
   // --help prints the usage and exits 0; a bad command line is one line on stderr and exit 2.
   const options = toolArgs(BENCH_TOOL, process.argv.slice(2), checkOptions);
+  const wrk = options.generator === 'wrk' ? findWrk() : undefined;
+  if (options.generator === 'wrk' && wrk === undefined) {
+    console.error(`bench: --generator wrk: ${WRK_MISSING}`);
+    process.exitCode = 1;
+    return;
+  }
   installCleanupHandlers();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
   const logDir = join(RESULTS_DIR, 'logs', stamp);
   mkdirSync(logDir, { recursive: true });
   const etcd = findEtcd();
-  const ctx: BenchContext = { options, logDir, resultsDir: RESULTS_DIR, etcd, log: (line) => console.log(line) };
+  const ctx: BenchContext = { options, logDir, resultsDir: RESULTS_DIR, etcd, ...(wrk === undefined ? {} : { wrk }), log: (line) => console.log(line) };
   const machine = machineDescription();
   const started = Date.now();
   const o = options;
@@ -41,6 +48,9 @@ async function main(): Promise<void> {
       `${o.keys.toLocaleString('en-US')} keys (zipfian ${0.99}: top 1% of keys get ${(100 * zipf.topShare(Math.ceil(o.keys / 100))).toFixed(0)}% of requests); ${o.valueBytes} B values; ${o.durationS} s per run\n` +
       `dynakv: ${o.nodes} nodes from ${o.dynakvRoot ?? DEFAULT_DYNAKV_ROOT}, N=3 R=W=2, updates ${o.dynakvWrites === 'context' ? 'carry the context' : 'blind'}, routing ${o.dynakvRouting === 'ring' ? 'to the key\'s replicas' : 'to any node'}; ` +
       `etcd: ${etcd === undefined ? 'NOT INSTALLED (apt-get install etcd-server) — etcd runs are skipped' : `${etcd.version}, 3 members`}\n` +
+      (o.generator === 'wrk'
+        ? `run phases: wrk (${wrk}), one -t1 process per member, ${o.clients} connections in all, uniform keys; dynakv nodes --insecure, blind writes to any node (loads and the fault run: the Node generator)\n`
+        : '') +
       `logs: ${logDir}`,
   );
 
@@ -58,7 +68,7 @@ async function main(): Promise<void> {
   if (withCompare || withFault) for (const system of systems) sessions.push(await systemSession(ctx, system, withCompare, withFault));
 
   let scaling: ScalingRecord[] = [];
-  if (o.suites.includes('scaling') && systems.includes('dynakv')) scaling = await scalingSuite(ctx, sessions.flatMap((s) => s.runs));
+  if (o.suites.includes('scaling') && systems.includes('dynakv')) scaling = await scalingSuite(ctx, sessions.flatMap((s) => s.runs), sessions.flatMap((s) => s.wrkRuns));
 
   let recovery: RecoveryRecord | undefined;
   if (o.suites.includes('recovery') && systems.includes('dynakv')) recovery = await recoverySuite(ctx);
@@ -67,7 +77,7 @@ async function main(): Promise<void> {
   const explicitWorkloads = process.argv.slice(2).some((a) => a === '--workload' || a.startsWith('--workload='));
   if (o.suites.includes('profile') && systems.includes('dynakv')) profiles = await profileSuite(ctx, explicitWorkloads ? o.workloads : PROFILE_WORKLOADS, stamp);
 
-  const tables: Table[] = [...compareTables(sessions), ...faultTables(sessions), ...scalingTables(scaling), ...recoveryTables(recovery), ...profileTables(profiles)];
+  const tables: Table[] = [...compareTables(sessions), ...wrkTables(sessions), ...faultTables(sessions), ...scalingTables(scaling), ...recoveryTables(recovery), ...profileTables(profiles)];
   console.log(`\n======== results (${((Date.now() - started) / 1000).toFixed(0)} s) ========`);
   for (const t of tables) console.log(renderTerminal(t));
 

@@ -1,9 +1,13 @@
 // What every suite shares: the run context (options, where logs go, the etcd binary), starting
 // a system's cluster by kind, and a measured run phase (generator figures plus the servers' CPU
-// and memory over the same interval). Owns no reporting and no suite logic.
+// and memory over the same interval; or, with --generator wrk, the same phase driven by wrk).
+// Owns no reporting and no suite logic.
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { LoadGenerator, type MergedPhase } from '../loadgen/driver.ts';
+import { join } from 'node:path';
+import { LoadGenerator } from '../loadgen/driver.ts';
 import type { SystemKind } from '../loadgen/protocol.ts';
+import { runWrk, splitConnections, wholeSeconds, wrkScript, type WrkPhaseResult } from '../loadgen/wrk.ts';
 import type { BenchOptions } from '../options.ts';
 import { summarizePhase, type PhaseSummary } from '../report.ts';
 import { cpuSnapshot, fetchFor, memorySnapshot, type Cluster } from '../systems/cluster.ts';
@@ -23,6 +27,8 @@ export interface BenchContext {
   readonly logDir: string;
   readonly resultsDir: string;
   readonly etcd: { readonly path: string; readonly version: string } | undefined;
+  /** wrk's path; set (and checked to exist) when options.generator is 'wrk'. */
+  readonly wrk?: string;
   log(line: string): void;
 }
 
@@ -40,7 +46,10 @@ export async function startCluster(ctx: BenchContext, system: SystemKind, nodes:
     if (ctx.etcd === undefined) throw new Error('assertion: etcd is not installed');
     return EtcdCluster.start(ctx.etcd.path, { members: ETCD_MEMBERS, logDir: ctx.logDir });
   }
-  return DynakvCluster.start({ nodes, logDir: ctx.logDir, ...(cpuProfDir === undefined ? {} : { cpuProfDir }), ...dynakvRootOf(ctx) });
+  // wrk cannot present a client certificate: with --generator wrk the nodes serve plain HTTP
+  // (--insecure, peers unencrypted too), as in side_by_side.sh and like etcd here.
+  const insecure = ctx.options.generator === 'wrk' ? { insecure: true } : {};
+  return DynakvCluster.start({ nodes, logDir: ctx.logDir, ...(cpuProfDir === undefined ? {} : { cpuProfDir }), ...dynakvRootOf(ctx), ...insecure });
 }
 
 export function startGenerator(ctx: BenchContext): Promise<LoadGenerator> {
@@ -60,6 +69,9 @@ export interface ServerUse {
   /** CPU per member over the phase, % of one core (the machine has cpus × 100 %). */
   readonly cpuPct: Record<string, number>;
   readonly cpuTotalPct: number;
+  /** CPU ms of all members over the phase, and the phase's wall-clock ms. */
+  readonly cpuTotalMs?: number;
+  readonly wallMs?: number;
   readonly memory: Record<string, MemoryReading>;
   /** Whole machine busy over the phase, % of one core (at most cpus × 100). */
   readonly machineBusyPct: number;
@@ -95,7 +107,6 @@ export interface LoadRecord {
   readonly server: ServerUse;
 }
 
-/** Runs `phase` and measures the cluster's CPU over the same interval and its memory after. */
 /** The numeric fields of every live dynakv node's /local/stats, by node; empty for other systems. */
 export async function nodeCounters(cluster: Cluster): Promise<Map<string, Map<string, number>>> {
   const byNode = new Map<string, Map<string, number>>();
@@ -134,7 +145,8 @@ export function counterDeltas(before: Map<string, Map<string, number>>, after: M
   return out;
 }
 
-export async function withServerUse(cluster: Cluster, phase: () => Promise<MergedPhase>): Promise<{ merged: MergedPhase; server: ServerUse }> {
+/** Runs `phase` (whose result says how much CPU its load generator used) and measures the cluster's CPU over the same interval and its memory after. */
+export async function withServerUse<T extends { readonly generatorCpuMs: number }>(cluster: Cluster, phase: () => Promise<T>): Promise<{ merged: T; server: ServerUse }> {
   const counters0 = await nodeCounters(cluster);
   const before = cpuSnapshot(cluster);
   const machine0 = machineBusyMs();
@@ -148,16 +160,18 @@ export async function withServerUse(cluster: Cluster, phase: () => Promise<Merge
   const selfMs = (self.user + self.system) / 1000;
   const cpuPct: Record<string, number> = {};
   let total = 0;
+  let totalMs = 0;
   for (const [id, ms] of after) {
     const start = before.get(id);
     if (start === undefined) continue;
     cpuPct[id] = (100 * (ms - start)) / wallMs;
     total += cpuPct[id];
+    totalMs += ms - start;
   }
   const counters1 = await nodeCounters(cluster);
   const machineBusyPct = (100 * machineMs) / wallMs;
   const otherPct = machineBusyPct - total - (100 * (merged.generatorCpuMs + selfMs)) / wallMs;
-  return { merged, server: { cpuPct, cpuTotalPct: total, memory: memorySnapshot(cluster), machineBusyPct, otherPct: Math.max(0, otherPct), ...(counters1.size === 0 ? {} : { nodeCounters: counterDeltas(counters0, counters1) }) } };
+  return { merged, server: { cpuPct, cpuTotalPct: total, cpuTotalMs: totalMs, wallMs, memory: memorySnapshot(cluster), machineBusyPct, otherPct: Math.max(0, otherPct), ...(counters1.size === 0 ? {} : { nodeCounters: counterDeltas(counters0, counters1) }) } };
 }
 
 /** CPU of other processes (% of one core) below which the machine counts as quiet. */
@@ -226,6 +240,59 @@ export async function runPhase(ctx: BenchContext, generator: LoadGenerator, clus
     const other = server.otherPct >= OTHER_LOAD_WARN_PCT ? ` — WARNING: ${Math.round(server.otherPct)}% CPU used by other processes on the machine` : '';
     ctx.log(`  run: ${Math.round(summary.opsPerSec).toLocaleString('en-US')} ops/s${errors}; server CPU ${Math.round(server.cpuTotalPct)}%, generator CPU ${Math.round(summary.generatorCpuPct)}%${other}`);
     const record: RunRecord = { system: cluster.system, label: cluster.label, nodes, workload, startedAtMs: merged.startedAtMs, endedAtMs: merged.endedAtMs, summary, server };
+    if (best === undefined || record.server.otherPct < best.server.otherPct) best = record;
+    if (record.server.otherPct < OTHER_LOAD_WARN_PCT) break;
+  }
+  return best!;
+}
+
+/** A run phase driven by wrk (--generator wrk): one process per member, see bench/loadgen/wrk.ts. */
+export interface WrkRunRecord {
+  readonly system: SystemKind;
+  readonly label: string;
+  readonly nodes: number;
+  readonly workload: WorkloadName;
+  /** Connections of each wrk process, one process per member (in member order). */
+  readonly connections: readonly number[];
+  readonly durationS: number;
+  /** The generated Lua script (kept in the run's log directory). */
+  readonly script: string;
+  readonly result: WrkPhaseResult;
+  readonly server: ServerUse;
+  /** CPU ms of the whole cluster per successful request. */
+  readonly cpuMsPerOp: number;
+}
+
+/**
+ * The run phase of `workload` driven by wrk instead of the Node generator (which stays idle, its
+ * keys loaded). Re-run like runPhase when other processes competed for the CPU.
+ */
+export async function wrkRunPhase(ctx: BenchContext, generator: LoadGenerator, cluster: Cluster, workload: WorkloadName, nodes: number): Promise<WrkRunRecord> {
+  const { durationS, keys, seed, rerunsMax, clients, valueBytes, requestTimeoutMs } = ctx.options;
+  if (ctx.wrk === undefined) throw new Error('assertion: wrk was not found before the run');
+  const name = `wrk-${cluster.system}-${cluster.members.length}-${workload}`;
+  const script = join(ctx.logDir, `${name}.lua`);
+  writeFileSync(script, wrkScript({ system: cluster.system, workload, keys, valueBytes, valueSeed: seed }));
+  const endpoints = cluster.endpoints;
+  const connections = splitConnections(clients, endpoints.length);
+  let best: WrkRunRecord | undefined;
+  for (let attempt = 0; attempt <= rerunsMax; attempt++) {
+    await waitForQuiet(ctx, cluster, generator);
+    ctx.log(
+      `  run (wrk): workload ${workload} for ${wholeSeconds(durationS)} s on ${cluster.label}, ${clients} connections over ${endpoints.length} wrk processes` +
+        `${attempt === 0 ? '' : ` (again, ${attempt}/${rerunsMax})`}...`,
+    );
+    const { merged: result, server } = await withServerUse(cluster, () =>
+      runWrk({ wrkPath: ctx.wrk!, scriptPath: script, endpoints, connections: clients, durationS, timeoutS: requestTimeoutMs / 1000, seed: seed + attempt, logPrefix: join(ctx.logDir, `${name}-${attempt}`) }),
+    );
+    const cpuMsPerOp = (server.cpuTotalMs ?? 0) / Math.max(1, result.successful);
+    const errors = result.errorCount === 0 ? '' : `, ${result.errorCount} errors`;
+    const other = server.otherPct >= OTHER_LOAD_WARN_PCT ? ` — WARNING: ${Math.round(server.otherPct)}% CPU used by other processes on the machine` : '';
+    ctx.log(
+      `  run (wrk): ${Math.round(result.opsPerSec).toLocaleString('en-US')} ops/s${errors}, p99 ${result.p99Ms.toFixed(1)} ms (max over wrk processes); ` +
+        `server CPU ${Math.round(server.cpuTotalPct)}% (${cpuMsPerOp.toFixed(2)} ms/op), wrk CPU ${Math.round((100 * result.generatorCpuMs) / (result.durationS * 1000))}%${other}`,
+    );
+    const record: WrkRunRecord = { system: cluster.system, label: cluster.label, nodes, workload, connections, durationS: wholeSeconds(durationS), script, result, server, cpuMsPerOp };
     if (best === undefined || record.server.otherPct < best.server.otherPct) best = record;
     if (record.server.otherPct < OTHER_LOAD_WARN_PCT) break;
   }

@@ -1,6 +1,7 @@
 // The side-by-side suites for one system on one cluster: YCSB load, then each run workload
 // (compare), then a write-heavy run during which one member is SIGKILLed (fault: for etcd the
-// leader). Also renders both as tables with the dynakv/etcd ratio of every figure.
+// leader). With --generator wrk the compare runs are driven by wrk (common.ts wrkRunPhase).
+// Also renders both as tables with the dynakv/etcd ratio of every figure.
 import type { LoadGenerator } from '../loadgen/driver.ts';
 import type { SystemKind } from '../loadgen/protocol.ts';
 import {
@@ -21,7 +22,22 @@ import {
 import type { Cluster } from '../systems/cluster.ts';
 import type { EtcdCluster } from '../systems/etcd-cluster.ts';
 import { OP_KINDS, WORKLOADS, type WorkloadName } from '../workloads.ts';
-import { ETCD_MEMBERS, loadPhase, OTHER_LOAD_WARN_PCT, runPhase, startCluster, startGenerator, withServerUse, type BenchContext, type LoadRecord, type RunRecord, type ServerUse, waitForQuiet } from './common.ts';
+import {
+  ETCD_MEMBERS,
+  loadPhase,
+  OTHER_LOAD_WARN_PCT,
+  runPhase,
+  startCluster,
+  startGenerator,
+  withServerUse,
+  wrkRunPhase,
+  type BenchContext,
+  type LoadRecord,
+  type RunRecord,
+  type ServerUse,
+  type WrkRunRecord,
+  waitForQuiet,
+} from './common.ts';
 
 /** The fault run is write-only: the issue asks for availability during a write-heavy run. */
 const FAULT_WORKLOAD: WorkloadName = 'W';
@@ -61,6 +77,8 @@ export interface SessionRecord {
   readonly label: string;
   readonly load: LoadRecord;
   readonly runs: readonly RunRecord[];
+  /** The compare runs when --generator wrk drove them (then `runs` is empty). */
+  readonly wrkRuns: readonly WrkRunRecord[];
   readonly fault?: FaultRecord;
 }
 
@@ -73,9 +91,15 @@ export async function systemSession(ctx: BenchContext, system: SystemKind, withC
     try {
       const load = await loadPhase(ctx, generator, cluster);
       const runs: RunRecord[] = [];
-      if (withCompare) for (const w of ctx.options.workloads) runs.push(await runPhase(ctx, generator, cluster, w, nodes));
+      const wrkRuns: WrkRunRecord[] = [];
+      if (withCompare) {
+        for (const w of ctx.options.workloads) {
+          if (ctx.options.generator === 'wrk') wrkRuns.push(await wrkRunPhase(ctx, generator, cluster, w, nodes));
+          else runs.push(await runPhase(ctx, generator, cluster, w, nodes));
+        }
+      }
       const fault = withFault ? await faultRun(ctx, generator, cluster) : undefined;
-      return { system, label: cluster.label, load, runs, ...(fault === undefined ? {} : { fault }) };
+      return { system, label: cluster.label, load, runs, wrkRuns, ...(fault === undefined ? {} : { fault }) };
     } finally {
       await generator.close();
     }
@@ -220,13 +244,75 @@ export function compareTables(sessions: readonly SessionRecord[]): Table[] {
   }
 
   const memRows: string[][] = sessions.map((s) => {
-    const last = s.runs.at(-1)?.server.memory ?? s.load.server.memory;
+    const last = s.runs.at(-1)?.server.memory ?? s.wrkRuns.at(-1)?.server.memory ?? s.load.server.memory;
     const rss = Object.values(last).map((m) => m.rssMiB);
     const peak = Object.values(last).map((m) => m.peakRssMiB);
     return [s.label, fmtNumber(avg(rss)), fmtNumber(Math.max(...rss)), fmtNumber(Math.max(...peak)), Object.entries(last).map(([id, m]) => `${id} ${Math.round(m.rssMiB)}`).join(', ')];
   });
   if (memRows.length > 0) tables.push({ title: 'Memory after the runs (RSS per member, MiB)', headers: ['system', 'avg', 'max', 'peak (HWM)', 'per member'], rows: memRows, notes: [] });
   return tables;
+}
+
+/** The compare runs driven by wrk (--generator wrk): one row per workload and system, and the ratios. */
+export function wrkTables(sessions: readonly SessionRecord[]): Table[] {
+  const runs = sessions.flatMap((s) => s.wrkRuns);
+  if (runs.length === 0) return [];
+  const workloads = [...new Set(runs.map((r) => r.workload))];
+  const rows: string[][] = [];
+  const cells = (r: WrkRunRecord) => [
+    fmtNumber(r.result.opsPerSec),
+    fmtNumber(r.result.p50Ms),
+    fmtNumber(r.result.p99Ms),
+    fmtNumber(r.result.p999Ms),
+    String(r.result.errorCount),
+    fmtNumber(r.cpuMsPerOp),
+    fmtNumber(r.server.cpuTotalPct),
+    fmtNumber((100 * r.result.generatorCpuMs) / (r.result.durationS * 1000)),
+  ];
+  for (const w of workloads) {
+    const d = runs.find((r) => r.workload === w && r.system === 'dynakv');
+    const e = runs.find((r) => r.workload === w && r.system === 'etcd');
+    for (const r of runs.filter((x) => x.workload === w)) rows.push([w, `${r.label}${r.server.otherPct >= OTHER_LOAD_WARN_PCT ? ' (*)' : ''}`, ...cells(r)]);
+    if (d !== undefined && e !== undefined) {
+      rows.push([
+        w,
+        'dynakv/etcd',
+        fmtRatio(d.result.opsPerSec, e.result.opsPerSec),
+        fmtRatio(d.result.p50Ms, e.result.p50Ms),
+        fmtRatio(d.result.p99Ms, e.result.p99Ms),
+        fmtRatio(d.result.p999Ms, e.result.p999Ms),
+        '',
+        fmtRatio(d.cpuMsPerOp, e.cpuMsPerOp),
+        '',
+        '',
+      ]);
+    }
+  }
+  const first = runs[0]!;
+  const errorNotes = runs
+    .filter((r) => r.result.errorCount > 0)
+    .map((r) => {
+      const kinds = Object.entries(r.result.errors).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k === 'status' ? 'status >= 400' : k}`);
+      return `${r.label}, ${r.workload}: errors ${kinds.join(', ')}`;
+    });
+  return [
+    {
+      title: `Side by side driven by wrk: ${first.durationS} s per workload, ${first.connections.reduce((a, b) => a + b, 0)} connections, one wrk -t1 process per member`,
+      headers: ['workload', 'system', 'ops/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'CPU ms/op', 'server CPU %', 'wrk CPU %'],
+      rows,
+      notes: [
+        'ops/s: answers with a status below 400 (a dynakv 300, siblings, counts), summed over the wrk processes; p50/p99/p99.9: the max over the wrk processes ' +
+          '(each process\'s percentile of its own requests, reads and updates together); errors: wrk\'s socket errors, timeouts and statuses >= 400; ' +
+          'CPU ms/op: CPU of the whole cluster over the phase per successful request.',
+        'Keys are chosen uniformly among the loaded keys (not zipfian, unlike the Node generator). dynakv: blind PUT/GET /kv/<key>, each wrk process on one node ' +
+          '(any-node routing; a write is forwarded when that node does not replicate the key), nodes --insecure (plain HTTP; wrk has no client certificate). ' +
+          'etcd: POST /v3/kv/put and /v3/kv/range through its JSON gateway (linearizable reads). The Lua scripts are in the run\'s log directory.',
+        ...runs.map((r) => `${r.label}, ${r.workload}: connections per member ${r.connections.join('/')}; server CPU per member ${Object.entries(r.server.cpuPct).map(([id, pct]) => `${id} ${Math.round(pct)}`).join(', ')}; other processes ${fmtNumber(r.server.otherPct)}%`),
+        ...errorNotes,
+        ...(runs.some((r) => r.server.otherPct >= OTHER_LOAD_WARN_PCT) ? [`(*) other processes on this shared machine used at least ${OTHER_LOAD_WARN_PCT}% CPU during that run: its throughput is understated`] : []),
+      ],
+    },
+  ];
 }
 
 export function faultTables(sessions: readonly SessionRecord[]): Table[] {
