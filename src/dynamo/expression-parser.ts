@@ -5,7 +5,6 @@
 // unused ones are refused as DynamoDB does. Every refusal is a ValidationException with
 // DynamoDB's wording where known. Pure; evaluation lives in expression-eval.ts.
 import { Buffer } from 'node:buffer';
-import { assert } from '../env/assert.ts';
 import { attributeValueSizeBytes, parseAttributeValue, utf8Bytes, type AttributeType, type AttributeValue } from './attribute-value.ts';
 import { compareDecimal, parseDecimal } from './decimal.ts';
 import { DynamoError, serializationError, validationError } from './errors.ts';
@@ -799,21 +798,26 @@ function keyValueOf(o: Operand): AttributeValue {
   return o.value;
 }
 
+/** One condition of a KeyConditionExpression, on one top-level attribute, before the key schema is known. */
+export interface KeyConditionPart {
+  readonly name: string;
+  readonly condition: SortKeyCondition;
+}
+
 /**
- * Parses a KeyConditionExpression against a table's key schema: an equality on the hash key,
- * optionally AND one condition (=, <, <=, >, >=, BETWEEN, begins_with) on the range key.
+ * Parses a KeyConditionExpression without the table's key schema (a Query is parsed before its
+ * table is looked up): one or two conditions joined by AND, each =, <, <=, >, >=, BETWEEN or
+ * begins_with on a distinct top-level attribute. bindKeyCondition checks them against the schema.
  */
-export function parseKeyCondition(text: string, params: ExpressionParams, usage: ExpressionUsage, schema: KeySchema): KeyCondition {
+export function parseKeyConditionParts(text: string, params: ExpressionParams, usage: ExpressionUsage): readonly KeyConditionPart[] {
   const p = new Parser('KeyConditionExpression', text, params, usage);
   const condition = p.parseCondition();
   p.finish();
-  const parts: Condition[] = [];
-  keyConditionParts(condition, parts);
-  if (parts.length > 2) throw validationError('Conditions can be of length 1 or 2 only');
-  let hashValue: AttributeValue | undefined;
-  let sort: { name: string; condition: SortKeyCondition } | undefined;
-  const seen = new Set<string>();
-  for (const part of parts) {
+  const conditions: Condition[] = [];
+  keyConditionParts(condition, conditions);
+  if (conditions.length > 2) throw validationError('Conditions can be of length 1 or 2 only');
+  const parts: KeyConditionPart[] = [];
+  for (const part of conditions) {
     let name: string;
     let sortCondition: SortKeyCondition;
     if (part.kind === 'compare') {
@@ -831,19 +835,39 @@ export function parseKeyCondition(text: string, params: ExpressionParams, usage:
     } else {
       throw validationError('Invalid KeyConditionExpression: Query key condition not supported');
     }
-    if (seen.has(name)) throw validationError('KeyConditionExpressions must only contain one condition per key');
-    seen.add(name);
+    if (parts.some((q) => q.name === name)) throw validationError('KeyConditionExpressions must only contain one condition per key');
+    parts.push({ name, condition: sortCondition });
+  }
+  return parts;
+}
+
+/**
+ * Binds parsed key conditions to a table's key schema: an equality on the hash key, optionally
+ * one condition on the range key; a condition on any other attribute is refused.
+ */
+export function bindKeyCondition(parts: readonly KeyConditionPart[], schema: KeySchema): KeyCondition {
+  let hashValue: AttributeValue | undefined;
+  let sort: { name: string; condition: SortKeyCondition } | undefined;
+  for (const { name, condition } of parts) {
     if (name === schema.hashName) {
-      if (sortCondition.kind !== 'compare' || sortCondition.op !== '=') throw validationError('Query key condition not supported');
-      hashValue = sortCondition.value;
+      if (condition.kind !== 'compare' || condition.op !== '=') throw validationError('Query key condition not supported');
+      hashValue = condition.value;
     } else if (name === schema.rangeName) {
-      sort = { name, condition: sortCondition };
+      sort = { name, condition };
     } else {
       throw validationError(`Query condition missed key schema element: ${schema.rangeName ?? schema.hashName}`);
     }
   }
   if (hashValue === undefined) throw validationError(`Query condition missed key schema element: ${schema.hashName}`);
   return sort === undefined ? { hashName: schema.hashName, hashValue } : { hashName: schema.hashName, hashValue, sort };
+}
+
+/**
+ * Parses a KeyConditionExpression against a table's key schema: an equality on the hash key,
+ * optionally AND one condition (=, <, <=, >, >=, BETWEEN, begins_with) on the range key.
+ */
+export function parseKeyCondition(text: string, params: ExpressionParams, usage: ExpressionUsage, schema: KeySchema): KeyCondition {
+  return bindKeyCondition(parseKeyConditionParts(text, params, usage), schema);
 }
 
 /** The expressions of one request, parsed together so unused placeholders are judged over all of them. */
@@ -853,6 +877,8 @@ export interface RequestExpressions {
   readonly update?: ParsedUpdate;
   readonly projection?: readonly DocumentPath[];
   readonly keyCondition?: KeyCondition;
+  /** The key condition before binding: always set when the request has a KeyConditionExpression. */
+  readonly keyConditionParts?: readonly KeyConditionPart[];
 }
 
 export interface RequestExpressionTexts {
@@ -867,7 +893,8 @@ export interface RequestExpressionTexts {
 
 /**
  * Parses every expression a request carries with its placeholders, then refuses placeholders
- * none of them used. `keySchema` is needed only for a KeyConditionExpression.
+ * none of them used. A KeyConditionExpression is bound to `keySchema` when one is given;
+ * without it, only `keyConditionParts` is set and the caller binds later (bindKeyCondition).
  */
 export function parseRequestExpressions(request: RequestExpressionTexts, keySchema?: KeySchema): RequestExpressions {
   const params: ExpressionParams = {
@@ -877,8 +904,8 @@ export function parseRequestExpressions(request: RequestExpressionTexts, keySche
   const usage = newUsage();
   const out: { -readonly [K in keyof RequestExpressions]: RequestExpressions[K] } = {};
   if (request.KeyConditionExpression !== undefined) {
-    assert(keySchema !== undefined, 'parseRequestExpressions: a KeyConditionExpression needs the key schema');
-    out.keyCondition = parseKeyCondition(request.KeyConditionExpression, params, usage, keySchema);
+    out.keyConditionParts = parseKeyConditionParts(request.KeyConditionExpression, params, usage);
+    if (keySchema !== undefined) out.keyCondition = bindKeyCondition(out.keyConditionParts, keySchema);
   }
   if (request.UpdateExpression !== undefined) out.update = parseUpdate(request.UpdateExpression, params, usage);
   if (request.ConditionExpression !== undefined) out.condition = parseCondition(request.ConditionExpression, params, usage, 'ConditionExpression');
