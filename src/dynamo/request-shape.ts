@@ -140,11 +140,21 @@ export function lowerFirst(name: string): string {
   return name.length === 0 ? name : name[0]!.toLowerCase() + name.slice(1);
 }
 
+/** Most characters of a value a constraint message quotes: a hostile list must not make a megabyte message. */
+export const SHOWN_VALUE_CHARS_MAX = 200;
+
+function clip(text: string): string {
+  return text.length > SHOWN_VALUE_CHARS_MAX ? `${text.slice(0, SHOWN_VALUE_CHARS_MAX)}...` : text;
+}
+
 function shown(value: unknown): string {
   if (value === undefined || value === null) return 'null';
-  if (Array.isArray(value)) return `'[${value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}]'`;
-  if (isJsonObject(value)) return `'${JSON.stringify(value).slice(0, 200)}'`;
-  return `'${String(value)}'`;
+  if (Array.isArray(value)) {
+    const head = value.slice(0, SHOWN_VALUE_CHARS_MAX).map((v) => (typeof v === 'string' ? v : JSON.stringify(v).slice(0, SHOWN_VALUE_CHARS_MAX)));
+    return `'${clip(`[${head.join(', ')}]`)}'`;
+  }
+  if (isJsonObject(value)) return `'${clip(JSON.stringify(value))}'`;
+  return `'${clip(String(value))}'`;
 }
 
 /**
