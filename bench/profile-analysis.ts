@@ -47,6 +47,8 @@ export interface ProfileDigest {
    * resumes from the microtask queue, so this covers each function's synchronous part only.
    */
   readonly inclusiveFunctions: ReadonlyArray<{ readonly name: string; readonly where: string; readonly totalMs: number; readonly busyPct: number }>;
+  /** Busy time by request stage (STAGES), largest first. */
+  readonly stages: ReadonlyArray<{ readonly stage: string; readonly busyMs: number; readonly busyPct: number }>;
 }
 
 const ROOT_MARK = '/work/main/';
@@ -86,6 +88,33 @@ export function areaOf(frame: CallFrame): string {
 }
 
 /**
+ * The stages of a request a CPU budget is split into (issue 15). A sample belongs to the first
+ * stage whose rule matches a frame, walking from the sample's own frame towards the root: so the
+ * cost of a generic frame (a socket write, a hash, a timer) is charged to the dynakv or library
+ * code that called it. Samples with no matching frame are node's runtime (the event loop itself,
+ * socket reads before any of our code runs, timers); `(program)` is V8's own work.
+ */
+export const STAGES: ReadonlyArray<{ readonly stage: string; readonly matches: (frame: CallFrame) => boolean }> = [
+  { stage: 'GC', matches: (f) => f.functionName === '(garbage collector)' },
+  { stage: 'startup (module loading)', matches: (f) => /^node:internal\/modules\//.test(f.url) },
+  { stage: 'LMDB (reads, commit hand-off)', matches: (f) => /\/node_modules\/lmdb\/|\/storage\/lmdb-storage\./.test(f.url) },
+  { stage: 'Merkle trees (anti-entropy)', matches: (f) => /\/antientropy\//.test(f.url) },
+  { stage: 'msgpack encode/decode', matches: (f) => /\/node_modules\/msgpackr\//.test(f.url) },
+  { stage: 'context MAC (HMAC-SHA256)', matches: (f) => /\/version\/context\./.test(f.url) },
+  { stage: 'versioning (clocks, siblings, records)', matches: (f) => /\/version\//.test(f.url) },
+  { stage: 'replica store (cache, group commit)', matches: (f) => /\/replication\/replica-store\./.test(f.url) },
+  { stage: 'coordination (routing, quorum)', matches: (f) => /\/replication\/|\/ring\/|\/node\/node\./.test(f.url) },
+  { stage: 'peer message validation', matches: (f) => /\/protocol\//.test(f.url) },
+  { stage: 'peer transport (frames, sockets, TLS)', matches: (f) => /\/transport\//.test(f.url) },
+  { stage: 'metrics', matches: (f) => /\/metrics\/|\/node_modules\/prom-client\//.test(f.url) },
+  { stage: 'HTTP (parse, route, answer, TLS)', matches: (f) => /^node:_http|^node:internal\/(url|http)|^node:url|\/api\/|\/node_modules\/(fastify|find-my-way|@fastify)\//.test(f.url) },
+  { stage: 'membership, detector, hand-off', matches: (f) => /\/membership\/|\/handoff\//.test(f.url) },
+  { stage: 'logging', matches: (f) => /\/node_modules\/(pino|sonic-boom)\/|\/env\/log/.test(f.url) },
+];
+export const RUNTIME_STAGE = 'node runtime (event loop, socket reads, timers)';
+export const V8_STAGE = 'V8 (program)';
+
+/**
  * Restricts the digest to samples taken between fromMs and toMs (epoch ms). A profile's clock is
  * not the epoch: the file's end is pinned to the instant its process was seen to exit, which is
  * off by the few ms the profile took to write.
@@ -100,6 +129,7 @@ export function digestProfiles(files: readonly string[], top = 25, window?: Samp
   const selfByFrame = new Map<string, { name: string; where: string; area: string; us: number }>();
   const inclusive = new Map<string, number>();
   const inclusiveFn = new Map<string, { name: string; where: string; us: number }>();
+  const stageUs = new Map<string, number>();
   let idleUs = 0;
   let totalUs = 0;
   let wallUs = 0;
@@ -111,6 +141,25 @@ export function digestProfiles(files: readonly string[], top = 25, window?: Samp
     for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
     // The areas on each node's stack, computed once per node rather than once per sample.
     const stackAreas = new Map<number, readonly string[]>();
+    const stageOfNode = new Map<number, string>();
+    const stageOf = (id: number): string => {
+      let known = stageOfNode.get(id);
+      if (known === undefined) {
+        known = byId.get(id)?.callFrame.functionName === '(program)' ? V8_STAGE : RUNTIME_STAGE;
+        search: for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+          const frame = byId.get(at)?.callFrame;
+          if (frame === undefined) continue;
+          for (const rule of STAGES) {
+            if (rule.matches(frame)) {
+              known = rule.stage;
+              break search;
+            }
+          }
+        }
+        stageOfNode.set(id, known);
+      }
+      return known;
+    };
     const stackFunctions = new Map<number, ReadonlyArray<{ id: string; name: string; where: string }>>();
     const functionsOnStack = (id: number) => {
       let known = stackFunctions.get(id);
@@ -168,6 +217,8 @@ export function digestProfiles(files: readonly string[], top = 25, window?: Samp
         idleUs += us;
         continue;
       }
+      const stage = stageOf(node.id);
+      stageUs.set(stage, (stageUs.get(stage) ?? 0) + us);
       for (const area of areasOnStack(node.id)) inclusive.set(area, (inclusive.get(area) ?? 0) + us);
       for (const fn of functionsOnStack(node.id)) {
         const row = inclusiveFn.get(fn.id) ?? { name: fn.name, where: fn.where, us: 0 };
@@ -202,6 +253,9 @@ export function digestProfiles(files: readonly string[], top = 25, window?: Samp
       .sort((a, b) => b.us - a.us)
       .slice(0, top)
       .map((f) => ({ name: f.name, where: f.where, totalMs: f.us / 1000, busyPct: (100 * f.us) / busyUs })),
+    stages: [...stageUs]
+      .sort((a, b) => b[1] - a[1])
+      .map(([stage, us]) => ({ stage, busyMs: us / 1000, busyPct: (100 * us) / busyUs })),
     inclusiveAreas: [...inclusive]
       .sort((a, b) => b[1] - a[1])
       .map(([area, areaUs]) => ({ area, totalMs: areaUs / 1000, busyPct: (100 * areaUs) / busyUs })),

@@ -64,7 +64,19 @@ export function profileTables(records: readonly ProfileRecord[]): Table[] {
     const d = r.digest;
     const busy = (100 * d.busyMs) / Math.max(1, d.wallMs);
     const header = `Profile: dynakv ${r.nodes} nodes, workload ${r.workload} at ${fmtNumber(r.run.summary.opsPerSec)} ops/s; all nodes, run phase only; busy ${busy.toFixed(0)}% of ${(d.wallMs / 1000).toFixed(1)} node-seconds`;
+    // The run window in seconds (wallMs is summed over the nodes) and the operations in it.
+    const windowS = d.wallMs / 1000 / Math.max(1, r.nodes);
+    const ops = Math.max(1, r.run.summary.opsPerSec * windowS);
     return [
+      {
+        title: `${header}: CPU budget per operation by stage (main threads of all nodes)`,
+        headers: ['stage', '% of busy', 'busy ms per op'],
+        rows: [...d.stages.map((s) => [s.stage, fmtNumber(s.busyPct), (s.busyMs / ops).toFixed(3)]), ['all stages', '100', (d.busyMs / ops).toFixed(3)]],
+        notes: [
+          'A sample is charged to the first stage found walking from its own frame to the root (bench/profile-analysis.ts STAGES), so a socket write or a hash counts for the code that called it.',
+          'Busy ms are main-thread samples that were not idle: on a machine with fewer cores than processes they include time the thread was runnable but waiting for a core. Worker threads (LMDB commits, GC helpers) are not in it.',
+        ],
+      },
       {
         title: `${header}: time by area (self: in the area's own code; inclusive: the area anywhere on the stack)`,
         headers: ['area', 'self ms', 'self % of busy', 'inclusive % of busy'],
