@@ -50,7 +50,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<void> {
     // Rotated so the clients' first choices spread over the nodes.
     const rotated = [...urls.slice(c % urls.length), ...urls.slice(0, c % urls.length)];
     const routing = options.routing === 'mixed' ? (c % 2 === 1 ? 'ring' : 'round-robin') : options.routing;
-    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing, ...(options.credentials !== undefined ? { credentials: options.credentials } : {}) });
+    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, hedge: 'all', onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing, ...(options.credentials !== undefined ? { credentials: options.credentials } : {}) });
     for (let n = 0; options.elapsedMs() < options.durationMs; n++) {
       attempts = [];
       const invokeMs = options.elapsedMs();

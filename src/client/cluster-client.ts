@@ -5,6 +5,10 @@
 // Retrying a write after a timeout is at-least-once: the first node may have applied it too. For
 // a write carrying the context it read (a set add) that is harmless: the same element is added
 // twice and the versions merge; a blind write may leave a sibling with the same value.
+// Hedged requests (Cassandra's speculative retry, "The Tail at Scale"): a request the first node
+// has not answered within the recent p99 is sent once more to the next node, and the first answer
+// wins, so a paused or cut-off node costs a request its p99, not the whole timeout. Reads hedge by
+// default; writes only when asked (`hedge: 'all'`), since a hedged write is a retry: at-least-once.
 import { ClientError, DynakvClient, type ClientCredentials, type ReadResult } from './http-client.ts';
 import { RingRouter } from './ring-router.ts';
 
@@ -36,7 +40,24 @@ export interface ClusterClientOptions {
   readonly routing?: 'ring' | 'round-robin';
   /** The cluster CA and a client certificate or token, for https:// endpoints. */
   readonly credentials?: ClientCredentials;
+  /**
+   * Which requests are hedged: sent to a second node when the first has not answered within the
+   * hedge delay. `reads` (default): gets only; `all`: writes too (at-least-once, see above); `off`.
+   */
+  readonly hedge?: HedgeMode;
+  /** A fixed hedge delay in ms; default: the p99 of this client's recent answered attempts. */
+  readonly hedgeAfterMs?: number;
 }
+
+export type HedgeMode = 'reads' | 'all' | 'off';
+
+/** Answered attempts whose latency sets the hedge delay (a ring of the most recent ones). */
+export const HEDGE_LATENCY_SAMPLES = 256;
+/** Below this many samples the delay is HEDGE_DELAY_MS_INITIAL: one slow start is not a p99. */
+export const HEDGE_LATENCY_SAMPLES_MIN = 32;
+export const HEDGE_DELAY_MS_INITIAL = 200;
+/** The hedge delay is never shorter: a hedge doubles a request's load on the cluster. */
+export const HEDGE_DELAY_MS_MIN = 20;
 
 /**
  * Thrown when every endpoint was tried and none answered; `attempts` says what happened to each.
@@ -63,6 +84,11 @@ export class ClusterClient {
   private router: RingRouter | undefined;
   private routerFetchedMs = -Infinity;
   private routerLoading: Promise<void> | undefined;
+  private readonly timeoutMs: number;
+  /** Latencies (ms) of recent answered attempts, a ring of HEDGE_LATENCY_SAMPLES. */
+  private readonly latencies: number[] = [];
+  private latencyNext = 0;
+  private hedgedCount = 0;
 
   constructor(
     readonly endpoints: readonly string[],
@@ -70,6 +96,7 @@ export class ClusterClient {
   ) {
     if (endpoints.length === 0) throw new Error('ClusterClient needs at least one endpoint');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = timeoutMs;
     const credentials = options.credentials;
     this.clients = endpoints.map((url) => new DynakvClient(url, { timeoutMs, ...(credentials !== undefined ? { credentials } : {}) }));
     this.suspectMs = options.suspectMs ?? DEFAULT_SUSPECT_MS;
@@ -77,15 +104,15 @@ export class ClusterClient {
   }
 
   get(key: string, options: { r?: number } = {}): Promise<ReadResult> {
-    return this.withFailover(key, (c) => c.get(key, options));
+    return this.withFailover(key, (c) => c.get(key, options), this.hedgeMode() !== 'off');
   }
 
   put(key: string, value: Uint8Array | string, options: { context?: string; contentType?: string; w?: number } = {}): Promise<string> {
-    return this.withFailover(key, (c) => c.put(key, value, options));
+    return this.withFailover(key, (c) => c.put(key, value, options), this.hedgeMode() === 'all');
   }
 
   delete(key: string, options: { context?: string; w?: number } = {}): Promise<void> {
-    return this.withFailover(key, (c) => c.delete(key, options));
+    return this.withFailover(key, (c) => c.delete(key, options), this.hedgeMode() === 'all');
   }
 
   /** Closes every endpoint's kept-alive connections. */
@@ -135,30 +162,118 @@ export class ClusterClient {
     return this.router === undefined ? this.routerLoading : Promise.resolve();
   }
 
-  private async withFailover<T>(key: string, request: (client: DynakvClient) => Promise<T>): Promise<T> {
+  /** Requests sent a second time because the first node was slower than the hedge delay. */
+  get hedged(): number {
+    return this.hedgedCount;
+  }
+
+  /** The current hedge delay: the fixed one if set, else the p99 of recent answered attempts. */
+  hedgeDelayMs(): number {
+    if (this.options.hedgeAfterMs !== undefined) return this.options.hedgeAfterMs;
+    if (this.latencies.length < HEDGE_LATENCY_SAMPLES_MIN) return Math.min(HEDGE_DELAY_MS_INITIAL, this.timeoutMs / 2);
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+    return Math.min(Math.max(HEDGE_DELAY_MS_MIN, p99), this.timeoutMs / 2);
+  }
+
+  private hedgeMode(): HedgeMode {
+    return this.options.hedge ?? 'reads';
+  }
+
+  private rememberLatency(ms: number): void {
+    if (this.latencies.length < HEDGE_LATENCY_SAMPLES) this.latencies.push(ms);
+    else this.latencies[this.latencyNext] = ms;
+    this.latencyNext = (this.latencyNext + 1) % HEDGE_LATENCY_SAMPLES;
+  }
+
+  /**
+   * Sends the request to the first node of order(key); on refusal or timeout to the next, and so
+   * on. With `hedge`, once the hedge delay passes with no answer, the next node is asked too (once
+   * per request) and the first answer wins; the slower attempt still finishes and is reported.
+   */
+  private async withFailover<T>(key: string, request: (client: DynakvClient) => Promise<T>, hedge: boolean): Promise<T> {
     await this.refreshRing();
     const attempts: Attempt[] = [];
-    for (const client of this.order(key)) {
+    const order = this.order(key);
+    type Settled = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'error'; readonly err: unknown } | { readonly kind: 'unreachable' };
+    // Outcomes in the order they came, so two attempts settling together are both seen.
+    const settled: Settled[] = [];
+    let running = 0;
+    let next = 0;
+    let wake: (() => void) | undefined;
+    const signal = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const launch = () => {
+      const client = order[next++]!;
       const startMs = this.nowMs();
+      running++;
       const record = (outcome: AttemptOutcome, status?: number) => {
         const attempt: Attempt = { endpoint: client.baseUrl, startMs, endMs: this.nowMs(), outcome, ...(status !== undefined ? { status } : {}) };
         attempts.push(attempt);
         this.options.onAttempt?.(attempt);
       };
-      try {
-        const result = await request(client);
-        record('ok');
-        return result;
-      } catch (err) {
-        if (err instanceof ClientError && err.code !== 'UNREACHABLE') {
-          record('error-answer', err.status);
-          throw err;
+      const outcome = (value: Settled) => {
+        running--;
+        settled.push(value);
+        signal();
+      };
+      request(client).then(
+        (value) => {
+          record('ok');
+          this.rememberLatency(this.nowMs() - startMs);
+          outcome({ kind: 'ok', value });
+        },
+        (err: unknown) => {
+          if (err instanceof ClientError && err.code !== 'UNREACHABLE') {
+            record('error-answer', err.status);
+            this.rememberLatency(this.nowMs() - startMs);
+            outcome({ kind: 'error', err });
+            return;
+          }
+          // Refused, reset, timed out, or a body cut off mid-answer: this node cannot serve us now.
+          const timedOut = err instanceof ClientError ? err.timedOut : (err as Error).name === 'TimeoutError';
+          record(timedOut ? 'timeout' : 'unreachable');
+          this.suspectUntilMs.set(client.baseUrl, this.nowMs() + this.suspectMs);
+          outcome({ kind: 'unreachable' });
+        },
+      );
+    };
+    let hedgeDue = false;
+    const hedgeTimer =
+      hedge && order.length > 1
+        ? setTimeout(() => {
+            hedgeDue = true;
+            signal();
+          }, this.hedgeDelayMs())
+        : undefined;
+    try {
+      launch();
+      for (;;) {
+        for (let result = settled.shift(); result !== undefined; result = settled.shift()) {
+          if (result.kind === 'ok') return result.value;
+          // An error *answer* is the cluster's verdict: returned as is, not retried elsewhere.
+          if (result.kind === 'error') throw result.err;
         }
-        // Refused, reset, timed out, or a body cut off mid-answer: this node cannot serve us now.
-        const timedOut = err instanceof ClientError ? err.timedOut : (err as Error).name === 'TimeoutError';
-        record(timedOut ? 'timeout' : 'unreachable');
-        this.suspectUntilMs.set(client.baseUrl, this.nowMs() + this.suspectMs);
+        if (hedgeDue) {
+          // Once per request: the next node is asked while the first may still answer.
+          hedgeDue = false;
+          if (next < order.length) {
+            this.hedgedCount++;
+            launch();
+          }
+        }
+        // Failover: nothing is running any more (refused or timed out), so ask the next node.
+        if (running === 0) {
+          if (next >= order.length) break;
+          launch();
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
       }
+    } finally {
+      if (hedgeTimer !== undefined) clearTimeout(hedgeTimer);
     }
     throw new NoNodeAnswered(attempts);
   }

@@ -1,15 +1,19 @@
 // ClusterClient failover, shown against tiny HTTP servers on loopback that answer, refuse
 // (a closed port), hang (accept and never answer) or answer an error: a request moves on to
 // the next node on refusal or timeout only, the failed node becomes suspect (tried last) for
-// suspectMs, and an error answer is returned to the caller untouched.
+// suspectMs, and an error answer is returned to the caller untouched. Hedging: a read the first
+// node has not answered within the hedge delay is sent to the next node too, and the first answer
+// wins; writes hedge only when asked.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ClientError } from '../../src/client/http-client.ts';
-import { ClusterClient, NoNodeAnswered, type Attempt } from '../../src/client/cluster-client.ts';
+import { ClusterClient, HEDGE_DELAY_MS_INITIAL, HEDGE_DELAY_MS_MIN, HEDGE_LATENCY_SAMPLES_MIN, NoNodeAnswered, type Attempt } from '../../src/client/cluster-client.ts';
+import { waitFor } from '../../src/launch/wait-for.ts';
 import { freePort } from '../support/local-cluster.ts';
 
 type Behaviour = 'answer' | 'hang' | 'unavailable';
+
 
 async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Server; requests: () => number }> {
   let requests = 0;
@@ -58,7 +62,7 @@ describe('ClusterClient', () => {
 
   it('gives up on a silent node after the timeout and answers from the next one', async () => {
     const attempts: Attempt[] = [];
-    const client = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 300, onAttempt: (a) => attempts.push(a) });
+    const client = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 300, onAttempt: (a) => attempts.push(a), hedge: 'off' });
     const read = await client.get('k');
     assert.equal(read.found, false);
     assert.deepEqual(attempts.map((a) => a.outcome), ['timeout', 'ok']);
@@ -83,6 +87,45 @@ describe('ClusterClient', () => {
       assert.deepEqual(err.attempts.map((a) => a.outcome).sort(), ['timeout', 'unreachable']);
       return true;
     });
+  });
+
+  it('hedges a read: a node slower than the hedge delay is joined by the next one, and the first answer wins', async () => {
+    const attempts: Attempt[] = [];
+    const client = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 2_000, hedgeAfterMs: 50, onAttempt: (a) => attempts.push(a) });
+    const startedMs = Date.now();
+    const read = await client.get('k');
+    const tookMs = Date.now() - startedMs;
+    assert.equal(read.found, false);
+    assert.ok(tookMs >= 45 && tookMs < 1_000, `answered after the hedge delay, long before the 2 s timeout (took ${tookMs} ms)`);
+    assert.equal(client.hedged, 1);
+    assert.deepEqual(attempts.map((a) => [a.endpoint, a.outcome]), [[healthy.url, 'ok']], 'the slow attempt has not ended yet');
+    // The slow attempt still ends (at its timeout) and is reported; its node becomes suspect.
+    await waitFor('the slow attempt to be reported', () => attempts.length === 2, 5_000, 10);
+    assert.deepEqual(attempts[1], { ...attempts[1]!, endpoint: hanging.url, outcome: 'timeout' });
+    assert.equal(client.isSuspect(hanging.url), true);
+  });
+
+  it('does not hedge writes unless asked: a hedged write is a retry (at-least-once)', async () => {
+    const attempts: Attempt[] = [];
+    const plain = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 300, hedgeAfterMs: 20, onAttempt: (a) => attempts.push(a) });
+    assert.equal(await plain.put('k', 'v'), 'ctx-from-node');
+    assert.equal(plain.hedged, 0);
+    assert.deepEqual(attempts.map((a) => a.outcome), ['timeout', 'ok'], 'the write waited for the timeout, then failed over');
+    const hedging = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 2_000, hedgeAfterMs: 20, hedge: 'all' });
+    const startedMs = Date.now();
+    assert.equal(await hedging.put('k', 'v'), 'ctx-from-node');
+    assert.ok(Date.now() - startedMs < 1_000);
+    assert.equal(hedging.hedged, 1);
+  });
+
+  it('sets the hedge delay from the p99 of recent answers, within its bounds', async () => {
+    const client = new ClusterClient([healthy.url], { timeoutMs: 10_000 });
+    assert.equal(client.hedgeDelayMs(), HEDGE_DELAY_MS_INITIAL, 'too few answers for a p99 yet');
+    for (let i = 0; i < HEDGE_LATENCY_SAMPLES_MIN; i++) await client.get('k');
+    const delay = client.hedgeDelayMs();
+    assert.ok(delay >= HEDGE_DELAY_MS_MIN && delay < HEDGE_DELAY_MS_INITIAL, `loopback answers make a short delay (got ${delay} ms)`);
+    const short = new ClusterClient([healthy.url], { timeoutMs: 100 });
+    assert.equal(short.hedgeDelayMs(), 50, 'never more than half the attempt timeout');
   });
 
   it('forgets a suspicion after suspectMs', async () => {
