@@ -167,7 +167,10 @@ export class ClusterClient {
     return this.hedgedCount;
   }
 
-  /** The current hedge delay: the fixed one if set, else the p99 of recent answered attempts. */
+  /**
+   * The current hedge delay: the fixed one if set, else the p99 of recent attempts that answered
+   * a request (not those that answered after another attempt had).
+   */
   hedgeDelayMs(): number {
     if (this.options.hedgeAfterMs !== undefined) return this.options.hedgeAfterMs;
     if (this.latencies.length < HEDGE_LATENCY_SAMPLES_MIN) return Math.min(HEDGE_DELAY_MS_INITIAL, this.timeoutMs / 2);
@@ -200,6 +203,10 @@ export class ClusterClient {
     const settled: Settled[] = [];
     let running = 0;
     let next = 0;
+    // Set once the request has its answer. An attempt that answers later (the slow one a hedge
+    // overtook, e.g. a paused node that resumed) is no sample of how fast nodes answer: counting
+    // it would push the p99, and with it the hedge delay, up to the stalls hedging is for.
+    let decided = false;
     let wake: (() => void) | undefined;
     const signal = () => {
       const w = wake;
@@ -223,13 +230,13 @@ export class ClusterClient {
       request(client).then(
         (value) => {
           record('ok');
-          this.rememberLatency(this.nowMs() - startMs);
+          if (!decided) this.rememberLatency(this.nowMs() - startMs);
           outcome({ kind: 'ok', value });
         },
         (err: unknown) => {
           if (err instanceof ClientError && err.code !== 'UNREACHABLE') {
             record('error-answer', err.status);
-            this.rememberLatency(this.nowMs() - startMs);
+            if (!decided) this.rememberLatency(this.nowMs() - startMs);
             outcome({ kind: 'error', err });
             return;
           }
@@ -253,9 +260,15 @@ export class ClusterClient {
       launch();
       for (;;) {
         for (let result = settled.shift(); result !== undefined; result = settled.shift()) {
-          if (result.kind === 'ok') return result.value;
+          if (result.kind === 'ok') {
+            decided = true;
+            return result.value;
+          }
           // An error *answer* is the cluster's verdict: returned as is, not retried elsewhere.
-          if (result.kind === 'error') throw result.err;
+          if (result.kind === 'error') {
+            decided = true;
+            throw result.err;
+          }
         }
         if (hedgeDue) {
           // Once per request: the next node is asked while the first may still answer.

@@ -12,7 +12,9 @@ import { ClusterClient, HEDGE_DELAY_MS_INITIAL, HEDGE_DELAY_MS_MIN, HEDGE_LATENC
 import { waitFor } from '../../src/launch/wait-for.ts';
 import { freePort } from '../support/local-cluster.ts';
 
-type Behaviour = 'answer' | 'hang' | 'unavailable';
+type Behaviour = 'answer' | 'hang' | 'unavailable' | 'slow';
+/** How long a 'slow' node takes to answer. */
+const SLOW_ANSWER_MS = 300;
 
 
 async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Server; requests: () => number }> {
@@ -21,6 +23,10 @@ async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Se
     requests++;
     req.resume();
     if (behaviour === 'hang') return; // accepted, never answered (like a SIGSTOPped node)
+    if (behaviour === 'slow') {
+      setTimeout(() => res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', context: '' })), SLOW_ANSWER_MS);
+      return;
+    }
     if (behaviour === 'unavailable') {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'write quorum not reached' }));
       return;
@@ -126,6 +132,23 @@ describe('ClusterClient', () => {
     assert.ok(delay >= HEDGE_DELAY_MS_MIN && delay < HEDGE_DELAY_MS_INITIAL, `loopback answers make a short delay (got ${delay} ms)`);
     const short = new ClusterClient([healthy.url], { timeoutMs: 100 });
     assert.equal(short.hedgeDelayMs(), 50, 'never more than half the attempt timeout');
+  });
+
+  it('does not count the answers of attempts a hedge overtook in the p99 (a stall would raise the delay)', async () => {
+    const slow = await fakeNode('slow');
+    try {
+      const attempts: Attempt[] = [];
+      const client = new ClusterClient([slow.url, healthy.url], { timeoutMs: 2_000, onAttempt: (a) => attempts.push(a) });
+      for (let i = 0; i < 2 * HEDGE_LATENCY_SAMPLES_MIN; i++) await client.get('k');
+      await waitFor('every slow attempt to end', () => attempts.length === 2 * HEDGE_LATENCY_SAMPLES_MIN + client.hedged, 5_000, 10);
+      assert.ok(client.hedged >= HEDGE_LATENCY_SAMPLES_MIN - 1, `round robin starts every other request at the slow node, and each was hedged (${client.hedged})`);
+      assert.ok(attempts.filter((a) => a.endpoint === slow.url && a.endMs - a.startMs >= SLOW_ANSWER_MS - 10).length >= HEDGE_LATENCY_SAMPLES_MIN - 1, 'the slow node did answer, late');
+      const delay = client.hedgeDelayMs();
+      assert.ok(delay < SLOW_ANSWER_MS - 50, `the delay follows the answers that won, not the ${SLOW_ANSWER_MS} ms ones that came late (got ${delay} ms)`);
+    } finally {
+      slow.server.closeAllConnections();
+      slow.server.close();
+    }
   });
 
   it('forgets a suspicion after suspectMs', async () => {
