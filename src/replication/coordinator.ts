@@ -13,6 +13,7 @@ import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, sibling
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
 import { CoordinationError } from './errors.ts';
+import { LatencyWindow } from './latency-window.ts';
 import { awaitQuorum } from './quorum.ts';
 import type { ReplicaStore } from './replica-store.ts';
 
@@ -61,7 +62,16 @@ export interface ReadResult {
   readonly siblings: readonly Sibling[];
 }
 
+/**
+ * A read asks its other replicas no sooner than this after the first R (when they have not all
+ * answered): below it, a hiccup of a healthy replica would double the read's peer messages.
+ */
+export const READ_SPECULATE_MS_MIN = 20;
+
 export class Coordinator {
+  /** How long peers take to answer replica reads, for the speculative retry of get(). */
+  private readonly readLatency = new LatencyWindow();
+
   constructor(private readonly deps: CoordinatorDeps) {}
 
   preferenceList(key: string): NodeId[] {
@@ -79,7 +89,8 @@ export class Coordinator {
 
   /**
    * Reads R replicas first: this node's own (if it is one) and the healthiest others. Only when
-   * one of them fails, has not answered within a quarter of the timeout, or they disagree are
+   * one of them fails, has not answered within the p99 of recent replica reads (at most a quarter
+   * of the timeout), or they disagree are
    * the other replicas asked too, and read repair runs over every answer (Cassandra's way, with
    * its speculative retry): a third fewer peer messages per read than asking all N. R+W>N still
    * holds, since R distinct replicas of the preference list answer every successful read.
@@ -88,18 +99,41 @@ export class Coordinator {
     this.checkQuorum('r', r);
     const { self, store, transport, clock, config } = this.deps;
     const { preferenceList } = this.placement(key);
+    // Set once the read has its answer: a reply after that (from the replica a speculative retry
+    // went around, e.g. a paused one that resumed) is no sample of how fast replicas answer, and
+    // counting it would raise the p99, and the retry delay, to the very stalls it is for.
+    let answered = false;
     const ask = async (node: NodeId): Promise<{ node: NodeId; siblings: readonly Sibling[] }> => {
       if (node === self) return { node, siblings: store.read(key) };
+      const askedMs = clock.nowMs();
       const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
       if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
+      if (!answered) this.readLatency.add(clock.nowMs() - askedMs);
       return { node, siblings: reply.record.siblings };
     };
+    try {
+      return await this.readQuorum(key, r, preferenceList, ask);
+    } finally {
+      answered = true;
+    }
+  }
+
+  private async readQuorum(
+    key: string,
+    r: number,
+    preferenceList: readonly NodeId[],
+    ask: (node: NodeId) => Promise<{ node: NodeId; siblings: readonly Sibling[] }>,
+  ): Promise<ReadResult> {
+    const { clock, config } = this.deps;
     const startedMs = clock.nowMs();
     // Reads still reach a replica believed down when the others fail: our detector may be the
     // one cut off.
     const order = this.healthiestFirst(preferenceList);
     const attempts = order.slice(0, r).map(ask);
-    const first = await settledWithin(attempts, clock, config.requestTimeoutMs / 4);
+    // Speculative retry after the p99 of recent replica reads (a quarter of the timeout at most,
+    // and until there is a p99): a paused or cut-off replica the detector has not marked yet
+    // costs a read about the p99, not a fixed quarter of the timeout.
+    const first = await settledWithin(attempts, clock, this.readLatency.p99Within(READ_SPECULATE_MS_MIN, config.requestTimeoutMs / 4));
     if (first !== undefined && order.length > r) {
       const answers = first.flatMap((s) => (s.status === 'fulfilled' ? [s.value.siblings] : []));
       if (answers.length === r && answers.every((a) => siblingsEqual(a, answers[0]!))) return { siblings: answers[0]! };

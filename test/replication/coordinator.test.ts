@@ -14,7 +14,8 @@ import { TransportError, type NodeId, type Transport } from '../../src/env/trans
 import type { PeerReply, PeerRequest } from '../../src/protocol/messages.ts';
 import { DEFAULT_CONFIG } from '../../src/node/config.ts';
 import { DynakvNode } from '../../src/node/node.ts';
-import { Coordinator } from '../../src/replication/coordinator.ts';
+import { Coordinator, READ_SPECULATE_MS_MIN } from '../../src/replication/coordinator.ts';
+import { LATENCY_WINDOW_SAMPLES_MIN } from '../../src/replication/latency-window.ts';
 import { DotCounter } from '../../src/replication/dot-counter.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { Ring } from '../../src/ring/ring.ts';
@@ -167,27 +168,37 @@ describe('coordinator durability', () => {
 });
 
 /** Replicas with their own stores; each answers replica_get/replica_put/hint_put, or not. */
-function replicaPeers(stores: Map<NodeId, ReplicaStore>, silent: Set<NodeId>, sent: Array<{ to: NodeId; request: PeerRequest }>): Transport<PeerRequest, PeerReply> {
-  return {
+function replicaPeers(
+  stores: Map<NodeId, ReplicaStore>,
+  silent: Set<NodeId>,
+  sent: Array<{ to: NodeId; request: PeerRequest }>,
+  held: Array<() => void> = [],
+): Transport<PeerRequest, PeerReply> {
+  const transport: Transport<PeerRequest, PeerReply> = {
     async request(to, request) {
       sent.push({ to, request });
-      if (silent.has(to)) return new Promise(() => {});
-      const store = stores.get(to);
-      if (store === undefined) throw new TransportError('UNREACHABLE', `${to} refused`);
-      switch (request.kind) {
-        case 'replica_get':
-          return { kind: 'replica_get_ok', record: EncodedRecord.of(store.read(request.key)) };
-        case 'replica_put':
-        case 'hint_put':
-          await store.merge(request.key, request.record.siblings);
-          return { kind: 'replica_put_ok' };
-        default:
-          throw new Error(`unexpected ${request.kind}`);
-      }
+      // A silent replica's requests wait in `held`; releasing them answers late (a paused node resuming).
+      if (silent.has(to)) return new Promise((resolve, reject) => held.push(() => answer(to, request).then(resolve, reject)));
+      return answer(to, request);
     },
     serve() {},
     close: async () => {},
   };
+  const answer = async (to: NodeId, request: PeerRequest): Promise<PeerReply> => {
+    const store = stores.get(to);
+    if (store === undefined) throw new TransportError('UNREACHABLE', `${to} refused`);
+    switch (request.kind) {
+      case 'replica_get':
+        return { kind: 'replica_get_ok', record: EncodedRecord.of(store.read(request.key)) };
+      case 'replica_put':
+      case 'hint_put':
+        await store.merge(request.key, request.record.siblings);
+        return { kind: 'replica_put_ok' };
+      default:
+        throw new Error(`unexpected ${request.kind}`);
+    }
+  };
+  return transport;
 }
 
 async function readCluster(members: readonly NodeId[], options: { silent?: NodeId[]; down?: NodeId[] } = {}) {
@@ -196,19 +207,21 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
   const stores = new Map(members.map((id) => [id, new ReplicaStore(new MemoryStorage())]));
   const sent: Array<{ to: NodeId; request: PeerRequest }> = [];
   const down = new Set(options.down ?? []);
+  const silent = new Set(options.silent ?? []);
+  const held: Array<() => void> = [];
   const coordinator = new Coordinator({
     self: 'n1',
     ring: () => ring,
     store: stores.get('n1')!,
     dots: await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1)),
-    transport: replicaPeers(stores, new Set(options.silent ?? []), sent),
+    transport: replicaPeers(stores, silent, sent, held),
     clock: new SimClock(scheduler),
     log: silentLog,
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
   });
-  return { scheduler, ring, stores, sent, coordinator };
+  return { scheduler, ring, stores, sent, coordinator, silent, held };
 }
 
 const v = (node: string, counter: number, value: string) => ({ dot: { node, counter, timeMs: 1 }, context: [], value: Buffer.from(value), contentType: 'text/plain' });
@@ -236,6 +249,43 @@ describe('coordinated reads', () => {
     await scheduler.runUntil(scheduler.nowMs + 2_000);
     for (const id of ['n1', 'n2', 'n3']) assert.deepEqual(valuesOf(stores.get(id)!.read(key)), ['a', 'b'], `${id} was not repaired`);
     assert.equal(coordinator.readRepairs, 3);
+  });
+
+  it('asks the third replica after the p99 of recent replica reads once there is one, not a quarter of the timeout', async () => {
+    const { scheduler, ring, stores, coordinator, silent } = await readCluster(['n1', 'n2', 'n3']);
+    for (const id of ring.preferenceList(key, 3)) await stores.get(id)!.merge(key, [v('w#aaaaaaaaaa', 1, 'same')]);
+    const firstPeer = ring.preferenceList(key, 3).find((id) => id !== 'n1')!;
+    const timedRead = async () => {
+      const startedMs = scheduler.nowMs;
+      assert.deepEqual(valuesOf((await scheduler.complete(coordinator.get(key))).siblings), ['same']);
+      return scheduler.nowMs - startedMs;
+    };
+    // No p99 yet: a silent replica (paused, or cut off before the detector says so) costs 250 ms.
+    silent.add(firstPeer);
+    assert.equal(await timedRead(), 1_000 / 4);
+    silent.delete(firstPeer);
+    for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await timedRead();
+    // Replicas that answer at once make a p99 of 0, so the retry comes at the floor.
+    silent.add(firstPeer);
+    assert.equal(await timedRead(), READ_SPECULATE_MS_MIN);
+  });
+
+  it('does not count replies that come after the read was answered: a resumed replica does not raise the retry delay', async () => {
+    const { scheduler, ring, stores, coordinator, silent, held } = await readCluster(['n1', 'n2', 'n3']);
+    for (const id of ring.preferenceList(key, 3)) await stores.get(id)!.merge(key, [v('w#aaaaaaaaaa', 1, 'same')]);
+    const firstPeer = ring.preferenceList(key, 3).find((id) => id !== 'n1')!;
+    for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await scheduler.complete(coordinator.get(key));
+    // Rounds of: the replica stalls, the read goes around it, then the replica answers 200 ms late.
+    silent.add(firstPeer);
+    for (let i = 0; i < 2 * LATENCY_WINDOW_SAMPLES_MIN; i++) {
+      await scheduler.complete(coordinator.get(key));
+      await scheduler.runUntil(scheduler.nowMs + 200);
+      while (held.length > 0) held.shift()!();
+      await scheduler.runUntil(scheduler.nowMs + 1);
+    }
+    const startedMs = scheduler.nowMs;
+    await scheduler.complete(coordinator.get(key));
+    assert.equal(scheduler.nowMs - startedMs, READ_SPECULATE_MS_MIN, 'the late answers did not make a p99 of 200 ms');
   });
 
   it('fails with QUORUM_FAILED when fewer than R replicas answer in time, and says how many', async () => {
