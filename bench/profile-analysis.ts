@@ -97,6 +97,8 @@ export function areaOf(frame: CallFrame): string {
 export const STAGES: ReadonlyArray<{ readonly stage: string; readonly matches: (frame: CallFrame) => boolean }> = [
   { stage: 'GC', matches: (f) => f.functionName === '(garbage collector)' },
   { stage: 'startup (module loading)', matches: (f) => /^node:internal\/modules\//.test(f.url) },
+  // Before HTTP and peer transport: TLS frames sit below them on the stack (the leafmost match wins).
+  { stage: 'TLS (encrypt, decrypt, handshakes)', matches: (f) => /^node:(_tls_wrap|tls|internal\/tls\/)/.test(f.url) },
   { stage: 'LMDB (reads, commit hand-off)', matches: (f) => /\/node_modules\/lmdb\/|\/storage\/lmdb-storage\./.test(f.url) },
   { stage: 'Merkle trees (anti-entropy)', matches: (f) => /\/antientropy\//.test(f.url) },
   { stage: 'msgpack encode/decode', matches: (f) => /\/node_modules\/msgpackr\//.test(f.url) },
@@ -105,9 +107,9 @@ export const STAGES: ReadonlyArray<{ readonly stage: string; readonly matches: (
   { stage: 'replica store (cache, group commit)', matches: (f) => /\/replication\/replica-store\./.test(f.url) },
   { stage: 'coordination (routing, quorum)', matches: (f) => /\/replication\/|\/ring\/|\/node\/node\./.test(f.url) },
   { stage: 'peer message validation', matches: (f) => /\/protocol\//.test(f.url) },
-  { stage: 'peer transport (frames, sockets, TLS)', matches: (f) => /\/transport\//.test(f.url) },
+  { stage: 'peer transport (frames, sockets)', matches: (f) => /\/transport\//.test(f.url) },
   { stage: 'metrics', matches: (f) => /\/metrics\/|\/node_modules\/prom-client\//.test(f.url) },
-  { stage: 'HTTP (parse, route, answer, TLS)', matches: (f) => /^node:_http|^node:internal\/(url|http)|^node:url|\/api\/|\/node_modules\/(fastify|find-my-way|@fastify)\//.test(f.url) },
+  { stage: 'HTTP (parse, route, answer)', matches: (f) => /^node:_http|\/(src|dist)\/api\/|\/node_modules\/(fastify|find-my-way|@fastify)\//.test(f.url) },
   { stage: 'membership, detector, hand-off', matches: (f) => /\/membership\/|\/handoff\//.test(f.url) },
   { stage: 'logging', matches: (f) => /\/node_modules\/(pino|sonic-boom)\/|\/env\/log/.test(f.url) },
 ];

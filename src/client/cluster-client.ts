@@ -11,6 +11,7 @@
 // default; writes only when asked (`hedge: 'all'`), since a hedged write is a retry: at-least-once.
 import { ClientError, DynakvClient, type ClientCredentials, type ReadResult } from './http-client.ts';
 import { RingRouter } from './ring-router.ts';
+import { LatencyWindow, SpeculationBudget } from '../replication/latency-window.ts';
 
 /** What became of one request sent to one node. */
 export type AttemptOutcome = 'ok' | 'error-answer' | 'unreachable' | 'timeout';
@@ -45,19 +46,24 @@ export interface ClusterClientOptions {
    * hedge delay. `reads` (default): gets only; `all`: writes too (at-least-once, see above); `off`.
    */
   readonly hedge?: HedgeMode;
-  /** A fixed hedge delay in ms; default: the p99 of this client's recent answered attempts. */
+  /**
+   * A fixed hedge delay in ms; default: the p99 of this client's recent attempts. At most
+   * SPECULATION_SHARE_MAX of requests are hedged either way (a budget, in bursts of 10).
+   */
   readonly hedgeAfterMs?: number;
 }
 
 export type HedgeMode = 'reads' | 'all' | 'off';
 
-/** Answered attempts whose latency sets the hedge delay (a ring of the most recent ones). */
-export const HEDGE_LATENCY_SAMPLES = 256;
-/** Below this many samples the delay is HEDGE_DELAY_MS_INITIAL: one slow start is not a p99. */
-export const HEDGE_LATENCY_SAMPLES_MIN = 32;
+/** Until the client has a p99 (LATENCY_WINDOW_SAMPLES_MIN answers), requests hedge after this. */
 export const HEDGE_DELAY_MS_INITIAL = 200;
 /** The hedge delay is never shorter: a hedge doubles a request's load on the cluster. */
 export const HEDGE_DELAY_MS_MIN = 20;
+
+/** Per call: told about this call's attempts only, including one that ends after the call did. */
+export interface CallOptions {
+  readonly onAttempt?: (attempt: Attempt) => void;
+}
 
 /**
  * Thrown when every endpoint was tried and none answered; `attempts` says what happened to each.
@@ -85,9 +91,9 @@ export class ClusterClient {
   private routerFetchedMs = -Infinity;
   private routerLoading: Promise<void> | undefined;
   private readonly timeoutMs: number;
-  /** Latencies (ms) of recent answered attempts, a ring of HEDGE_LATENCY_SAMPLES. */
-  private readonly latencies: number[] = [];
-  private latencyNext = 0;
+  /** How long attempts took; its p99 is the hedge delay. */
+  private readonly latency = new LatencyWindow();
+  private readonly hedgeBudget = new SpeculationBudget();
   private hedgedCount = 0;
 
   constructor(
@@ -95,6 +101,10 @@ export class ClusterClient {
     private readonly options: ClusterClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new Error('ClusterClient needs at least one endpoint');
+    const { hedgeAfterMs } = options;
+    if (hedgeAfterMs !== undefined && !(Number.isFinite(hedgeAfterMs) && hedgeAfterMs >= 0)) {
+      throw new RangeError(`hedgeAfterMs must be a finite number of ms >= 0, got ${hedgeAfterMs}`);
+    }
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.timeoutMs = timeoutMs;
     const credentials = options.credentials;
@@ -103,16 +113,19 @@ export class ClusterClient {
     this.nowMs = options.nowMs ?? Date.now;
   }
 
-  get(key: string, options: { r?: number } = {}): Promise<ReadResult> {
-    return this.withFailover(key, (c) => c.get(key, options), this.hedgeMode() !== 'off');
+  get(key: string, options: { r?: number } & CallOptions = {}): Promise<ReadResult> {
+    const { onAttempt, ...rest } = options;
+    return this.withFailover(key, (c) => c.get(key, rest), this.hedgeMode() !== 'off', onAttempt);
   }
 
-  put(key: string, value: Uint8Array | string, options: { context?: string; contentType?: string; w?: number } = {}): Promise<string> {
-    return this.withFailover(key, (c) => c.put(key, value, options), this.hedgeMode() === 'all');
+  put(key: string, value: Uint8Array | string, options: { context?: string; contentType?: string; w?: number } & CallOptions = {}): Promise<string> {
+    const { onAttempt, ...rest } = options;
+    return this.withFailover(key, (c) => c.put(key, value, rest), this.hedgeMode() === 'all', onAttempt);
   }
 
-  delete(key: string, options: { context?: string; w?: number } = {}): Promise<void> {
-    return this.withFailover(key, (c) => c.delete(key, options), this.hedgeMode() === 'all');
+  delete(key: string, options: { context?: string; w?: number } & CallOptions = {}): Promise<void> {
+    const { onAttempt, ...rest } = options;
+    return this.withFailover(key, (c) => c.delete(key, rest), this.hedgeMode() === 'all', onAttempt);
   }
 
   /** Closes every endpoint's kept-alive connections. */
@@ -168,83 +181,89 @@ export class ClusterClient {
   }
 
   /**
-   * The current hedge delay: the fixed one if set, else the p99 of recent attempts that answered
-   * a request (not those that answered after another attempt had).
+   * The current hedge delay: the fixed one if set, else the p99 of recent attempts (within
+   * [HEDGE_DELAY_MS_MIN, timeout / 2]; HEDGE_DELAY_MS_INITIAL until there is a p99).
    */
   hedgeDelayMs(): number {
     if (this.options.hedgeAfterMs !== undefined) return this.options.hedgeAfterMs;
-    if (this.latencies.length < HEDGE_LATENCY_SAMPLES_MIN) return Math.min(HEDGE_DELAY_MS_INITIAL, this.timeoutMs / 2);
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
-    return Math.min(Math.max(HEDGE_DELAY_MS_MIN, p99), this.timeoutMs / 2);
+    return this.latency.p99Within(HEDGE_DELAY_MS_MIN, this.timeoutMs / 2, HEDGE_DELAY_MS_INITIAL);
   }
 
   private hedgeMode(): HedgeMode {
     return this.options.hedge ?? 'reads';
   }
 
-  private rememberLatency(ms: number): void {
-    if (this.latencies.length < HEDGE_LATENCY_SAMPLES) this.latencies.push(ms);
-    else this.latencies[this.latencyNext] = ms;
-    this.latencyNext = (this.latencyNext + 1) % HEDGE_LATENCY_SAMPLES;
-  }
-
   /**
    * Sends the request to the first node of order(key); on refusal or timeout to the next, and so
    * on. With `hedge`, once the hedge delay passes with no answer, the next node is asked too (once
-   * per request) and the first answer wins; the slower attempt still finishes and is reported.
+   * per request, within the budget). The first success wins; an error answer wins once no other
+   * attempt is still running (that one may succeed). A slower attempt still ends and is reported.
    */
-  private async withFailover<T>(key: string, request: (client: DynakvClient) => Promise<T>, hedge: boolean): Promise<T> {
+  private async withFailover<T>(key: string, request: (client: DynakvClient) => Promise<T>, hedge: boolean, onAttempt?: (attempt: Attempt) => void): Promise<T> {
     await this.refreshRing();
     const attempts: Attempt[] = [];
     const order = this.order(key);
+    if (hedge) this.hedgeBudget.earn();
     type Settled = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'error'; readonly err: unknown } | { readonly kind: 'unreachable' };
     // Outcomes in the order they came, so two attempts settling together are both seen.
     const settled: Settled[] = [];
-    let running = 0;
+    /** Start times of the attempts still running, by attempt number. */
+    const running = new Map<number, number>();
     let next = 0;
-    // Set once the request has its answer. An attempt that answers later (the slow one a hedge
-    // overtook, e.g. a paused node that resumed) is no sample of how fast nodes answer: counting
-    // it would push the p99, and with it the hedge delay, up to the stalls hedging is for.
+    // Set once the request has its answer. An attempt that ends later (the slow one a hedge
+    // overtook, e.g. a paused node that resumed) is not sampled when it ends: its stall would push
+    // the p99, and with it the hedge delay, up to the stalls hedging is for. What it had taken when
+    // the request was decided is sampled instead, a lower bound that keeps the tail in the p99.
     let decided = false;
+    let observerFailure: { readonly err: unknown } | undefined;
     let wake: (() => void) | undefined;
     const signal = () => {
       const w = wake;
       wake = undefined;
       w?.();
     };
+    const observe = (attempt: Attempt) => {
+      for (const fn of [this.options.onAttempt, onAttempt]) {
+        try {
+          fn?.(attempt);
+        } catch (err) {
+          // A throwing observer fails the request with its error (once decided, nothing is told).
+          observerFailure ??= { err };
+        }
+      }
+    };
+    const decide = () => {
+      if (decided) return;
+      decided = true;
+      const nowMs = this.nowMs();
+      for (const startMs of running.values()) this.latency.add(nowMs - startMs);
+    };
     const launch = () => {
-      const client = order[next++]!;
+      const number = next++;
+      const client = order[number]!;
       const startMs = this.nowMs();
-      running++;
-      const record = (outcome: AttemptOutcome, status?: number) => {
-        const attempt: Attempt = { endpoint: client.baseUrl, startMs, endMs: this.nowMs(), outcome, ...(status !== undefined ? { status } : {}) };
+      running.set(number, startMs);
+      const finish = (result: Settled, outcome: AttemptOutcome, status?: number) => {
+        running.delete(number);
+        const endMs = this.nowMs();
+        if (!decided && result.kind !== 'unreachable') this.latency.add(endMs - startMs);
+        const attempt: Attempt = { endpoint: client.baseUrl, startMs, endMs, outcome, ...(status !== undefined ? { status } : {}) };
         attempts.push(attempt);
-        this.options.onAttempt?.(attempt);
-      };
-      const outcome = (value: Settled) => {
-        running--;
-        settled.push(value);
+        observe(attempt);
+        settled.push(result);
         signal();
       };
       request(client).then(
-        (value) => {
-          record('ok');
-          if (!decided) this.rememberLatency(this.nowMs() - startMs);
-          outcome({ kind: 'ok', value });
-        },
+        (value) => finish({ kind: 'ok', value }, 'ok'),
         (err: unknown) => {
           if (err instanceof ClientError && err.code !== 'UNREACHABLE') {
-            record('error-answer', err.status);
-            if (!decided) this.rememberLatency(this.nowMs() - startMs);
-            outcome({ kind: 'error', err });
+            finish({ kind: 'error', err }, 'error-answer', err.status);
             return;
           }
           // Refused, reset, timed out, or a body cut off mid-answer: this node cannot serve us now.
-          const timedOut = err instanceof ClientError ? err.timedOut : (err as Error).name === 'TimeoutError';
-          record(timedOut ? 'timeout' : 'unreachable');
           this.suspectUntilMs.set(client.baseUrl, this.nowMs() + this.suspectMs);
-          outcome({ kind: 'unreachable' });
+          const timedOut = err instanceof ClientError ? err.timedOut : (err as Error).name === 'TimeoutError';
+          finish({ kind: 'unreachable' }, timedOut ? 'timeout' : 'unreachable');
         },
       );
     };
@@ -256,30 +275,37 @@ export class ClusterClient {
             signal();
           }, this.hedgeDelayMs())
         : undefined;
+    let firstError: { readonly err: unknown } | undefined;
     try {
       launch();
       for (;;) {
         for (let result = settled.shift(); result !== undefined; result = settled.shift()) {
-          if (result.kind === 'ok') {
-            decided = true;
+          if (result.kind === 'ok' && observerFailure === undefined) {
+            decide();
             return result.value;
           }
-          // An error *answer* is the cluster's verdict: returned as is, not retried elsewhere.
-          if (result.kind === 'error') {
-            decided = true;
-            throw result.err;
-          }
+          if (result.kind === 'error') firstError ??= result;
+        }
+        if (observerFailure !== undefined) {
+          decide();
+          throw observerFailure.err;
+        }
+        // An error *answer* is the cluster's verdict and is returned as is, not retried elsewhere;
+        // but an attempt still running may yet succeed (a hedge racing a node that fails fast).
+        if (firstError !== undefined && running.size === 0) {
+          decide();
+          throw firstError.err;
         }
         if (hedgeDue) {
-          // Once per request: the next node is asked while the first may still answer.
+          // Once per request, within the budget: the next node is asked while the first may still answer.
           hedgeDue = false;
-          if (next < order.length) {
+          if (firstError === undefined && next < order.length && this.hedgeBudget.spend()) {
             this.hedgedCount++;
             launch();
           }
         }
         // Failover: nothing is running any more (refused or timed out), so ask the next node.
-        if (running === 0) {
+        if (running.size === 0) {
           if (next >= order.length) break;
           launch();
         }
@@ -288,6 +314,7 @@ export class ClusterClient {
     } finally {
       if (hedgeTimer !== undefined) clearTimeout(hedgeTimer);
     }
+    decide();
     throw new NoNodeAnswered(attempts);
   }
 }

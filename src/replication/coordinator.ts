@@ -13,7 +13,7 @@ import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, sibling
 import { prune, type VClock } from '../version/vclock.ts';
 import type { DotCounter } from './dot-counter.ts';
 import { CoordinationError } from './errors.ts';
-import { LatencyWindow } from './latency-window.ts';
+import { LatencyWindow, SpeculationBudget } from './latency-window.ts';
 import { awaitQuorum } from './quorum.ts';
 import type { ReplicaStore } from './replica-store.ts';
 
@@ -71,6 +71,8 @@ export const READ_SPECULATE_MS_MIN = 20;
 export class Coordinator {
   /** How long peers take to answer replica reads, for the speculative retry of get(). */
   private readonly readLatency = new LatencyWindow();
+  /** Bounds how many reads speculate before the old fixed delay (a quarter of the timeout). */
+  private readonly readSpeculation = new SpeculationBudget();
 
   constructor(private readonly deps: CoordinatorDeps) {}
 
@@ -99,22 +101,31 @@ export class Coordinator {
     this.checkQuorum('r', r);
     const { self, store, transport, clock, config } = this.deps;
     const { preferenceList } = this.placement(key);
-    // Set once the read has its answer: a reply after that (from the replica a speculative retry
-    // went around, e.g. a paused one that resumed) is no sample of how fast replicas answer, and
-    // counting it would raise the p99, and the retry delay, to the very stalls it is for.
+    // Set once the read has its answer. A reply after that (from the replica a speculative retry
+    // went around, e.g. a paused one that resumed) is not sampled when it comes: its stall would
+    // raise the p99, and the retry delay, to the very stalls it is for. What a still-pending ask
+    // had taken when the read was answered is sampled instead: a lower bound that keeps the tail.
     let answered = false;
+    const pending = new Map<NodeId, number>();
     const ask = async (node: NodeId): Promise<{ node: NodeId; siblings: readonly Sibling[] }> => {
       if (node === self) return { node, siblings: store.read(key) };
       const askedMs = clock.nowMs();
-      const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
-      if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
-      if (!answered) this.readLatency.add(clock.nowMs() - askedMs);
-      return { node, siblings: reply.record.siblings };
+      pending.set(node, askedMs);
+      try {
+        const reply = await transport.request(node, { kind: 'replica_get', key }, config.requestTimeoutMs);
+        if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind} to replica_get`);
+        if (!answered) this.readLatency.add(clock.nowMs() - askedMs);
+        return { node, siblings: reply.record.siblings };
+      } finally {
+        pending.delete(node);
+      }
     };
     try {
       return await this.readQuorum(key, r, preferenceList, ask);
     } finally {
       answered = true;
+      const nowMs = clock.nowMs();
+      for (const askedMs of pending.values()) this.readLatency.add(nowMs - askedMs);
     }
   }
 
@@ -133,7 +144,13 @@ export class Coordinator {
     // Speculative retry after the p99 of recent replica reads (a quarter of the timeout at most,
     // and until there is a p99): a paused or cut-off replica the detector has not marked yet
     // costs a read about the p99, not a fixed quarter of the timeout.
-    const first = await settledWithin(attempts, clock, this.readLatency.p99Within(READ_SPECULATE_MS_MIN, config.requestTimeoutMs / 4));
+    // Early speculation is budgeted (at most a tenth of reads, in bursts): when every replica is
+    // slow, asking a third on most reads would add load when there is none to spare.
+    this.readSpeculation.earn();
+    const latestMs = config.requestTimeoutMs / 4;
+    const early = this.readSpeculation.canSpend();
+    const first = await settledWithin(attempts, clock, early ? this.readLatency.p99Within(READ_SPECULATE_MS_MIN, latestMs) : latestMs);
+    if (first === undefined && early) this.readSpeculation.spend();
     if (first !== undefined && order.length > r) {
       const answers = first.flatMap((s) => (s.status === 'fulfilled' ? [s.value.siblings] : []));
       if (answers.length === r && answers.every((a) => siblingsEqual(a, answers[0]!))) return { siblings: answers[0]! };

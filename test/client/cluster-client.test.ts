@@ -8,35 +8,41 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ClientError } from '../../src/client/http-client.ts';
-import { ClusterClient, HEDGE_DELAY_MS_INITIAL, HEDGE_DELAY_MS_MIN, HEDGE_LATENCY_SAMPLES_MIN, NoNodeAnswered, type Attempt } from '../../src/client/cluster-client.ts';
+import { ClusterClient, HEDGE_DELAY_MS_INITIAL, HEDGE_DELAY_MS_MIN, NoNodeAnswered, type Attempt } from '../../src/client/cluster-client.ts';
+import { LATENCY_WINDOW_SAMPLES_MIN, SPECULATION_BURST } from '../../src/replication/latency-window.ts';
 import { waitFor } from '../../src/launch/wait-for.ts';
 import { freePort } from '../support/local-cluster.ts';
 
-type Behaviour = 'answer' | 'hang' | 'unavailable' | 'slow';
-/** How long a 'slow' node takes to answer. */
-const SLOW_ANSWER_MS = 300;
+type Behaviour = 'answer' | 'hang' | 'unavailable';
 
-
-async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Server; requests: () => number }> {
+/** A node that answers (after `delayMs`, settable), hangs (accepts, never answers) or answers 503. */
+async function fakeNode(behaviour: Behaviour): Promise<{ url: string; server: Server; requests: () => number; setDelayMs: (ms: number) => void }> {
   let requests = 0;
+  let delayMs = 0;
   const server = createServer((req, res) => {
     requests++;
     req.resume();
     if (behaviour === 'hang') return; // accepted, never answered (like a SIGSTOPped node)
-    if (behaviour === 'slow') {
-      setTimeout(() => res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', context: '' })), SLOW_ANSWER_MS);
-      return;
-    }
-    if (behaviour === 'unavailable') {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'write quorum not reached' }));
-      return;
-    }
-    if (req.method === 'PUT') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ context: 'ctx-from-node' }));
-    else res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', context: '' }));
+    const answer = () => {
+      if (behaviour === 'unavailable') {
+        res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'write quorum not reached' }));
+      } else if (req.method === 'PUT') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ context: 'ctx-from-node' }));
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found', context: '' }));
+      }
+    };
+    if (delayMs > 0) setTimeout(answer, delayMs);
+    else answer();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}`, server, requests: () => requests };
+  return { url: `http://127.0.0.1:${port}`, server, requests: () => requests, setDelayMs: (ms) => (delayMs = ms) };
+}
+
+function closeNode(node: { server: Server }): void {
+  node.server.closeAllConnections();
+  node.server.close();
 }
 
 describe('ClusterClient', () => {
@@ -52,8 +58,7 @@ describe('ClusterClient', () => {
     closedUrl = `http://127.0.0.1:${await freePort()}`; // nothing listens: connection refused
   });
   after(() => {
-    for (const n of [healthy, hanging, unavailable]) n.server.closeAllConnections();
-    for (const n of [healthy, hanging, unavailable]) n.server.close();
+    for (const n of [healthy, hanging, unavailable]) closeNode(n);
   });
 
   it('fails over from a refusing node and tries it last while it is suspect', async () => {
@@ -127,27 +132,82 @@ describe('ClusterClient', () => {
   it('sets the hedge delay from the p99 of recent answers, within its bounds', async () => {
     const client = new ClusterClient([healthy.url], { timeoutMs: 10_000 });
     assert.equal(client.hedgeDelayMs(), HEDGE_DELAY_MS_INITIAL, 'too few answers for a p99 yet');
-    for (let i = 0; i < HEDGE_LATENCY_SAMPLES_MIN; i++) await client.get('k');
+    for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await client.get('k');
     const delay = client.hedgeDelayMs();
     assert.ok(delay >= HEDGE_DELAY_MS_MIN && delay < HEDGE_DELAY_MS_INITIAL, `loopback answers make a short delay (got ${delay} ms)`);
     const short = new ClusterClient([healthy.url], { timeoutMs: 100 });
     assert.equal(short.hedgeDelayMs(), 50, 'never more than half the attempt timeout');
   });
 
-  it('does not count the answers of attempts a hedge overtook in the p99 (a stall would raise the delay)', async () => {
-    const slow = await fakeNode('slow');
+  it('samples what an overtaken attempt had taken when the request was decided, not its late answer', async () => {
+    const stalling = await fakeNode('answer');
     try {
       const attempts: Attempt[] = [];
-      const client = new ClusterClient([slow.url, healthy.url], { timeoutMs: 2_000, onAttempt: (a) => attempts.push(a) });
-      for (let i = 0; i < 2 * HEDGE_LATENCY_SAMPLES_MIN; i++) await client.get('k');
-      await waitFor('every slow attempt to end', () => attempts.length === 2 * HEDGE_LATENCY_SAMPLES_MIN + client.hedged, 5_000, 10);
-      assert.ok(client.hedged >= HEDGE_LATENCY_SAMPLES_MIN - 1, `round robin starts every other request at the slow node, and each was hedged (${client.hedged})`);
-      assert.ok(attempts.filter((a) => a.endpoint === slow.url && a.endMs - a.startMs >= SLOW_ANSWER_MS - 10).length >= HEDGE_LATENCY_SAMPLES_MIN - 1, 'the slow node did answer, late');
+      const client = new ClusterClient([stalling.url, healthy.url], { timeoutMs: 5_000, onAttempt: (a) => attempts.push(a) });
+      for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await client.get('k');
+      const warmDelay = client.hedgeDelayMs();
+      assert.ok(warmDelay < 100, `fast answers, a short delay (${warmDelay} ms)`);
+      // The node stalls for 1 s (a pause): requests that start there are hedged and answered by the other.
+      stalling.setDelayMs(1_000);
+      const before = attempts.length;
+      for (let i = 0; i < 6; i++) await client.get('k');
+      assert.ok(client.hedged >= 3, `every other request started at the stalled node and was hedged (${client.hedged})`);
+      await waitFor('the stalled attempts to end', () => attempts.length === before + 6 + client.hedged, 10_000, 10);
+      assert.ok(attempts.slice(before).some((a) => a.endpoint === stalling.url && a.endMs - a.startMs >= 900), 'the stalled node did answer, late');
       const delay = client.hedgeDelayMs();
-      assert.ok(delay < SLOW_ANSWER_MS - 50, `the delay follows the answers that won, not the ${SLOW_ANSWER_MS} ms ones that came late (got ${delay} ms)`);
+      assert.ok(delay < 500, `the 1 s late answers are not samples: the delay stays near the hedge delay (${delay} ms)`);
     } finally {
-      slow.server.closeAllConnections();
-      slow.server.close();
+      closeNode(stalling);
+    }
+  });
+
+  it('does not let an error answer beat an attempt still running: the success wins', async () => {
+    const slowOk = await fakeNode('answer');
+    try {
+      slowOk.setDelayMs(150);
+      const attempts: Attempt[] = [];
+      const client = new ClusterClient([slowOk.url, unavailable.url], { hedge: 'all', hedgeAfterMs: 20, onAttempt: (a) => attempts.push(a) });
+      assert.equal(await client.put('k', 'v'), 'ctx-from-node');
+      assert.deepEqual(attempts.map((a) => [a.endpoint, a.outcome]), [[unavailable.url, 'error-answer'], [slowOk.url, 'ok']]);
+      // With nothing else running, the error answer is the verdict.
+      const alone = new ClusterClient([unavailable.url, healthy.url], { hedge: 'all', hedgeAfterMs: 20 });
+      await assert.rejects(alone.put('k', 'v'), (err: unknown) => err instanceof ClientError && err.status === 503);
+    } finally {
+      closeNode(slowOk);
+    }
+  });
+
+  it('fails a request whose onAttempt throws with that error, without hanging', async () => {
+    const client = new ClusterClient([healthy.url], {
+      onAttempt: () => {
+        throw new Error('observer broke');
+      },
+    });
+    await assert.rejects(client.get('k'), /observer broke/);
+  });
+
+  it('hedges at most a share of requests: a burst of SPECULATION_BURST, then about one in ten', async () => {
+    const client = new ClusterClient([hanging.url, healthy.url], { timeoutMs: 400, hedgeAfterMs: 5, suspectMs: 0 });
+    const requests = 40;
+    for (let i = 0; i < requests; i++) await client.get('k');
+    // Every other request starts at the hanging node; without a budget all 20 would be hedged.
+    assert.ok(client.hedged <= SPECULATION_BURST + Math.ceil(requests * 0.1) && client.hedged >= SPECULATION_BURST, `hedged ${client.hedged} of ${requests / 2}`);
+  });
+
+  it("tells a call its own attempts, including the hedged write's slower twin (at-least-once)", async () => {
+    const slowOk = await fakeNode('answer');
+    try {
+      slowOk.setDelayMs(200);
+      const mine: Attempt[] = [];
+      const client = new ClusterClient([slowOk.url, healthy.url], { hedge: 'all', hedgeAfterMs: 20 });
+      const before = slowOk.requests();
+      assert.equal(await client.put('k', 'v', { onAttempt: (a) => mine.push(a) }), 'ctx-from-node');
+      assert.deepEqual(mine.map((a) => a.endpoint), [healthy.url]);
+      await waitFor('the slower twin to end', () => mine.length === 2, 5_000, 10);
+      assert.deepEqual(mine[1], { ...mine[1]!, endpoint: slowOk.url, outcome: 'ok' });
+      assert.equal(slowOk.requests(), before + 1, 'the first node got the write too: a hedged write is at-least-once');
+    } finally {
+      closeNode(slowOk);
     }
   });
 

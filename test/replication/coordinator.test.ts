@@ -15,7 +15,7 @@ import type { PeerReply, PeerRequest } from '../../src/protocol/messages.ts';
 import { DEFAULT_CONFIG } from '../../src/node/config.ts';
 import { DynakvNode } from '../../src/node/node.ts';
 import { Coordinator, READ_SPECULATE_MS_MIN } from '../../src/replication/coordinator.ts';
-import { LATENCY_WINDOW_SAMPLES_MIN } from '../../src/replication/latency-window.ts';
+import { LATENCY_WINDOW_SAMPLES_MIN, SPECULATION_BURST } from '../../src/replication/latency-window.ts';
 import { DotCounter } from '../../src/replication/dot-counter.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { Ring } from '../../src/ring/ring.ts';
@@ -264,10 +264,28 @@ describe('coordinated reads', () => {
     silent.add(firstPeer);
     assert.equal(await timedRead(), 1_000 / 4);
     silent.delete(firstPeer);
-    for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await timedRead();
+    // That stall is one sample (what the silent ask had taken); enough fast ones push it past the p99.
+    for (let i = 0; i < 2 * LATENCY_WINDOW_SAMPLES_MIN; i++) await timedRead();
     // Replicas that answer at once make a p99 of 0, so the retry comes at the floor.
     silent.add(firstPeer);
     assert.equal(await timedRead(), READ_SPECULATE_MS_MIN);
+  });
+
+  it('speculates early on at most a share of reads: past the budget, a stalled replica costs the old quarter timeout', async () => {
+    const { scheduler, ring, stores, coordinator, silent } = await readCluster(['n1', 'n2', 'n3']);
+    for (const id of ring.preferenceList(key, 3)) await stores.get(id)!.merge(key, [v('w#aaaaaaaaaa', 1, 'same')]);
+    const firstPeer = ring.preferenceList(key, 3).find((id) => id !== 'n1')!;
+    for (let i = 0; i < 2 * LATENCY_WINDOW_SAMPLES_MIN; i++) await scheduler.complete(coordinator.get(key));
+    silent.add(firstPeer);
+    const took: number[] = [];
+    for (let i = 0; i < SPECULATION_BURST + 20; i++) {
+      const startedMs = scheduler.nowMs;
+      await scheduler.complete(coordinator.get(key));
+      took.push(scheduler.nowMs - startedMs);
+    }
+    const early = took.filter((ms) => ms < 1_000 / 4).length;
+    assert.ok(early >= SPECULATION_BURST && early <= SPECULATION_BURST + 3, `early speculations: ${early} of ${took.length} (${took.join(',')})`);
+    assert.equal(took.at(-1), 1_000 / 4, 'with the budget spent, the read waits the old quarter of the timeout');
   });
 
   it('does not count replies that come after the read was answered: a resumed replica does not raise the retry delay', async () => {
@@ -277,7 +295,8 @@ describe('coordinated reads', () => {
     for (let i = 0; i < LATENCY_WINDOW_SAMPLES_MIN; i++) await scheduler.complete(coordinator.get(key));
     // Rounds of: the replica stalls, the read goes around it, then the replica answers 200 ms late.
     silent.add(firstPeer);
-    for (let i = 0; i < 2 * LATENCY_WINDOW_SAMPLES_MIN; i++) {
+    // Within the speculation budget (a burst of SPECULATION_BURST), so every round speculates early.
+    for (let i = 0; i < SPECULATION_BURST - 2; i++) {
       await scheduler.complete(coordinator.get(key));
       await scheduler.runUntil(scheduler.nowMs + 200);
       while (held.length > 0) held.shift()!();
