@@ -45,14 +45,20 @@ export async function runWorkload(options: WorkloadOptions): Promise<void> {
   const nodeOf = new Map([...options.endpoints].map(([id, url]) => [url, id]));
   let nextOpId = 0;
   const client = async (c: number, random: SeededRandom) => {
-    let attempts: AttemptRecord[] = [];
-    const onAttempt = (a: Attempt) => attempts.push({ node: nodeOf.get(a.endpoint) ?? a.endpoint, startMs: a.startMs - startEpochMs, endMs: a.endMs - startEpochMs, outcome: a.outcome, ...(a.status !== undefined ? { status: a.status } : {}) });
+    const toRecord = (a: Attempt): AttemptRecord => ({ node: nodeOf.get(a.endpoint) ?? a.endpoint, startMs: a.startMs - startEpochMs, endMs: a.endMs - startEpochMs, outcome: a.outcome, ...(a.status !== undefined ? { status: a.status } : {}) });
     // Rotated so the clients' first choices spread over the nodes.
     const rotated = [...urls.slice(c % urls.length), ...urls.slice(0, c % urls.length)];
     const routing = options.routing === 'mixed' ? (c % 2 === 1 ? 'ring' : 'round-robin') : options.routing;
-    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, hedge: 'all', onAttempt, nowMs: () => startEpochMs + options.elapsedMs(), routing, ...(options.credentials !== undefined ? { credentials: options.credentials } : {}) });
+    const cluster = new ClusterClient(rotated, { timeoutMs: options.attemptTimeoutMs, hedge: 'all', nowMs: () => startEpochMs + options.elapsedMs(), routing, ...(options.credentials !== undefined ? { credentials: options.credentials } : {}) });
     for (let n = 0; options.elapsedMs() < options.durationMs; n++) {
-      attempts = [];
+      // This operation's own attempts: each call reports to it, so an attempt a hedge overtook,
+      // which ends after the operation did, never lands in a later operation's record. Attempts
+      // still running when the operation is recorded are left out of it (it is written then).
+      const attempts: AttemptRecord[] = [];
+      let recorded = false;
+      const onAttempt = (a: Attempt) => {
+        if (!recorded) attempts.push(toRecord(a));
+      };
       const invokeMs = options.elapsedMs();
       const kind: OpKind = random.nextFloat() < ADD_SHARE ? 'add' : 'put';
       const value = `c${c}-${n}`;
@@ -61,17 +67,18 @@ export async function runWorkload(options: WorkloadOptions): Promise<void> {
       let error: string | undefined;
       try {
         if (kind === 'add') {
-          const read = await cluster.get(key);
+          const read = await cluster.get(key, { onAttempt });
           const elements = read.found ? mergeElements(read.siblings.map((s) => s.value)) : new Set<string>();
           elements.add(value);
-          await cluster.put(key, JSON.stringify([...elements].sort()), { context: read.context, contentType: 'application/json' });
+          await cluster.put(key, JSON.stringify([...elements].sort()), { context: read.context, contentType: 'application/json', onAttempt });
         } else {
-          await cluster.put(key, value, { contentType: 'text/plain' });
+          await cluster.put(key, value, { contentType: 'text/plain', onAttempt });
         }
       } catch (err) {
         outcome = err instanceof NoNodeAnswered && err.attempts.some((a) => a.outcome === 'timeout') ? 'timeout' : 'fail';
         error = err instanceof ClientError || err instanceof NoNodeAnswered ? err.message : String(err);
       }
+      recorded = true;
       options.record({ type: 'op', id: nextOpId++, client: c, kind, key, value, invokeMs, completeMs: options.elapsedMs(), outcome, ...(error !== undefined ? { error } : {}), attempts });
       await new Promise((r) => setTimeout(r, random.nextInt(THINK_MS_MAX + 1)));
     }

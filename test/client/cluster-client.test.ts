@@ -139,7 +139,7 @@ describe('ClusterClient', () => {
     assert.equal(short.hedgeDelayMs(), 50, 'never more than half the attempt timeout');
   });
 
-  it('samples what an overtaken attempt had taken when the request was decided, not its late answer', async () => {
+  it('does not sample the late answer of an attempt a hedge overtook (a stall would raise the delay)', async () => {
     const stalling = await fakeNode('answer');
     try {
       const attempts: Attempt[] = [];
