@@ -8,6 +8,7 @@ import {
   addDecimal, canonicalNumber, compareDecimal, formatDecimal, negateDecimal, NUMBER_DIGITS_MAX, NUMBER_TEXT_CHARS_MAX,
   parseDecimal, subtractDecimal, ZERO, type Decimal,
 } from '../../src/dynamo/decimal.ts';
+import { parseAttributeValue } from '../../src/dynamo/attribute-value.ts';
 import { DynamoError } from '../../src/dynamo/errors.ts';
 
 function rejects(text: string, message: string | RegExp): void {
@@ -125,5 +126,33 @@ describe('addDecimal and subtractDecimal', () => {
     assert.throws(() => addDecimal(big, big), (e: unknown) => e instanceof DynamoError && /^Number overflow/.test(e.message));
     const wide = parseDecimal('1e37');
     assert.throws(() => addDecimal(wide, parseDecimal('1e-5')), (e: unknown) => e instanceof DynamoError && /38 significant digits/.test(e.message));
+  });
+});
+
+describe('parseDecimal on long zero padding', () => {
+  it('strips trailing zeros in linear time and stays exact (a 15,000-member NS of "n." + ~1,020 zeros)', () => {
+    const texts = Array.from({ length: 15_000 }, (_, i) => {
+      const head = `${i + 1}.`;
+      return head + '0'.repeat(NUMBER_TEXT_CHARS_MAX - head.length);
+    });
+    const started = performance.now();
+    const parsed = parseAttributeValue({ NS: texts });
+    const elapsed = performance.now() - started;
+    // A guard, not a benchmark: the quadratic strip took ~11 s here.
+    assert.ok(elapsed < 1_000, `took ${elapsed.toFixed(0)} ms`);
+    assert.equal(parsed.type, 'NS');
+    assert.deepEqual(parsed.value, texts.map((_, i) => String(i + 1)));
+  });
+
+  it('keeps the exponent of the stripped zeros and the range checks', () => {
+    assert.equal(canonicalNumber('1' + '0'.repeat(125)), '1' + '0'.repeat(125));
+    assert.equal(canonicalNumber('12.5' + '0'.repeat(1000)), '12.5');
+    assert.equal(canonicalNumber('0.' + '0'.repeat(129) + '1' + '0'.repeat(500)), `0.${'0'.repeat(129)}1`);
+    assert.deepEqual(parseDecimal('1' + '0'.repeat(1000) + 'e-1000'), { negative: false, coefficient: 1n, exponent: 0 });
+    rejects('1' + '0'.repeat(126), /^Number overflow/);
+    rejects('0.' + '0'.repeat(130) + '1' + '0'.repeat(500), /^Number underflow/);
+    rejects('1' + '0'.repeat(200) + '1', /^Number overflow/);
+    rejects('1' + '0'.repeat(40) + '1', /38 significant digits/);
+    rejects('-' + '1'.repeat(39) + '0'.repeat(80), /38 significant digits/);
   });
 });
