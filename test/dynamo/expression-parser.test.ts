@@ -4,6 +4,7 @@
 // names as placeholders and as attribute names, unknown functions and stray characters.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { parseAttributeValue, type AttributeValue } from '../../src/dynamo/attribute-value.ts';
 import { DynamoError } from '../../src/dynamo/errors.ts';
 import {
@@ -166,6 +167,61 @@ describe('projection expressions', () => {
     assert.deepEqual(paths.map(formatPath), ['[a]', '[b, c, [1]]', '[__proto__]', '[x.y]']);
     refused(() => parseProjection('a, a.b', params, newUsage()), /^Invalid ProjectionExpression: Two document paths overlap/);
     refused(() => parseProjection('a, :n', params, newUsage()), /^Invalid ProjectionExpression: Syntax error/);
+  });
+
+  it('check a 4 KB projection of 1,365 distinct paths in linear time, and still refuse overlaps in it', () => {
+    const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+    const isPath = (name: string): boolean => { try { parseProjection(name, params, newUsage()); return true; } catch { return false; } };
+    const names: string[] = [];
+    for (const x of letters) for (const y of `${letters}0123456789_`) if (isPath(x + y)) names.push(x + y); // not reserved words
+    const text = names.slice(0, 1_365).join(',');
+    assert.ok(text.length <= EXPRESSION_BYTES_MAX);
+    const started = performance.now();
+    const paths = parseProjection(text, params, newUsage());
+    const elapsed = performance.now() - started;
+    // A guard, not a benchmark: the pairwise check took ~280 ms.
+    assert.ok(elapsed < 100, `took ${elapsed.toFixed(0)} ms`);
+    assert.equal(paths.length, 1_365);
+    const overlapping = `${names.slice(0, 1_000).join(',')},ab.c`;
+    refused(() => parseProjection(overlapping, params, newUsage()), /overlap with each other; .*path one: \[ab\], path two: \[ab, c\]$/);
+    const conflicting = `zz[1],${names.slice(0, 1_000).join(',')},zz.c`;
+    refused(() => parseProjection(conflicting, params, newUsage()), /conflict with each other; .*path one: \[zz, \[1\]\], path two: \[zz, c\]$/);
+  });
+
+  it('report the same pair as a check of every pair would (overlaps first, then conflicts)', () => {
+    // The pairwise check this replaced, as the reference.
+    type Path = readonly ({ kind: 'name'; name: string } | { kind: 'index'; index: number })[];
+    const same = (x: Path[number], y: Path[number]): boolean =>
+      x.kind === 'name' ? y.kind === 'name' && x.name === y.name : y.kind === 'index' && x.index === y.index;
+    const reference = (paths: readonly Path[]): string | undefined => {
+      for (let i = 0; i < paths.length; i++) {
+        for (let j = i + 1; j < paths.length; j++) {
+          const [a, b] = [paths[i]!, paths[j]!];
+          const common = Math.min(a.length, b.length);
+          if (a.slice(0, common).every((e, k) => same(e, b[k]!))) return `overlap with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`;
+        }
+      }
+      for (let i = 0; i < paths.length; i++) {
+        for (let j = i + 1; j < paths.length; j++) {
+          const [a, b] = [paths[i]!, paths[j]!];
+          for (let k = 0; k < Math.min(a.length, b.length); k++) {
+            if (a[k]!.kind !== b[k]!.kind) return `conflict with each other; must remove or rewrite one of these paths; path one: ${formatPath(a)}, path two: ${formatPath(b)}`;
+            if (!same(a[k]!, b[k]!)) break;
+          }
+        }
+      }
+      return undefined;
+    };
+    const element = fc.oneof(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 2 }));
+    const path = fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.array(element, { maxLength: 3 }))
+      .map(([head, rest]) => head + rest.map((e) => (typeof e === 'number' ? `[${e}]` : `.${e}`)).join(''));
+    fc.assert(fc.property(fc.array(path, { minLength: 1, maxLength: 8 }), (texts) => {
+      const parsed = texts.map((t) => parseProjection(t, params, newUsage())[0]!);
+      const expected = reference(parsed);
+      const text = texts.join(', ');
+      if (expected === undefined) assert.equal(parseProjection(text, params, newUsage()).length, texts.length);
+      else refused(() => parseProjection(text, params, newUsage()), `Invalid ProjectionExpression: Two document paths ${expected}`);
+    }), { numRuns: 2_000 });
   });
 });
 
