@@ -2,7 +2,7 @@
 // conditions and filters (a missing operand makes =, <, <=, >, >=, BETWEEN, IN and the functions
 // false and <> true), update application (SET with + - if_not_exists list_append, REMOVE, ADD,
 // DELETE; key attributes immutable; results held to the item limits) and projection. Pure:
-// items are never mutated; every change copies the containers along its path.
+// items are never mutated; an update copies each container it changes once (its working copy).
 import {
   attributeValuesEqual, checkItemNesting, checkItemSize, L, utf8Bytes, type AttributeValue, type Item,
 } from './attribute-value.ts';
@@ -220,29 +220,57 @@ function deleteChange(value: AttributeValue): Change {
   };
 }
 
-/** `container` with `change` applied at path[i..]; copies each container it passes through. */
-function updateIn(container: AttributeValue, path: DocumentPath, i: number, change: Change): AttributeValue {
+/**
+ * The containers (M maps, L arrays) one update has copied from the item: the update's own working
+ * copies, which later actions change in place. Any other container (of the original item, or a
+ * value an action SETs) is copied on its first change, so the original item is never mutated and
+ * each container is copied at most once per update. (Copying every container on the path for
+ * each of up to 300 actions made a 397 KB item of 89,000 attributes and 299 SETs take 19.6 s.)
+ */
+type WorkingCopies = WeakSet<object>;
+
+function ownMap(container: AttributeValue & { type: 'M' }, owned: WorkingCopies): Map<string, AttributeValue> {
+  if (owned.has(container.value)) return container.value as Map<string, AttributeValue>;
+  const map = new Map(container.value);
+  owned.add(map);
+  return map;
+}
+
+function ownList(container: AttributeValue & { type: 'L' }, owned: WorkingCopies): AttributeValue[] {
+  if (owned.has(container.value)) return container.value as AttributeValue[];
+  const list = [...container.value];
+  owned.add(list);
+  return list;
+}
+
+/**
+ * `container` with `change` applied at path[i..]: copies each container it passes through unless
+ * this update copied it already (`owned`), in which case it changes that copy in place.
+ */
+function updateIn(container: AttributeValue, path: DocumentPath, i: number, change: Change, owned: WorkingCopies): AttributeValue {
   const e = path[i]!;
   const last = i === path.length - 1;
   if (e.kind === 'name') {
     if (container.type !== 'M') throw validationError(INVALID_PATH);
     const existing = container.value.get(e.name);
     if (!last && existing === undefined) throw validationError(INVALID_PATH);
-    const next = last ? change(existing) : updateIn(existing!, path, i + 1, change);
-    const map = new Map(container.value);
+    const next = last ? change(existing) : updateIn(existing!, path, i + 1, change, owned);
+    const map = ownMap(container, owned);
     if (next === undefined) map.delete(e.name);
     else map.set(e.name, next);
-    return { type: 'M', value: map };
+    return map === container.value ? container : { type: 'M', value: map };
   }
   if (container.type !== 'L') throw validationError(INVALID_PATH);
-  const list = [...container.value];
-  const existing = list[e.index];
+  const existing = container.value[e.index];
   if (!last) {
     if (existing === undefined) throw validationError(INVALID_PATH);
-    list[e.index] = updateIn(existing, path, i + 1, change);
-    return { type: 'L', value: list };
+    const next = updateIn(existing, path, i + 1, change, owned);
+    const list = ownList(container, owned);
+    list[e.index] = next;
+    return list === container.value ? container : { type: 'L', value: list };
   }
   const next = change(existing);
+  const list = ownList(container, owned);
   if (next === undefined) {
     if (e.index < list.length) list.splice(e.index, 1);
   } else if (e.index < list.length) {
@@ -251,7 +279,7 @@ function updateIn(container: AttributeValue, path: DocumentPath, i: number, chan
     // DynamoDB appends a SET past the end of a list rather than padding it.
     list.push(next);
   }
-  return { type: 'L', value: list };
+  return list === container.value ? container : { type: 'L', value: list };
 }
 
 /** Descending document order, so removing list elements by index never shifts one still to remove. */
@@ -296,7 +324,8 @@ export function applyUpdate(item: Item | undefined, update: ParsedUpdate, keyNam
   const removes = update.actions.filter((a) => a.kind === 'REMOVE').map((a) => a.path).sort(compareDescending);
   for (const path of removes) changes.push({ path, change: () => undefined });
   let root: AttributeValue = { type: 'M', value: old };
-  for (const { path, change } of changes) root = updateIn(root, path, 0, change);
+  const owned: WorkingCopies = new WeakSet();
+  for (const { path, change } of changes) root = updateIn(root, path, 0, change, owned);
   const next: Item = root.type === 'M' ? root.value : old;
   checkItemNesting(next);
   checkItemSize(next, UPDATE_TOO_LARGE);
