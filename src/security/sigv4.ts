@@ -3,6 +3,14 @@
 // the scope, date and skew checks, the canonical request and the constant-time comparison, and
 // answers with DynamoDB's exception names. Pure: the clock, the secrets and the signing-key cache
 // are given to it; it never throws for anything a client sends.
+//
+// Every x-amz-* header a request carries must be signed (x-amz-content-sha256 excepted: it is
+// checked against the body, whose hash is signed). Otherwise a captured request could be replayed
+// with, say, X-Amz-Target switched from GetItem to DeleteItem. The AWS SDKs sign every such header;
+// we found no DynamoDB message for this, so the refusal is InvalidSignatureException (as for an
+// unsigned host or date) with "'X-Amz-Target' must be a 'SignedHeader' ..." for the target and
+// S3's wording, "There were headers present in the request which were not signed: ...", for any
+// other x-amz-* header.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The one algorithm accepted. */
@@ -46,7 +54,7 @@ const SHA256_HEX_PATTERN = /^[0-9a-f]{64}$/;
 export type SigV4ErrorCode =
   | 'MissingAuthenticationTokenException' // no Authorization header, or not an AWS4 one
   | 'IncompleteSignatureException' // the header or the date is malformed or lacks a part
-  | 'InvalidSignatureException' // well-formed but wrong: signature, scope, skew, unsigned host/date
+  | 'InvalidSignatureException' // well-formed but wrong: signature, scope, skew, unsigned host/date/x-amz-* header
   | 'UnrecognizedClientException'; // unknown access key id, or a session token (dynakv issues none)
 
 export type SigV4Result =
@@ -292,6 +300,17 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): SigV4
   if (!signedNames.includes('host')) return fail('InvalidSignatureException', "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
   // Unsigned, the date could be replaced to replay a captured request beyond the skew window.
   if (!signedNames.includes('x-amz-date')) return fail('InvalidSignatureException', "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
+  // Unsigned, the operation could be switched (GetItem signed, DeleteItem run), or any other
+  // x-amz-* header changed, without touching the signature.
+  const signedSet = new Set(signedNames);
+  if (headers.has('x-amz-target') && !signedSet.has('x-amz-target')) {
+    return fail('InvalidSignatureException', "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.");
+  }
+  for (const name of headers.keys()) {
+    if (name.startsWith('x-amz-') && name !== 'x-amz-content-sha256' && !signedSet.has(name)) {
+      return fail('InvalidSignatureException', `There were headers present in the request which were not signed: ${quote(name)}`);
+    }
+  }
 
   if (parts.algorithm !== SIGV4_ALGORITHM) {
     return fail('IncompleteSignatureException', `Unsupported AWS 'algorithm': '${quote(parts.algorithm)}' (only ${SIGV4_ALGORITHM} for now). `);

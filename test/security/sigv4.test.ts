@@ -319,6 +319,39 @@ describe('sigv4: malformed Authorization headers', () => {
     expectFailure(verify(without('x-amz-date')), 'InvalidSignatureException', /'X-Amz-Date' must be a 'SignedHeader'/);
   });
 
+  it('requires x-amz-target and every other x-amz-* header present to be signed', async () => {
+    // A GetItem signed over host and x-amz-date only: its target could be switched to DeleteItem.
+    const request = await sdkSigned();
+    const auth = authorizationOf(request);
+    const signedHeaders = /SignedHeaders=([^,]+)/.exec(auth)![1]!;
+    const signedOnly = (names: string[], headers: Record<string, string>): SigV4Request => {
+      // Re-sign by hand over just `names`, as a hostile or sloppy client could.
+      const all = withHeaders(request, headers);
+      const lower = Object.fromEntries(Object.entries(all.headers).map(([k, v]) => [k.toLowerCase(), v as string]));
+      const canonicalHeaders = names.map((n) => `${n}:${lower[n]!.trim()}\n`).join('');
+      const payloadHash = createHash('sha256').update(all.body).digest('hex');
+      const creq = `POST\n/\n\n${canonicalHeaders}\n${names.join(';')}\n${payloadHash}`;
+      const amzDate = lower['x-amz-date']!;
+      const scope = `${amzDate.slice(0, 8)}/us-east-1/dynamodb/aws4_request`;
+      const sts = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(creq).digest('hex')}`;
+      const key = [amzDate.slice(0, 8), 'us-east-1', 'dynamodb', 'aws4_request'].reduce<Buffer | string>((k, d) => createHmac('sha256', k).update(d).digest(), `AWS4${SECRET}`);
+      const signature = createHmac('sha256', key).update(sts).digest('hex');
+      return withHeaders(all, { authorization: `AWS4-HMAC-SHA256 Credential=${AKID}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` });
+    };
+    assert.ok(signedHeaders.split(';').includes('x-amz-target'), 'the SDK signs the target');
+    assert.ok(verify(signedOnly(['host', 'x-amz-date', 'x-amz-target'], {})).ok, 'the hand signer agrees with the verifier');
+    const getItem = signedOnly(['host', 'x-amz-date'], {});
+    expectFailure(verify(getItem), 'InvalidSignatureException', /'X-Amz-Target' must be a 'SignedHeader'/);
+    expectFailure(verify(withHeaders(getItem, { 'x-amz-target': 'DynamoDB_20120810.DeleteItem' })), 'InvalidSignatureException', /'X-Amz-Target' must be a 'SignedHeader'/);
+    // Any other x-amz-* header present but unsigned, added after signing or left out of SignedHeaders.
+    expectFailure(verify(withHeaders(request, { 'x-amz-meta-a': 'b' })), 'InvalidSignatureException', /headers present in the request which were not signed: x-amz-meta-a$/);
+    expectFailure(verify(signedOnly(['host', 'x-amz-date', 'x-amz-target'], { 'x-amz-user-agent': 'x' })), 'InvalidSignatureException', /not signed: x-amz-user-agent$/);
+    // x-amz-content-sha256 is checked against the body instead; headers that are not x-amz-* may go unsigned.
+    const hash = createHash('sha256').update(request.body).digest('hex');
+    assert.ok(verify(signedOnly(['host', 'x-amz-date', 'x-amz-target'], { 'x-amz-content-sha256': hash, 'x-amzn-trace-id': 'Root=1', 'user-agent': 'u' })).ok);
+    assert.ok(verify(await sdkSigned({ headers: { 'x-amz-meta-a': 'b', 'x-amz-content-sha256': hash } })).ok, 'signed by the SDK: accepted');
+  });
+
   it('refuses an unsigned or mismatched payload hash, and signatures not in lower-case hex', async () => {
     const request = await sdkSigned();
     expectFailure(verify(withHeaders(request, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' })), 'InvalidSignatureException', /x-amz-content-sha256/);
