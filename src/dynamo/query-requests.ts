@@ -201,6 +201,9 @@ export function checkQuery(schema: TableSchema, op: QueryOperation): BoundQuery 
     if (condition.kind === 'begins_with' && schema.rangeKey.type === 'N') {
       throw validationError('Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N');
     }
+    // As a stored sort key value: non-empty and within 1,024 bytes. Unchecked, an empty or
+    // oversized value reached key-codec, whose KeyCodecError is not a DynamoError.
+    for (const v of sortConditionValues(condition)) checkKeyValue(schema.rangeKey, v, false);
   }
   if (op.exclusiveStartKey !== undefined) {
     const start = op.exclusiveStartKey;

@@ -26,6 +26,27 @@ const query = (extra: object = {}) => ({
   ExpressionAttributeValues: { ':a': { S: 'Acme' }, ':lo': { N: '1' }, ':hi': { N: '9' } }, ...extra,
 });
 
+describe('Query sort-key condition values', () => {
+  const events: TableSchema = { name: 'Events', hashKey: { name: 'pk', type: 'S' }, rangeKey: { name: 'sk', type: 'S' }, createdAtMs: 0, status: 'ACTIVE' };
+  const files: TableSchema = { name: 'Files', hashKey: { name: 'pk', type: 'S' }, rangeKey: { name: 'sk', type: 'B' }, createdAtMs: 0, status: 'ACTIVE' };
+  const bind = (table: TableSchema, condition: string, values: Record<string, unknown>) =>
+    checkQuery(table, parseQuery({ TableName: table.name, KeyConditionExpression: `pk = :p AND ${condition}`, ExpressionAttributeValues: { ':p': { S: 'p' }, ...values } }));
+  const long = 'x'.repeat(1_025);
+
+  it('are held to the sort key limits (non-empty, at most 1,024 bytes) with a ValidationException, not a key-codec error', () => {
+    for (const condition of ['sk = :v', 'sk < :v', 'sk >= :v', 'begins_with(sk, :v)', 'sk BETWEEN :v AND :w', 'sk BETWEEN :w AND :v']) {
+      // The other BETWEEN bound is valid and in order, so only :v is wrong.
+      const w = (low: string, high: string) => (condition.includes(':v AND :w') ? { ':w': { S: high } } : condition.includes(':w') ? { ':w': { S: low } } : {});
+      refused(() => bind(events, condition, { ':v': { S: '' }, ...w('', 'm') }), 'ValidationException', /cannot contain an empty string value. Key: sk$/);
+      refused(() => bind(events, condition, { ':v': { S: long }, ...w('a', 'y') }), 'ValidationException', /exceeded the size limit of 1024 bytes$/);
+    }
+    refused(() => bind(files, 'sk = :v', { ':v': { B: '' } }), 'ValidationException', /cannot contain an empty binary value/);
+    refused(() => bind(files, 'begins_with(sk, :v)', { ':v': { B: Buffer.alloc(1_025).toString('base64') } }), 'ValidationException', /size limit of 1024 bytes$/);
+    assert.doesNotThrow(() => bind(events, 'sk BETWEEN :v AND :w', { ':v': { S: 'a' }, ':w': { S: long.slice(1) } }));
+    assert.doesNotThrow(() => bind(files, 'begins_with(sk, :v)', { ':v': { B: Buffer.alloc(1_024).toString('base64') } }));
+  });
+});
+
 describe('Query', () => {
   it('parses with defaults and binds to the schema', () => {
     const op = parseQuery(query());
