@@ -5,7 +5,7 @@
 // unused ones are refused as DynamoDB does. Every refusal is a ValidationException with
 // DynamoDB's wording where known. Pure; evaluation lives in expression-eval.ts.
 import { Buffer } from 'node:buffer';
-import { attributeValueSizeBytes, parseAttributeValue, utf8Bytes, type AttributeType, type AttributeValue } from './attribute-value.ts';
+import { attributeValueSizeBytes, checkAttributeName, parseAttributeValue, utf8Bytes, type AttributeType, type AttributeValue } from './attribute-value.ts';
 import { compareDecimal, parseDecimal } from './decimal.ts';
 import { DynamoError, serializationError, validationError } from './errors.ts';
 import { LIST_INDEX_MAX, syntaxError, tokenize, type ExpressionKind, type Token } from './expression-tokens.ts';
@@ -128,6 +128,13 @@ export function parseExpressionAttributeNames(raw: unknown): ReadonlyMap<string,
     const name = raw[key];
     if (typeof name !== 'string') throw serializationError('Unexpected value type in ExpressionAttributeNames: expected a String');
     if (name.length === 0) throw validationError(`ExpressionAttributeNames contains invalid value: Empty attribute name for key ${key}`);
+    // A name is an attribute name like any other: no lone surrogates, at most 65,535 bytes.
+    try {
+      checkAttributeName(name);
+    } catch (e) {
+      if (e instanceof DynamoError) throw validationError(`ExpressionAttributeNames contains invalid value: ${e.message} for key ${key}`);
+      throw e;
+    }
     bytes += utf8Bytes(key) + utf8Bytes(name);
     names.set(key, name);
   }

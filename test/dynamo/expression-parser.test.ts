@@ -262,6 +262,13 @@ describe('placeholders', () => {
     refused(() => parseExpressionAttributeValues({ ':b': {} }), 'ExpressionAttributeValues contains invalid value: Supplied AttributeValue is empty, must contain exactly one of the supported datatypes for key :b');
     refused(() => parseExpressionAttributeValues({ ':b': { SS: [] } }), 'ExpressionAttributeValues contains invalid value: One or more parameter values were invalid: An string set  may not be empty for key :b');
     assert.throws(() => parseExpressionAttributeNames({ '#a': 5 }), (e: unknown) => e instanceof DynamoError && e.type === 'SerializationException');
+    // Names are attribute names: held to the same rules (no lone surrogates, at most 65,535 UTF-8 bytes).
+    refused(() => parseExpressionAttributeNames({ '#a': 'x\ud800' }),
+      'ExpressionAttributeNames contains invalid value: One or more parameter values were invalid: An AttributeValue may not contain an invalid UTF-8 string for key #a');
+    refused(() => parseExpressionAttributeNames({ '#a': '\udc00' }), /invalid UTF-8 string for key #a$/);
+    refused(() => parseExpressionAttributeNames({ '#a': 'é'.repeat(32_768) }),
+      'ExpressionAttributeNames contains invalid value: One or more parameter values were invalid: An attribute name may not be longer than 65535 bytes for key #a');
+    assert.equal(parseExpressionAttributeNames({ '#a': 'x'.repeat(65_535), '#b': '\ud83d\ude00' }).get('#b'), '\u{1f600}');
     const names = parseExpressionAttributeNames(JSON.parse('{"#__proto__":"__proto__"}'));
     assert.equal(names.get('#__proto__'), '__proto__');
   });
