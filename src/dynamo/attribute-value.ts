@@ -101,6 +101,16 @@ function wireArray(x: unknown): readonly unknown[] {
   return x;
 }
 
+/** Most characters of a set's members a duplicates message quotes (as request-shape's shown()). */
+const SHOWN_MEMBERS_CHARS_MAX = 200;
+
+/** `[a, b, ...]` of a set's members, clipped: a 16 MB set must not make a 16 MB message. */
+function shownMembers(members: readonly string[]): string {
+  const head = members.slice(0, SHOWN_MEMBERS_CHARS_MAX).map((m) => m.slice(0, SHOWN_MEMBERS_CHARS_MAX)).join(', ');
+  const text = `[${head}]`;
+  return text.length > SHOWN_MEMBERS_CHARS_MAX || members.length > SHOWN_MEMBERS_CHARS_MAX ? `${text.slice(0, SHOWN_MEMBERS_CHARS_MAX)}...` : text;
+}
+
 function hasDuplicates(values: readonly string[]): boolean {
   return new Set(values).size !== values.length;
 }
@@ -153,7 +163,7 @@ export function parseAttributeValue(raw: unknown, level = 1): AttributeValue {
       const members = wireArray(body).map((m) => (m === null ? '' : wireString(m)));
       if (members.length === 0) throw validationError(`${ONE_OR_MORE_INVALID} An string set  may not be empty`);
       if (members.includes('')) throw validationError(`${ONE_OR_MORE_INVALID} An string set may not have a empty string as a member`);
-      if (hasDuplicates(members)) throw validationError(`${ONE_OR_MORE_INVALID} Input collection [${members.join(', ')}] contains duplicates.`);
+      if (hasDuplicates(members)) throw validationError(`${ONE_OR_MORE_INVALID} Input collection ${shownMembers(members)} contains duplicates.`);
       return { type, value: members };
     }
     case 'NS': {
@@ -173,7 +183,7 @@ export function parseAttributeValue(raw: unknown, level = 1): AttributeValue {
       const members = raws.map((m) => (m === null ? new Uint8Array(0) : wireBinary(m)));
       if (members.some((m) => m.length === 0)) throw validationError(`${ONE_OR_MORE_INVALID} Binary sets may not contain null or empty values`);
       const texts = members.map((m) => Buffer.from(m).toString('base64'));
-      if (hasDuplicates(texts)) throw validationError(`${ONE_OR_MORE_INVALID} Input collection [${texts.join(', ')}]of type BS contains duplicates.`);
+      if (hasDuplicates(texts)) throw validationError(`${ONE_OR_MORE_INVALID} Input collection ${shownMembers(texts)}of type BS contains duplicates.`);
       return { type, value: members };
     }
   }

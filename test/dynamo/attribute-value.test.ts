@@ -60,6 +60,19 @@ describe('parseAttributeValue', () => {
     refused(() => parseAttributeValue({ SS: ['a', 'a'] }), 'ValidationException', `${p}Input collection [a, a] contains duplicates.`);
     refused(() => parseAttributeValue({ NS: ['1', '1.0'] }), 'ValidationException', 'Input collection contains duplicates');
     refused(() => parseAttributeValue({ BS: ['Yg==', 'Yg=='] }), 'ValidationException', `${p}Input collection [Yg==, Yg==]of type BS contains duplicates.`);
+    // A huge set with a duplicate is quoted clipped, not echoed whole (a 16 MB set made a 16 MB message).
+    const many = Array.from({ length: 100_000 }, (_, i) => `${i}`.padStart(100, 'm'));
+    assert.throws(() => parseAttributeValue({ SS: [...many, many[0]!] }), (e: unknown) => {
+      assert.ok(e instanceof DynamoError && e.type === 'ValidationException');
+      assert.ok(e.message.length < 500, `message of ${e.message.length} characters`);
+      assert.ok(e.message.startsWith(`${p}Input collection [${many[0]}, ${many[1]!.slice(0, 50)}`) && e.message.endsWith('... contains duplicates.'), e.message);
+      return true;
+    });
+    const blobs = Array.from({ length: 20_000 }, (_, i) => Buffer.from(`${i}`.padStart(96, 'b')).toString('base64'));
+    assert.throws(() => parseAttributeValue({ BS: [...blobs, blobs[1]!] }), (e: unknown) => {
+      assert.ok(e instanceof DynamoError && e.message.length < 500 && e.message.endsWith('...of type BS contains duplicates.'), String(e).slice(0, 300));
+      return true;
+    });
     refused(() => parseAttributeValue({ SS: ['a', ''] }), 'ValidationException', `${p}An string set may not have a empty string as a member`);
     refused(() => parseAttributeValue({ BS: ['AQ==', ''] }), 'ValidationException', `${p}Binary sets may not contain null or empty values`);
     refused(() => parseAttributeValue({ NULL: false }), 'ValidationException', `${p}Null attribute value types must have the value of true`);
