@@ -100,7 +100,9 @@ function quote(text: string): string {
 /**
  * Derived SigV4 signing keys by (access key, day, region, service), least recently used dropped
  * first past `entriesMax`. A key is reused only while the secret it came from is still current,
- * so a rotated secret takes effect at once.
+ * so a rotated secret takes effect at once. verifySigV4 stores a key only once a signature made
+ * with it verified: otherwise anyone knowing an access key id (not its secret) could fill the
+ * cache with one region after another and evict every legitimate entry.
  */
 export class SigningKeyCache {
   private readonly entries = new Map<string, { readonly secret: string; readonly key: Buffer }>();
@@ -113,15 +115,29 @@ export class SigningKeyCache {
     return this.entries.size;
   }
 
-  /** The signing key, derived on a miss. The id, date, region and service contain no '/'. */
-  signingKey(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer {
+  /** The cached signing key (marked recently used), or undefined: none, or from another secret. The id, date, region and service contain no '/'. */
+  get(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer | undefined {
     const id = `${accessKeyId}/${date}/${region}/${service}`;
     const hit = this.entries.get(id);
-    if (hit !== undefined) this.entries.delete(id);
-    const entry = hit !== undefined && hit.secret === secret ? hit : { secret, key: deriveSigningKey(secret, date, region, service) };
-    this.entries.set(id, entry);
+    if (hit === undefined || hit.secret !== secret) return undefined;
+    this.entries.delete(id);
+    this.entries.set(id, hit);
+    return hit.key;
+  }
+
+  /** Stores a signing key that verified a signature, dropping the least recently used past entriesMax. */
+  set(accessKeyId: string, secret: string, date: string, region: string, service: string, key: Buffer): void {
+    const id = `${accessKeyId}/${date}/${region}/${service}`;
+    this.entries.delete(id);
+    this.entries.set(id, { secret, key });
     if (this.entries.size > this.entriesMax) this.entries.delete(this.entries.keys().next().value!);
-    return entry.key;
+  }
+
+  /** The signing key, derived on a miss and stored. For callers that know the key is wanted; verifySigV4 uses get and set. */
+  signingKey(accessKeyId: string, secret: string, date: string, region: string, service: string): Buffer {
+    const key = this.get(accessKeyId, secret, date, region, service) ?? deriveSigningKey(secret, date, region, service);
+    this.set(accessKeyId, secret, date, region, service, key);
+    return key;
   }
 }
 
@@ -355,11 +371,14 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): SigV4
 
   const canonicalRequest = `${request.method}\n${path}\n${query}\n${canonicalHeaders}\n${parts.signedHeaders}\n${payloadHash}`;
   const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scopeDate}/${region}/${scopeService}/${SCOPE_TERMINATOR}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
-  const signingKey = options.signingKeys?.signingKey(accessKeyId, secret, scopeDate, region, scopeService) ?? deriveSigningKey(secret, scopeDate, region, scopeService);
+  const cached = options.signingKeys?.get(accessKeyId, secret, scopeDate, region, scopeService);
+  const signingKey = cached ?? deriveSigningKey(secret, scopeDate, region, scopeService);
   const expected = createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest();
   // The form of a signature says nothing about the secret, so only a well-formed one is compared.
   if (!SIGNATURE_PATTERN.test(parts.signature) || !timingSafeEqual(Buffer.from(parts.signature, 'hex'), expected)) {
     return fail('InvalidSignatureException', MISMATCH);
   }
+  // Only a key that verified a signature is cached (see SigningKeyCache).
+  if (cached === undefined) options.signingKeys?.set(accessKeyId, secret, scopeDate, region, scopeService, signingKey);
   return { ok: true, accessKeyId, region };
 }

@@ -435,6 +435,23 @@ describe('sigv4: signing-key cache', () => {
   });
 });
 
+describe('sigv4: signing-key cache against forged requests', () => {
+  it('caches a key only after its signature verified: forgeries across regions evict nothing', async () => {
+    const cache = new SigningKeyCache(3);
+    assert.ok(verify(await sdkSigned({ region: 'us-east-1' }), { signingKeys: cache }).ok);
+    assert.equal(cache.size, 1);
+    // Someone who knows the key id but not the secret, cycling regions.
+    for (let i = 0; i < 10; i++) {
+      expectFailure(verify(await sdkSigned({ region: `forged-${i}`, secret: 'not-the-secret' }), { signingKeys: cache }), 'InvalidSignatureException', /does not match/);
+    }
+    assert.equal(cache.size, 1, 'no forged request added an entry');
+    assert.ok(cache.get(AKID, SECRET, '20250601', 'us-east-1', 'dynamodb') !== undefined, 'the legitimate entry survived');
+    assert.ok(verify(await sdkSigned({ region: 'us-east-1' }), { signingKeys: cache }).ok);
+    assert.ok(verify(await sdkSigned({ region: 'eu-west-1' }), { signingKeys: cache }).ok);
+    assert.equal(cache.size, 2);
+  });
+});
+
 describe('sigv4: the real DynamoDBClient against a verifying server', () => {
   let server: Server;
   let endpoint: string;
