@@ -133,7 +133,7 @@ describe('BatchGetItem', () => {
       /^\d+ validation errors detected: Value '\[\]' at 'requestItems.Tab0.member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1/);
     const elapsed = performance.now() - started;
     // A guard, not a benchmark: 200 such tables took 48 s, each projection parsed before the Keys constraints were thrown.
-    assert.ok(elapsed < 1_000, `took ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 5_000, `took ${elapsed.toFixed(0)} ms`);
   });
 
   it('answers Responses for every table and UnprocessedKeys a client can resend', () => {

@@ -139,7 +139,7 @@ describe('parseDecimal on long zero padding', () => {
     const parsed = parseAttributeValue({ NS: texts });
     const elapsed = performance.now() - started;
     // A guard, not a benchmark: the quadratic strip took ~11 s here.
-    assert.ok(elapsed < 1_000, `took ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 5_000, `took ${elapsed.toFixed(0)} ms`);
     assert.equal(parsed.type, 'NS');
     assert.deepEqual(parsed.value, texts.map((_, i) => String(i + 1)));
   });

@@ -180,7 +180,7 @@ describe('projection expressions', () => {
     const paths = parseProjection(text, params, newUsage());
     const elapsed = performance.now() - started;
     // A guard, not a benchmark: the pairwise check took ~280 ms.
-    assert.ok(elapsed < 100, `took ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 250, `took ${elapsed.toFixed(0)} ms`);
     assert.equal(paths.length, 1_365);
     const overlapping = `${names.slice(0, 1_000).join(',')},ab.c`;
     refused(() => parseProjection(overlapping, params, newUsage()), /overlap with each other; .*path one: \[ab\], path two: \[ab, c\]$/);
