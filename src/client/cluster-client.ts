@@ -207,8 +207,8 @@ export class ClusterClient {
     type Settled = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'error'; readonly err: unknown } | { readonly kind: 'unreachable' };
     // Outcomes in the order they came, so two attempts settling together are both seen.
     const settled: Settled[] = [];
-    /** Start times of the attempts still running, by attempt number. */
-    const running = new Map<number, number>();
+    /** The attempts still running, by number. */
+    const running = new Set<number>();
     let next = 0;
     // Set once the request has its answer. An attempt that ends later (the slow one a hedge
     // overtook, e.g. a paused node that resumed) is no sample: its stall would push the p99, and
@@ -234,14 +234,11 @@ export class ClusterClient {
         }
       }
     };
-    const decide = () => {
-      decided = true;
-    };
     const launch = () => {
       const number = next++;
       const client = order[number]!;
       const startMs = this.nowMs();
-      running.set(number, startMs);
+      running.add(number);
       const finish = (result: Settled, outcome: AttemptOutcome, status?: number) => {
         running.delete(number);
         const endMs = this.nowMs();
@@ -280,19 +277,19 @@ export class ClusterClient {
       for (;;) {
         for (let result = settled.shift(); result !== undefined; result = settled.shift()) {
           if (result.kind === 'ok' && observerFailure === undefined) {
-            decide();
+            decided = true;
             return result.value;
           }
           if (result.kind === 'error') firstError ??= result;
         }
         if (observerFailure !== undefined) {
-          decide();
+          decided = true;
           throw observerFailure.err;
         }
         // An error *answer* is the cluster's verdict and is returned as is, not retried elsewhere;
         // but an attempt still running may yet succeed (a hedge racing a node that fails fast).
         if (firstError !== undefined && running.size === 0) {
-          decide();
+          decided = true;
           throw firstError.err;
         }
         if (hedgeDue) {
@@ -313,7 +310,7 @@ export class ClusterClient {
     } finally {
       if (hedgeTimer !== undefined) clearTimeout(hedgeTimer);
     }
-    decide();
+    decided = true;
     throw new NoNodeAnswered(attempts);
   }
 }
