@@ -91,11 +91,11 @@ export class Coordinator {
 
   /**
    * Reads R replicas first: this node's own (if it is one) and the healthiest others. Only when
-   * one of them fails, has not answered within the p99 of recent replica reads (at most a quarter
-   * of the timeout), or they disagree are
-   * the other replicas asked too, and read repair runs over every answer (Cassandra's way, with
-   * its speculative retry): a third fewer peer messages per read than asking all N. R+W>N still
-   * holds, since R distinct replicas of the preference list answer every successful read.
+   * one of them fails, has not answered within the p99 of recent replica reads (at most a
+   * quarter of the timeout), or they disagree are the other replicas asked too, and read repair
+   * runs over every answer (Cassandra's way, with its speculative retry): a third fewer peer
+   * messages per read than asking all N. R+W>N still holds, since R distinct replicas of the
+   * preference list answer every successful read.
    */
   async get(key: string, r: number = this.deps.config.r): Promise<ReadResult> {
     this.checkQuorum('r', r);
@@ -140,9 +140,10 @@ export class Coordinator {
     // slow, asking a third on most reads would add load when there is none to spare.
     this.readSpeculation.earn();
     const latestMs = config.requestTimeoutMs / 4;
-    const early = this.readSpeculation.canSpend();
-    const first = await settledWithin(attempts, clock, early ? this.readLatency.p99Within(READ_SPECULATE_MS_MIN, latestMs) : latestMs);
-    if (first === undefined && early) this.readSpeculation.spend();
+    const delayMs = this.readSpeculation.canSpend() ? this.readLatency.p99Within(READ_SPECULATE_MS_MIN, latestMs) : latestMs;
+    const first = await settledWithin(attempts, clock, delayMs);
+    // Only a retry earlier than the old fixed delay spends the budget.
+    if (first === undefined && delayMs < latestMs) this.readSpeculation.spend();
     if (first !== undefined && order.length > r) {
       const answers = first.flatMap((s) => (s.status === 'fulfilled' ? [s.value.siblings] : []));
       if (answers.length === r && answers.every((a) => siblingsEqual(a, answers[0]!))) return { siblings: answers[0]! };
