@@ -8,20 +8,10 @@ import { parseItem } from '../../src/dynamo/attribute-value.ts';
 import {
   batchGetOutput, batchWriteOutput, BATCH_GET_KEYS_MAX, BATCH_GET_TABLES_MAX, BATCH_WRITE_REQUESTS_MAX, BATCH_WRITE_TABLES_MAX, checkBatchGet, checkBatchWrite, parseBatchGetItem, parseBatchWriteItem,
 } from '../../src/dynamo/batch-requests.ts';
-import { DynamoError } from '../../src/dynamo/errors.ts';
 import type { TableSchema } from '../../src/dynamo/table-schema.ts';
+import { json, refused } from './support.ts';
 
-function refused(f: () => unknown, type: DynamoError['type'], message?: string | RegExp): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof DynamoError, `expected a DynamoError, got ${String(e)}`);
-    assert.equal(e.type, type, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message !== undefined) assert.match(e.message, message);
-    return true;
-  });
-}
 
-const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
 const music: TableSchema = { name: 'Music', hashKey: { name: 'Artist', type: 'S' }, rangeKey: { name: 'Song', type: 'N' }, createdAtMs: 0, status: 'ACTIVE' };
 const users: TableSchema = { name: 'Users', hashKey: { name: 'id', type: 'S' }, createdAtMs: 0, status: 'ACTIVE' };
 const lookup = (name: string): TableSchema | undefined => (name === 'Music' ? music : name === 'Users' ? users : undefined);

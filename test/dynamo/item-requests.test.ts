@@ -6,25 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { N, S, parseItem, type Item } from '../../src/dynamo/attribute-value.ts';
-import { DynamoError } from '../../src/dynamo/errors.ts';
 import { applyUpdate } from '../../src/dynamo/expression-eval.ts';
 import {
   getItemOutput, oldItemOutput, parseDeleteItem, parseGetItem, parsePutItem, parseUpdateItem, updateItemOutput,
 } from '../../src/dynamo/item-requests.ts';
 import { checkItemKeys, checkKey, HASH_KEY_BYTES_MAX, keyFingerprint, keyOf, RANGE_KEY_BYTES_MAX, type TableSchema } from '../../src/dynamo/table-schema.ts';
+import { json, refused } from './support.ts';
 
-function refused(f: () => unknown, type: DynamoError['type'], message?: string | RegExp): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof DynamoError, `expected a DynamoError, got ${String(e)}`);
-    assert.equal(e.type, type, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message !== undefined) assert.match(e.message, message);
-    return true;
-  });
-}
 
-/** Outputs use null-prototype maps (so any attribute name is a plain key); compare them as JSON. */
-const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
 
 const schema: TableSchema = { name: 'Music', hashKey: { name: 'Artist', type: 'S' }, rangeKey: { name: 'Song', type: 'N' }, createdAtMs: 0, status: 'ACTIVE' };
 const key = { Artist: { S: 'Acme' }, Song: { N: '1' } };

@@ -5,21 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseItem, S, N } from '../../src/dynamo/attribute-value.ts';
-import { DynamoError } from '../../src/dynamo/errors.ts';
 import { checkQuery, checkScan, parseQuery, parseScan, readOutput, sortKeyConditionHolds } from '../../src/dynamo/query-requests.ts';
 import type { TableSchema } from '../../src/dynamo/table-schema.ts';
+import { json, refused } from './support.ts';
 
-function refused(f: () => unknown, type: DynamoError['type'], message?: string | RegExp): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof DynamoError, `expected a DynamoError, got ${String(e)}`);
-    assert.equal(e.type, type, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message !== undefined) assert.match(e.message, message);
-    return true;
-  });
-}
 
-const json = (x: unknown): unknown => JSON.parse(JSON.stringify(x));
 const schema: TableSchema = { name: 'Music', hashKey: { name: 'Artist', type: 'S' }, rangeKey: { name: 'Song', type: 'N' }, createdAtMs: 0, status: 'ACTIVE' };
 const query = (extra: object = {}) => ({
   TableName: 'Music', KeyConditionExpression: 'Artist = :a AND Song BETWEEN :lo AND :hi',

@@ -11,16 +11,8 @@ import {
   schemaOfCreateTable, tableNotFoundMessage, type ListTablesOperation,
 } from '../../src/dynamo/table-requests.ts';
 import { tableDescription, type TableSchema } from '../../src/dynamo/table-schema.ts';
+import { refused } from './support.ts';
 
-function refused(f: () => unknown, type: DynamoError['type'], message?: string | RegExp): void {
-  assert.throws(f, (e: unknown) => {
-    assert.ok(e instanceof DynamoError, `expected a DynamoError, got ${String(e)}`);
-    assert.equal(e.type, type, e.message);
-    if (typeof message === 'string') assert.equal(e.message, message);
-    else if (message !== undefined) assert.match(e.message, message);
-    return true;
-  });
-}
 
 const onDemand = (extra: object = {}) => ({
   TableName: 'Music',
