@@ -4,7 +4,7 @@
 // workload sees the errors a client of the API would: KEY_INVALID, VALUE_TOO_LARGE, BAD_CONTEXT.
 import { ApiError } from '../src/api/error-status.ts';
 import type { DynakvNode } from '../src/node/node.ts';
-import { isValidKey, KEY_BYTES_MAX } from '../src/protocol/messages.ts';
+import { clientKeyProblem } from '../src/protocol/messages.ts';
 import type { Sibling } from '../src/version/siblings.ts';
 
 export interface FrontRead {
@@ -21,7 +21,8 @@ export interface FrontWrite {
 }
 
 function checkKey(key: string): void {
-  if (!isValidKey(key)) throw new ApiError('KEY_INVALID', `key must be 1..${KEY_BYTES_MAX} UTF-8 bytes`);
+  const problem = clientKeyProblem(key);
+  if (problem !== undefined) throw new ApiError('KEY_INVALID', problem);
 }
 
 export async function frontGet(node: DynakvNode, key: string, r?: number): Promise<FrontRead> {

@@ -8,7 +8,7 @@ import { CoordinationError } from '../src/replication/errors.ts';
 import { statusOf } from '../src/api/error-status.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
 import { isCount, isHostPort, isNodeId, isTimeMs } from '../src/protocol/ids.ts';
-import { KEY_BYTES_MAX } from '../src/protocol/messages.ts';
+import { CLIENT_KEY_BYTES_MAX } from '../src/protocol/messages.ts';
 import { isActorId } from '../src/version/actor.ts';
 import { Ring } from '../src/ring/ring.ts';
 import { hintKey } from '../src/handoff/hint-delivery.ts';
@@ -704,7 +704,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         } else if (roll < 0.74) {
           // Keys at the key-length limit now and then, and one byte past it (refused).
           const limit = random.nextInt(20);
-          const key = limit === 0 ? `blind-long-${'k'.repeat(KEY_BYTES_MAX - 11)}` : limit === 1 ? `x${'k'.repeat(KEY_BYTES_MAX)}` : `blind-${random.nextInt(20)}`;
+          const key = limit === 0 ? `blind-long-${'k'.repeat(CLIENT_KEY_BYTES_MAX - 11)}` : limit === 1 ? `x${'k'.repeat(CLIENT_KEY_BYTES_MAX)}` : `blind-${random.nextInt(20)}`;
           await operation(name, 'blind', limit === 1 ? ['KEY_INVALID'] : [], async (node, via, live) => {
             await tracedPut(node, via, live, name, key, 'blind', Buffer.from(`b${c}-${n}`), 'text/plain', '');
           });

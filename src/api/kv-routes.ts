@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { NodeFrontDoor } from '../node/front-door.ts';
-import { isValidKey, KEY_BYTES_MAX } from '../protocol/messages.ts';
+import { clientKeyProblem } from '../protocol/messages.ts';
 import { distinctValues, type Sibling } from '../version/siblings.ts';
 import type { AnswerBudget } from './answer-budget.ts';
 import { ApiError, statusOf } from './error-status.ts';
@@ -102,8 +102,8 @@ function keyOf(path: string): string {
 
 /** `key` if it can be stored; otherwise an ApiError KEY_INVALID saying why. */
 export function checkedKey(key: string): string {
-  if (key.length === 0) throw new ApiError('KEY_INVALID', 'key is empty');
-  if (!isValidKey(key)) throw new ApiError('KEY_INVALID', `key is longer than ${KEY_BYTES_MAX} UTF-8 bytes`);
+  const problem = clientKeyProblem(key);
+  if (problem !== undefined) throw new ApiError('KEY_INVALID', problem);
   return key;
 }
 

@@ -26,6 +26,8 @@ export interface ScanOptions {
   readonly end?: string;
   /** At most this many entries. */
   readonly limit?: number;
+  /** Descending key order (still within [start, end)): the last `limit` keys first. */
+  readonly reverse?: boolean;
 }
 
 export interface Storage {

@@ -47,6 +47,7 @@ export function mayAsk(standing: PeerStanding, kind: PeerRequest['kind']): boole
     case 'hint_put':
     case 'replica_get':
     case 'replica_get_batch':
+    case 'replica_range':
     case 'forward_put':
     case 'ae_level':
     case 'ae_bucket':
@@ -68,6 +69,7 @@ export function isDataRequest(kind: PeerRequest['kind']): boolean {
     case 'hint_put':
     case 'replica_get':
     case 'replica_get_batch':
+    case 'replica_range':
     case 'forward_put':
     case 'ae_level':
     case 'ae_bucket':

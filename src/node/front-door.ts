@@ -41,6 +41,14 @@ export interface NodeFrontDoor {
    */
   lookup(key: string, timeoutMs: number): Promise<KeyLookup | undefined>;
 
+  /**
+   * Node `node`'s replicas of the keys in [start, end) in key order (descending if `reverse`), at most `limit`
+   * (1..TRANSFER_BATCH_KEYS_MAX) and no more than fit one peer batch; no quorum, no repair. This
+   * node's own store, any other's over the peer link within `timeoutMs`. Rejects when it cannot
+   * answer (unreachable, not serving, no answer in time).
+   */
+  readRange(node: NodeId, start: string, end: string, limit: number, reverse: boolean, timeoutMs: number): Promise<RangeRead>;
+
   /** The ring this node routes by; undefined until it has learned one. */
   ring(): Ring | undefined;
   /** The membership table as this node sees it, each member with its health, and the change log. */
@@ -79,6 +87,12 @@ export interface ClientDelete {
 export interface VersionsRead {
   readonly siblings: readonly Sibling[];
   readonly context: string;
+}
+
+/** A range read's keys with their versions (tombstones included); `more` when keys may follow. */
+export interface RangeRead {
+  readonly entries: readonly { readonly key: string; readonly siblings: readonly Sibling[] }[];
+  readonly more: boolean;
 }
 
 /** One replica's versions of a key, as a lookup found them. */

@@ -8,6 +8,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import { StorageError, type Storage } from '../env/storage.ts';
+import { assert } from '../env/assert.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import { AntiEntropy } from '../antientropy/anti-entropy.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
@@ -19,7 +20,7 @@ import { isDataRequest, mayAsk, PeerRefusal } from '../membership/peer-authority
 import { seenStatus } from '../membership/seen-status.ts';
 import type { MemberRecord } from '../membership/table.ts';
 import type { NodeActivity } from '../protocol/activity.ts';
-import type { BatchEntry, PeerReply, PeerRequest } from '../protocol/messages.ts';
+import { batchEntryBytes, TRANSFER_BATCH_BYTES_MAX, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import { DotCounter } from '../replication/dot-counter.ts';
 import { CoordinationError } from '../replication/errors.ts';
 import { Coordinator, type ReadResult, type WriteRequest } from '../replication/coordinator.ts';
@@ -30,7 +31,7 @@ import { deriveKey } from '../security/cluster-secret.ts';
 import { ContextCodec } from '../version/context.ts';
 import { joinClocks } from '../version/siblings.ts';
 import type { NodeConfig } from './config.ts';
-import type { ClientDelete, ClientWrite, KeyLookup, MembersTable, NodeFrontDoor, NodeStats, ReplicaVersions, VersionsRead } from './front-door.ts';
+import type { ClientDelete, ClientWrite, KeyLookup, MembersTable, NodeFrontDoor, NodeStats, RangeRead, ReplicaVersions, VersionsRead } from './front-door.ts';
 
 export interface NodeWorld {
   readonly clock: Clock;
@@ -356,6 +357,39 @@ export class DynakvNode implements NodeFrontDoor {
     return { key, preferenceList, replicas };
   }
 
+  /**
+   * Node `node`'s replicas of the keys in [start, end), in key order: this node's own store, any
+   * other's with a replica_range over the peer link. Rejects when the node cannot answer in time.
+   */
+  async readRange(node: NodeId, start: string, end: string, limit: number, reverse: boolean, timeoutMs: number): Promise<RangeRead> {
+    assert(Number.isInteger(limit) && limit >= 1 && limit <= TRANSFER_BATCH_KEYS_MAX, () => `readRange: limit ${limit} outside 1..${TRANSFER_BATCH_KEYS_MAX}`);
+    let read: { readonly entries: readonly BatchEntry[]; readonly more: boolean };
+    if (node === this.config.id) {
+      if (!this.admission.serving()) throw new TransportError('UNREACHABLE', `${this.config.id} is not serving data yet (${this.admission.state})`);
+      read = this.localRange(start, end, limit, reverse);
+    } else {
+      const reply = await this.world.transport.request(node, { kind: 'replica_range', start, end, limit, reverse }, timeoutMs);
+      if (reply.kind !== 'replica_range_ok') throw new Error(`${node} answered a range read with ${reply.kind}`);
+      read = reply;
+    }
+    return { entries: read.entries.map((e) => ({ key: e.key, siblings: e.record.siblings })), more: read.more };
+  }
+
+  /** This replica's keys in [start, end): at most `limit`, and no more than fit one batch. */
+  private localRange(start: string, end: string, limit: number, reverse: boolean): { readonly entries: BatchEntry[]; readonly more: boolean } {
+    const keys = this.store.rangeKeys(start, end, limit + 1, reverse);
+    const entries: BatchEntry[] = [];
+    let bytes = 0;
+    for (const key of keys.slice(0, limit)) {
+      const record = this.store.readEncoded(key);
+      const size = batchEntryBytes(key, record);
+      if (entries.length > 0 && bytes + size > TRANSFER_BATCH_BYTES_MAX) return { entries, more: true };
+      entries.push({ key, record });
+      bytes += size;
+    }
+    return { entries, more: keys.length > limit };
+  }
+
   private async replicaVersions(id: NodeId, key: string, timeoutMs: number): Promise<ReplicaVersions> {
     if (id === this.config.id) return { node: id, status: 'up', siblings: this.store.read(key), error: null };
     const record = this.membership.record(id);
@@ -518,6 +552,8 @@ export class DynakvNode implements NodeFrontDoor {
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
+      case 'replica_range':
+        return { kind: 'replica_range_ok', ...this.localRange(request.start, request.end, request.limit, request.reverse) };
       case 'hint_put':
         await this.hints.store(request.owner, request.key, request.record);
         return { kind: 'replica_put_ok' };

@@ -23,8 +23,22 @@ addExtension({
   unpack: (bytes: Uint8Array) => EncodedRecord.received(Uint8Array.prototype.slice.call(bytes)),
 });
 
-/** Keys are 1..1024 UTF-8 bytes; checked again on receipt so a peer cannot smuggle in more. */
-export const KEY_BYTES_MAX = 1024;
+/**
+ * Stored keys are 1..1536 UTF-8 bytes; checked again on receipt so a peer cannot smuggle in more.
+ * A client's /kv key is at most CLIENT_KEY_BYTES_MAX; the rest is room for the DynamoDB API's item
+ * keys (src/dynamo/item-keys.ts: at most 1,430 bytes), under LMDB's 1,978.
+ */
+export const KEY_BYTES_MAX = 1536;
+
+/** A /kv client's key: 1..1024 UTF-8 bytes, not starting with RESERVED_KEY_PREFIX. */
+export const CLIENT_KEY_BYTES_MAX = 1024;
+
+/**
+ * Keys that start with U+0000 belong to the node's own fronts (the DynamoDB API's tables and
+ * items, ring.ts PARTITIONED_KEY_PREFIX); /kv refuses them, so a /kv client cannot read or
+ * overwrite them.
+ */
+export const RESERVED_KEY_PREFIX = '\u0000';
 
 export type PeerRequest =
   /** Merge these versions into your replica of `key`; reply once durable (Dynamo 4.5). */
@@ -62,6 +76,12 @@ export type PeerRequest =
   | { readonly kind: 'ae_bucket'; readonly range: string; readonly leaves: readonly number[] }
   /** Send your replicas of these keys (at most TRANSFER_BATCH_KEYS_MAX), as many as fit a batch. */
   | { readonly kind: 'replica_get_batch'; readonly keys: readonly string[] }
+  /**
+   * Send your replicas of the keys in [start, end), in key order: at most `limit` entries
+   * (1..TRANSFER_BATCH_KEYS_MAX) and no more than fit a batch (a DynamoDB Query or Scan page);
+   * descending from `end` when `reverse`.
+   */
+  | { readonly kind: 'replica_range'; readonly start: string; readonly end: string; readonly limit: number; readonly reverse: boolean }
   /** For the asker's dashboard: what you are doing (src/protocol/activity.ts). */
   | { readonly kind: 'activity' }
   | { readonly kind: 'ping' };
@@ -94,6 +114,8 @@ export type PeerReply =
       readonly left: readonly string[];
       readonly tooLarge: readonly string[];
     }
+  /** replica_range's answer: `more` when keys of the range may follow the last entry. */
+  | { readonly kind: 'replica_range_ok'; readonly entries: readonly BatchEntry[]; readonly more: boolean }
   /** The peer has no tree for that range (its ring view differs); try again later. */
   | { readonly kind: 'ae_unavailable'; readonly reason: string }
   /** null when the node has no activity source (it serves no dashboard, e.g. in the simulator). */
@@ -157,6 +179,14 @@ function isObject(x: unknown): x is Fields {
 export function isValidKey(key: unknown): key is string {
   if (typeof key !== 'string' || key.length === 0) return false;
   return Buffer.byteLength(key, 'utf8') <= KEY_BYTES_MAX;
+}
+
+/** Why `key` is not a /kv client's key, or undefined if it is one. */
+export function clientKeyProblem(key: string): string | undefined {
+  if (key.length === 0) return 'key is empty';
+  if (key.startsWith(RESERVED_KEY_PREFIX)) return 'keys starting with U+0000 are reserved (the DynamoDB API stores its tables and items under them)';
+  if (Buffer.byteLength(key, 'utf8') > CLIENT_KEY_BYTES_MAX) return `key is longer than ${CLIENT_KEY_BYTES_MAX} UTF-8 bytes`;
+  return undefined;
 }
 
 /**
@@ -228,6 +258,10 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
       return typeof x.range === 'string' && isIndexList(x.leaves) ? (x as PeerRequest) : undefined;
     case 'replica_get_batch':
       return isKeyList(x.keys, TRANSFER_BATCH_KEYS_MAX) ? (x as PeerRequest) : undefined;
+    case 'replica_range':
+      return isValidKey(x.start) && isValidKey(x.end) && Number.isInteger(x.limit) && (x.limit as number) >= 1 && (x.limit as number) <= TRANSFER_BATCH_KEYS_MAX && typeof x.reverse === 'boolean'
+        ? { kind: 'replica_range', start: x.start, end: x.end, limit: x.limit as number, reverse: x.reverse }
+        : undefined;
     case 'activity':
       return { kind: 'activity' };
     case 'ping':
@@ -254,6 +288,8 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return Array.isArray(x.entries) && x.entries.every((e: unknown) => Array.isArray(e) && e.length === 2 && isValidKey(e[0]) && typeof e[1] === 'string')
         ? (x as PeerReply)
         : undefined;
+    case 'replica_range_ok':
+      return isBatch(x.entries) && typeof x.more === 'boolean' ? (x as PeerReply) : undefined;
     case 'replica_get_batch_ok':
       return isKeyList(x.left, TRANSFER_BATCH_KEYS_MAX) &&
         isKeyList(x.tooLarge, TRANSFER_BATCH_KEYS_MAX) &&

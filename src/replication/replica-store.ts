@@ -206,6 +206,13 @@ export class ReplicaStore {
     return out;
   }
 
+  /** Up to `limit` committed keys in [start, end), in key order (descending if `reverse`). */
+  rangeKeys(start: string, end: string, limit: number, reverse = false): string[] {
+    const out: string[] = [];
+    for (const key of this.storage.scanKeys(this.space, { start, end, limit, reverse })) out.push(key);
+    return out;
+  }
+
   /** Records found on disk that do not decode (each reported once, with its key). */
   get corruptRecords(): number {
     return this.corruptRecordCount;

@@ -13,9 +13,31 @@ export const RING_POSITION_BITS = 128;
 const positionLimit = 1n << BigInt(RING_POSITION_BITS);
 const positionHexDigits = RING_POSITION_BITS / 4;
 
+/**
+ * Keys that start with PARTITIONED_KEY_PREFIX and hold a PARTITION_END are placed by their
+ * partition: the text before the first PARTITION_END. Every key of one partition then has one
+ * position, one preference list and one Merkle leaf, so a range read of the partition asks one
+ * set of replicas (the DynamoDB API's items: src/dynamo/item-keys.ts). Client keys of /kv never
+ * start with the prefix (src/api/kv-routes.ts refuses them).
+ */
+export const PARTITIONED_KEY_PREFIX = '\u0000';
+export const PARTITION_END = '\u0001';
+
+/** The text a key is placed by: its partition for a partitioned key, else the key itself. */
+export function placementText(key: string): string {
+  if (key.charCodeAt(0) !== 0) return key;
+  const end = key.indexOf(PARTITION_END, 1);
+  return end === -1 ? key : key.slice(0, end);
+}
+
 /** MD5 of the UTF-8 bytes of `text`, read as an unsigned big-endian 128-bit integer. */
-export function ringPosition(text: string): bigint {
+export function md5Position(text: string): bigint {
   return BigInt('0x' + hash('md5', text, 'hex'));
+}
+
+/** Where a key (or a node id) sits on the ring: md5Position of its placement text. */
+export function ringPosition(key: string): bigint {
+  return md5Position(placementText(key));
 }
 
 /** `p` as exactly 32 lowercase hex digits, the form shown in the API and CLI. */

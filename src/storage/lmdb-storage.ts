@@ -127,6 +127,13 @@ export class LmdbStorage implements Storage {
 
   scan(space: Space, options: ScanOptions = {}): Iterable<StorageEntry> {
     const db = this.db(space);
+    if (options.reverse === true) {
+      return {
+        *[Symbol.iterator](): Iterator<StorageEntry> {
+          for (const entry of reverseRange(db, options, true)) yield { key: decodeKey(entry.key), value: ownedCopy(entry.value!) };
+        },
+      };
+    }
     const range = lmdbRange(options);
     if (range === undefined) return [];
     return {
@@ -140,6 +147,13 @@ export class LmdbStorage implements Storage {
 
   scanKeys(space: Space, options: ScanOptions = {}): Iterable<string> {
     const db = this.db(space);
+    if (options.reverse === true) {
+      return {
+        *[Symbol.iterator](): Iterator<string> {
+          for (const entry of reverseRange(db, options, false)) yield decodeKey(entry.key);
+        },
+      };
+    }
     const range = lmdbRange(options);
     if (range === undefined) return [];
     return {
@@ -192,6 +206,28 @@ function decodeKey(bytes: Uint8Array): string {
  * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
  * MemoryStorage's under deepStrictEqual.
  */
+/**
+ * A descending scan: an LMDB reverse cursor from `end` down, skipping `end` itself (exclusive) and
+ * stopping below `start` (inclusive), so the bounds mean what they mean ascending.
+ */
+function* reverseRange(db: SpaceDb, { start, end, limit }: ScanOptions, values: boolean): Generator<{ readonly key: Buffer; readonly value?: Buffer }> {
+  assertScanBound(start, 'start');
+  assertScanBound(end, 'end');
+  assertScanLimit(limit);
+  if (end === '' || limit === 0) return;
+  const upper = end === undefined ? undefined : encodeKey(end);
+  const lower = start === undefined || start === '' ? undefined : encodeKey(start);
+  let yielded = 0;
+  const entries = values ? db.getRange({ ...(upper === undefined ? {} : { start: upper }), reverse: true }) : db.getKeys({ ...(upper === undefined ? {} : { start: upper }), reverse: true });
+  for (const entry of entries) {
+    const key = (values ? (entry as { key: Buffer }).key : entry) as Buffer;
+    if (upper !== undefined && Buffer.compare(key, upper) >= 0) continue;
+    if (lower !== undefined && Buffer.compare(key, lower) < 0) return;
+    yield values ? { key, value: (entry as { value: Buffer }).value } : { key };
+    if (limit !== undefined && ++yielded >= limit) return;
+  }
+}
+
 /** The LMDB range of scan options, or undefined when it admits no key. */
 function lmdbRange({ start, end, limit }: ScanOptions): { start?: Buffer; end?: Buffer; limit?: number } | undefined {
   assertScanBound(start, 'start');

@@ -42,7 +42,7 @@ export class MemoryStorage implements Storage {
 
   scan(space: Space, options: ScanOptions = {}): Iterable<StorageEntry> {
     const entries = this.space(space);
-    const { start, end, limit } = options;
+    const { start, end, limit, reverse } = options;
     assertScanBound(start, 'start');
     assertScanBound(end, 'end');
     assertScanLimit(limit);
@@ -51,7 +51,7 @@ export class MemoryStorage implements Storage {
       *[Symbol.iterator](): Iterator<StorageEntry> {
         const snapshot = [...entries]
           .filter(([key]) => (start === undefined || compareKeys(key, start) >= 0) && (end === undefined || compareKeys(key, end) < 0))
-          .sort(([a], [b]) => compareKeys(a, b))
+          .sort(([a], [b]) => (reverse === true ? compareKeys(b, a) : compareKeys(a, b)))
           .slice(0, limit);
         for (const [key, value] of snapshot) yield { key, value: value.slice() };
       },

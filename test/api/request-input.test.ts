@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { KEY_BYTES_MAX } from '../../src/protocol/messages.ts';
+import { CLIENT_KEY_BYTES_MAX } from '../../src/protocol/messages.ts';
 import { startOneNode, type OneNode } from '../security/one-node.ts';
 
 interface LogLine {
@@ -38,7 +38,7 @@ describe('HTTP request inputs: start and x-request-id', () => {
     const long = await fetch(`${node!.url}/local/keys?start=${'a'.repeat(8_000)}`);
     assert.equal(long.status, 400);
     assert.match(((await long.json()) as { error: string }).error, /longer than 1024/);
-    const oneOver = await fetch(`${node!.url}/local/keys?start=${'a'.repeat(KEY_BYTES_MAX + 1)}`);
+    const oneOver = await fetch(`${node!.url}/local/keys?start=${'a'.repeat(CLIENT_KEY_BYTES_MAX + 1)}`);
     assert.equal(oneOver.status, 400);
     const empty = await fetch(`${node!.url}/local/keys?start=`);
     assert.equal(empty.status, 400);
@@ -47,7 +47,7 @@ describe('HTTP request inputs: start and x-request-id', () => {
     const ok = await fetch(`${node!.url}/local/keys?start=b&limit=1`);
     assert.equal(ok.status, 200);
     assert.deepEqual(await ok.json(), { keys: ['b'], next: 'c' });
-    const atLimit = await fetch(`${node!.url}/local/keys?start=${'z'.repeat(KEY_BYTES_MAX)}`);
+    const atLimit = await fetch(`${node!.url}/local/keys?start=${'z'.repeat(CLIENT_KEY_BYTES_MAX)}`);
     assert.equal(atLimit.status, 200);
   });
 

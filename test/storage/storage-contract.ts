@@ -160,6 +160,14 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.deepEqual([...s.scanKeys('data', options)], keysOf('data', options), JSON.stringify(options));
       }
       assert.deepEqual([...s.scanKeys('hints')], ['zzz']);
+      // Reverse: the same keys, descending, with the same bounds; the limit takes from the top.
+      for (const options of [{}, { start: 'ab' }, { end: 'b' }, { start: 'a', end: 'b' }, { start: 'c', end: 'e' }, { end: '' }, { start: 'd', end: 'b' }]) {
+        const ascending = keysOf('data', options);
+        assert.deepEqual([...s.scanKeys('data', { ...options, reverse: true })], [...ascending].reverse(), JSON.stringify(options));
+        assert.deepEqual([...s.scan('data', { ...options, reverse: true })].map((e) => e.key), [...ascending].reverse(), JSON.stringify(options));
+        assert.deepEqual([...s.scanKeys('data', { ...options, reverse: true, limit: 2 })], [...ascending].reverse().slice(0, 2), JSON.stringify(options));
+      }
+      assert.deepEqual([...s.scanKeys('data', { reverse: true, limit: 0 })], []);
     });
 
     it('a scan iterable reads the state as of when each iteration begins', async () => {
