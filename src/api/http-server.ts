@@ -1,6 +1,6 @@
 // The client HTTP API of one node, through the node's front door (src/node/front-door.ts) alone:
 // the /kv routes (kv-routes.ts, on bare node:http) read and write through it; fastify serves
-// /local and /cluster, this node's own view. Validation lives here; every error answers JSON
+// /local and /cluster, this node's own view; `POST /` is the DynamoDB API (dynamo-route.ts). Validation lives here; every error answers JSON
 // {"error": "..."} with the status from error-status.ts, and no input may crash the process.
 // The server itself is built here too: HTTPS with the node's certificate on a secure node, plain
 // HTTP with --insecure, the limits of NodeConfig (http*), and one dispatch that runs the door's
@@ -14,6 +14,7 @@ import { KEY_BYTES_MAX } from '../protocol/messages.ts';
 import { ApiError, statusOf } from './error-status.ts';
 import { BUSY_MESSAGE, checkedKey, kvRoutes, type KvRequestObserver } from './kv-routes.ts';
 import { AnswerBudget } from './answer-budget.ts';
+import { dynamoRoute, isDynamoRequest, type DynamoRouteOptions } from './dynamo-route.ts';
 import { ConnectionDoor } from './connection-door.ts';
 import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { localStatsView, membersView, ringView, siblingView } from './views.ts';
@@ -33,22 +34,32 @@ export interface HttpTls {
   readonly ca: string | Buffer;
 }
 
+export type DynamoRequestObserver = NonNullable<DynamoRouteOptions['observe']>;
+
 export interface HttpServerOptions {
   readonly node: NodeFrontDoor;
   readonly logger?: FastifyBaseLogger;
   /** Told of every answered /kv request (metrics). */
   readonly observeKv?: KvRequestObserver;
+  /** Told of every answered DynamoDB API request (metrics). */
+  readonly observeDynamo?: DynamoRequestObserver;
   /** HTTPS and credentials; absent on an --insecure node (plain HTTP, no credentials). */
   readonly tls?: HttpTls;
 }
 
-export function buildHttpServer({ node, logger, observeKv, tls }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ node, logger, observeKv, observeDynamo, tls }: HttpServerOptions): FastifyInstance {
   const log = logger ?? pino({ level: 'silent' });
   const answers = new AnswerBudget(node.config.httpAnswerBytesMax, log);
   const kv = kvRoutes({ node, log, answers, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
   const door = new ConnectionDoor(node.config, log);
+  const dynamo = dynamoRoute({ node, log, secure: tls !== undefined, admitted: (req, res, authenticated) => door.admitted(req, res, authenticated), ...(observeDynamo !== undefined ? { observe: observeDynamo } : {}) });
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
+    // The DynamoDB door checks its own credentials (AWS signatures), after reading the body they cover.
+    if (isDynamoRequest(req)) {
+      dynamo(req, res);
+      return;
+    }
     let admitted: Admitted;
     try {
       admitted = admit(req, res, guard);

@@ -38,8 +38,18 @@ export interface Admitted {
 }
 
 /** Sets the default headers and admits `req`, or throws the ApiError to answer it with. */
-export function admit(req: IncomingMessage, res: ServerResponse, options: GuardOptions): Admitted {
+/** Sets DEFAULT_HEADERS on an answer. */
+export function setDefaultHeaders(res: ServerResponse): void {
   for (const [name, value] of Object.entries(DEFAULT_HEADERS)) res.setHeader(name, value);
+}
+
+/** Whether a request that is not a plain read may go ahead: no Origin, or this node's own. */
+export function originAllowed(req: IncomingMessage, scheme: 'http' | 'https'): boolean {
+  return req.headers.origin === undefined || sameOrigin(req.headers.origin, req.headers.host, scheme);
+}
+
+export function admit(req: IncomingMessage, res: ServerResponse, options: GuardOptions): Admitted {
+  setDefaultHeaders(res);
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
   const query = url.indexOf('?');

@@ -177,7 +177,8 @@ export function crc32(bytes: Uint8Array): number {
   return nativeCrc32 === undefined ? crc32Table(bytes) : nativeCrc32(bytes) >>> 0;
 }
 
-function respond(status: 200 | DynamoErrorStatus, body: string, requestId: string, contentType: ResponseContentType): DynamoResponse {
+/** A response with this exact body (the CRC and length computed here). */
+export function respond(status: 200 | DynamoErrorStatus, body: string, requestId: string, contentType: ResponseContentType): DynamoResponse {
   const bytes = Buffer.from(body, 'utf8');
   return {
     status,

@@ -1,0 +1,356 @@
+// Runs a parsed DynamoDB operation (operations.ts) on the cluster, through the node's front door
+// only. An item is one key of the ring (item-keys.ts), read and written with the node's quorums:
+// GetItem reads R replicas when ConsistentRead (one otherwise); every write first reads the item
+// with a quorum (its versions and context), evaluates its condition and update against the
+// current version there, then writes the new version with that context and a hybrid clock stamp
+// above every version it read (item-record.ts), so it supersedes them. Conditional writes are not
+// linearizable: two writers that read the same version may both succeed, and the later stamp
+// wins. Query reads one partition's key range from its preference list, Scan every range of the
+// ring (replica-reads.ts); both page by Limit and 1 MB as DynamoDB does.
+import type { NodeFrontDoor } from '../node/front-door.ts';
+import { ringPosition } from '../ring/ring.ts';
+import { checkItemSize, itemSizeBytes, type AttributeValue, type Item } from './attribute-value.ts';
+import { checkBatchGet, checkBatchWrite, batchGetOutput, batchWriteOutput, type BatchGetItemOperation, type BatchWriteItemOperation, type WriteRequest } from './batch-requests.ts';
+import { conditionalCheckFailed, DynamoError, isDynamoError } from './errors.ts';
+import { applyUpdate, evaluateCondition } from './expression-eval.ts';
+import {
+  getItemOutput, oldItemOutput, updateItemOutput, type DeleteItemOperation, type GetItemOperation, type PutItemOperation, type UpdateItemOperation,
+} from './item-requests.ts';
+import { itemKey, justAfter, partitionRange, tableItemsRange } from './item-keys.ts';
+import { encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, resolveItem, type StoredItem } from './item-record.ts';
+import type { DynamoOperation } from './operations.ts';
+import { advance, PAGE_START, pageEnded, segmentOf, type PageProgress } from './paging.ts';
+import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ScanOperation } from './query-requests.ts';
+import { atLeast, everyRange, readMergedPage, type Enough } from './replica-reads.ts';
+import { TableCatalog, type StoredTable } from './table-catalog.ts';
+import {
+  createTableOutput, deleteTableOutput, describeTableOutput, listTablesPage, schemaOfCreateTable, tableExistsMessage, tableNotFoundMessage,
+} from './table-requests.ts';
+import { checkItemKeys, checkKey, keyAttributes, keyNames, keyOf } from './table-schema.ts';
+
+/** Items one BatchWriteItem or BatchGetItem works on at once. */
+const BATCH_CONCURRENCY = 8;
+/** Random bytes of a new table's id (16 base32 characters). */
+const TABLE_ID_BYTES = 10;
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+export interface ExecutorDeps {
+  readonly front: NodeFrontDoor;
+  /** Wall clock (ms since the epoch) for stamps and creation times. */
+  readonly nowMs: () => number;
+  /** A clock that never goes back, for the table cache. */
+  readonly monotonicMs: () => number;
+  readonly randomBytes: (length: number) => Uint8Array;
+}
+
+export class DynamoExecutor {
+  private readonly front: NodeFrontDoor;
+  private readonly tables: TableCatalog;
+  private readonly clock: HybridClock;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    this.front = deps.front;
+    this.tables = new TableCatalog(deps.front, deps.monotonicMs);
+    this.clock = new HybridClock(deps.front.id, deps.nowMs);
+  }
+
+  /** The operation's output, in DynamoDB's JSON shape; throws DynamoError. */
+  async execute(op: DynamoOperation): Promise<unknown> {
+    switch (op.kind) {
+      case 'CreateTable': {
+        const table: StoredTable = { ...schemaOfCreateTable(op, Math.floor(this.deps.nowMs())), id: this.newTableId() };
+        await this.tables.create(table, tableExistsMessage(op.tableName));
+        return createTableOutput(table);
+      }
+      case 'DescribeTable':
+        return describeTableOutput(await this.tables.get(op.tableName, tableNotFoundMessage(op.tableName, 'table')));
+      case 'DeleteTable': {
+        const table = await this.tables.delete(op.tableName, tableNotFoundMessage(op.tableName, 'table'));
+        return deleteTableOutput(table);
+      }
+      case 'ListTables':
+        return listTablesPage(await this.tables.names(this.timeoutMs()), op);
+      case 'GetItem': return this.getItem(op);
+      case 'PutItem': return this.putItem(op);
+      case 'DeleteItem': return this.deleteItem(op);
+      case 'UpdateItem': return this.updateItem(op);
+      case 'Query': return this.query(op);
+      case 'Scan': return this.scan(op);
+      case 'BatchWriteItem': return this.batchWrite(op);
+      case 'BatchGetItem': return this.batchGet(op);
+    }
+  }
+
+  // ---- items ----
+
+  private itemTable(name: string): Promise<StoredTable> {
+    return this.tables.get(name, tableNotFoundMessage(name, 'item'));
+  }
+
+  private keyOfItem(table: StoredTable, key: Item): string {
+    const [hash, range] = keyAttributes(table);
+    return itemKey(table.id, key.get(hash!.name)!, range === undefined ? undefined : key.get(range.name)!);
+  }
+
+  /** The item's current version (with R replicas, or one when not `consistent`) and the context to write over it. */
+  private async readItem(table: StoredTable, key: Item, consistent: boolean): Promise<{ readonly current: StoredItem | undefined; readonly context: string; readonly storageKey: string; readonly versions: number }> {
+    const storageKey = this.keyOfItem(table, key);
+    const { siblings, context } = await this.front.get(storageKey, consistent ? undefined : 1);
+    const { current } = resolveItem(siblings);
+    for (const s of siblings) if (s.value !== null) this.clock.observe(resolveItem([s]).current!.stamp);
+    return { current, context, storageKey, versions: siblings.length };
+  }
+
+  /** Writes `item` (or deletes, for undefined) over the versions a read returned with `context`. */
+  private async writeItem(storageKey: string, item: Item | undefined, context: string, versions: number): Promise<void> {
+    if (item === undefined) {
+      // Nothing stored (or only tombstones already): nothing to delete.
+      if (versions === 0) return;
+      await this.front.delete({ key: storageKey, context });
+      return;
+    }
+    const value = encodeStoredItem({ item, stamp: this.clock.next() });
+    await this.front.put({ key: storageKey, value, contentType: ITEM_CONTENT_TYPE, context });
+  }
+
+  private async getItem(op: GetItemOperation): Promise<unknown> {
+    const table = await this.itemTable(op.tableName);
+    checkKey(table, op.key);
+    const { current } = await this.readItem(table, op.key, op.consistentRead);
+    return getItemOutput(op, current?.item);
+  }
+
+  private async putItem(op: PutItemOperation): Promise<unknown> {
+    const table = await this.itemTable(op.tableName);
+    checkItemKeys(table, op.item);
+    checkItemSize(op.item);
+    const read = await this.readItem(table, op.item, true);
+    const old = read.current?.item;
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    await this.writeItem(read.storageKey, op.item, read.context, read.versions);
+    return oldItemOutput(op, old);
+  }
+
+  private async deleteItem(op: DeleteItemOperation): Promise<unknown> {
+    const table = await this.itemTable(op.tableName);
+    checkKey(table, op.key);
+    const read = await this.readItem(table, op.key, true);
+    const old = read.current?.item;
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    if (old !== undefined) await this.writeItem(read.storageKey, undefined, read.context, read.versions);
+    return oldItemOutput(op, old);
+  }
+
+  private async updateItem(op: UpdateItemOperation): Promise<unknown> {
+    const table = await this.itemTable(op.tableName);
+    checkKey(table, op.key);
+    const read = await this.readItem(table, op.key, true);
+    const old = read.current?.item;
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    const base = old ?? keyOf(table, op.key);
+    const result = op.update === undefined
+      ? { item: base, updatedOld: new Map<string, AttributeValue>(), updatedNew: new Map<string, AttributeValue>() }
+      : applyUpdate(base, op.update, keyNames(table));
+    await this.writeItem(read.storageKey, result.item, read.context, read.versions);
+    return updateItemOutput(op, old, result);
+  }
+
+  // ---- Query and Scan ----
+
+  private async query(op: QueryOperation): Promise<ReadOutput> {
+    const table = await this.itemTable(op.tableName);
+    const { keyCondition } = checkQuery(table, op);
+    const ring = this.ring();
+    const sort = keyCondition.sort?.condition;
+    const range = partitionRange(table.id, keyCondition.hashValue, table.rangeKey?.type, sort);
+    const nodes = ring.preferenceList(range.start, this.front.config.n);
+    const need = op.consistentRead ? Math.min(this.front.config.r, nodes.length) : 1;
+    const reverse = !op.scanIndexForward;
+    let start = range.start;
+    let end = range.end;
+    if (op.exclusiveStartKey !== undefined) {
+      const after = this.keyOfItem(table, op.exclusiveStartKey);
+      if (reverse) end = after < end ? after : end;
+      else start = justAfter(after) > start ? justAfter(after) : start;
+    }
+    const accepts = (item: Item): boolean => {
+      if (sort === undefined || table.rangeKey === undefined) return true;
+      const value = item.get(table.rangeKey.name);
+      return value !== undefined && sortKeyConditionHolds(sort, value);
+    };
+    return readOutput(op, await this.readPages(table, op, nodes, { start, end }, reverse, atLeast(need), accepts));
+  }
+
+  private async scan(op: ScanOperation): Promise<ReadOutput> {
+    const table = await this.itemTable(op.tableName);
+    checkScan(table, op);
+    const ring = this.ring();
+    const nodes = ring.nodes.map((node) => node.id);
+    const need = op.consistentRead ? this.front.config.r : 1;
+    const range = tableItemsRange(table.id);
+    const start = op.exclusiveStartKey === undefined ? range.start : justAfter(this.keyOfItem(table, op.exclusiveStartKey));
+    const segment = op.segment;
+    const accepts = (_item: Item, storageKey: string): boolean => segment === undefined || segmentOf(ringPosition(storageKey), segment.totalSegments) === segment.segment;
+    return readOutput(op, await this.readPages(table, op, nodes, { start, end: range.end }, false, everyRange(ring, this.front.config.n, need), accepts));
+  }
+
+  /**
+   * One Query or Scan page: merged replica pages in order until Limit items were evaluated, 1 MB
+   * was read, or the range ended (then no LastEvaluatedKey). Items the key condition or segment
+   * does not accept are skipped without counting, as DynamoDB never reads them.
+   */
+  private async readPages(
+    table: StoredTable,
+    op: QueryOperation | ScanOperation,
+    nodes: readonly string[],
+    first: { readonly start: string; readonly end: string },
+    reverse: boolean,
+    enough: Enough,
+    accepts: (item: Item, storageKey: string) => boolean,
+  ): Promise<{ matched: Item[]; scannedCount: number; lastEvaluatedKey?: Item }> {
+    let progress: PageProgress = PAGE_START;
+    const matched: Item[] = [];
+    let range: { readonly start: string; readonly end: string } | undefined = first;
+    while (range !== undefined) {
+      if (range.start >= range.end) break;
+      const page = await readMergedPage(this.front, nodes, range.start, range.end, reverse, enough, this.timeoutMs());
+      for (const entry of page.entries) {
+        const { current } = resolveItem(entry.siblings);
+        if (current === undefined || !accepts(current.item, entry.key)) continue;
+        progress = advance(progress, itemSizeBytes(current.item));
+        if (op.filter === undefined || evaluateCondition(op.filter, current.item)) matched.push(current.item);
+        if (pageEnded(progress, op.limit)) return { matched, scannedCount: progress.evaluated, lastEvaluatedKey: keyOf(table, current.item) };
+      }
+      range = page.rest;
+    }
+    return { matched, scannedCount: progress.evaluated };
+  }
+
+  // ---- batches ----
+
+  /** Each table of a batch, looked up once (ResourceNotFoundException for any missing). */
+  private async batchTables(names: readonly string[]): Promise<Map<string, StoredTable>> {
+    const tables = new Map<string, StoredTable>();
+    for (const name of names) tables.set(name, await this.itemTable(name));
+    return tables;
+  }
+
+  private async batchWrite(op: BatchWriteItemOperation): Promise<unknown> {
+    const tables = await this.batchTables(op.tables.map((t) => t.tableName));
+    checkBatchWrite((name) => tables.get(name), op);
+    const jobs = op.tables.flatMap((t) => t.requests.map((request) => ({ table: tables.get(t.tableName)!, tableName: t.tableName, request })));
+    const unprocessed = new Map<string, WriteRequest[]>();
+    let failures = 0;
+    let lastError: unknown;
+    await forEachLimited(jobs, BATCH_CONCURRENCY, async ({ table, tableName, request }) => {
+      try {
+        const key = request.kind === 'put' ? request.item : request.key;
+        const read = await this.readItem(table, key, true);
+        if (request.kind === 'put') {
+          checkItemSize(request.item);
+          await this.writeItem(read.storageKey, request.item, read.context, read.versions);
+        } else if (read.current !== undefined) {
+          await this.writeItem(read.storageKey, undefined, read.context, read.versions);
+        }
+      } catch (err) {
+        if (isDynamoError(err) && err.status === 400) throw err;
+        failures++;
+        lastError = err;
+        const list = unprocessed.get(tableName) ?? [];
+        list.push(request);
+        unprocessed.set(tableName, list);
+      }
+    });
+    // DynamoDB fails the whole call only when nothing could be done.
+    if (failures === jobs.length && jobs.length > 0) throw asServerError(lastError);
+    return batchWriteOutput(unprocessed);
+  }
+
+  private async batchGet(op: BatchGetItemOperation): Promise<unknown> {
+    const tables = await this.batchTables(op.tables.map((t) => t.tableName));
+    checkBatchGet((name) => tables.get(name), op);
+    const found = new Map<string, Item[]>();
+    const unprocessed = new Map<string, Item[]>();
+    const jobs = op.tables.flatMap((t) => t.keys.map((key) => ({ t, key })));
+    let failures = 0;
+    let lastError: unknown;
+    let bytes = 0;
+    await forEachLimited(jobs, BATCH_CONCURRENCY, async ({ t, key }) => {
+      try {
+        const { current } = await this.readItem(tables.get(t.tableName)!, key, t.consistentRead);
+        if (current === undefined) return;
+        bytes += itemSizeBytes(current.item);
+        const list = found.get(t.tableName) ?? [];
+        list.push(current.item);
+        found.set(t.tableName, list);
+      } catch (err) {
+        if (isDynamoError(err) && err.status === 400) throw err;
+        failures++;
+        lastError = err;
+        const list = unprocessed.get(t.tableName) ?? [];
+        list.push(key);
+        unprocessed.set(t.tableName, list);
+      }
+    });
+    if (failures === jobs.length && jobs.length > 0) throw asServerError(lastError);
+    // DynamoDB answers at most 16 MB per BatchGetItem; 100 items of 400 KB stay below it.
+    if (bytes > 16 * 1024 * 1024) throw new DynamoError('InternalServerError', 'BatchGetItem answer over 16 MB');
+    return batchGetOutput(op, found, unprocessed);
+  }
+
+  // ---- helpers ----
+
+  private ring() {
+    const ring = this.front.ring();
+    if (ring === undefined) throw new DynamoError('InternalServerError', 'this node has not learned the ring yet; retry');
+    return ring;
+  }
+
+  private timeoutMs(): number {
+    return this.front.config.requestTimeoutMs;
+  }
+
+  private newTableId(): string {
+    const bytes = this.deps.randomBytes(TABLE_ID_BYTES);
+    let id = '';
+    let buffer = 0;
+    let bits = 0;
+    for (const byte of bytes) {
+      buffer = (buffer << 8) | byte;
+      bits += 8;
+      while (bits >= 5) {
+        bits -= 5;
+        id += BASE32[(buffer >> bits) & 31];
+      }
+      buffer &= (1 << bits) - 1;
+    }
+    return id;
+  }
+}
+
+function asServerError(err: unknown): DynamoError {
+  if (isDynamoError(err)) return err;
+  return new DynamoError('InternalServerError', `the write could not reach its quorum: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; rejects with the first rejection once all have settled. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  let failed = false;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        if (!failed) {
+          failed = true;
+          firstError = err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw firstError;
+}

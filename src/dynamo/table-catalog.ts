@@ -1,0 +1,152 @@
+// The DynamoDB API's tables: their definitions stored as replicated values under reserved keys
+// (item-keys.ts tableKey), written and read through the node's quorums like any key, so they
+// survive restarts and reach every node (a node reads a definition with a quorum read: once
+// CreateTable is acknowledged by W replicas, every node's next read finds it). Each table has a
+// random id that its item keys carry, so a table created again under a deleted one's name never
+// sees the old items. Definitions are cached per node for TABLE_CACHE_MS (hits only): a table
+// deleted on another node may still take writes here for that long (into the old id's space,
+// which nothing reads again).
+import type { NodeFrontDoor } from '../node/front-door.ts';
+import type { Sibling } from '../version/siblings.ts';
+import type { ScalarType } from './attribute-value.ts';
+import { DynamoError } from './errors.ts';
+import { isTableId, tableKey, tableKeysRange, tableNameOfKey } from './item-keys.ts';
+import { TABLE_CONTENT_TYPE } from './item-record.ts';
+import { everyRange, readMergedPage } from './replica-reads.ts';
+import type { KeyAttribute, TableSchema } from './table-schema.ts';
+
+/** How long a node reuses a table definition it read, in ms. */
+export const TABLE_CACHE_MS = 1_000;
+/** Largest stored definition read back: names are at most 255 characters each. */
+const DEFINITION_BYTES_MAX = 4 * 1024;
+/** Tables one ListTables walk reads at most (every definition is small; DynamoDB's default quota is 2,500). */
+export const TABLES_LISTED_MAX = 10_000;
+const TABLE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{3,255}$/;
+const KEY_NAME_BYTES_MAX = 255;
+
+/** A table as stored: its schema and the id its item keys carry. */
+export interface StoredTable extends TableSchema {
+  readonly id: string;
+}
+
+function corrupt(why: string): DynamoError {
+  return new DynamoError('InternalServerError', `a stored table definition does not decode (${why})`);
+}
+
+function keyAttributeOf(raw: unknown): KeyAttribute | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.name !== 'string' || r.name.length === 0 || Buffer.byteLength(r.name) > KEY_NAME_BYTES_MAX) return undefined;
+  if (r.type !== 'S' && r.type !== 'N' && r.type !== 'B') return undefined;
+  return { name: r.name, type: r.type as ScalarType };
+}
+
+export function encodeTable(table: StoredTable): Uint8Array {
+  return Buffer.from(JSON.stringify({ v: 1, name: table.name, id: table.id, hash: table.hashKey, range: table.rangeKey ?? null, createdAtMs: table.createdAtMs }), 'utf8');
+}
+
+/** A stored definition read back (hostile: from disk or a peer), checked field by field. */
+export function decodeTable(bytes: Uint8Array): StoredTable {
+  if (bytes.length > DEFINITION_BYTES_MAX) throw corrupt('too large');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'));
+  } catch {
+    throw corrupt('not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null) throw corrupt('not an object');
+  const r = raw as Record<string, unknown>;
+  const hashKey = keyAttributeOf(r.hash);
+  const rangeKey = r.range === null ? undefined : keyAttributeOf(r.range);
+  if (r.v !== 1 || typeof r.name !== 'string' || !TABLE_NAME_PATTERN.test(r.name) || !isTableId(r.id) || hashKey === undefined) throw corrupt('bad fields');
+  if (r.range !== null && rangeKey === undefined) throw corrupt('bad range key');
+  if (!Number.isSafeInteger(r.createdAtMs) || (r.createdAtMs as number) < 0) throw corrupt('bad creation time');
+  const base = { name: r.name, id: r.id, hashKey, createdAtMs: r.createdAtMs as number, status: 'ACTIVE' as const };
+  return rangeKey === undefined ? base : { ...base, rangeKey };
+}
+
+/**
+ * The definition among a key's versions: concurrent CreateTables of one name both succeed, and
+ * every node then sees the earlier one (by creation time, then id). Tombstones (DeleteTable) lose
+ * to a definition they did not see, as items' do.
+ */
+export function resolveTable(siblings: readonly Sibling[]): StoredTable | undefined {
+  let winner: StoredTable | undefined;
+  for (const s of siblings) {
+    if (s.value === null) continue;
+    const table = decodeTable(s.value);
+    if (winner === undefined || table.createdAtMs < winner.createdAtMs || (table.createdAtMs === winner.createdAtMs && table.id < winner.id)) winner = table;
+  }
+  return winner;
+}
+
+export class TableCatalog {
+  private readonly cache = new Map<string, { readonly table: StoredTable; readonly untilMs: number }>();
+
+  constructor(
+    private readonly front: NodeFrontDoor,
+    private readonly monotonicMs: () => number,
+  ) {}
+
+  /** The table named `name`, or undefined; a cached definition if read within TABLE_CACHE_MS. */
+  async find(name: string): Promise<StoredTable | undefined> {
+    const cached = this.cache.get(name);
+    if (cached !== undefined && cached.untilMs > this.monotonicMs()) return cached.table;
+    const { table } = await this.read(name);
+    if (table === undefined) this.cache.delete(name);
+    else this.remember(table);
+    return table;
+  }
+
+  /** The table, or DynamoDB's ResourceNotFoundException. */
+  async get(name: string, message: string): Promise<StoredTable> {
+    const table = await this.find(name);
+    if (table === undefined) throw new DynamoError('ResourceNotFoundException', message);
+    return table;
+  }
+
+  /** Creates a table; ResourceInUseException if a quorum read finds one of that name. */
+  async create(table: StoredTable, existsMessage: string): Promise<void> {
+    const { table: existing, context } = await this.read(table.name);
+    if (existing !== undefined) throw new DynamoError('ResourceInUseException', existsMessage);
+    await this.front.put({ key: tableKey(table.name), value: encodeTable(table), contentType: TABLE_CONTENT_TYPE, context });
+    this.remember(table);
+  }
+
+  /** Deletes a table's definition; ResourceNotFoundException if there is none. Returns what was deleted. */
+  async delete(name: string, notFoundMessage: string): Promise<StoredTable> {
+    const { table, context } = await this.read(name);
+    if (table === undefined) throw new DynamoError('ResourceNotFoundException', notFoundMessage);
+    await this.front.delete({ key: tableKey(name), context });
+    this.cache.delete(name);
+    return table;
+  }
+
+  /** Every table's name, read from a replica of every ring range. */
+  async names(timeoutMs: number): Promise<string[]> {
+    const ring = this.front.ring();
+    if (ring === undefined) throw new DynamoError('InternalServerError', 'this node has not learned the ring yet; retry');
+    const nodes = ring.nodes.map((node) => node.id);
+    const names: string[] = [];
+    let range: { start: string; end: string } | undefined = tableKeysRange();
+    while (range !== undefined) {
+      const page = await readMergedPage(this.front, nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1), timeoutMs);
+      for (const entry of page.entries) {
+        const name = tableNameOfKey(entry.key);
+        if (name !== undefined && resolveTable(entry.siblings) !== undefined) names.push(name);
+      }
+      if (names.length > TABLES_LISTED_MAX) throw new DynamoError('InternalServerError', `more than ${TABLES_LISTED_MAX} tables`);
+      range = page.rest;
+    }
+    return names;
+  }
+
+  private async read(name: string): Promise<{ readonly table: StoredTable | undefined; readonly context: string }> {
+    const { siblings, context } = await this.front.get(tableKey(name));
+    return { table: resolveTable(siblings), context };
+  }
+
+  private remember(table: StoredTable): void {
+    this.cache.set(table.name, { table, untilMs: this.monotonicMs() + TABLE_CACHE_MS });
+  }
+}
