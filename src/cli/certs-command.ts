@@ -1,8 +1,9 @@
-// `dynakv certs create-ca | create-node | create-client`: write a cluster's CA, node and client
-// certificates (and the cluster secret and client tokens) as files, by src/security/certs.ts.
+// `dynakv certs create-ca | create-node | create-client | create-access-key`: write a cluster's CA,
+// node and client certificates (and the cluster secret, client tokens and DynamoDB access keys)
+// as files, by src/security/certs.ts.
 // Prints each file written; refuses to overwrite anything.
 import { join } from 'node:path';
-import { CA_KEY_FILE, createCa, createClientCert, createNodeCert } from '../security/certs.ts';
+import { CA_KEY_FILE, createAccessKeyFile, createCa, createClientCert, createNodeCert } from '../security/certs.ts';
 import { isClientRole } from '../security/tokens.ts';
 
 interface Out {
@@ -28,4 +29,11 @@ export async function runCertsCreateClient(name: string, options: { certsDir: st
   if (!isClientRole(options.role)) throw new Error(`--role must be admin or user, got ${options.role}`);
   const { written } = await createClientCert({ name, role: options.role, certsDir: options.certsDir, caKey: options.caKey });
   for (const path of written) out.log(`wrote ${path}`);
+}
+
+export async function runCertsCreateAccessKey(name: string, options: { certsDir: string; caKey: string; role: string }, out: Out): Promise<void> {
+  if (!isClientRole(options.role)) throw new Error(`--role must be admin or user, got ${options.role}`);
+  const { written } = await createAccessKeyFile({ name, role: options.role, certsDir: options.certsDir, caKey: options.caKey });
+  for (const path of written) out.log(`wrote ${path}`);
+  out.log(`a DynamoDB access key (${options.role}); use it with AWS_SHARED_CREDENTIALS_FILE=${written[0]} and the node's URL as the endpoint`);
 }

@@ -134,6 +134,10 @@ export async function runClusterStart(options: ClusterStartOptions): Promise<voi
   if (options.insecure !== true) {
     const shown = relative(process.cwd(), join(certsDir, clientFiles(LOCAL_ADMIN_CLIENT).token)) || '.';
     console.log(`  sign in with the token in ${shown}; the browser does not know this cluster's CA (${relative(process.cwd(), join(certsDir, CA_CERT_FILE))}): import it, or accept the warning`);
+    const aws = relative(process.cwd(), join(certsDir, clientFiles(LOCAL_ADMIN_CLIENT).awsCredentials)) || '.';
+    console.log(`DynamoDB API: endpoint ${scheme}://127.0.0.1:${basePort} on every node; AWS_SHARED_CREDENTIALS_FILE=${aws} AWS_CA_BUNDLE=${relative(process.cwd(), join(certsDir, CA_CERT_FILE))} (see README "DynamoDB API")`);
+  } else {
+    console.log(`DynamoDB API: endpoint ${scheme}://127.0.0.1:${basePort} on every node, any credentials (--insecure)`);
   }
   const here = resolve(dataDir, 'certs') === resolve('data/certs') && basePort === 7001;
   // The CLI talks plain http only when told (--insecure), never by itself.

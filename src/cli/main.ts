@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { USAGE_EXIT_CODE } from './args.ts';
 import { ClientError, DynakvClient } from '../client/http-client.ts';
 import { DEFAULT_CONFIG } from '../node/config.ts';
-import { runCertsCreateCa, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
+import { runCertsCreateCa, runCertsCreateAccessKey, runCertsCreateClient, runCertsCreateNode } from './certs-command.ts';
 import { parseNodeCount, runClusterStart } from './cluster-command.ts';
 import { connectionOptions, insecureWarning, resolveConnection, type ConnectionFlags } from './connection.ts';
 import { parseQuorum, runDelete, runGet, runPut, runRing } from './kv-commands.ts';
@@ -96,6 +96,13 @@ certs
   .requiredOption('--ca-key <file>', 'the CA key; ca.crt and cluster.secret are read from beside it')
   .addOption(new Option('--role <role>', 'admin may also change membership').choices(['admin', 'user']).default('user'))
   .action((name: string, opts) => runCertsCreateClient(name, opts, out));
+certs
+  .command('create-access-key <name>')
+  .description('a DynamoDB API access key (client.NAME.aws-credentials, an AWS shared credentials file); create-client writes one too')
+  .requiredOption('--certs-dir <dir>', 'directory to write it into')
+  .requiredOption('--ca-key <file>', 'the CA key; cluster.secret is read from beside it')
+  .addOption(new Option('--role <role>', 'admin may also create and delete tables').choices(['admin', 'user']).default('user'))
+  .action((name: string, opts) => runCertsCreateAccessKey(name, opts, out));
 
 const node = program.command('node').description('run one node');
 node

@@ -24,6 +24,7 @@ import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { NodeId } from '../env/transport.ts';
 import { isNodeId, NODE_ID_RULE } from '../protocol/ids.ts';
+import { credentialsFile, mintAccessKey } from './access-keys.ts';
 import { CLUSTER_SECRET_BYTES } from './cluster-secret.ts';
 import { identityOfCertificate, clientIdentityUri, nodeIdentityUri } from './identity.ts';
 import { CLIENT_NAME_RULE, isClientName, isClientRole, mintToken, parseTokenShape, type ClientRole } from './tokens.ts';
@@ -34,9 +35,9 @@ export const CLUSTER_SECRET_FILE = 'cluster.secret';
 export const NODE_CERT_FILE = 'node.crt';
 export const NODE_KEY_FILE = 'node.key';
 
-export function clientFiles(name: string): { readonly cert: string; readonly key: string; readonly token: string } {
+export function clientFiles(name: string): { readonly cert: string; readonly key: string; readonly token: string; readonly awsCredentials: string } {
   if (!isClientName(name)) throw new CertsError('CERTS_BAD_ARGUMENT', `client name must be ${CLIENT_NAME_RULE}, got ${JSON.stringify(name)}`);
-  return { cert: `client.${name}.crt`, key: `client.${name}.key`, token: `client.${name}.token` };
+  return { cert: `client.${name}.crt`, key: `client.${name}.key`, token: `client.${name}.token`, awsCredentials: `client.${name}.aws-credentials` };
 }
 
 /** CockroachDB's defaults: a CA lives 10 years, the certificates it signs 5. */
@@ -238,7 +239,32 @@ export async function createClientCert(options: CreateClientOptions): Promise<Cr
   writePublic(certPath, cert.toString('pem') + '\n');
   writeSecret(tokenPath, `${mintToken(authority.clusterSecret, options.name, options.role)}\n`);
   const copied = writeCopies(copies);
-  return { written: [certPath, keyPath, tokenPath, ...copied] };
+  const awsPath = join(certsDir, files.awsCredentials);
+  const access = existsSync(awsPath) ? [] : [writeAccessKey(awsPath, authority.clusterSecret, options.role)];
+  return { written: [certPath, keyPath, tokenPath, ...access, ...copied] };
+}
+
+/** Writes a new DynamoDB access key for `role` as an AWS shared credentials file (mode 0600). */
+function writeAccessKey(path: string, clusterSecret: Uint8Array, role: ClientRole): string {
+  writeSecret(path, credentialsFile(mintAccessKey(clusterSecret, role, randomBytes)));
+  return path;
+}
+
+/**
+ * Writes client.NAME.aws-credentials into certsDir: a DynamoDB access key for `role` (secret
+ * derived from the cluster secret, src/security/access-keys.ts) in the AWS shared credentials
+ * format the SDKs, boto3 and the AWS CLI read (AWS_SHARED_CREDENTIALS_FILE). Refuses to overwrite.
+ */
+export async function createAccessKeyFile(options: { readonly name: string; readonly role: ClientRole; readonly certsDir: string; readonly caKey: string }): Promise<CreatedFiles> {
+  const files = clientFiles(options.name);
+  if (!isClientRole(options.role)) throw new CertsError('CERTS_BAD_ARGUMENT', `client role must be admin or user, got ${JSON.stringify(options.role)}`);
+  const certsDir = resolve(options.certsDir);
+  const path = join(certsDir, files.awsCredentials);
+  refuseExisting([path]);
+  const authority = await loadAuthority(options.caKey);
+  mkdirPrivate(certsDir);
+  const copied = writeCopies(planCopies(certsDir, authority, false));
+  return { written: [writeAccessKey(path, authority.clusterSecret, options.role), ...copied] };
 }
 
 /** The CA's key and certificate and the cluster secret, read from beside the CA key and checked against each other. */
@@ -539,7 +565,11 @@ export async function ensureClusterCerts(options: ClusterCertsOptions): Promise<
     written.push(...(await createNodeCert({ id, certsDir: dir, caKey, hosts })).written);
   }
   for (const client of options.clients ?? []) {
-    if (existsSync(join(certsDir, clientFiles(client.name).token))) continue;
+    if (existsSync(join(certsDir, clientFiles(client.name).token))) {
+      // A certs dir made before the DynamoDB API gets the client's access key now.
+      if (!existsSync(join(certsDir, clientFiles(client.name).awsCredentials))) written.push(...(await createAccessKeyFile({ ...client, certsDir, caKey })).written);
+      continue;
+    }
     written.push(...(await createClientCert({ ...client, certsDir, caKey })).written);
   }
   return { certsDir, caKey, nodeDirs, written };

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CertsError,
+  createAccessKeyFile,
   createCa,
   createClientCert,
   createNodeCert,
@@ -24,6 +25,7 @@ import {
 } from '../../src/security/certs.ts';
 import { identityOfCertificate, parseIdentityUri } from '../../src/security/identity.ts';
 import { verifyToken } from '../../src/security/tokens.ts';
+import { accessKeyLookup, roleOfAccessKey } from '../../src/security/access-keys.ts';
 
 const YEAR_MS = 365 * 86_400_000;
 let root: string;
@@ -144,6 +146,24 @@ describe('certs', () => {
     rejects('CERTS_INVALID', join(dir, 'client.carol.crt'), () => loadClientCerts(dir, 'carol'), /not a certificate for client carol/);
     await rejectsAsync('CERTS_BAD_ARGUMENT', () => createClientCert({ name: 'x y', role: 'user', certsDir: dir, caKey }));
     await rejectsAsync('CERTS_BAD_ARGUMENT', () => createClientCert({ name: 'eve', role: 'root' as 'user', certsDir: dir, caKey }));
+  });
+
+  it('a client gets a DynamoDB access key file whose secret the cluster derives; create-access-key never overwrites', async () => {
+    const dir = join(root, 'aws');
+    await createClientCert({ name: 'dana', role: 'admin', certsDir: dir, caKey });
+    await createAccessKeyFile({ name: 'app', role: 'user', certsDir: dir, caKey });
+    const secret = readFileSync(join(ca, 'cluster.secret'));
+    for (const [name, role] of [['dana', 'admin'], ['app', 'user']] as const) {
+      const path = join(dir, `client.${name}.aws-credentials`);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      const text = readFileSync(path, 'utf8');
+      const id = /aws_access_key_id = (\S+)/.exec(text)![1]!;
+      const key = /aws_secret_access_key = (\S+)/.exec(text)![1]!;
+      assert.match(text, /^\[default\]\n/);
+      assert.equal(roleOfAccessKey(id), role);
+      assert.equal(accessKeyLookup(secret)(id), key);
+    }
+    await rejectsAsync('CERTS_EXISTS', () => createAccessKeyFile({ name: 'app', role: 'user', certsDir: dir, caKey }));
   });
 
   it('refuses missing files, naming each', async () => {
