@@ -50,7 +50,10 @@ class BodyTooLarge extends Error {}
 
 export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { node, log, secure } = options;
-  const executor = new DynamoExecutor({ front: node, nowMs: () => Date.now(), monotonicMs: () => performance.now(), randomBytes: (n) => randomBytes(n) });
+  const executor = new DynamoExecutor({
+    front: node, nowMs: () => Date.now(), monotonicMs: () => performance.now(), randomBytes: (n) => randomBytes(n),
+    onPurgeFailed: (table, err) => log.warn({ err, table }, 'could not delete every item of a deleted table; the rest stays as unreachable garbage'),
+  });
   const lookupSecret = accessKeyLookup(node.config.clusterSecret);
   const signingKeys = new SigningKeyCache();
   let preAuthBytes = 0;

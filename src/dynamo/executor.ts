@@ -41,12 +41,16 @@ export interface ExecutorDeps {
   /** A clock that never goes back, for the table cache. */
   readonly monotonicMs: () => number;
   readonly randomBytes: (length: number) => Uint8Array;
+  /** Told when a deleted table's items could not all be deleted (they stay as unreachable garbage). */
+  readonly onPurgeFailed?: (table: string, err: unknown) => void;
 }
 
 export class DynamoExecutor {
   private readonly front: NodeFrontDoor;
   private readonly tables: TableCatalog;
   private readonly clock: HybridClock;
+  /** Table purges run one after another, in the background. */
+  private purges: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: ExecutorDeps) {
     this.front = deps.front;
@@ -66,6 +70,8 @@ export class DynamoExecutor {
         return describeTableOutput(await this.tables.get(op.tableName, tableNotFoundMessage(op.tableName, 'table')));
       case 'DeleteTable': {
         const table = await this.tables.delete(op.tableName, tableNotFoundMessage(op.tableName, 'table'));
+        // Answered DELETING at once, as DynamoDB; the items go in the background.
+        this.purges = this.purges.then(() => this.purgeItems(table)).catch((err: unknown) => this.deps.onPurgeFailed?.(table.name, err));
         return deleteTableOutput(table);
       }
       case 'ListTables':
@@ -296,6 +302,32 @@ export class DynamoExecutor {
     // DynamoDB answers at most 16 MB per BatchGetItem; 100 items of 400 KB stay below it.
     if (bytes > 16 * 1024 * 1024) throw new DynamoError('InternalServerError', 'BatchGetItem answer over 16 MB');
     return batchGetOutput(op, found, unprocessed);
+  }
+
+  // ---- deleted tables ----
+
+  /**
+   * Deletes every item of a deleted table (tombstones, purged later like any). Nothing reads a
+   * deleted table's id again, so this only frees space; if this node stops first, the rest stays
+   * as unreachable garbage (README: DynamoDB API, limits).
+   */
+  private async purgeItems(table: StoredTable): Promise<void> {
+    const ring = this.ring();
+    const nodes = ring.nodes.map((node) => node.id);
+    let range: { readonly start: string; readonly end: string } | undefined = tableItemsRange(table.id);
+    while (range !== undefined) {
+      const page = await readMergedPage(this.front, nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1), this.timeoutMs());
+      await forEachLimited(page.entries.filter((e) => e.siblings.some((s) => s.value !== null)), BATCH_CONCURRENCY, async (entry) => {
+        const { siblings, context } = await this.front.get(entry.key);
+        if (siblings.some((s) => s.value !== null)) await this.front.delete({ key: entry.key, context });
+      });
+      range = page.rest;
+    }
+  }
+
+  /** Resolves once every table purge started so far has ended (tests wait on it). */
+  purgesSettled(): Promise<void> {
+    return this.purges;
   }
 
   // ---- helpers ----
