@@ -53,6 +53,8 @@ export interface DynamoErrorBody {
 export class DynamoError extends Error {
   readonly type: DynamoErrorType;
   readonly status: DynamoErrorStatus;
+  /** The item a failed condition was checked against, in wire form (ReturnValuesOnConditionCheckFailure ALL_OLD). */
+  item?: { readonly [name: string]: unknown };
 
   constructor(type: DynamoErrorType, message: string) {
     super(message);
@@ -93,8 +95,10 @@ export function serializationError(message: string): DynamoError {
 }
 
 /** The error a failed ConditionExpression answers with; DynamoDB's message is fixed. */
-export function conditionalCheckFailed(): DynamoError {
-  return new DynamoError('ConditionalCheckFailedException', 'The conditional request failed');
+export function conditionalCheckFailed(item?: { readonly [name: string]: unknown }): DynamoError {
+  const error = new DynamoError('ConditionalCheckFailedException', 'The conditional request failed');
+  if (item !== undefined) error.item = item;
+  return error;
 }
 
 /** Whether `x` is a DynamoError (for the HTTP front's catch). */

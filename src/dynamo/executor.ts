@@ -9,7 +9,7 @@
 // ring (replica-reads.ts); both page by Limit and 1 MB as DynamoDB does.
 import type { NodeFrontDoor } from '../node/front-door.ts';
 import { ringPosition } from '../ring/ring.ts';
-import { checkItemSize, itemSizeBytes, type AttributeValue, type Item } from './attribute-value.ts';
+import { checkItemSize, itemSizeBytes, itemToWire, type AttributeValue, type Item } from './attribute-value.ts';
 import { checkBatchGet, checkBatchWrite, batchGetOutput, batchWriteOutput, type BatchGetItemOperation, type BatchWriteItemOperation, type WriteRequest } from './batch-requests.ts';
 import { conditionalCheckFailed, DynamoError, isDynamoError } from './errors.ts';
 import { applyUpdate, evaluateCondition } from './expression-eval.ts';
@@ -132,7 +132,7 @@ export class DynamoExecutor {
     checkItemSize(op.item);
     const read = await this.readItem(table, op.item, true);
     const old = read.current?.item;
-    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw failedCondition(op, old);
     await this.writeItem(read.storageKey, op.item, read.context, read.versions);
     return oldItemOutput(op, old);
   }
@@ -142,7 +142,7 @@ export class DynamoExecutor {
     checkKey(table, op.key);
     const read = await this.readItem(table, op.key, true);
     const old = read.current?.item;
-    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw failedCondition(op, old);
     if (old !== undefined) await this.writeItem(read.storageKey, undefined, read.context, read.versions);
     return oldItemOutput(op, old);
   }
@@ -152,7 +152,7 @@ export class DynamoExecutor {
     checkKey(table, op.key);
     const read = await this.readItem(table, op.key, true);
     const old = read.current?.item;
-    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw conditionalCheckFailed();
+    if (op.condition !== undefined && !evaluateCondition(op.condition, old)) throw failedCondition(op, old);
     const base = old ?? keyOf(table, op.key);
     const result = op.update === undefined
       ? { item: base, updatedOld: new Map<string, AttributeValue>(), updatedNew: new Map<string, AttributeValue>() }
@@ -358,6 +358,11 @@ export class DynamoExecutor {
     }
     return id;
   }
+}
+
+/** ConditionalCheckFailedException, with the item as it was when ReturnValuesOnConditionCheckFailure is ALL_OLD. */
+function failedCondition(op: { readonly returnValuesOnConditionCheckFailure: string }, old: Item | undefined): DynamoError {
+  return conditionalCheckFailed(op.returnValuesOnConditionCheckFailure === 'ALL_OLD' && old !== undefined ? itemToWire(old) : undefined);
 }
 
 function asServerError(err: unknown): DynamoError {

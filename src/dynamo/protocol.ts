@@ -209,6 +209,6 @@ export function errorResponse(error: DynamoError, requestId: string, contentType
   const type = error.wireType;
   const body = type.startsWith(CAPITALISED_MESSAGE_NAMESPACE)
     ? { __type: type, Message: error.message }
-    : { __type: type, message: error.message };
+    : { __type: type, message: error.message, ...(error.item !== undefined ? { Item: error.item } : {}) };
   return respond(error.status, JSON.stringify(body), requestId, contentType);
 }

@@ -136,6 +136,8 @@ describe('DynamoDB API with the AWS SDK v3', { timeout: 240_000 }, () => {
     const key = { Artist: S('Cond'), Song: S('One') };
     await ddb.send(new PutItemCommand({ TableName: 'Music', Item: { ...key, Plays: N(1) }, ConditionExpression: 'attribute_not_exists(Artist)' }));
     await rejects(ddb.send(new PutItemCommand({ TableName: 'Music', Item: { ...key, Plays: N(2) }, ConditionExpression: 'attribute_not_exists(Artist)' })), 'ConditionalCheckFailedException');
+    const failed = await rejects(ddb.send(new PutItemCommand({ TableName: 'Music', Item: { ...key, Plays: N(2) }, ConditionExpression: 'attribute_not_exists(Artist)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })), 'ConditionalCheckFailedException');
+    assert.deepEqual((failed as Error & { Item?: unknown }).Item, { ...key, Plays: N(1) });
     const replaced = await ddb.send(new PutItemCommand({ TableName: 'Music', Item: { ...key, Plays: N(5) }, ConditionExpression: 'Plays < :max AND attribute_type(Plays, :n)', ExpressionAttributeValues: { ':max': N(3), ':n': S('N') }, ReturnValues: 'ALL_OLD' }));
     assert.deepEqual(replaced.Attributes, { ...key, Plays: N(1) });
     await rejects(ddb.send(new DeleteItemCommand({ TableName: 'Music', Key: key, ConditionExpression: 'Plays IN (:a, :b)', ExpressionAttributeValues: { ':a': N(1), ':b': N(2) } })), 'ConditionalCheckFailedException');
