@@ -1,7 +1,8 @@
 // Where the HTTP layers report answered requests, each through NodeMetrics.recordRequest: the
 // bare node:http /kv handler through kvObserver (its observeKv option), every fastify route
 // through one onResponse hook (the error's code comes from an onError hook), which also writes
-// a debug log line carrying the request id. Also serves GET /metrics.
+// a debug log line carrying the request id; the DynamoDB door through dynamoObserver. Also serves
+// GET /metrics.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NodeMetrics } from './node-metrics.ts';
 
@@ -19,6 +20,15 @@ const KV_OP_BY_METHOD: Record<string, string> = { GET: 'get', HEAD: 'head', PUT:
 export function kvObserver(metrics: NodeMetrics): KvAnswerObserver {
   return (method, status, startedAt, errorCode) =>
     metrics.recordRequest(KV_OP_BY_METHOD[method] ?? 'other', status, Number(process.hrtime.bigint() - startedAt) / 1e9, errorCode);
+}
+
+/** What the DynamoDB door calls once per answered request: the operation (a target name or `unknown`). */
+export type DynamoAnswerObserver = (operation: string, status: number, startedAt: bigint, errorType?: string) => void;
+
+/** Reports DynamoDB API requests as `dynamodb.<Operation>` (bounded: the door names only its own operations or `unknown`). */
+export function dynamoObserver(metrics: NodeMetrics): DynamoAnswerObserver {
+  return (operation, status, startedAt, errorType) =>
+    metrics.recordRequest(`dynamodb.${operation}`, status, Number(process.hrtime.bigint() - startedAt) / 1e9, errorType);
 }
 
 /** Fastify routes are labelled "METHOD /route" by their pattern, so the label set stays bounded. */

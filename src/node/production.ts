@@ -10,7 +10,7 @@ import { buildHttpServer } from '../api/http-server.ts';
 import { realClock } from '../env/real-clock.ts';
 import { realRandom } from '../env/real-random.ts';
 import { directoryBytes, NodeMetrics } from '../metrics/node-metrics.ts';
-import { kvObserver, observeRequests } from '../metrics/request-hook.ts';
+import { dynamoObserver, kvObserver, observeRequests } from '../metrics/request-hook.ts';
 import { SEED_PREFIX } from '../membership/membership.ts';
 import type { NodeCerts } from '../security/certs.ts';
 import { parsePeerReply, parsePeerRequest, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
@@ -108,7 +108,7 @@ export async function startProductionNode(options: ProductionOptions): Promise<R
   undo.push(() => opened.stop());
   const metrics = new NodeMetrics(node, { storageBytes: () => directoryBytes(lmdbDir) });
   // Secure: HTTPS with the node's certificate, and a client credential on every route but /health.
-  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics), ...(security.mode === 'secure' ? { tls: security.certs } : {}) });
+  const http = buildHttpServer({ node, logger: log, observeKv: kvObserver(metrics), observeDynamo: dynamoObserver(metrics), ...(security.mode === 'secure' ? { tls: security.certs } : {}) });
   undo.push(() => http.close());
   observeRequests(http, metrics);
   registerDashboard(http, { node, metrics, log });

@@ -322,6 +322,10 @@ describe('DynamoDB API with the AWS SDK v3', { timeout: 240_000 }, () => {
     assert.equal(wrongShape.status, 400);
     // Every node still serves.
     for (let i = 0; i < 3; i++) await client(i).send(new GetItemCommand({ TableName: 'Counters', Key: { id: S('by-user') } }));
+    // And counts its DynamoDB requests by operation and status.
+    const metrics = await (await cluster!.fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /dynakv_http_requests_total\{[^}]*op="dynamodb\.GetItem"[^}]*status="200"[^}]*\} [1-9]/);
+    assert.match(metrics, /dynakv_http_requests_total\{[^}]*op="dynamodb\.GetItem"[^}]*status="400"[^}]*\} [1-9]/);
   });
 
   it('concurrent conditional writers to one item: at least one wins; how many is measured', async () => {
