@@ -183,8 +183,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes)));
+    let ended = false;
+    req.on('end', () => {
+      ended = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+    });
     req.on('error', reject);
-    req.on('aborted', () => reject(new Error('request aborted')));
+    // A client gone mid-body: settle, so its share of the pre-auth budget is returned.
+    req.on('close', () => {
+      if (!ended) reject(new Error('the client closed the request before its body ended'));
+    });
   });
 }
