@@ -4,10 +4,11 @@
 // more, so no key a replica holds is skipped. Who must answer is the caller's rule (`enough`):
 // R replicas of a partition for a consistent Query, a replica of every ring range for a Scan.
 // The page resolves as soon as the rule holds (a dead replica costs nothing once enough others
-// have answered) or every replica has answered or failed.
+// have answered) or every replica has answered or failed. A key's versions from several replicas
+// are joined by their vector clocks, so a version superseded anywhere that answered is gone.
 import type { NodeFrontDoor, RangeRead } from '../node/front-door.ts';
 import type { Ring } from '../ring/ring.ts';
-import type { Sibling } from '../version/siblings.ts';
+import { mergeSiblings, type Sibling } from '../version/siblings.ts';
 import { DynamoError } from './errors.ts';
 import { justAfter } from './item-keys.ts';
 
@@ -18,7 +19,7 @@ type NodeId = string;
 
 export interface MergedEntry {
   readonly key: string;
-  /** Every replica's versions of the key, concatenated (the caller resolves them). */
+  /** Every answering replica's versions of the key, joined by their clocks (the caller resolves them). */
   readonly siblings: readonly Sibling[];
 }
 
@@ -102,9 +103,10 @@ function merge(answers: ReadonlyMap<NodeId, RangeRead>, start: string, end: stri
   for (const read of answers.values()) {
     for (const entry of read.entries) {
       if (bound !== undefined && (reverse ? entry.key < bound : entry.key > bound)) continue;
+      // Joined by their clocks, as the coordinator joins a key's replies: a version a later one
+      // (a delete included) superseded on another replica is dropped, never resurrected.
       const list = byKey.get(entry.key);
-      if (list === undefined) byKey.set(entry.key, [...entry.siblings]);
-      else list.push(...entry.siblings);
+      byKey.set(entry.key, list === undefined ? [...entry.siblings] : mergeSiblings(list, entry.siblings));
     }
   }
   const keys = [...byKey.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
