@@ -5,7 +5,7 @@
 // compare node by node. Pure: no I/O, no clock, no randomness (node:crypto hashing only).
 import { assert } from '../env/assert.ts';
 import * as crypto from 'node:crypto';
-import { placementText, RING_POSITION_BITS } from '../ring/ring.ts';
+import { RING_POSITION_BITS } from '../ring/ring.ts';
 
 /** Bytes of every digest in the tree (entry, leaf and inner node): one MD5. */
 export const DIGEST_BYTES = 16;
@@ -77,9 +77,12 @@ export class MerkleTree {
     this.leafKeys = new Uint32Array(this.leafCount);
   }
 
-  /** The leaf (bucket) of a key: the top `depth` bits of ringPosition(key). */
+  /**
+   * The leaf (bucket) of a key: the top `depth` bits of MD5(key), which are those of
+   * ringPosition(key) except for a partitioned key (placed by its partition, leafed by itself).
+   */
   leafOf(key: string): number {
-    return leafOfDigest(md5(placementText(key)), this.depth);
+    return leafOfDigest(md5(key), this.depth);
   }
 
   /** The leaf holding ring position `position` (0 <= position < 2^128). */
@@ -108,10 +111,9 @@ export class MerkleTree {
   update(key: string, before: Uint8Array | undefined, after: Uint8Array | undefined): void {
     if (before === undefined && after === undefined) return;
     const keyDigest = md5(key);
-    // A partitioned key's leaf is its partition's (ring.ts placementText), as its ring position;
-    // its entry still hashes the whole key, so two keys of one partition never cancel out.
-    const placement = placementText(key);
-    const leaf = leafOfDigest(placement === key ? keyDigest : md5(placement), this.depth);
+    // By the whole key, also for a partitioned key (ring.ts placementText): a partition's keys
+    // then spread over the leaves, so no one leaf (and no one bucket listing) holds a partition.
+    const leaf = leafOfDigest(keyDigest, this.depth);
     assert(before === undefined || this.leafKeys[leaf] !== 0, () => `${JSON.stringify(key)} changes in empty Merkle leaf ${leaf}: the tree missed its insert`);
     const offset = (this.leafCount + leaf) * DIGEST_BYTES;
     if (before !== undefined) xorInto(this.nodes, offset, entryDigest(keyDigest, before));

@@ -8,7 +8,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { NodeId } from '../env/transport.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
-import { ringPosition, type Ring } from '../ring/ring.ts';
+import { placementText, ringPosition, type Ring } from '../ring/ring.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { MerkleTree } from './merkle-tree.ts';
 
@@ -142,7 +142,7 @@ export class TreeIndex {
     const range = ring.homeOfPosition(position);
     const entry = this.trees.get(range);
     if (entry === undefined) return { range, applied: true };
-    const leaf = entry.tree.leafOfPosition(position);
+    const leaf = leafOfKey(entry.tree, key, position);
     const keys = entry.keysByLeaf.get(leaf);
     const indexed = keys?.has(key) === true;
     // A key with a committed record that the index lacks has not been read by the build yet: it
@@ -206,7 +206,7 @@ export class TreeIndex {
     const range = ring.homeOfPosition(position);
     const entry = this.trees.get(range);
     if (entry === undefined) return;
-    const leaf = entry.tree.leafOfPosition(position);
+    const leaf = leafOfKey(entry.tree, key, position);
     // A write committed since the build started inserted it already (see apply).
     if (entry.keysByLeaf.get(leaf)?.has(key) === true) return;
     // Committed bytes only: a write still pending reaches the tree through apply(), whose
@@ -219,4 +219,12 @@ export class TreeIndex {
     this.insertKey(entry, leaf, key);
     if (record !== undefined) this.visitor?.(key, range, record.siblings, atMs);
   }
+}
+
+/**
+ * The Merkle leaf the tree files `key` under (MerkleTree.leafOf): from its ring position when the
+ * key is placed by itself (no second MD5), from the whole key when it is placed by its partition.
+ */
+function leafOfKey(tree: MerkleTree, key: string, position: bigint): number {
+  return placementText(key) === key ? tree.leafOfPosition(position) : tree.leafOf(key);
 }

@@ -208,4 +208,22 @@ describe('Merkle index against storage as it really behaves (review findings)', 
     assert.ok(reply.kind === 'ae_bucket_ok', `the index answers again: ${reply.kind}`);
     assert.deepEqual(reply.entries.map(([k]) => k), [key]);
   });
+
+  it('a partition\'s keys (placed by the partition) are listed under the leaf the tree files each under', async () => {
+    const ring = Ring.of([...IDS]);
+    // A partition n1 replicates.
+    const partition = Array.from({ length: 50 }, (_, i) => `\u0000Itable/p${i}`).find((p) => ring.preferenceList(p, 3).includes('n1'))!;
+    const keys = Array.from({ length: 40 }, (_, i) => `${partition}\u0001s${i}`);
+    const { store } = await filledStore([]);
+    const clock = new SteppedClock(1_000_000, 1_000);
+    const index = new TreeIndex({ self: 'n1', n: 3, store, clock, log: silentLog, onDrift: () => {} });
+    store.observe((key, before, after) => void index.apply(key, before, after));
+    await index.rebuild(ring);
+    for (const key of keys) await store.merge(key, live(key));
+    const range = ring.homeOf(partition);
+    const tree = index.tree(range);
+    assert.ok(tree !== undefined);
+    for (const key of keys) assert.deepEqual(index.bucket(range, [tree.leafOf(key)]).filter((k) => k === key), [key], key);
+    assert.ok(new Set(keys.map((k) => tree.leafOf(k))).size > 20, 'spread over leaves');
+  });
 });

@@ -1,6 +1,6 @@
-// Partitioned keys (ring.ts placementText): every key of one partition sits at one ring position
-// and one Merkle leaf, so a DynamoDB partition lives on one preference list; other keys are
-// placed by themselves as before. And the peer message that reads a range of a replica.
+// Partitioned keys (ring.ts placementText): every key of one partition sits at one ring position,
+// so a DynamoDB partition lives on one preference list, while its keys spread over the Merkle
+// leaves (a big partition must not make one huge bucket); other keys are placed by themselves. And the peer message that reads a range of a replica.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MerkleTree } from '../../src/antientropy/merkle-tree.ts';
@@ -8,17 +8,19 @@ import { clientKeyProblem, parsePeerReply, parsePeerRequest, TRANSFER_BATCH_KEYS
 import { md5Position, placementText, Ring, ringPosition } from '../../src/ring/ring.ts';
 
 describe('partitioned keys', () => {
-  it('keys of one partition share a position, a preference list and a Merkle leaf', () => {
+  it('keys of one partition share a position and a preference list, and spread over Merkle leaves', () => {
     const ring = Ring.of(['a', 'b', 'c', 'd', 'e']);
     const tree = new MerkleTree(10);
     const partition = '\u0000Itable/p1';
-    const keys = ['', 'x', 'yy', 'z\u0001w'].map((sort) => `${partition}\u0001${sort}`);
+    const keys = ['', 'x', 'yy', 'z\u0001w', ...Array.from({ length: 60 }, (_, i) => `s${i}`)].map((sort) => `${partition}\u0001${sort}`);
     for (const key of keys) {
       assert.equal(placementText(key), partition);
       assert.equal(ringPosition(key), md5Position(partition));
       assert.deepEqual(ring.preferenceList(key, 3), ring.preferenceList(partition, 3));
-      assert.equal(tree.leafOf(key), tree.leafOfPosition(ringPosition(key)));
     }
+    assert.ok(new Set(keys.map((k) => tree.leafOf(k))).size > 30, 'a partition\'s keys fall in many leaves');
+    // A key placed by itself: its leaf is its position's.
+    for (const key of ['plain', 'other/key']) assert.equal(tree.leafOf(key), tree.leafOfPosition(ringPosition(key)));
     // Different partitions spread out.
     const spread = new Set(Array.from({ length: 64 }, (_, i) => ring.homeOf(`\u0000Itable/p${i}\u0001s`)));
     assert.ok(spread.size > 1);
