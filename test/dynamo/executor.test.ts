@@ -54,6 +54,21 @@ describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
     assert.equal(scan.Count, 0);
   });
 
+  it('BatchGetItem answers at most 16 MB of items and returns the other keys unprocessed', async () => {
+    await run(0, 'CreateTable', table('Wide'));
+    const blob = 'x'.repeat(390 * 1024);
+    const keys = Array.from({ length: 45 }, (_, i) => ({ pk: { S: 'w' }, sk: { N: String(i) } }));
+    for (const key of keys) await run(0, 'PutItem', { TableName: 'Wide', Item: { ...key, blob: { S: blob } } });
+    const out = (await run(1, 'BatchGetItem', { RequestItems: { Wide: { Keys: keys } } })) as {
+      Responses: { Wide: { sk: { N: string } }[] }; UnprocessedKeys: { Wide?: { Keys: { sk: { N: string } }[] } };
+    };
+    const got = out.Responses.Wide.map((i) => i.sk.N);
+    const left = (out.UnprocessedKeys.Wide?.Keys ?? []).map((k) => k.sk.N);
+    assert.ok(got.length * 390 * 1024 <= 16 * 1024 * 1024, `${got.length} items answered`);
+    assert.ok(left.length > 0, 'some keys left unprocessed');
+    assert.deepEqual([...got, ...left].map(Number).sort((a, b) => a - b), keys.map((_, i) => i));
+  });
+
   it('a write after concurrent writes leaves one version on every replica', async () => {
     await run(0, 'CreateTable', table('Racy'));
     const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now()).find('Racy'))!.id;
