@@ -83,6 +83,11 @@ export class ConnectionDoor {
     return { preAuthConnections: this.preAuth.size, establishedConnections: this.established, evicted: this.evicted, expired: this.expired, refusedFull: this.refusedFull };
   }
 
+  /** Whether `req` came on a connection that has not authenticated yet (unknown ones count as not). */
+  isPreAuth(req: IncomingMessage): boolean {
+    return this.entryOf(req.socket)?.state !== 'established';
+  }
+
   /**
    * Called for each request the door's rules admitted, before it is answered; `authenticated`
    * when it carried a valid credential (always, with --insecure). Returns 'full' when its

@@ -3,9 +3,12 @@
 // (src/dynamo/executor.ts), which reaches the node through its front door only. On a secure node
 // every request must carry an AWS Signature Version 4 by an access key of this cluster
 // (src/security/access-keys.ts; CreateTable and DeleteTable need an admin key); with --insecure
-// any signature, or none, is accepted, as DynamoDB Local does. Bodies are read before the
-// signature can be checked (it covers them), so unauthenticated bodies in flight share one
-// budget (PRE_AUTH_BODY_BYTES_MAX) past which requests are refused unread.
+// any signature, or none, is accepted, as DynamoDB Local does. Everything the headers decide is
+// checked before the body is read (form, date, scope, an access key this cluster minted); the
+// body, which the signature covers, is read next, its bytes charged as they arrive: on a
+// connection that has not authenticated yet against PRE_AUTH_BODY_BYTES_MAX in all and
+// PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX per remote address, otherwise against BODY_BYTES_MAX.
+// Past a budget the request is refused and its body discarded.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -19,10 +22,17 @@ import {
 } from '../dynamo/protocol.ts';
 import { accessKeyLookup, roleOfAccessKey } from '../security/access-keys.ts';
 import { SigningKeyCache, verifySigV4 } from '../security/sigv4.ts';
+import { assert } from '../env/assert.ts';
 import { originAllowed, setDefaultHeaders } from './request-guard.ts';
 
-/** Request bodies read before their signature could be checked, summed over all connections. */
+const EMPTY = new Uint8Array(0);
+
+/** Body bytes in flight on connections that have not authenticated yet, over all of them. */
 export const PRE_AUTH_BODY_BYTES_MAX = 64 * 1024 * 1024;
+/** The same per remote address: one largest body, and a little room. */
+export const PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX = REQUEST_BODY_BYTES_MAX + 64 * 1024;
+/** Body bytes in flight on authenticated connections (and every connection of an --insecure node). */
+export const BODY_BYTES_MAX = 512 * 1024 * 1024;
 /** Operations that change the set of tables: an admin access key only. */
 const ADMIN_OPERATIONS: ReadonlySet<DynamoOperation['kind']> = new Set(['CreateTable', 'DeleteTable']);
 /** Requests slower than this are logged as warnings. */
@@ -35,6 +45,8 @@ export interface DynamoRouteOptions {
   readonly secure: boolean;
   /** Told whether the request authenticated, before it is answered; returns 'full' to refuse it (ConnectionDoor). */
   readonly admitted: (req: IncomingMessage, res: ServerResponse, authenticated: boolean) => 'ok' | 'full';
+  /** Whether the request's connection has not authenticated yet (ConnectionDoor). */
+  readonly isPreAuth: (req: IncomingMessage) => boolean;
   /** Told of every answered request (metrics): the operation, the HTTP status and the error type, if any. */
   readonly observe?: (operation: string, status: number, startedAt: bigint, errorType?: string) => void;
 }
@@ -47,6 +59,39 @@ export function isDynamoRequest(req: IncomingMessage): boolean {
 }
 
 class BodyTooLarge extends Error {}
+class BudgetExceeded extends Error {}
+
+/** Body bytes in flight, charged as they arrive, in all and per remote address. */
+export class BodyBudget {
+  private total = 0;
+  private readonly byAddress = new Map<string, number>();
+
+  constructor(
+    readonly totalMax: number,
+    readonly perAddressMax: number,
+  ) {}
+
+  /** Charges `bytes` to `address`; false, charging nothing, if that would pass a limit. */
+  charge(address: string, bytes: number): boolean {
+    const mine = this.byAddress.get(address) ?? 0;
+    if (this.total + bytes > this.totalMax || mine + bytes > this.perAddressMax) return false;
+    this.total += bytes;
+    this.byAddress.set(address, mine + bytes);
+    return true;
+  }
+
+  release(address: string, bytes: number): void {
+    const mine = (this.byAddress.get(address) ?? 0) - bytes;
+    assert(mine >= 0 && this.total - bytes >= 0, 'BodyBudget: released more than was charged');
+    this.total -= bytes;
+    if (mine === 0) this.byAddress.delete(address);
+    else this.byAddress.set(address, mine);
+  }
+
+  get inFlight(): number {
+    return this.total;
+  }
+}
 
 export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { node, log, secure } = options;
@@ -56,37 +101,38 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
   });
   const lookupSecret = accessKeyLookup(node.config.clusterSecret);
   const signingKeys = new SigningKeyCache();
-  let preAuthBytes = 0;
+  const preAuthBodies = new BodyBudget(PRE_AUTH_BODY_BYTES_MAX, PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX);
+  const bodies = new BodyBudget(BODY_BYTES_MAX, BODY_BYTES_MAX);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ response: DynamoResponse; operation: string }> => {
     let contentType: ResponseContentType = AMZ_JSON_CONTENT_TYPE;
     let operation = 'unknown';
     try {
       contentType = parseContentType(req.headers['content-type']);
-      const declared = Number(req.headers['content-length'] ?? REQUEST_BODY_BYTES_MAX);
-      const reserve = Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, REQUEST_BODY_BYTES_MAX) : REQUEST_BODY_BYTES_MAX;
-      if (secure && preAuthBytes + reserve > PRE_AUTH_BODY_BYTES_MAX) {
-        req.resume();
-        throw new DynamoError('ProvisionedThroughputExceededException', 'too many unauthenticated request bodies in flight on this node; retry');
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const wire = { method: req.method ?? 'POST', path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers };
+      if (secure) {
+        // What the headers alone decide, before a byte of the body is read.
+        const early = verifySigV4({ ...wire, body: EMPTY }, { nowMs: Date.now(), lookupSecret, headersOnly: true });
+        if (!early.ok) {
+          options.admitted(req, res, false);
+          req.resume();
+          return { response: refusal(400, early.code, early.message, requestId, contentType), operation };
+        }
       }
-      if (secure) preAuthBytes += reserve;
+      const budget = secure && options.isPreAuth(req) ? preAuthBodies : bodies;
       let body: Uint8Array;
       try {
-        body = await readBody(req, REQUEST_BODY_BYTES_MAX);
+        body = await readBody(req, REQUEST_BODY_BYTES_MAX, budget, req.socket.remoteAddress ?? '?');
       } catch (err) {
         if (err instanceof BodyTooLarge) throw new DynamoError('ValidationException', `Request body exceeds the maximum of ${REQUEST_BODY_BYTES_MAX} bytes`);
+        if (err instanceof BudgetExceeded) throw new DynamoError('ProvisionedThroughputExceededException', 'too many request bodies in flight on this node; retry');
         throw err;
-      } finally {
-        if (secure) preAuthBytes -= reserve;
       }
       let admin = true;
       if (secure) {
-        const url = req.url ?? '/';
-        const q = url.indexOf('?');
-        const verified = verifySigV4(
-          { method: req.method ?? 'POST', path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers, body },
-          { nowMs: Date.now(), lookupSecret, signingKeys },
-        );
+        const verified = verifySigV4({ ...wire, body }, { nowMs: Date.now(), lookupSecret, signingKeys });
         if (options.admitted(req, res, verified.ok) === 'full') return { response: full(res, requestId, contentType), operation };
         if (!verified.ok) return { response: refusal(400, verified.code, verified.message, requestId, contentType), operation };
         admin = roleOfAccessKey(verified.accessKeyId) === 'admin';
@@ -164,7 +210,7 @@ function send(res: ServerResponse, response: DynamoResponse): void {
   res.end(response.body);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, address: string): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
     req.resume();
@@ -173,25 +219,29 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (bytes > limit) {
+    let settled = false;
+    const settle = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      budget.release(address, bytes);
+      if (error === undefined) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
+      else {
+        chunks.length = 0;
         req.removeAllListeners('data');
         req.resume();
-        reject(new BodyTooLarge());
-        return;
+        reject(error);
       }
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      if (bytes + chunk.length > limit) return settle(new BodyTooLarge());
+      if (!budget.charge(address, chunk.length)) return settle(new BudgetExceeded());
+      bytes += chunk.length;
       chunks.push(chunk);
     });
-    let ended = false;
-    req.on('end', () => {
-      ended = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes));
-    });
-    req.on('error', reject);
-    // A client gone mid-body: settle, so its share of the pre-auth budget is returned.
-    req.on('close', () => {
-      if (!ended) reject(new Error('the client closed the request before its body ended'));
-    });
+    req.on('end', () => settle(undefined));
+    req.on('error', (err) => settle(err));
+    // A client gone mid-body: settle, so its bytes are given back.
+    req.on('close', () => settle(new Error('the client closed the request before its body ended')));
   });
 }

@@ -1,13 +1,16 @@
-// The DynamoDB API's HTTP door on a secure node in this process: unauthenticated bodies share one
-// budget (PRE_AUTH_BODY_BYTES_MAX), past which requests are refused unread, and a client that goes
-// away mid-body gives its share back; a cross-origin request is refused; an insecure node takes
+// The DynamoDB API's HTTP door on a secure node in this process (review H2): a request whose
+// headers cannot verify (an access key this cluster never minted) is refused before its body is
+// read; unauthenticated bodies are charged per remote address as they arrive, past which requests
+// are refused, and a client that goes away mid-body gives its bytes back; a cross-origin request is refused; an insecure node takes
 // unsigned requests, as DynamoDB Local does.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PRE_AUTH_BODY_BYTES_MAX } from '../../src/api/dynamo-route.ts';
+import { PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX } from '../../src/api/dynamo-route.ts';
+import { mintAccessKey } from '../../src/security/access-keys.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../../src/dynamo/protocol.ts';
 import { InProcessCluster } from '../support/in-process-cluster.ts';
 import { waitFor } from '../support/local-cluster.ts';
@@ -15,14 +18,26 @@ import { waitFor } from '../support/local-cluster.ts';
 let secure: InProcessCluster | undefined;
 let insecure: InProcessCluster | undefined;
 
-/** Opens a TLS connection and sends a request head announcing `length` body bytes, sending none of them. */
-function holdBody(url: string, ca: Buffer, length: number): Promise<TLSSocket> {
+/**
+ * Opens a TLS connection and sends a signed-looking request head (access key `keyId`, a wrong
+ * signature) announcing `length` body bytes, then `send` of them; resolves with the socket and
+ * what the node answered (if it answered before the body ended).
+ */
+function holdBody(url: string, ca: Buffer, keyId: string, length: number, send: number): Promise<{ socket: TLSSocket; answer: () => string }> {
   const { hostname, port } = new URL(url);
+  const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
   return new Promise((resolve, reject) => {
+    let received = '';
     const socket = connect({ host: hostname, port: Number(port), ca, servername: 'localhost' }, () => {
-      socket.write(`POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: ${length}\r\n\r\n`);
-      resolve(socket);
+      socket.write(
+        `POST / HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n` +
+          `X-Amz-Date: ${now}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=${keyId}/${now.slice(0, 8)}/dynakv/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=${'0'.repeat(64)}\r\n` +
+          `Content-Length: ${length}\r\n\r\n`,
+      );
+      if (send > 0) socket.write(Buffer.alloc(send, 0x20));
+      resolve({ socket, answer: () => received });
     });
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
     socket.on('error', reject);
   });
 }
@@ -45,17 +60,35 @@ describe('the DynamoDB door', { timeout: 120_000 }, () => {
     await insecure?.stop();
   });
 
-  it('refuses bodies past the shared pre-auth budget unread, and takes them again once the holders leave', async () => {
+  it('refuses an access key this cluster never minted from the headers alone, without reading the body', async () => {
     const url = secure!.nodes[0]!.httpUrl;
     const ca = readFileSync(join(secure!.root, 'certs', 'ca.crt'));
-    const holders = PRE_AUTH_BODY_BYTES_MAX / REQUEST_BODY_BYTES_MAX;
-    assert.ok(Number.isInteger(holders) && holders >= 1);
-    const sockets: TLSSocket[] = [];
-    for (let i = 0; i < holders; i++) sockets.push(await holdBody(url, ca, REQUEST_BODY_BYTES_MAX));
-    // Each holder's head is read (and its share reserved) once the server parses it.
-    await waitFor('the holders to be reserved', async () => (await post(url, {}, '{}', ca)).type.endsWith('ProvisionedThroughputExceededException'));
-    for (const s of sockets) s.destroy();
-    await waitFor('the budget to come back', async () => (await post(url, {}, '{}', ca)).type.endsWith('MissingAuthenticationTokenException'));
+    const { socket, answer } = await holdBody(url, ca, 'DKVAAAAAAAAAAAAAAAAA', REQUEST_BODY_BYTES_MAX, 0);
+    await waitFor('an answer before any body byte', () => answer().includes('\r\n\r\n'));
+    assert.match(answer(), /UnrecognizedClientException/);
+    socket.destroy();
+  });
+
+  it('charges unauthenticated bodies per remote address as they arrive, and gives the bytes back', async () => {
+    const url = secure!.nodes[0]!.httpUrl;
+    const ca = readFileSync(join(secure!.root, 'certs', 'ca.crt'));
+    const key = mintAccessKey(readFileSync(join(secure!.root, 'certs', 'cluster.secret')), 'user', randomBytes);
+    const tenMiB = 10 * 1024 * 1024;
+    assert.ok(2 * tenMiB > PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX && tenMiB < PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX);
+    // A key id this cluster minted, a wrong signature: the body is read (the signature covers it).
+    const first = await holdBody(url, ca, key.accessKeyId, tenMiB + 1, tenMiB);
+    await waitFor('the first body to be charged', () => first.socket.bytesWritten >= tenMiB);
+    const second = await holdBody(url, ca, key.accessKeyId, tenMiB + 1, tenMiB);
+    await waitFor('the second to be refused past the per-address budget', () => second.answer().includes('\r\n\r\n'));
+    assert.match(second.answer(), /ProvisionedThroughputExceededException/);
+    assert.equal(first.answer(), '', 'the first is still being read');
+    first.socket.destroy();
+    second.socket.destroy();
+    // Given back: a whole request now reads and fails on its signature, not on the budget.
+    const third = await holdBody(url, ca, key.accessKeyId, 2, 2);
+    await waitFor('the third answered', () => third.answer().includes('\r\n\r\n'));
+    assert.match(third.answer(), /InvalidSignatureException/);
+    third.socket.destroy();
   });
 
   it('refuses a cross-origin request before anything else', async () => {

@@ -35,6 +35,18 @@ describe('access keys', () => {
     }
   });
 
+  it('an id of the right form that this cluster did not mint has no secret (its tag does not match)', () => {
+    const key = mintAccessKey(secret, 'user', randomBytes);
+    assert.equal(accessKeyLookup(other)(key.accessKeyId), undefined, 'another cluster did not mint it');
+    // Any change of a character (the role letter included) breaks the tag.
+    for (let i = 3; i < 20; i++) {
+      const c = key.accessKeyId[i] === 'A' ? 'U' : 'A';
+      const forged = key.accessKeyId.slice(0, i) + c + key.accessKeyId.slice(i + 1);
+      assert.equal(accessKeyLookup(secret)(forged), undefined, forged);
+    }
+    assert.equal(accessKeyLookup(secret)('DKVAAAAAAAAAAAAAAAAA'), undefined);
+  });
+
   it('writes an AWS shared credentials file', () => {
     const key = mintAccessKey(secret, 'admin', randomBytes);
     assert.equal(credentialsFile(key), `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`);
