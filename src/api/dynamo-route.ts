@@ -152,7 +152,8 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       // The node's own errors (a quorum not reached in time, a node not serving yet) are
       // transient for a client: InternalServerError, which the SDKs retry with backoff.
       const e = err as Error & { code?: unknown };
-      const known = typeof e.code === 'string';
+      // The node's own operating errors carry a code; a broken invariant (ASSERTION) is ours, logged, never shown.
+      const known = typeof e.code === 'string' && e.code !== 'ASSERTION';
       if (!known) log.error({ err, operation }, 'DynamoDB request failed');
       const message = known ? `${String(e.code)}: ${e.message}` : 'internal error';
       return { response: errorResponse(new DynamoError('InternalServerError', message), requestId, contentType), operation };

@@ -19,6 +19,8 @@ import { ConnectionDoor } from './connection-door.ts';
 import { admit, type Admitted, type GuardOptions } from './request-guard.ts';
 import { localStatsView, membersView, ringView, siblingView } from './views.ts';
 
+/** The first key past every reserved one (they all start with U+0000, client keys never do). */
+const AFTER_RESERVED_KEYS = '\u0001';
 /** Keys listed per /local/keys page by default, and at most (a page is read in one go). */
 const LOCAL_KEYS_PAGE_DEFAULT = 1_000;
 const LOCAL_KEYS_PAGE_MAX = 10_000;
@@ -150,7 +152,9 @@ export function buildHttpServer({ node, logger, observeKv, observeDynamo, tls }:
     if (!Number.isInteger(limit) || limit < 1 || limit > LOCAL_KEYS_PAGE_MAX) throw new ApiError('BAD_REQUEST', `limit must be 1..${LOCAL_KEYS_PAGE_MAX}`);
     if (q.start !== undefined && typeof q.start !== 'string') throw new ApiError('BAD_REQUEST', 'start must be a string');
     // A start past the key rule could name no key; storage refuses such keys with a 500.
-    const start = q.start === undefined ? undefined : checkedKey(q.start);
+    // Reserved keys (the DynamoDB API's, RESERVED_KEY_PREFIX) sort first and are not listed:
+    // they hold item keys that /kv users may not read.
+    const start = q.start === undefined ? AFTER_RESERVED_KEYS : checkedKey(q.start);
     const page = node.localKeys(start, limit + 1);
     return { keys: page.slice(0, limit), next: page[limit] ?? null };
   });

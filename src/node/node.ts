@@ -8,6 +8,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Random } from '../env/random.ts';
 import { StorageError, type Storage } from '../env/storage.ts';
+import { compareKeys } from '../storage/storage-keys.ts';
 import { assert } from '../env/assert.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import { AntiEntropy } from '../antientropy/anti-entropy.ts';
@@ -370,6 +371,16 @@ export class DynakvNode implements NodeFrontDoor {
     } else {
       const reply = await this.world.transport.request(node, { kind: 'replica_range', start, end, limit, reverse }, timeoutMs);
       if (reply.kind !== 'replica_range_ok') throw new Error(`${node} answered a range read with ${reply.kind}`);
+      // A peer's answer is checked like any input: keys inside the range asked, in the order
+      // asked, strictly moving (a merge relies on it to move forward).
+      for (let i = 0; i < reply.entries.length; i++) {
+        const key = reply.entries[i]!.key;
+        const previous = i === 0 ? undefined : reply.entries[i - 1]!.key;
+        const inside = compareKeys(key, start) >= 0 && compareKeys(key, end) < 0;
+        const ordered = previous === undefined || (reverse ? compareKeys(key, previous) < 0 : compareKeys(key, previous) > 0);
+        if (!inside || !ordered) throw new Error(`${node} answered a range read with ${inside ? 'keys out of order' : 'a key outside the range asked'}`);
+      }
+      if (reply.more && reply.entries.length === 0) throw new Error(`${node} answered a range read with more to come and no key`);
       read = reply;
     }
     return { entries: read.entries.map((e) => ({ key: e.key, siblings: e.record.siblings })), more: read.more };
