@@ -8,7 +8,6 @@
 // wins. Query reads one partition's key range from its preference list, Scan every range of the
 // ring (replica-reads.ts); both page by Limit and 1 MB as DynamoDB does.
 import type { NodeFrontDoor } from '../node/front-door.ts';
-import { ringPosition } from '../ring/ring.ts';
 import { checkItemSize, itemSizeBytes, itemToWire, type AttributeValue, type Item } from './attribute-value.ts';
 import { checkBatchGet, checkBatchWrite, batchGetOutput, batchWriteOutput, type BatchGetItemOperation, type BatchWriteItemOperation, type WriteRequest } from './batch-requests.ts';
 import { conditionalCheckFailed, DynamoError, isDynamoError } from './errors.ts';
@@ -16,10 +15,10 @@ import { applyUpdate, evaluateCondition } from './expression-eval.ts';
 import {
   getItemOutput, oldItemOutput, updateItemOutput, type DeleteItemOperation, type GetItemOperation, type PutItemOperation, type UpdateItemOperation,
 } from './item-requests.ts';
-import { itemKey, justAfter, partitionRange, tableItemsRange } from './item-keys.ts';
+import { itemKey, justAfter, partitionRange, segmentItemsRange, tableItemsRange } from './item-keys.ts';
 import { encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, resolveItem, type StoredItem } from './item-record.ts';
 import type { DynamoOperation } from './operations.ts';
-import { advance, PAGE_START, pageEnded, segmentOf, type PageProgress } from './paging.ts';
+import { advance, PAGE_START, pageEnded, type PageProgress } from './paging.ts';
 import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ScanOperation } from './query-requests.ts';
 import { atLeast, everyRange, readMergedPage, type Enough } from './replica-reads.ts';
 import { TableCatalog, type StoredTable } from './table-catalog.ts';
@@ -195,11 +194,11 @@ export class DynamoExecutor {
     const ring = this.ring();
     const nodes = ring.nodes.map((node) => node.id);
     const need = op.consistentRead ? this.front.config.r : 1;
-    const range = tableItemsRange(table.id);
-    const start = op.exclusiveStartKey === undefined ? range.start : justAfter(this.keyOfItem(table, op.exclusiveStartKey));
-    const segment = op.segment;
-    const accepts = (_item: Item, storageKey: string): boolean => segment === undefined || segmentOf(ringPosition(storageKey), segment.totalSegments) === segment.segment;
-    return readOutput(op, await this.readPages(table, op, nodes, { start, end: range.end }, false, everyRange(ring, this.front.config.n, need), accepts));
+    // A segment is one key range of partition digests (item-keys.ts segmentItemsRange).
+    const range = op.segment === undefined ? tableItemsRange(table.id) : segmentItemsRange(table.id, op.segment.segment, op.segment.totalSegments);
+    const after = op.exclusiveStartKey === undefined ? undefined : justAfter(this.keyOfItem(table, op.exclusiveStartKey));
+    const start = after !== undefined && after > range.start ? after : range.start;
+    return readOutput(op, await this.readPages(table, op, nodes, { start, end: range.end }, false, everyRange(ring, this.front.config.n, need), () => true));
   }
 
   /**

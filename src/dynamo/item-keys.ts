@@ -2,7 +2,8 @@
 // reserved prefix U+0000 that /kv refuses (protocol/messages.ts RESERVED_KEY_PREFIX):
 //   a table definition  U+0000 'T' name                                   (placed by the whole key)
 //   an item             U+0000 'I' tableId '/' partition U+0001 sortKey   (placed by its partition)
-// `partition` is SHA-256 of the partition key value's key-codec bytes (43 base64url characters),
+// `partition` is SHA-256 of the partition key value's key-codec bytes (43 characters of the same
+// order-preserving base64, so a Scan segment is one key range of digests),
 // so any partition key (up to 2,048 bytes) gives a short, fixed-length key and one ring position
 // (ring.ts placementText: MD5 of table id and partition digest); `sortKey` is the sort key value
 // in an order-preserving base64 (ORDERED_ALPHABET is ascending ASCII), so within a partition
@@ -86,7 +87,7 @@ export function sortKeyPart(v: AttributeValue): string {
 
 /** The partition part of a table's item keys: everything before PARTITION_END. */
 export function partitionPart(tableId: string, partition: AttributeValue): string {
-  const digest = createHash('sha256').update(encodeKey(scalarKeyValue(partition))).digest('base64url');
+  const digest = orderedBase64(createHash('sha256').update(encodeKey(scalarKeyValue(partition))).digest());
   return `${ITEM_PREFIX}${tableId}${TABLE_SEPARATOR}${digest}`;
 }
 
@@ -98,6 +99,36 @@ export function itemKey(tableId: string, partition: AttributeValue, sort: Attrib
 /** Every item key of a table: [start, end). */
 export function tableItemsRange(tableId: string): { readonly start: string; readonly end: string } {
   return { start: `${ITEM_PREFIX}${tableId}${TABLE_SEPARATOR}`, end: `${ITEM_PREFIX}${tableId}${TABLE_END}` };
+}
+
+const DIGEST_BYTES = 32;
+const DIGEST_SPACE = 1n << BigInt(DIGEST_BYTES * 8);
+
+function digestBound(value: bigint): string {
+  const bytes = new Uint8Array(DIGEST_BYTES);
+  let v = value;
+  for (let i = DIGEST_BYTES - 1; i >= 0; i--) {
+    bytes[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return orderedBase64(bytes);
+}
+
+/**
+ * The item keys of Scan segment `segment` of `totalSegments`: the partitions whose digest lies in
+ * [segment * 2^256 / total, (segment + 1) * 2^256 / total), one contiguous key range, so segments
+ * are disjoint, cover the table, and each reads only its own keys.
+ */
+export function segmentItemsRange(tableId: string, segment: number, totalSegments: number): { readonly start: string; readonly end: string } {
+  if (!Number.isInteger(totalSegments) || totalSegments < 1 || !Number.isInteger(segment) || segment < 0 || segment >= totalSegments) {
+    throw new RangeError(`segment ${segment} of ${totalSegments} is not one`);
+  }
+  const table = tableItemsRange(tableId);
+  const prefix = `${ITEM_PREFIX}${tableId}${TABLE_SEPARATOR}`;
+  const t = BigInt(totalSegments);
+  const start = segment === 0 ? table.start : prefix + digestBound((BigInt(segment) * DIGEST_SPACE) / t);
+  const end = segment === totalSegments - 1 ? table.end : prefix + digestBound((BigInt(segment + 1) * DIGEST_SPACE) / t);
+  return { start, end };
 }
 
 /** The key just after `key` in key order (an exclusive bound that admits `key`, or a start past it). */
