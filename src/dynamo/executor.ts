@@ -55,7 +55,7 @@ export class DynamoExecutor {
 
   constructor(private readonly deps: ExecutorDeps) {
     this.front = deps.front;
-    this.tables = new TableCatalog(deps.front, deps.monotonicMs);
+    this.tables = new TableCatalog(deps.front, deps.monotonicMs, deps.nowMs);
     this.clock = new HybridClock(deps.front.id, deps.nowMs);
   }
 

@@ -5,7 +5,9 @@
 // random id that its item keys carry, so a table created again under a deleted one's name never
 // sees the old items. Definitions are cached per node for TABLE_CACHE_MS (hits only): a table
 // deleted on another node may still take writes here for that long (into the old id's space,
-// which nothing reads again).
+// which nothing reads again). So that no write to a *new* table of the name goes there, a
+// deleted table leaves a marker (its definition with `deletedAtMs`) and its name cannot be
+// created again for RECREATE_AFTER_DELETE_MS, well past every node's cache.
 import type { NodeFrontDoor } from '../node/front-door.ts';
 import type { Sibling } from '../version/siblings.ts';
 import type { ScalarType } from './attribute-value.ts';
@@ -17,6 +19,8 @@ import type { KeyAttribute, TableSchema } from './table-schema.ts';
 
 /** How long a node reuses a table definition it read, in ms. */
 export const TABLE_CACHE_MS = 1_000;
+/** How long after a DeleteTable its name cannot be created again: the cache, and room for clock skew between nodes. */
+export const RECREATE_AFTER_DELETE_MS = 10_000;
 /** Largest stored definition read back: names are at most 255 characters each. */
 const DEFINITION_BYTES_MAX = 4 * 1024;
 /** Tables one ListTables walk reads at most (every definition is small; DynamoDB's default quota is 2,500). */
@@ -27,6 +31,8 @@ const KEY_NAME_BYTES_MAX = 255;
 /** A table as stored: its schema and the id its item keys carry. */
 export interface StoredTable extends TableSchema {
   readonly id: string;
+  /** Set on the marker a DeleteTable leaves: when it was deleted (the deleting node's wall clock). */
+  readonly deletedAtMs?: number;
 }
 
 function corrupt(why: string): DynamoError {
@@ -42,7 +48,7 @@ function keyAttributeOf(raw: unknown): KeyAttribute | undefined {
 }
 
 export function encodeTable(table: StoredTable): Uint8Array {
-  return Buffer.from(JSON.stringify({ v: 1, name: table.name, id: table.id, hash: table.hashKey, range: table.rangeKey ?? null, createdAtMs: table.createdAtMs }), 'utf8');
+  return Buffer.from(JSON.stringify({ v: 1, name: table.name, id: table.id, hash: table.hashKey, range: table.rangeKey ?? null, createdAtMs: table.createdAtMs, deletedAtMs: table.deletedAtMs ?? null }), 'utf8');
 }
 
 /** A stored definition read back (hostile: from disk or a peer), checked field by field. */
@@ -61,16 +67,17 @@ export function decodeTable(bytes: Uint8Array): StoredTable {
   if (r.v !== 1 || typeof r.name !== 'string' || !TABLE_NAME_PATTERN.test(r.name) || !isTableId(r.id) || hashKey === undefined) throw corrupt('bad fields');
   if (r.range !== null && rangeKey === undefined) throw corrupt('bad range key');
   if (!Number.isSafeInteger(r.createdAtMs) || (r.createdAtMs as number) < 0) throw corrupt('bad creation time');
-  const base = { name: r.name, id: r.id, hashKey, createdAtMs: r.createdAtMs as number, status: 'ACTIVE' as const };
+  const deleted = r.deletedAtMs === undefined || r.deletedAtMs === null ? undefined : r.deletedAtMs;
+  if (deleted !== undefined && (!Number.isSafeInteger(deleted) || (deleted as number) < 0)) throw corrupt('bad deletion time');
+  const base = { name: r.name, id: r.id, hashKey, createdAtMs: r.createdAtMs as number, status: 'ACTIVE' as const, ...(deleted === undefined ? {} : { deletedAtMs: deleted as number }) };
   return rangeKey === undefined ? base : { ...base, rangeKey };
 }
 
 /**
- * The definition among a key's versions: concurrent CreateTables of one name both succeed, and
- * every node then sees the earlier one (by creation time, then id). Tombstones (DeleteTable) lose
- * to a definition they did not see, as items' do.
+ * The definition (or deletion marker) among a key's versions: of concurrent versions every node
+ * takes the earliest created (then the smaller id), whether it is a table or a marker.
  */
-export function resolveTable(siblings: readonly Sibling[]): StoredTable | undefined {
+export function resolveDefinition(siblings: readonly Sibling[]): StoredTable | undefined {
   let winner: StoredTable | undefined;
   for (const s of siblings) {
     if (s.value === null) continue;
@@ -80,19 +87,28 @@ export function resolveTable(siblings: readonly Sibling[]): StoredTable | undefi
   return winner;
 }
 
+/** The table a key's versions define: none when they hold only a deletion marker (or nothing). */
+export function resolveTable(siblings: readonly Sibling[]): StoredTable | undefined {
+  const definition = resolveDefinition(siblings);
+  return definition?.deletedAtMs === undefined ? definition : undefined;
+}
+
 export class TableCatalog {
   private readonly cache = new Map<string, { readonly table: StoredTable; readonly untilMs: number }>();
 
   constructor(
     private readonly front: NodeFrontDoor,
     private readonly monotonicMs: () => number,
+    /** Wall clock (ms since the epoch), for deletion markers. */
+    private readonly nowMs: () => number,
   ) {}
 
   /** The table named `name`, or undefined; a cached definition if read within TABLE_CACHE_MS. */
   async find(name: string): Promise<StoredTable | undefined> {
     const cached = this.cache.get(name);
     if (cached !== undefined && cached.untilMs > this.monotonicMs()) return cached.table;
-    const { table } = await this.read(name);
+    const { definition } = await this.read(name);
+    const table = definition?.deletedAtMs === undefined ? definition : undefined;
     if (table === undefined) this.cache.delete(name);
     else this.remember(table);
     return table;
@@ -105,21 +121,31 @@ export class TableCatalog {
     return table;
   }
 
-  /** Creates a table; ResourceInUseException if a quorum read finds one of that name. */
+  /**
+   * Creates a table; ResourceInUseException if a quorum read finds one of that name, or one
+   * deleted less than RECREATE_AFTER_DELETE_MS ago, or if a concurrent CreateTable of the name
+   * won (read back after the write: both creators then agree on one table).
+   */
   async create(table: StoredTable, existsMessage: string): Promise<void> {
-    const { table: existing, context } = await this.read(table.name);
-    if (existing !== undefined) throw new DynamoError('ResourceInUseException', existsMessage);
+    const { definition, context } = await this.read(table.name);
+    if (definition !== undefined && definition.deletedAtMs === undefined) throw new DynamoError('ResourceInUseException', existsMessage);
+    if (definition?.deletedAtMs !== undefined) {
+      const waitMs = definition.deletedAtMs + RECREATE_AFTER_DELETE_MS - this.nowMs();
+      if (waitMs > 0) throw new DynamoError('ResourceInUseException', `Table ${table.name} is being deleted; it can be created again in ${Math.ceil(waitMs / 1000)} s`);
+    }
     await this.front.put({ key: tableKey(table.name), value: encodeTable(table), contentType: TABLE_CONTENT_TYPE, context });
-    this.remember(table);
+    const after = await this.read(table.name);
+    if (after.definition?.id !== table.id) throw new DynamoError('ResourceInUseException', existsMessage);
   }
 
-  /** Deletes a table's definition; ResourceNotFoundException if there is none. Returns what was deleted. */
+  /** Deletes a table (leaves its deletion marker); ResourceNotFoundException if there is none. Returns what was deleted. */
   async delete(name: string, notFoundMessage: string): Promise<StoredTable> {
-    const { table, context } = await this.read(name);
-    if (table === undefined) throw new DynamoError('ResourceNotFoundException', notFoundMessage);
-    await this.front.delete({ key: tableKey(name), context });
+    const { definition, context } = await this.read(name);
+    if (definition === undefined || definition.deletedAtMs !== undefined) throw new DynamoError('ResourceNotFoundException', notFoundMessage);
+    const marker: StoredTable = { ...definition, deletedAtMs: Math.max(0, Math.floor(this.nowMs())) };
+    await this.front.put({ key: tableKey(name), value: encodeTable(marker), contentType: TABLE_CONTENT_TYPE, context });
     this.cache.delete(name);
-    return table;
+    return definition;
   }
 
   /** Every table's name, read from a replica of every ring range. */
@@ -141,9 +167,9 @@ export class TableCatalog {
     return names;
   }
 
-  private async read(name: string): Promise<{ readonly table: StoredTable | undefined; readonly context: string }> {
+  private async read(name: string): Promise<{ readonly definition: StoredTable | undefined; readonly context: string }> {
     const { siblings, context } = await this.front.get(tableKey(name));
-    return { table: resolveTable(siblings), context };
+    return { definition: resolveDefinition(siblings), context };
   }
 
   private remember(table: StoredTable): void {

@@ -10,11 +10,13 @@ import { itemKey } from '../../src/dynamo/item-keys.ts';
 import { parseOperation } from '../../src/dynamo/operations.ts';
 import type { OperationName } from '../../src/dynamo/protocol.ts';
 import { S } from '../../src/dynamo/attribute-value.ts';
-import { TableCatalog } from '../../src/dynamo/table-catalog.ts';
+import { RECREATE_AFTER_DELETE_MS, TableCatalog } from '../../src/dynamo/table-catalog.ts';
 import { InProcessCluster } from '../support/in-process-cluster.ts';
 
 let cluster: InProcessCluster | undefined;
 let executors: DynamoExecutor[] = [];
+/** Added to every executor's wall clock: moves time past the re-creation delay without waiting. */
+let skewMs = 0;
 
 function run(i: number, name: OperationName, body: object): Promise<unknown> {
   return executors[i]!.execute(parseOperation(name, body as Record<string, unknown>));
@@ -28,7 +30,7 @@ const table = (name: string) => ({
 describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
   before(async () => {
     cluster = await InProcessCluster.start('dynamo-exec', ['a', 'b', 'c'], { insecure: true });
-    executors = cluster.nodes.map((n) => new DynamoExecutor({ front: n.node, nowMs: () => Date.now(), monotonicMs: () => performance.now(), randomBytes }));
+    executors = cluster.nodes.map((n) => new DynamoExecutor({ front: n.node, nowMs: () => Date.now() + skewMs, monotonicMs: () => performance.now(), randomBytes }));
   });
 
   after(async () => {
@@ -37,7 +39,7 @@ describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
 
   it('DeleteTable deletes the table\'s items on every replica in the background', async () => {
     await run(0, 'CreateTable', table('Doomed'));
-    const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now()).find('Doomed'))!.id;
+    const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now(), () => Date.now() + skewMs).find('Doomed'))!.id;
     const keys: string[] = [];
     for (let i = 0; i < 40; i++) {
       await run(i % 3, 'PutItem', { TableName: 'Doomed', Item: { pk: { S: `p${i % 4}` }, sk: { N: String(i) } } });
@@ -48,7 +50,10 @@ describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
     await run(1, 'DeleteTable', { TableName: 'Doomed' });
     await executors[1]!.purgesSettled();
     assert.deepEqual(keys.filter((k) => live(k) >= 2), [], 'no item is left live on W replicas');
-    // A table made again under the name is new and empty.
+    // Not again under the name until every node's cached definition has expired...
+    await assert.rejects(run(2, 'CreateTable', table('Doomed')), { name: 'DynamoError', type: 'ResourceInUseException' });
+    // ...then it is a new table, and empty.
+    skewMs += RECREATE_AFTER_DELETE_MS;
     await run(2, 'CreateTable', table('Doomed'));
     const scan = (await run(0, 'Scan', { TableName: 'Doomed', ConsistentRead: true })) as { Count: number };
     assert.equal(scan.Count, 0);
@@ -71,7 +76,7 @@ describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
 
   it('a write after concurrent writes leaves one version on every replica', async () => {
     await run(0, 'CreateTable', table('Racy'));
-    const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now()).find('Racy'))!.id;
+    const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now(), () => Date.now() + skewMs).find('Racy'))!.id;
     const key = itemKey(id, S('x'), { type: 'N', value: '1' });
     await Promise.all([0, 1, 2].map((i) => run(i, 'PutItem', { TableName: 'Racy', Item: { pk: { S: 'x' }, sk: { N: '1' }, by: { N: String(i) } } })));
     await run(0, 'PutItem', { TableName: 'Racy', Item: { pk: { S: 'x' }, sk: { N: '1' }, by: { S: 'last' } } });

@@ -343,7 +343,7 @@ describe('DynamoDB API with the AWS SDK v3', { timeout: 240_000 }, () => {
     console.log(`# concurrent conditional puts (3 writers, ${trials} trials): ${doubleWins} trials let more than one succeed`);
   });
 
-  it('DeleteTable removes the table; a new table of the same name starts empty', async () => {
+  it('DeleteTable removes the table; its name is free again only after every node forgot it', async () => {
     const ddb = client(0);
     await ddb.send(new CreateTableCommand({ TableName: 'Temp', KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
     await ddb.send(new PutItemCommand({ TableName: 'Temp', Item: { k: S('old') } }));
@@ -351,8 +351,10 @@ describe('DynamoDB API with the AWS SDK v3', { timeout: 240_000 }, () => {
     assert.equal(deleted.TableDescription?.TableStatus, 'DELETING');
     await rejects(client(1).send(new DescribeTableCommand({ TableName: 'Temp' })), 'ResourceNotFoundException');
     await rejects(ddb.send(new DeleteTableCommand({ TableName: 'Temp' })), 'ResourceNotFoundException');
-    await ddb.send(new CreateTableCommand({ TableName: 'Temp', KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
-    assert.equal((await ddb.send(new GetItemCommand({ TableName: 'Temp', Key: { k: S('old') }, ConsistentRead: true }))).Item, undefined);
-    assert.equal((await ddb.send(new ScanCommand({ TableName: 'Temp' }))).Count, 0);
+    // Created again at once, a write through a node that still caches the old table could land
+    // in the old one (review M2): refused until the caches expired (test/dynamo/executor.test.ts
+    // shows the name free again later, on a moved clock).
+    await rejects(client(2).send(new CreateTableCommand({ TableName: 'Temp', KeySchema: [{ AttributeName: 'k', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'k', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' })), 'ResourceInUseException', /being deleted/);
+    assert.ok(!(await client(1).send(new ListTablesCommand({}))).TableNames?.includes('Temp'));
   });
 });
