@@ -23,6 +23,7 @@ import {
 import { accessKeyLookup, roleOfAccessKey } from '../security/access-keys.ts';
 import { SigningKeyCache, verifySigV4 } from '../security/sigv4.ts';
 import { assert } from '../env/assert.ts';
+import type { AnswerBudget } from './answer-budget.ts';
 import { originAllowed, setDefaultHeaders } from './request-guard.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -47,6 +48,8 @@ export interface DynamoRouteOptions {
   readonly admitted: (req: IncomingMessage, res: ServerResponse, authenticated: boolean) => 'ok' | 'full';
   /** Whether the request's connection has not authenticated yet (ConnectionDoor). */
   readonly isPreAuth: (req: IncomingMessage) => boolean;
+  /** The node's budget for answer bytes not yet taken by clients (shared with /kv); past it, a retryable error. */
+  readonly answers?: AnswerBudget;
   /** Told of every answered request (metrics): the operation, the HTTP status and the error type, if any. */
   readonly observe?: (operation: string, status: number, startedAt: bigint, errorType?: string) => void;
 }
@@ -170,7 +173,13 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       send(res, refusal(400, 'AccessDeniedException', 'cross-origin requests are refused', requestId, AMZ_JSON_CONTENT_TYPE));
       return;
     }
-    void handle(req, res, requestId).then(({ response, operation }) => {
+    void handle(req, res, requestId).then(({ response: answer, operation }) => {
+      let response = answer;
+      // An answer counts against the node's answer budget until its client has taken it.
+      if (options.answers !== undefined && !res.headersSent && !options.answers.hold(res, Buffer.byteLength(response.body))) {
+        res.setHeader('retry-after', '1');
+        response = refusal(500, 'ServiceUnavailable', 'this node holds too many answers its clients have not taken; retry', requestId, AMZ_JSON_CONTENT_TYPE);
+      }
       send(res, response);
       const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
       const errorType = response.status === 200 ? undefined : typeOf(response.body);

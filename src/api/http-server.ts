@@ -55,7 +55,7 @@ export function buildHttpServer({ node, logger, observeKv, observeDynamo, tls }:
   const kv = kvRoutes({ node, log, answers, ...(observeKv !== undefined ? { observe: observeKv } : {}) });
   const guard: GuardOptions = tls === undefined ? { clusterSecret: undefined, scheme: 'http' } : { clusterSecret: node.config.clusterSecret, scheme: 'https' };
   const door = new ConnectionDoor(node.config, log);
-  const dynamo = dynamoRoute({ node, log, secure: tls !== undefined, admitted: (req, res, authenticated) => door.admitted(req, res, authenticated), isPreAuth: (req) => door.isPreAuth(req), ...(observeDynamo !== undefined ? { observe: observeDynamo } : {}) });
+  const dynamo = dynamoRoute({ node, log, secure: tls !== undefined, admitted: (req, res, authenticated) => door.admitted(req, res, authenticated), isPreAuth: (req) => door.isPreAuth(req), answers, ...(observeDynamo !== undefined ? { observe: observeDynamo } : {}) });
   const dispatch = (req: IncomingMessage, res: ServerResponse, fastify: (req: IncomingMessage, res: ServerResponse) => void) => {
     // The DynamoDB door checks its own credentials (AWS signatures), after reading the body they cover.
     if (isDynamoRequest(req)) {

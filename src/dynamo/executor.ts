@@ -20,7 +20,7 @@ import { encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, resolveItem, type Sto
 import type { DynamoOperation } from './operations.ts';
 import { advance, PAGE_START, pageEnded, type PageProgress } from './paging.ts';
 import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ScanOperation } from './query-requests.ts';
-import { atLeast, everyRange, readMergedPage, type Enough } from './replica-reads.ts';
+import { atLeast, everyRange, MERGED_PAGES_CONCURRENT_MAX, readMergedPage, Slots, type Enough, type MergedPage } from './replica-reads.ts';
 import { TableCatalog, type StoredTable } from './table-catalog.ts';
 import {
   createTableOutput, deleteTableOutput, describeTableOutput, listTablesPage, schemaOfCreateTable, tableExistsMessage, tableNotFoundMessage,
@@ -50,6 +50,8 @@ export class DynamoExecutor {
   private readonly front: NodeFrontDoor;
   private readonly tables: TableCatalog;
   private readonly clock: HybridClock;
+  /** Merged range pages in flight on this node (memory: MERGED_PAGES_CONCURRENT_MAX). */
+  private readonly pageSlots = new Slots(MERGED_PAGES_CONCURRENT_MAX);
   /** Table purges run one after another, in the background. */
   private purges: Promise<void> = Promise.resolve();
 
@@ -220,7 +222,7 @@ export class DynamoExecutor {
     let range: { readonly start: string; readonly end: string } | undefined = first;
     while (range !== undefined) {
       if (range.start >= range.end) break;
-      const page = await readMergedPage(this.front, nodes, range.start, range.end, reverse, enough, this.timeoutMs());
+      const page = await this.mergedPage(nodes, range.start, range.end, reverse, enough);
       for (const entry of page.entries) {
         const { current } = resolveItem(entry.siblings);
         if (current === undefined || !accepts(current.item, entry.key)) continue;
@@ -323,7 +325,7 @@ export class DynamoExecutor {
     const nodes = ring.nodes.map((node) => node.id);
     let range: { readonly start: string; readonly end: string } | undefined = tableItemsRange(table.id);
     while (range !== undefined) {
-      const page = await readMergedPage(this.front, nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1), this.timeoutMs());
+      const page = await this.mergedPage(nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1));
       await forEachLimited(page.entries.filter((e) => e.siblings.some((s) => s.value !== null)), BATCH_CONCURRENCY, async (entry) => {
         const { siblings, context } = await this.front.get(entry.key);
         if (siblings.some((s) => s.value !== null)) await this.front.delete({ key: entry.key, context });
@@ -338,6 +340,16 @@ export class DynamoExecutor {
   }
 
   // ---- helpers ----
+
+  /** One merged page, in one of this node's page slots. */
+  private async mergedPage(nodes: readonly string[], start: string, end: string, reverse: boolean, enough: Enough): Promise<MergedPage> {
+    const release = await this.pageSlots.acquire();
+    try {
+      return await readMergedPage(this.front, nodes, start, end, reverse, enough, this.timeoutMs());
+    } finally {
+      release();
+    }
+  }
 
   private ring() {
     const ring = this.front.ring();

@@ -29,6 +29,33 @@ export interface MergedPage {
   readonly rest?: { readonly start: string; readonly end: string };
 }
 
+/**
+ * Merged pages read at once on one node: each holds up to a batch (8 MiB) from every replica it
+ * asked, so this bounds a node's memory for Query, Scan and ListTables; further pages wait.
+ */
+export const MERGED_PAGES_CONCURRENT_MAX = 4;
+
+/** A count of slots; acquire() waits (first come, first served) while all are taken. */
+export class Slots {
+  private taken = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly max: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.taken >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.taken++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next !== undefined) next(); // the slot passes on
+      else this.taken--;
+    };
+  }
+}
+
 /** Rule for which sets of answering replicas suffice. */
 export type Enough = (answered: ReadonlySet<NodeId>) => boolean;
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { S } from '../../src/dynamo/attribute-value.ts';
 import { encodeStoredItem, resolveItem } from '../../src/dynamo/item-record.ts';
-import { atLeast, readMergedPage } from '../../src/dynamo/replica-reads.ts';
+import { atLeast, readMergedPage, Slots } from '../../src/dynamo/replica-reads.ts';
 import type { NodeFrontDoor, RangeRead } from '../../src/node/front-door.ts';
 import type { Sibling } from '../../src/version/siblings.ts';
 
@@ -38,5 +38,28 @@ describe('merged range reads join versions by their clocks', () => {
     const front = frontOf({ x: { entries: [{ key: 'k', siblings: [old] }], more: false }, y: { entries: [{ key: 'k', siblings: [other] }], more: false } });
     const page = await readMergedPage(front, ['x', 'y'], 'a', 'z', false, atLeast(2), 1_000);
     assert.equal(page.entries[0]!.siblings.length, 2);
+  });
+});
+
+describe('page slots (review M4: a node bounds the merged pages it holds)', () => {
+  it('lets max holders in, queues the rest first come first served, and passes slots on', async () => {
+    const slots = new Slots(2);
+    const order: number[] = [];
+    const a = await slots.acquire();
+    const b = await slots.acquire();
+    const waiters = [3, 4].map((n) => slots.acquire().then((release) => (order.push(n), release)));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, [], 'nobody past the two holders');
+    a();
+    a(); // a second release of one slot does nothing
+    const c = await waiters[0]!;
+    assert.deepEqual(order, [3]);
+    b();
+    const d = await waiters[1]!;
+    assert.deepEqual(order, [3, 4]);
+    c();
+    d();
+    const again = await Promise.all([slots.acquire(), slots.acquire()]);
+    assert.equal(again.length, 2);
   });
 });
