@@ -206,6 +206,8 @@ function decodeKey(bytes: Uint8Array): string {
  * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
  * MemoryStorage's under deepStrictEqual.
  */
+const LOWEST = Buffer.alloc(0);
+
 /**
  * A descending scan: an LMDB reverse cursor from `end` down, skipping `end` itself (exclusive) and
  * stopping below `start` (inclusive), so the bounds mean what they mean ascending.
@@ -218,7 +220,9 @@ function* reverseRange(db: SpaceDb, { start, end, limit }: ScanOptions, values: 
   const upper = end === undefined ? undefined : encodeKey(end);
   const lower = start === undefined || start === '' ? undefined : encodeKey(start);
   let yielded = 0;
-  const entries = values ? db.getRange({ ...(upper === undefined ? {} : { start: upper }), reverse: true }) : db.getKeys({ ...(upper === undefined ? {} : { start: upper }), reverse: true });
+  // An explicit empty end: without one, lmdb-js stops a reverse cursor above the one-byte key 0x00.
+  const range = { ...(upper === undefined ? {} : { start: upper }), end: LOWEST, reverse: true };
+  const entries = values ? db.getRange(range) : db.getKeys(range);
   for (const entry of entries) {
     const key = (values ? (entry as { key: Buffer }).key : entry) as Buffer;
     if (upper !== undefined && Buffer.compare(key, upper) >= 0) continue;

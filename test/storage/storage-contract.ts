@@ -168,6 +168,10 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
         assert.deepEqual([...s.scanKeys('data', { ...options, reverse: true, limit: 2 })], [...ascending].reverse().slice(0, 2), JSON.stringify(options));
       }
       assert.deepEqual([...s.scanKeys('data', { reverse: true, limit: 0 })], []);
+      // The lowest keys too (lmdb-js stopped a reverse cursor above the key U+0000).
+      await s.commit(['\u0000', '\u0000\u0000', '\u0001'].map((k) => put('meta', k, k)));
+      assert.deepEqual([...s.scanKeys('meta', { reverse: true })], ['\u0001', '\u0000\u0000', '\u0000']);
+      assert.deepEqual([...s.scan('meta', { reverse: true, end: '\u0001' })].map((e) => e.key), ['\u0000\u0000', '\u0000']);
     });
 
     it('a scan iterable reads the state as of when each iteration begins', async () => {
