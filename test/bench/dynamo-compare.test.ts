@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { findWrk, parseWrkOutput, runWrk, WRK_RESULT_TAG, wrkValue } from '../../bench/loadgen/wrk.ts';
+import { findWrk, parseWrkOutput, runWrk, WRK_MISSING, WRK_RESULT_TAG, wrkValue } from '../../bench/loadgen/wrk.ts';
 import {
   createTableBody, dynamoScript, itemKeyOf, median, parseWrkChecks, PHASE_KINDS, phaseFigures, putItemBody, roundOrder, WRK_CHECK_TAG, WRK_SAMPLE_TAG, type PhaseKind,
 } from '../../bench/loadgen/wrk-dynamo.ts';
@@ -109,8 +109,9 @@ describe('bench:dynamo answers', () => {
 // The scripts under wrk itself, against a server that answers like dynakv but fails on purpose:
 // every request whose key ends in 7 gets a 500, and GetItem of sort key 3 and Query of a
 // partition ending in 3 answer 2xx without their items.
+// wrk is a test dependency (.ci/run installs it): missing, this fails and says how to install it.
 const wrk = findWrk();
-describe('bench:dynamo scripts under wrk', { skip: wrk === undefined ? 'wrk is not installed' : false, timeout: 60_000 }, () => {
+describe('bench:dynamo scripts under wrk', { timeout: 60_000 }, () => {
   const KEYS = 200;
   let server: Server;
   let url: string;
@@ -176,11 +177,12 @@ describe('bench:dynamo scripts under wrk', { skip: wrk === undefined ? 'wrk is n
   });
 
   it('each phase sends well-formed requests for loaded keys; 500s are non-2xx, answers without their items are misses', async () => {
+    assert.ok(wrk !== undefined, WRK_MISSING);
     const outs = await Promise.all(PHASE_KINDS.map(async (phase) => {
       const scriptPath = join(dir, `${phase}.lua`);
       writeFileSync(scriptPath, dynamoScript({ phase, keys: KEYS, value: VALUE }));
       const logPrefix = join(dir, phase);
-      await runWrk({ wrkPath: wrk!, scriptPath, endpoints: [url], connections: 2, durationS: 1, timeoutS: 5, seed: 3, logPrefix });
+      await runWrk({ wrkPath: wrk, scriptPath, endpoints: [url], connections: 2, durationS: 1, timeoutS: 5, seed: 3, logPrefix });
       return [phase, readFileSync(`${logPrefix}.0.txt`, 'utf8')] as const;
     }));
     for (const [kind, entry] of seen) assert.deepEqual(entry.bad, [], kind);
