@@ -5,6 +5,7 @@
 // version with the greatest stamp. A concurrent delete (a tombstone, which has no stamp) loses to
 // any live version it did not see. Stored values are read back as hostile input: decoded and
 // validated like a client's item. Pure: the wall clock is handed in.
+import { RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { checkItemNesting, checkItemSize, itemToWire, parseItem, type Item } from './attribute-value.ts';
 import { DynamoError } from './errors.ts';
@@ -16,8 +17,12 @@ export const TABLE_CONTENT_TYPE = 'application/x-dynakv-table';
 const RECORD_VERSION = 1;
 /** Largest counter in a stamp: a node writes fewer than this many items in one millisecond. */
 const COUNTER_MAX = 2 ** 31;
-/** Largest stored value read back: an item of 400 KB is under 1.5 MB in JSON with base64 binaries. */
-export const ITEM_VALUE_BYTES_MAX = 2 * 1024 * 1024;
+/**
+ * Largest stored value read back: the largest record a coordinator writes, so every item PutItem
+ * or UpdateItem could store decodes again. An item's JSON can be many times its DynamoDB size (a
+ * control character is 1 byte of a string and 6 of JSON, an empty string in a list 1 byte and 9).
+ */
+export const ITEM_VALUE_BYTES_MAX = RECORD_BYTES_MAX;
 
 /** A hybrid logical clock stamp: ordered by wall, then counter, then node. */
 export interface Stamp {
