@@ -15,18 +15,18 @@ import { DynamoError } from './errors.ts';
 import { isTableId, tableKey, tableKeysRange, tableNameOfKey } from './item-keys.ts';
 import { TABLE_CONTENT_TYPE } from './item-record.ts';
 import { everyRange, readMergedPage } from './replica-reads.ts';
+import { KEY_ATTRIBUTE_NAME_CHARS_MAX } from './table-requests.ts';
 import type { KeyAttribute, TableSchema } from './table-schema.ts';
 
 /** How long a node reuses a table definition it read, in ms. */
 export const TABLE_CACHE_MS = 1_000;
 /** How long after a DeleteTable its name cannot be created again: the cache, and room for clock skew between nodes. */
 export const RECREATE_AFTER_DELETE_MS = 10_000;
-/** Largest stored definition read back: names are at most 255 characters each. */
+/** Largest stored definition read back: names are at most 255 characters each (key names at most 6 bytes of JSON per character). */
 const DEFINITION_BYTES_MAX = 4 * 1024;
 /** Tables one ListTables walk reads at most (every definition is small; DynamoDB's default quota is 2,500). */
 export const TABLES_LISTED_MAX = 10_000;
 const TABLE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{3,255}$/;
-const KEY_NAME_BYTES_MAX = 255;
 
 /** A table as stored: its schema and the id its item keys carry. */
 export interface StoredTable extends TableSchema {
@@ -42,7 +42,8 @@ function corrupt(why: string): DynamoError {
 function keyAttributeOf(raw: unknown): KeyAttribute | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
-  if (typeof r.name !== 'string' || r.name.length === 0 || Buffer.byteLength(r.name) > KEY_NAME_BYTES_MAX) return undefined;
+  // Counted as CreateTable counts it (characters, not bytes), so every name it accepted decodes.
+  if (typeof r.name !== 'string' || r.name.length === 0 || r.name.length > KEY_ATTRIBUTE_NAME_CHARS_MAX) return undefined;
   if (r.type !== 'S' && r.type !== 'N' && r.type !== 'B') return undefined;
   return { name: r.name, type: r.type as ScalarType };
 }
