@@ -101,6 +101,7 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
   const executor = new DynamoExecutor({
     front: node, nowMs: () => Date.now(), monotonicMs: () => performance.now(), randomBytes: (n) => randomBytes(n),
     onPurgeFailed: (table, err) => log.warn({ err, table }, 'could not delete every item of a deleted table; the rest stays as unreachable garbage'),
+    onCorruptItem: (storageKey, err) => log.warn({ key: JSON.stringify(storageKey.slice(0, 120)), reason: err.message }, 'a stored DynamoDB item version does not decode: left out of reads, superseded by the next write'),
   });
   const lookupSecret = accessKeyLookup(node.config.clusterSecret);
   const signingKeys = new SigningKeyCache();

@@ -42,6 +42,8 @@ export interface ExecutorDeps {
   /** A clock that never goes back, for the table cache. */
   readonly monotonicMs: () => number;
   readonly randomBytes: (length: number) => Uint8Array;
+  /** Told of a stored item version that does not decode (left out of reads; a write over the item supersedes it). */
+  readonly onCorruptItem?: (storageKey: string, err: DynamoError) => void;
   /** Told when a deleted table's items could not all be deleted (they stay as unreachable garbage). */
   readonly onPurgeFailed?: (table: string, err: unknown) => void;
 }
@@ -105,8 +107,12 @@ export class DynamoExecutor {
   private async readItem(table: StoredTable, key: Item, consistent: boolean): Promise<{ readonly current: StoredItem | undefined; readonly context: string; readonly storageKey: string; readonly versions: number }> {
     const storageKey = this.keyOfItem(table, key);
     const { siblings, context } = await this.front.get(storageKey, consistent ? undefined : 1);
-    const { current } = resolveItem(siblings);
-    for (const s of siblings) if (s.value !== null) this.clock.observe(resolveItem([s]).current!.stamp);
+    const onCorrupt = (err: DynamoError) => this.deps.onCorruptItem?.(storageKey, err);
+    const { current } = resolveItem(siblings, onCorrupt);
+    for (const s of siblings) {
+      const stamp = s.value === null ? undefined : resolveItem([s], () => {}).current?.stamp;
+      if (stamp !== undefined) this.clock.observe(stamp);
+    }
     return { current, context, storageKey, versions: siblings.length };
   }
 
@@ -224,7 +230,7 @@ export class DynamoExecutor {
       if (range.start >= range.end) break;
       const page = await this.mergedPage(nodes, range.start, range.end, reverse, enough);
       for (const entry of page.entries) {
-        const { current } = resolveItem(entry.siblings);
+        const { current } = resolveItem(entry.siblings, (err) => this.deps.onCorruptItem?.(entry.key, err));
         if (current === undefined || !accepts(current.item, entry.key)) continue;
         progress = advance(progress, itemSizeBytes(current.item));
         if (op.filter === undefined || evaluateCondition(op.filter, current.item)) matched.push(current.item);

@@ -8,6 +8,7 @@
 import { RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import type { Sibling } from '../version/siblings.ts';
 import { checkItemNesting, checkItemSize, itemToWire, parseItem, type Item } from './attribute-value.ts';
+import { parseNumber } from './key-codec.ts';
 import { DynamoError } from './errors.ts';
 
 /** The content type of an item's stored value (never served by /kv: its keys are reserved). */
@@ -79,8 +80,27 @@ export interface StoredItem {
   readonly stamp: Stamp;
 }
 
+/**
+ * A number's text in as few characters as its value allows: scientific notation when shorter than
+ * the canonical plain form (1E+125 is 126 characters plain). Read back, parseItem canonicalises it.
+ */
+export function compactNumber(text: string): string {
+  const n = parseNumber(text);
+  if (n.sign === 0) return '0';
+  const mantissa = n.digits.length === 1 ? n.digits : `${n.digits[0]}.${n.digits.slice(1)}`;
+  const scientific = `${n.sign < 0 ? '-' : ''}${mantissa}E${n.exponent - 1}`;
+  return scientific.length < text.length ? scientific : text;
+}
+
+/** JSON.stringify's replacer for wire items: every N and NS value compacted (a type tag's value is a string or a list; an attribute named N is an object). */
+function compactNumbers(key: string, value: unknown): unknown {
+  if (key === 'N' && typeof value === 'string') return compactNumber(value);
+  if (key === 'NS' && Array.isArray(value) && value.every((x) => typeof x === 'string')) return value.map((x: string) => compactNumber(x));
+  return value;
+}
+
 export function encodeStoredItem(stored: StoredItem): Uint8Array {
-  return Buffer.from(JSON.stringify({ v: RECORD_VERSION, t: [stored.stamp.wall, stored.stamp.counter], n: stored.stamp.node, i: itemToWire(stored.item) }), 'utf8');
+  return Buffer.from(JSON.stringify({ v: RECORD_VERSION, t: [stored.stamp.wall, stored.stamp.counter], n: stored.stamp.node, i: itemToWire(stored.item) }, compactNumbers), 'utf8');
 }
 
 function corrupt(why: string): DynamoError {
@@ -122,12 +142,23 @@ export interface ItemVersions {
   readonly newest: Stamp | undefined;
 }
 
-/** The winner among an item's siblings (last writer wins; tombstones lose to any live version). */
-export function resolveItem(siblings: readonly Sibling[]): ItemVersions {
+/**
+ * The winner among an item's siblings (last writer wins; tombstones lose to any live version).
+ * A version that does not decode throws InternalServerError, unless `onCorrupt` is given: then it
+ * is reported there and left out, so a write over the item supersedes it instead of failing on it.
+ */
+export function resolveItem(siblings: readonly Sibling[], onCorrupt?: (error: DynamoError) => void): ItemVersions {
   let current: StoredItem | undefined;
   for (const sibling of siblings) {
     if (sibling.value === null) continue;
-    const stored = decodeStoredItem(sibling.value);
+    let stored: StoredItem;
+    try {
+      stored = decodeStoredItem(sibling.value);
+    } catch (err) {
+      if (onCorrupt === undefined || !(err instanceof DynamoError)) throw err;
+      onCorrupt(err);
+      continue;
+    }
     if (current === undefined || compareStamps(stored.stamp, current.stamp) > 0) current = stored;
   }
   return { current, newest: current?.stamp };

@@ -12,7 +12,7 @@ import { ITEM_BYTES_MAX, itemSizeBytes, itemToWire, parseItem, type Item, type W
 import { canonicalNumber } from '../../src/dynamo/decimal.ts';
 import { DynamoError } from '../../src/dynamo/errors.ts';
 import {
-  compareStamps, decodeStoredItem, encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, ITEM_VALUE_BYTES_MAX, resolveItem, type Stamp, type StoredItem,
+  compactNumber, compareStamps, decodeStoredItem, encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, ITEM_VALUE_BYTES_MAX, resolveItem, type Stamp, type StoredItem,
 } from '../../src/dynamo/item-record.ts';
 import { EMPTY_CLOCK } from '../../src/version/vclock.ts';
 import type { Sibling } from '../../src/version/siblings.ts';
@@ -393,5 +393,34 @@ describe('resolveItem', () => {
 
   it('a corrupt sibling is an InternalServerError', () => {
     corrupt(() => resolveItem([sibling(version(1, { wall: 1, counter: 0, node: 'a' })), sibling(enc('{"v":9}'), 2)]), /unknown version/);
+  });
+});
+
+describe('numbers are stored compactly', () => {
+  it('a legal item of large-exponent numbers stores in about its DynamoDB size, and reads back equal (fails before: 18.4 MB, RECORD_TOO_LARGE)', () => {
+    const item = parseItem({ k: { S: 'x' }, l: { L: Array.from({ length: 136_000 }, () => ({ N: '1E+125' })) }, s: { NS: ['-1.5E-100', '12345678901234567890123456789012345678E+80', '0', '10'] } });
+    assert.ok(itemSizeBytes(item) <= ITEM_BYTES_MAX, 'a legal item');
+    const bytes = encodeStoredItem({ item, stamp: { wall: 1, counter: 0, node: 'a' } });
+    assert.ok(bytes.length < 2 * 1024 * 1024, `stored in ${bytes.length} bytes`);
+    assert.deepEqual(itemToWire(decodeStoredItem(bytes).item), itemToWire(item));
+  });
+
+  it('compactNumber keeps the value and never lengthens the text', () => {
+    for (const text of ['0', '1', '-1', '10', '1E+125', '1.5', '-0.000001', '123456789012345678901234567890123456780000', '9.99E-130']) {
+      const compact = compactNumber(canonicalNumber(text));
+      assert.equal(canonicalNumber(compact), canonicalNumber(text), text);
+      assert.ok(compact.length <= canonicalNumber(text).length, text);
+    }
+  });
+});
+
+describe('a version that does not decode, with a reporter', () => {
+  it('is reported and left out, so the rest still resolves (fails before: the key could not be read, written or deleted)', () => {
+    const reported: string[] = [];
+    const good = sibling(encodeStoredItem({ item: parseItem({ k: { S: 'x' } }), stamp: { wall: 5, counter: 0, node: 'a' } }));
+    const r = resolveItem([good, sibling(enc('{"v":9}'), 2)], (e) => reported.push(e.message));
+    assert.deepEqual(r.current?.stamp, { wall: 5, counter: 0, node: 'a' });
+    assert.equal(reported.length, 1);
+    assert.match(reported[0]!, /unknown version/);
   });
 });

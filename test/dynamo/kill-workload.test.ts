@@ -63,6 +63,7 @@ describe('DynamoDB orders workload while a node is killed and restarted', { time
     const acknowledged = new Map<string, { customer: string; placedAt: string; status: string }>();
     const failures: string[] = [];
     let ops = 0;
+    let retriedAndApplied = 0;
     const started = Date.now();
     const faults = (async () => {
       await new Promise((r) => setTimeout(r, KILL_AT_MS));
@@ -78,10 +79,18 @@ describe('DynamoDB orders workload while a node is killed and restarted', { time
         const placedAt = `2026-12-02T00:00:${String(w).padStart(2, '0')}.${String(n).padStart(6, '0')}Z`;
         n++;
         try {
-          await ddb.send(new PutItemCommand({
-            TableName: 'Orders', Item: { customer: S(customer), placedAt: S(placedAt), status: S('PLACED'), total: { N: String(n * 3) } },
-            ConditionExpression: 'attribute_not_exists(placedAt)',
-          }));
+          const order = { customer: S(customer), placedAt: S(placedAt), status: S('PLACED'), total: { N: String(n * 3) } };
+          try {
+            await ddb.send(new PutItemCommand({ TableName: 'Orders', Item: order, ConditionExpression: 'attribute_not_exists(placedAt)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
+          } catch (err) {
+            // The SDK retries an attempt that failed ambiguously (a 500: the write may have
+            // been applied). If the retry then finds exactly this order, the first attempt took
+            // effect: the request succeeded, as an application that checks ALL_OLD concludes.
+            const e = err as Error & { Item?: unknown; $metadata?: { attempts?: number } };
+            if (e.name !== 'ConditionalCheckFailedException' || (e.$metadata?.attempts ?? 1) < 2) throw err;
+            assert.deepEqual(e.Item, order, 'a retried conditional put found another order under its key');
+            retriedAndApplied++;
+          }
           ops++;
           acknowledged.set(`${customer}/${placedAt}`, { customer, placedAt, status: 'PLACED' });
           if (n % 2 === 0) {
@@ -106,7 +115,7 @@ describe('DynamoDB orders workload while a node is killed and restarted', { time
       }
     };
     await Promise.all([faults, ...Array.from({ length: WORKERS }, (_, w) => worker(w))]);
-    console.log(`# ${ops} requests acknowledged in ${RUN_MS} ms, ${acknowledged.size} orders, ${failures.length} failures; ${VICTIM} killed at ${KILL_AT_MS} ms, restarted at ${RESTART_AT_MS} ms`);
+    console.log(`# ${ops} requests acknowledged in ${RUN_MS} ms, ${acknowledged.size} orders, ${failures.length} failures, ${retriedAndApplied} conditional puts retried by the SDK after an ambiguous attempt that had applied them; ${VICTIM} killed at ${KILL_AT_MS} ms, restarted at ${RESTART_AT_MS} ms`);
     assert.deepEqual(failures, []);
     assert.ok(acknowledged.size > 50, `the workload ran (${acknowledged.size} orders)`);
 
