@@ -45,6 +45,9 @@ export class AnswerBudget {
    * (and counts nothing) when they do not fit even after closing stalled answers.
    */
   hold(res: ServerResponse, bytes: number): boolean {
+    // Its client is gone (or it was sent): nothing will be held, and no 'finish' or 'close' would
+    // ever come to release it.
+    if (res.destroyed || res.writableEnded) return true;
     if (this.heldBytesNow > 0 && this.heldBytesNow + bytes > this.bytesMax) this.closeStalled(bytes);
     if (this.heldBytesNow > 0 && this.heldBytesNow + bytes > this.bytesMax) {
       this.refused += 1;

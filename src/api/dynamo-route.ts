@@ -23,6 +23,7 @@ import {
 import { accessKeyLookup, roleOfAccessKey } from '../security/access-keys.ts';
 import { SigningKeyCache, verifySigV4 } from '../security/sigv4.ts';
 import { assert } from '../env/assert.ts';
+import { LogLimiter } from '../env/log-limiter.ts';
 import type { AnswerBudget } from './answer-budget.ts';
 import { originAllowed, setDefaultHeaders } from './request-guard.ts';
 
@@ -32,6 +33,11 @@ const EMPTY = new Uint8Array(0);
 export const PRE_AUTH_BODY_BYTES_MAX = 64 * 1024 * 1024;
 /** The same per remote address: one largest body, and a little room. */
 export const PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX = REQUEST_BODY_BYTES_MAX + 64 * 1024;
+/** A body declared at most this long (Content-Length) is small: what most first requests are. */
+export const SMALL_BODY_BYTES_MAX = 64 * 1024;
+/** Small bodies on connections not yet authenticated: their own share, in all and per address group. */
+export const PRE_AUTH_SMALL_BODIES_BYTES_MAX = 16 * 1024 * 1024;
+export const PRE_AUTH_SMALL_BODIES_BYTES_PER_ADDRESS_MAX = 1024 * 1024;
 /** Body bytes in flight on authenticated connections (and every connection of an --insecure node). */
 export const BODY_BYTES_MAX = 512 * 1024 * 1024;
 /** Operations that change the set of tables: an admin access key only. */
@@ -62,6 +68,8 @@ export function isDynamoRequest(req: IncomingMessage): boolean {
 }
 
 class BodyTooLarge extends Error {}
+/** The client closed the request before its body ended: nobody to answer, nothing to log. */
+class ClientGone extends Error {}
 class BudgetExceeded extends Error {}
 
 /** Body bytes in flight, charged as they arrive, in all and per remote address. */
@@ -101,11 +109,14 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
   const executor = new DynamoExecutor({
     front: node, nowMs: () => Date.now(), monotonicMs: () => performance.now(), randomBytes: (n) => randomBytes(n),
     onPurgeFailed: (table, err) => log.warn({ err, table }, 'could not delete every item of a deleted table; the rest stays as unreachable garbage'),
-    onCorruptItem: (storageKey, err) => log.warn({ key: JSON.stringify(storageKey.slice(0, 120)), reason: err.message }, 'a stored DynamoDB item version does not decode: left out of reads, superseded by the next write'),
+    onCorruptItem: (storageKey, err) => warnings.warn('corrupt-item', { key: JSON.stringify(storageKey.slice(0, 120)), reason: err.message }, 'a stored DynamoDB item version does not decode: left out of reads, superseded by the next write'),
   });
   const lookupSecret = accessKeyLookup(node.config.clusterSecret);
   const signingKeys = new SigningKeyCache();
+  const warnings = new LogLimiter(log);
   const preAuthBodies = new BodyBudget(PRE_AUTH_BODY_BYTES_MAX, PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX);
+  // Small bodies have their own share, so large ones cannot starve a new client's first request.
+  const preAuthSmallBodies = new BodyBudget(PRE_AUTH_SMALL_BODIES_BYTES_MAX, PRE_AUTH_SMALL_BODIES_BYTES_PER_ADDRESS_MAX);
   const bodies = new BodyBudget(BODY_BYTES_MAX, BODY_BYTES_MAX);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, requestId: string): Promise<{ response: DynamoResponse; operation: string }> => {
@@ -125,10 +136,12 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
           return { response: refusal(400, early.code, early.message, requestId, contentType), operation };
         }
       }
-      const budget = secure && options.isPreAuth(req) ? preAuthBodies : bodies;
+      const declared = Number(req.headers['content-length'] ?? Number.NaN);
+      const small = Number.isSafeInteger(declared) && declared <= SMALL_BODY_BYTES_MAX;
+      const budget = secure && options.isPreAuth(req) ? (small ? preAuthSmallBodies : preAuthBodies) : bodies;
       let body: Uint8Array;
       try {
-        body = await readBody(req, REQUEST_BODY_BYTES_MAX, budget, req.socket.remoteAddress ?? '?');
+        body = await readBody(req, REQUEST_BODY_BYTES_MAX, budget, addressGroup(req.socket.remoteAddress));
       } catch (err) {
         if (err instanceof BodyTooLarge) throw new DynamoError('ValidationException', `Request body exceeds the maximum of ${REQUEST_BODY_BYTES_MAX} bytes`);
         if (err instanceof BudgetExceeded) throw new DynamoError('ProvisionedThroughputExceededException', 'too many request bodies in flight on this node; retry');
@@ -158,6 +171,7 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       const e = err as Error & { code?: unknown };
       // The node's own operating errors carry a code; a broken invariant (ASSERTION) is ours, logged, never shown.
       const known = typeof e.code === 'string' && e.code !== 'ASSERTION';
+      if (err instanceof ClientGone) return { response: refusal(400, 'RequestAborted', err.message, requestId, contentType), operation };
       if (!known) log.error({ err, operation }, 'DynamoDB request failed');
       const message = known ? `${String(e.code)}: ${e.message}` : 'internal error';
       return { response: errorResponse(new DynamoError('InternalServerError', message), requestId, contentType), operation };
@@ -166,6 +180,7 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
 
   return (req, res) => {
     const startedAt = process.hrtime.bigint();
+    if (res.destroyed) return;
     setDefaultHeaders(res);
     const requestId = randomUUID();
     if (!originAllowed(req, secure ? 'https' : 'http')) {
@@ -175,6 +190,8 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       return;
     }
     void handle(req, res, requestId).then(({ response: answer, operation }) => {
+      // The client is gone: nothing to send, nothing to hold.
+      if (res.destroyed) return;
       let response = answer;
       // An answer counts against the node's answer budget until its client has taken it.
       if (options.answers !== undefined && !res.headersSent && !options.answers.hold(res, Buffer.byteLength(response.body))) {
@@ -188,6 +205,23 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       if (ms >= SLOW_REQUEST_MS) log.warn({ operation, status: response.status, ms: Math.round(ms), ...(errorType !== undefined ? { errorType } : {}) }, 'slow DynamoDB request');
     });
   };
+}
+
+/**
+ * The group an address's budget is kept by: an IPv4 address itself, an IPv6 address by its /64
+ * (one host usually holds a whole /64).
+ */
+export function addressGroup(address: string | undefined): string {
+  if (address === undefined) return '?';
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4 !== null) return v4[1]!;
+  if (!address.includes(':')) return address;
+  // Expand '::' to get the first four groups of an IPv6 address.
+  const [head = '', tail = ''] = address.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::') ? [...headGroups, ...new Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0'), ...tailGroups] : headGroups;
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -251,8 +285,8 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget, addre
       chunks.push(chunk);
     });
     req.on('end', () => settle(undefined));
-    req.on('error', (err) => settle(err));
+    req.on('error', () => settle(new ClientGone('the request failed before its body ended')));
     // A client gone mid-body: settle, so its bytes are given back.
-    req.on('close', () => settle(new Error('the client closed the request before its body ended')));
+    req.on('close', () => settle(new ClientGone('the client closed the request before its body ended')));
   });
 }

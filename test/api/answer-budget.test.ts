@@ -41,6 +41,16 @@ describe('AnswerBudget', () => {
     assert.equal(budget.stats.heldBytes, 0);
   });
 
+  it('holds nothing for an answer whose connection is already gone (no close would ever release it)', () => {
+    const { budget, answer, hold } = setup(100);
+    for (let i = 0; i < 1_000; i++) {
+      const gone = answer();
+      gone.destroy();
+      assert.equal(hold(gone, 50), true);
+    }
+    assert.deepEqual({ bytes: budget.stats.heldBytes, answers: budget.stats.heldAnswers }, { bytes: 0, answers: 0 });
+  });
+
   it('always lets one answer through alone, even one larger than the budget', () => {
     const { budget, answer, hold } = setup(100);
     assert.equal(hold(answer(), 500), true);

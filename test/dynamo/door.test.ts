@@ -9,7 +9,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX } from '../../src/api/dynamo-route.ts';
+import { addressGroup, PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX } from '../../src/api/dynamo-route.ts';
 import { mintAccessKey } from '../../src/security/access-keys.ts';
 import { REQUEST_BODY_BYTES_MAX } from '../../src/dynamo/protocol.ts';
 import { InProcessCluster } from '../support/in-process-cluster.ts';
@@ -82,6 +82,11 @@ describe('the DynamoDB door', { timeout: 120_000 }, () => {
     await waitFor('the second to be refused past the per-address budget', () => second.answer().includes('\r\n\r\n'));
     assert.match(second.answer(), /ProvisionedThroughputExceededException/);
     assert.equal(first.answer(), '', 'the first is still being read');
+    // Small bodies have their own share: a small first request still gets read (and fails on its signature).
+    const small = await holdBody(url, ca, key.accessKeyId, 2, 2);
+    await waitFor('the small one answered', () => small.answer().includes('\r\n\r\n'));
+    assert.match(small.answer(), /InvalidSignatureException/);
+    small.socket.destroy();
     first.socket.destroy();
     second.socket.destroy();
     // Given back: a whole request now reads and fails on its signature, not on the budget.
@@ -106,5 +111,16 @@ describe('the DynamoDB door', { timeout: 120_000 }, () => {
     const closed = await post(secure!.nodes[0]!.httpUrl, { 'x-amz-target': 'DynamoDB_20120810.ListTables' }, '{}', ca);
     assert.equal(closed.status, 400);
     assert.match(closed.type, /MissingAuthenticationTokenException/);
+  });
+});
+
+describe('address groups for the body budgets', () => {
+  it('keeps IPv4 addresses apart and groups IPv6 addresses by /64', () => {
+    assert.equal(addressGroup('10.0.0.1'), '10.0.0.1');
+    assert.equal(addressGroup('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(addressGroup('2001:db8:1:2:aaaa::1'), addressGroup('2001:0db8:0001:0002:ffff:1:2:3'));
+    assert.notEqual(addressGroup('2001:db8:1:2::1'), addressGroup('2001:db8:1:3::1'));
+    assert.equal(addressGroup('::1'), '0:0:0:0::/64');
+    assert.equal(addressGroup(undefined), '?');
   });
 });
