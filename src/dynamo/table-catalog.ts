@@ -75,17 +75,24 @@ export function decodeTable(bytes: Uint8Array): StoredTable {
 }
 
 /**
- * The definition (or deletion marker) among a key's versions: of concurrent versions every node
- * takes the earliest created (then the smaller id), whether it is a table or a marker.
+ * The definition (or deletion marker) among a key's concurrent versions, the same on every node:
+ * a table created after every concurrent marker's deletion beats the markers (it was made
+ * later); among tables the earliest created wins (then the smaller id); with no such table, the
+ * latest marker.
  */
 export function resolveDefinition(siblings: readonly Sibling[]): StoredTable | undefined {
-  let winner: StoredTable | undefined;
-  for (const s of siblings) {
-    if (s.value === null) continue;
-    const table = decodeTable(s.value);
-    if (winner === undefined || table.createdAtMs < winner.createdAtMs || (table.createdAtMs === winner.createdAtMs && table.id < winner.id)) winner = table;
+  const all = siblings.filter((s) => s.value !== null).map((s) => decodeTable(s.value!));
+  const markers = all.filter((t) => t.deletedAtMs !== undefined);
+  const lastDeletion = Math.max(-1, ...markers.map((m) => m.deletedAtMs!));
+  let table: StoredTable | undefined;
+  for (const t of all) {
+    if (t.deletedAtMs !== undefined || t.createdAtMs <= lastDeletion) continue;
+    if (table === undefined || t.createdAtMs < table.createdAtMs || (t.createdAtMs === table.createdAtMs && t.id < table.id)) table = t;
   }
-  return winner;
+  if (table !== undefined) return table;
+  let marker: StoredTable | undefined;
+  for (const m of markers) if (marker === undefined || m.deletedAtMs! > marker.deletedAtMs! || (m.deletedAtMs === marker.deletedAtMs && m.id < marker.id)) marker = m;
+  return marker;
 }
 
 /** The table a key's versions define: none when they hold only a deletion marker (or nothing). */
@@ -131,8 +138,14 @@ export class TableCatalog {
     const { definition, context } = await this.read(table.name);
     if (definition !== undefined && definition.deletedAtMs === undefined) throw new DynamoError('ResourceInUseException', existsMessage);
     if (definition?.deletedAtMs !== undefined) {
-      const waitMs = definition.deletedAtMs + RECREATE_AFTER_DELETE_MS - this.nowMs();
-      if (waitMs > 0) throw new DynamoError('ResourceInUseException', `Table ${table.name} is being deleted; it can be created again in ${Math.ceil(waitMs / 1000)} s`);
+      const now = Math.floor(this.nowMs());
+      const waitMs = definition.deletedAtMs + RECREATE_AFTER_DELETE_MS - now;
+      if (waitMs > RECREATE_AFTER_DELETE_MS) {
+        // Deleted "in the future": the deleting node's clock ran ahead. Restart the wait from
+        // this node's now, so a skewed clock delays a name by RECREATE_AFTER_DELETE_MS at most.
+        await this.front.put({ key: tableKey(table.name), value: encodeTable({ ...definition, deletedAtMs: now }), contentType: TABLE_CONTENT_TYPE, context });
+      }
+      if (waitMs > 0) throw new DynamoError('ResourceInUseException', `Table ${table.name} is being deleted; it can be created again in ${Math.ceil(Math.min(waitMs, RECREATE_AFTER_DELETE_MS) / 1000)} s`);
     }
     await this.front.put({ key: tableKey(table.name), value: encodeTable(table), contentType: TABLE_CONTENT_TYPE, context });
     const after = await this.read(table.name);

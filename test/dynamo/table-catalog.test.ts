@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DynamoError } from '../../src/dynamo/errors.ts';
 import { TABLE_CONTENT_TYPE } from '../../src/dynamo/item-record.ts';
-import { decodeTable, encodeTable, resolveTable, type StoredTable } from '../../src/dynamo/table-catalog.ts';
+import { decodeTable, encodeTable, resolveDefinition, resolveTable, TableCatalog, type StoredTable } from '../../src/dynamo/table-catalog.ts';
+import type { NodeFrontDoor } from '../../src/node/front-door.ts';
 import { parseCreateTable, schemaOfCreateTable } from '../../src/dynamo/table-requests.ts';
 import type { Sibling } from '../../src/version/siblings.ts';
 import { EMPTY_CLOCK } from '../../src/version/vclock.ts';
@@ -255,5 +256,34 @@ describe('resolveTable', () => {
 
   it('a corrupt sibling is an InternalServerError', () => {
     corrupt(() => resolveTable([sibling(encodeTable(def(1, 'aaaaaaaaaaaaaaaa'))), sibling(Buffer.from('{"v":1}'), 2)]), /bad fields/);
+  });
+});
+
+describe('deletion markers (second review M-b, M-c)', () => {
+  const base: StoredTable = { name: 'Tbl', id: 'aaaaaaaaaaaaaaaa', hashKey: { name: 'k', type: 'S' }, createdAtMs: 1_000, status: 'ACTIVE' };
+  const marker = (deletedAtMs: number): StoredTable => ({ ...base, deletedAtMs });
+  const table = (id: string, createdAtMs: number): StoredTable => ({ ...base, id, createdAtMs });
+
+  it('a table created after a concurrent marker\'s deletion beats it; one created before loses; tables alone: the earliest', () => {
+    assert.equal(resolveTable([sibling(encodeTable(marker(5_000))), sibling(encodeTable(table('bbbbbbbbbbbbbbbb', 6_000)), 2)])?.id, 'bbbbbbbbbbbbbbbb');
+    assert.equal(resolveTable([sibling(encodeTable(marker(5_000))), sibling(encodeTable(table('bbbbbbbbbbbbbbbb', 4_000)), 2)]), undefined);
+    assert.equal(resolveTable([sibling(encodeTable(table('cccccccccccccccc', 7_000))), sibling(encodeTable(table('bbbbbbbbbbbbbbbb', 6_000)), 2)])?.id, 'bbbbbbbbbbbbbbbb');
+    assert.equal(resolveDefinition([sibling(encodeTable(marker(5_000))), sibling(encodeTable(marker(9_000)), 2)])?.deletedAtMs, 9_000);
+  });
+
+  it('a marker from a clock far ahead delays re-creation by RECREATE_AFTER_DELETE_MS at most, from this node\'s now', async () => {
+    const now = 1_000_000;
+    let stored: StoredTable = marker(now + 365 * 24 * 3600 * 1000);
+    const front = {
+      get: async () => ({ siblings: [sibling(encodeTable(stored))], context: 'ctx' }),
+      put: async (w: { value: Uint8Array }) => {
+        stored = decodeTable(w.value);
+        return 'ctx2';
+      },
+    } as unknown as NodeFrontDoor;
+    const catalog = new TableCatalog(front, () => 0, () => now);
+    const attempt = catalog.create(table('dddddddddddddddd', now), 'exists');
+    await assert.rejects(attempt, (e: DynamoError) => e.type === 'ResourceInUseException' && /again in 10 s/.test(e.message));
+    assert.equal(stored.deletedAtMs, now, 'the marker restarted from this node\'s now');
   });
 });
