@@ -20,15 +20,17 @@ import { encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, resolveItem, type Sto
 import type { DynamoOperation } from './operations.ts';
 import { advance, PAGE_START, pageEnded, type PageProgress } from './paging.ts';
 import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ScanOperation } from './query-requests.ts';
-import { atLeast, everyRange, MERGED_PAGES_CONCURRENT_MAX, readMergedPage, Slots, type Enough, type MergedPage } from './replica-reads.ts';
+import { atLeast, everyRange, MERGED_PAGES_CONCURRENT_MAX, MERGED_PAGES_WAITING_MAX, readMergedPage, Slots, type Enough, type MergedPage } from './replica-reads.ts';
 import { TableCatalog, type StoredTable } from './table-catalog.ts';
 import {
   createTableOutput, deleteTableOutput, describeTableOutput, listTablesPage, schemaOfCreateTable, tableExistsMessage, tableNotFoundMessage,
 } from './table-requests.ts';
 import { checkItemKeys, checkKey, keyAttributes, keyNames, keyOf } from './table-schema.ts';
 
-/** Item bytes one BatchGetItem answers at most (DynamoDB's 16 MB); the other keys come back in UnprocessedKeys. */
+/** Bytes of items one BatchGetItem answers at most, as JSON (DynamoDB's 16 MB); the other keys come back in UnprocessedKeys. */
 const BATCH_GET_BYTES_MAX = 16 * 1024 * 1024;
+/** BatchGetItems answered at once on one node. */
+const BATCH_GETS_CONCURRENT_MAX = 4;
 /** Items one BatchWriteItem or BatchGetItem works on at once. */
 const BATCH_CONCURRENCY = 8;
 /** Random bytes of a new table's id (16 base32 characters). */
@@ -53,7 +55,9 @@ export class DynamoExecutor {
   private readonly tables: TableCatalog;
   private readonly clock: HybridClock;
   /** Merged range pages in flight on this node (memory: MERGED_PAGES_CONCURRENT_MAX). */
-  private readonly pageSlots = new Slots(MERGED_PAGES_CONCURRENT_MAX);
+  private readonly pageSlots = new Slots(MERGED_PAGES_CONCURRENT_MAX, MERGED_PAGES_WAITING_MAX);
+  /** BatchGetItems answered at once on this node (each holds up to 16 MB of items). */
+  private readonly batchGetSlots = new Slots(BATCH_GETS_CONCURRENT_MAX, MERGED_PAGES_WAITING_MAX);
   /** Table purges run one after another, in the background. */
   private purges: Promise<void> = Promise.resolve();
 
@@ -282,6 +286,15 @@ export class DynamoExecutor {
   }
 
   private async batchGet(op: BatchGetItemOperation): Promise<unknown> {
+    const release = await this.batchGetSlots.acquire();
+    try {
+      return await this.batchGetIn(op);
+    } finally {
+      release();
+    }
+  }
+
+  private async batchGetIn(op: BatchGetItemOperation): Promise<unknown> {
     const tables = await this.batchTables(op.tables.map((t) => t.tableName));
     checkBatchGet((name) => tables.get(name), op);
     const found = new Map<string, Item[]>();
@@ -294,7 +307,8 @@ export class DynamoExecutor {
       try {
         const { current } = await this.readItem(tables.get(t.tableName)!, key, t.consistentRead);
         if (current === undefined) return;
-        const size = itemSizeBytes(current.item);
+        // Counted as it will be answered (JSON), which can be several times its DynamoDB size.
+        const size = Buffer.byteLength(JSON.stringify(itemToWire(current.item)));
         // As DynamoDB: past 16 MB of items, the rest of the keys come back unprocessed.
         if (bytes + size > BATCH_GET_BYTES_MAX) {
           const left = unprocessed.get(t.tableName) ?? [];
@@ -347,14 +361,10 @@ export class DynamoExecutor {
 
   // ---- helpers ----
 
-  /** One merged page, in one of this node's page slots. */
+  /** One merged page, in one of this node's page slots, held until every replica asked has answered or failed. */
   private async mergedPage(nodes: readonly string[], start: string, end: string, reverse: boolean, enough: Enough): Promise<MergedPage> {
     const release = await this.pageSlots.acquire();
-    try {
-      return await readMergedPage(this.front, nodes, start, end, reverse, enough, this.timeoutMs());
-    } finally {
-      release();
-    }
+    return readMergedPage(this.front, nodes, start, end, reverse, enough, this.timeoutMs(), release);
   }
 
   private ring() {

@@ -31,20 +31,30 @@ export interface MergedPage {
 
 /**
  * Merged pages read at once on one node: each holds up to a batch (8 MiB) from every replica it
- * asked, so this bounds a node's memory for Query, Scan and ListTables; further pages wait.
+ * asked until every one of them has answered or failed, so this bounds a node's memory for Query
+ * and Scan; further pages wait, and past MERGED_PAGES_WAITING_MAX waiting the read is refused
+ * with a throttling error the SDKs retry.
  */
 export const MERGED_PAGES_CONCURRENT_MAX = 4;
+export const MERGED_PAGES_WAITING_MAX = 64;
 
-/** A count of slots; acquire() waits (first come, first served) while all are taken. */
+/** A count of slots; acquire() waits (first come, first served) while all are taken, at most `waitingMax` at once. */
 export class Slots {
   private taken = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    readonly waitingMax = Number.POSITIVE_INFINITY,
+  ) {}
 
   async acquire(): Promise<() => void> {
-    if (this.taken >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.taken++;
+    if (this.taken >= this.max) {
+      if (this.waiting.length >= this.waitingMax) {
+        throw new DynamoError('ProvisionedThroughputExceededException', 'too many reads are waiting on this node; retry');
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.taken++;
     let released = false;
     return () => {
       if (released) return;
@@ -79,13 +89,24 @@ function unavailable(answered: number, asked: number, why: string): DynamoError 
  * with InternalServerError (which SDKs retry) when the replicas that answered do not satisfy
  * `enough`.
  */
-export function readMergedPage(front: NodeFrontDoor, nodes: readonly NodeId[], start: string, end: string, reverse: boolean, enough: Enough, timeoutMs: number): Promise<MergedPage> {
+export function readMergedPage(
+  front: NodeFrontDoor,
+  nodes: readonly NodeId[],
+  start: string,
+  end: string,
+  reverse: boolean,
+  enough: Enough,
+  timeoutMs: number,
+  /** Called once every node asked has answered or failed (the page may have resolved earlier). */
+  onSettled?: () => void,
+): Promise<MergedPage> {
   return new Promise((resolve, reject) => {
     const answers = new Map<NodeId, RangeRead>();
     const failures: string[] = [];
     let settled = 0;
     let done = false;
     const finish = () => {
+      if (settled === nodes.length) onSettled?.();
       if (done) return;
       const answered = new Set(answers.keys());
       if (enough(answered)) {

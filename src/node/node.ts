@@ -381,6 +381,7 @@ export class DynakvNode implements NodeFrontDoor {
         if (!inside || !ordered) throw new Error(`${node} answered a range read with ${inside ? 'keys out of order' : 'a key outside the range asked'}`);
       }
       if (reply.more && reply.entries.length === 0) throw new Error(`${node} answered a range read with more to come and no key`);
+      if (reply.entries.length > limit) throw new Error(`${node} answered a range read with ${reply.entries.length} keys, more than the ${limit} asked`);
       read = reply;
     }
     return { entries: read.entries.map((e) => ({ key: e.key, siblings: e.record.siblings })), more: read.more };

@@ -355,15 +355,11 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): SigV4
   if (secret === undefined) return fail('UnrecognizedClientException', UNRECOGNIZED);
   // dynakv issues no temporary credentials, so no session token is one of ours.
   if (headers.has('x-amz-security-token')) return fail('UnrecognizedClientException', UNRECOGNIZED);
-  if (options.headersOnly === true) return { ok: true, accessKeyId, region };
-
-  const payloadHash = createHash('sha256').update(request.body).digest('hex');
   const claimedHash = headers.get('x-amz-content-sha256');
   // UNSIGNED-PAYLOAD and streaming forms would leave the body unauthenticated: refused too.
-  if (claimedHash !== undefined && (!SHA256_HEX_PATTERN.test(claimedHash) || claimedHash !== payloadHash)) {
+  if (claimedHash !== undefined && !SHA256_HEX_PATTERN.test(claimedHash)) {
     return fail('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
-
   let canonicalHeaders = '';
   for (const name of signedNames) {
     const value = headers.get(name);
@@ -375,14 +371,22 @@ export function verifySigV4(request: SigV4Request, options: SigV4Options): SigV4
   if (path === undefined) return fail('InvalidSignatureException', 'The request path cannot be canonicalized.');
   const query = request.query.length <= QUERY_CHARS_MAX ? canonicalQuery(request.query) : undefined;
   if (query === undefined) return fail('InvalidSignatureException', 'The query string cannot be canonicalized.');
+  // The form of a signature says nothing about the secret, so only a well-formed one is compared.
+  if (!SIGNATURE_PATTERN.test(parts.signature)) return fail('InvalidSignatureException', MISMATCH);
+  // Everything above depends on the headers alone: a door may stop here before reading the body.
+  if (options.headersOnly === true) return { ok: true, accessKeyId, region };
+
+  const payloadHash = createHash('sha256').update(request.body).digest('hex');
+  if (claimedHash !== undefined && claimedHash !== payloadHash) {
+    return fail('InvalidSignatureException', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+  }
 
   const canonicalRequest = `${request.method}\n${path}\n${query}\n${canonicalHeaders}\n${parts.signedHeaders}\n${payloadHash}`;
   const stringToSign = `${SIGV4_ALGORITHM}\n${amzDate}\n${scopeDate}/${region}/${scopeService}/${SCOPE_TERMINATOR}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
   const cached = options.signingKeys?.get(accessKeyId, secret, scopeDate, region, scopeService);
   const signingKey = cached ?? deriveSigningKey(secret, scopeDate, region, scopeService);
   const expected = createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest();
-  // The form of a signature says nothing about the secret, so only a well-formed one is compared.
-  if (!SIGNATURE_PATTERN.test(parts.signature) || !timingSafeEqual(Buffer.from(parts.signature, 'hex'), expected)) {
+  if (!timingSafeEqual(Buffer.from(parts.signature, 'hex'), expected)) {
     return fail('InvalidSignatureException', MISMATCH);
   }
   // Only a key that verified a signature is cached (see SigningKeyCache).

@@ -201,11 +201,7 @@ function decodeKey(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
-/**
- * A plain Uint8Array the caller owns. lmdb-js reuses one read buffer across gets (overriding its
- * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
- * MemoryStorage's under deepStrictEqual.
- */
+/** The end of a reverse scan that reads to the first key (see reverseRange). */
 const LOWEST = Buffer.alloc(0);
 
 /**
@@ -247,6 +243,11 @@ function lmdbRange({ start, end, limit }: ScanOptions): { start?: Buffer; end?: 
   };
 }
 
+/**
+ * A plain Uint8Array the caller owns. lmdb-js reuses one read buffer across gets (overriding its
+ * `length`), so copy exactly `length` bytes; plain rather than Buffer so results compare equal to
+ * MemoryStorage's under deepStrictEqual.
+ */
 function ownedCopy(bytes: Uint8Array): Uint8Array {
   const copy = new Uint8Array(bytes.length);
   copy.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));

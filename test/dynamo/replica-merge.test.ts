@@ -63,3 +63,27 @@ describe('page slots (review M4: a node bounds the merged pages it holds)', () =
     assert.equal(again.length, 2);
   });
 });
+
+describe('a page holds its slot until every replica asked has settled (second review M-d)', () => {
+  it('calls onSettled only after the slow replica answers, though the page resolved with enough', async () => {
+    let answerSlow: (r: RangeRead) => void = () => {};
+    const front = {
+      readRange: (node: string) => (node === 'slow' ? new Promise<RangeRead>((resolve) => (answerSlow = resolve)) : Promise.resolve({ entries: [], more: false })),
+    } as unknown as NodeFrontDoor;
+    let settled = 0;
+    const page = await readMergedPage(front, ['a', 'b', 'slow'], 'a', 'z', false, atLeast(2), 1_000, () => settled++);
+    assert.deepEqual(page.entries, []);
+    assert.equal(settled, 0, 'the slow replica has not answered');
+    answerSlow({ entries: [], more: false });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, 1);
+  });
+
+  it('refuses with a throttling error past the waiting bound', async () => {
+    const slots = new Slots(1, 2);
+    await slots.acquire();
+    const waiting = [slots.acquire(), slots.acquire()];
+    await assert.rejects(slots.acquire(), { name: 'DynamoError', type: 'ProvisionedThroughputExceededException' });
+    void waiting;
+  });
+});
