@@ -149,6 +149,13 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['no-lost-writes'],
     checked: 'lead 2026-12-01: fails on d6d2aef; passes on d6d2aef with the fix applied, and on the fix commit',
   },
+  {
+    finding:
+      "a Query's merged range read returned an item version that a delete on another replica superseded (review finding H1 of issue 16: src/dynamo/replica-reads.ts appended each replica's versions instead of joining them by their clocks, so a lagging replica resurrected deleted items)",
+    options: run(58741, 'harsh', true, false),
+    caught: ['merged-read-superseded'],
+    checked: 'lead 2026-12-02: fails with the versions appended (the pre-fix merge put back by hand); passes with mergeSiblings',
+  },
 ];
 
 export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];
