@@ -1,5 +1,6 @@
-// DynamoDB access keys: an id `DKV` + role letter (A admin, U user) + 10 random base32 characters
-// + a 6-character tag (30 bits of HMAC over the rest), 20 in all like AWS's, and a 40-character
+// DynamoDB access keys: an id `DKV` + role letter (A admin, U user) + 12 random base32 characters
+// + a 12-character tag (60 bits of HMAC over the rest), 28 in all (AWS's are 20; SigV4 and the
+// SDKs take 16-128), and a 40-character
 // secret that is HMAC-SHA256 of the id; both under the cluster secret's 'access-key' key
 // (cluster-secret.ts). As for bearer tokens (tokens.ts), any node verifies a signature without
 // state, and a key cannot be revoked on its own (rotate the cluster secret). The tag lets a node
@@ -9,12 +10,13 @@ import { createHmac } from 'node:crypto';
 import { deriveKey } from './cluster-secret.ts';
 import type { ClientRole } from './tokens.ts';
 
-export const ACCESS_KEY_ID_PATTERN = /^DKV[AU][A-Z2-7]{16}$/;
+export const ACCESS_KEY_ID_PATTERN = /^DKV[AU][A-Z2-7]{24}$/;
 /** A secret is 40 base64 characters (30 bytes of the MAC), the length of AWS's secrets. */
 export const SECRET_ACCESS_KEY_CHARS = 40;
 const SECRET_BYTES = 30;
-const ID_RANDOM_CHARS = 10;
-const ID_TAG_CHARS = 6;
+const ID_RANDOM_CHARS = 12;
+/** 60 bits: an id this cluster never minted cannot be guessed online. */
+const ID_TAG_CHARS = 12;
 const BASE32_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
 export interface AccessKey {
@@ -39,7 +41,7 @@ function base32(bytes: Uint8Array, chars: number): string {
   return out;
 }
 
-/** The tag an id's first 14 characters must end with under this key. */
+/** The tag an id's first 16 characters must end with under this key. */
 function tagOf(key: Uint8Array, head: string): string {
   return base32(createHmac('sha256', key).update(`access-key-id-tag\u0000${head}`).digest(), ID_TAG_CHARS);
 }
@@ -62,7 +64,7 @@ export function accessKeyLookup(clusterSecret: Uint8Array): (accessKeyId: string
   return (accessKeyId) => secretOf(key, accessKeyId);
 }
 
-/** A new access key for `role`: a random id (50 bits and a tag) and its derived secret. */
+/** A new access key for `role`: a random id (60 bits and a tag) and its derived secret. */
 export function mintAccessKey(clusterSecret: Uint8Array, role: ClientRole, randomBytes: (length: number) => Uint8Array): AccessKey {
   const bytes = randomBytes(ID_RANDOM_CHARS);
   if (!(bytes instanceof Uint8Array) || bytes.length !== ID_RANDOM_CHARS) throw new RangeError(`random source returned ${bytes?.length} bytes, asked for ${ID_RANDOM_CHARS}`);

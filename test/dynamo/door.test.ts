@@ -63,7 +63,7 @@ describe('the DynamoDB door', { timeout: 120_000 }, () => {
   it('refuses an access key this cluster never minted from the headers alone, without reading the body', async () => {
     const url = secure!.nodes[0]!.httpUrl;
     const ca = readFileSync(join(secure!.root, 'certs', 'ca.crt'));
-    const { socket, answer } = await holdBody(url, ca, 'DKVAAAAAAAAAAAAAAAAA', REQUEST_BODY_BYTES_MAX, 0);
+    const { socket, answer } = await holdBody(url, ca, 'DKVAAAAAAAAAAAAAAAAAAAAAAAAA', REQUEST_BODY_BYTES_MAX, 0);
     await waitFor('an answer before any body byte', () => answer().includes('\r\n\r\n'));
     assert.match(answer(), /UnrecognizedClientException/);
     socket.destroy();

@@ -13,7 +13,7 @@ describe('access keys', () => {
     for (const role of ['admin', 'user'] as const) {
       const key = mintAccessKey(secret, role, randomBytes);
       assert.ok(isAccessKeyId(key.accessKeyId), key.accessKeyId);
-      assert.equal(key.accessKeyId.length, 20);
+      assert.equal(key.accessKeyId.length, 28);
       assert.equal(roleOfAccessKey(key.accessKeyId), role);
       assert.match(key.secretAccessKey, /^[A-Za-z0-9+/]{40}$/);
       assert.equal(accessKeyLookup(secret)(key.accessKeyId), key.secretAccessKey);
@@ -29,7 +29,7 @@ describe('access keys', () => {
   });
 
   it('foreign or malformed ids have no secret and no role', () => {
-    for (const id of ['AKIAIOSFODNN7EXAMPLE', 'DKVX2345678901234567', 'dkvaaaaaaaaaaaaaaaaa', 'DKVA', '', 'DKVAAAAAAAAAAAAAAAAAA']) {
+    for (const id of ['AKIAIOSFODNN7EXAMPLE', 'DKVX2345678901234567', 'dkvaaaaaaaaaaaaaaaaa', 'DKVA', '', 'DKVAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
       assert.equal(accessKeyLookup(secret)(id), undefined, id);
       assert.equal(roleOfAccessKey(id), undefined, id);
     }
@@ -39,12 +39,12 @@ describe('access keys', () => {
     const key = mintAccessKey(secret, 'user', randomBytes);
     assert.equal(accessKeyLookup(other)(key.accessKeyId), undefined, 'another cluster did not mint it');
     // Any change of a character (the role letter included) breaks the tag.
-    for (let i = 3; i < 20; i++) {
+    for (let i = 3; i < 28; i++) {
       const c = key.accessKeyId[i] === 'A' ? 'U' : 'A';
       const forged = key.accessKeyId.slice(0, i) + c + key.accessKeyId.slice(i + 1);
       assert.equal(accessKeyLookup(secret)(forged), undefined, forged);
     }
-    assert.equal(accessKeyLookup(secret)('DKVAAAAAAAAAAAAAAAAA'), undefined);
+    assert.equal(accessKeyLookup(secret)('DKVAAAAAAAAAAAAAAAAAAAAAAAAA'), undefined);
   });
 
   it('writes an AWS shared credentials file', () => {
