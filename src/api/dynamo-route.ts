@@ -162,7 +162,7 @@ export function dynamoRoute(options: DynamoRouteOptions): (req: IncomingMessage,
       if (!admin && ADMIN_OPERATIONS.has(op.kind)) {
         return { response: refusal(400, 'AccessDeniedException', `${op.kind} needs an admin access key (dynakv certs create-access-key --role admin)`, requestId, contentType), operation };
       }
-      const result = await executor.execute(op);
+      const result = await executor.execute(op, () => res.destroyed);
       return { response: successResponse(result, requestId, contentType), operation };
     } catch (err) {
       if (isDynamoError(err)) return { response: errorResponse(err, requestId, contentType), operation };

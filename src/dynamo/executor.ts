@@ -67,8 +67,12 @@ export class DynamoExecutor {
     this.clock = new HybridClock(deps.front.id, deps.nowMs);
   }
 
-  /** The operation's output, in DynamoDB's JSON shape; throws DynamoError. */
-  async execute(op: DynamoOperation): Promise<unknown> {
+  /**
+   * The operation's output, in DynamoDB's JSON shape; throws DynamoError. `cancelled` says the
+   * client went away: Query, Scan and batches stop at their next page or item instead of doing
+   * work nobody will read (writes already sent are not undone).
+   */
+  async execute(op: DynamoOperation, cancelled: () => boolean = () => false): Promise<unknown> {
     switch (op.kind) {
       case 'CreateTable': {
         const table: StoredTable = { ...schemaOfCreateTable(op, Math.floor(this.deps.nowMs())), id: this.newTableId() };
@@ -89,10 +93,10 @@ export class DynamoExecutor {
       case 'PutItem': return this.putItem(op);
       case 'DeleteItem': return this.deleteItem(op);
       case 'UpdateItem': return this.updateItem(op);
-      case 'Query': return this.query(op);
-      case 'Scan': return this.scan(op);
-      case 'BatchWriteItem': return this.batchWrite(op);
-      case 'BatchGetItem': return this.batchGet(op);
+      case 'Query': return this.query(op, cancelled);
+      case 'Scan': return this.scan(op, cancelled);
+      case 'BatchWriteItem': return this.batchWrite(op, cancelled);
+      case 'BatchGetItem': return this.batchGet(op, cancelled);
     }
   }
 
@@ -176,7 +180,7 @@ export class DynamoExecutor {
 
   // ---- Query and Scan ----
 
-  private async query(op: QueryOperation): Promise<ReadOutput> {
+  private async query(op: QueryOperation, cancelled: () => boolean): Promise<ReadOutput> {
     const table = await this.itemTable(op.tableName);
     const { keyCondition } = checkQuery(table, op);
     const ring = this.ring();
@@ -197,10 +201,10 @@ export class DynamoExecutor {
       const value = item.get(table.rangeKey.name);
       return value !== undefined && sortKeyConditionHolds(sort, value);
     };
-    return readOutput(op, await this.readPages(table, op, nodes, { start, end }, reverse, atLeast(need), accepts));
+    return readOutput(op, await this.readPages(table, op, nodes, { start, end }, reverse, atLeast(need), accepts, cancelled));
   }
 
-  private async scan(op: ScanOperation): Promise<ReadOutput> {
+  private async scan(op: ScanOperation, cancelled: () => boolean): Promise<ReadOutput> {
     const table = await this.itemTable(op.tableName);
     checkScan(table, op);
     const ring = this.ring();
@@ -210,7 +214,7 @@ export class DynamoExecutor {
     const range = op.segment === undefined ? tableItemsRange(table.id) : segmentItemsRange(table.id, op.segment.segment, op.segment.totalSegments);
     const after = op.exclusiveStartKey === undefined ? undefined : justAfter(this.keyOfItem(table, op.exclusiveStartKey));
     const start = after !== undefined && after > range.start ? after : range.start;
-    return readOutput(op, await this.readPages(table, op, nodes, { start, end: range.end }, false, everyRange(ring, this.front.config.n, need), () => true));
+    return readOutput(op, await this.readPages(table, op, nodes, { start, end: range.end }, false, everyRange(ring, this.front.config.n, need), () => true, cancelled));
   }
 
   /**
@@ -226,13 +230,14 @@ export class DynamoExecutor {
     reverse: boolean,
     enough: Enough,
     accepts: (item: Item, storageKey: string) => boolean,
+    cancelled: () => boolean,
   ): Promise<{ matched: Item[]; scannedCount: number; lastEvaluatedKey?: Item }> {
     let progress: PageProgress = PAGE_START;
     const matched: Item[] = [];
     let range: { readonly start: string; readonly end: string } | undefined = first;
     while (range !== undefined) {
       if (range.start >= range.end) break;
-      const page = await this.mergedPage(nodes, range.start, range.end, reverse, enough);
+      const page = await this.mergedPage(nodes, range.start, range.end, reverse, enough, cancelled);
       for (const entry of page.entries) {
         const { current } = resolveItem(entry.siblings, (err) => this.deps.onCorruptItem?.(entry.key, err));
         if (current === undefined || !accepts(current.item, entry.key)) continue;
@@ -254,7 +259,7 @@ export class DynamoExecutor {
     return tables;
   }
 
-  private async batchWrite(op: BatchWriteItemOperation): Promise<unknown> {
+  private async batchWrite(op: BatchWriteItemOperation, cancelled: () => boolean): Promise<unknown> {
     const tables = await this.batchTables(op.tables.map((t) => t.tableName));
     checkBatchWrite((name) => tables.get(name), op);
     const jobs = op.tables.flatMap((t) => t.requests.map((request) => ({ table: tables.get(t.tableName)!, tableName: t.tableName, request })));
@@ -262,6 +267,7 @@ export class DynamoExecutor {
     let failures = 0;
     let lastError: unknown;
     await forEachLimited(jobs, BATCH_CONCURRENCY, async ({ table, tableName, request }) => {
+      if (cancelled()) throw gone();
       try {
         const key = request.kind === 'put' ? request.item : request.key;
         const read = await this.readItem(table, key, true);
@@ -285,16 +291,16 @@ export class DynamoExecutor {
     return batchWriteOutput(unprocessed);
   }
 
-  private async batchGet(op: BatchGetItemOperation): Promise<unknown> {
+  private async batchGet(op: BatchGetItemOperation, cancelled: () => boolean): Promise<unknown> {
     const release = await this.batchGetSlots.acquire();
     try {
-      return await this.batchGetIn(op);
+      return await this.batchGetIn(op, cancelled);
     } finally {
       release();
     }
   }
 
-  private async batchGetIn(op: BatchGetItemOperation): Promise<unknown> {
+  private async batchGetIn(op: BatchGetItemOperation, cancelled: () => boolean): Promise<unknown> {
     const tables = await this.batchTables(op.tables.map((t) => t.tableName));
     checkBatchGet((name) => tables.get(name), op);
     const found = new Map<string, Item[]>();
@@ -304,6 +310,7 @@ export class DynamoExecutor {
     let lastError: unknown;
     let bytes = 0;
     await forEachLimited(jobs, BATCH_CONCURRENCY, async ({ t, key }) => {
+      if (cancelled()) throw gone();
       try {
         const { current } = await this.readItem(tables.get(t.tableName)!, key, t.consistentRead);
         if (current === undefined) return;
@@ -345,7 +352,7 @@ export class DynamoExecutor {
     const nodes = ring.nodes.map((node) => node.id);
     let range: { readonly start: string; readonly end: string } | undefined = tableItemsRange(table.id);
     while (range !== undefined) {
-      const page = await this.mergedPage(nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1));
+      const page = await this.mergedPage(nodes, range.start, range.end, false, everyRange(ring, this.front.config.n, 1), () => false);
       await forEachLimited(page.entries.filter((e) => e.siblings.some((s) => s.value !== null)), BATCH_CONCURRENCY, async (entry) => {
         const { siblings, context } = await this.front.get(entry.key);
         if (siblings.some((s) => s.value !== null)) await this.front.delete({ key: entry.key, context });
@@ -362,8 +369,13 @@ export class DynamoExecutor {
   // ---- helpers ----
 
   /** One merged page, in one of this node's page slots, held until every replica asked has answered or failed. */
-  private async mergedPage(nodes: readonly string[], start: string, end: string, reverse: boolean, enough: Enough): Promise<MergedPage> {
+  private async mergedPage(nodes: readonly string[], start: string, end: string, reverse: boolean, enough: Enough, cancelled: () => boolean): Promise<MergedPage> {
+    if (cancelled()) throw gone();
     const release = await this.pageSlots.acquire();
+    if (cancelled()) {
+      release();
+      throw gone();
+    }
     return readMergedPage(this.front, nodes, start, end, reverse, enough, this.timeoutMs(), release);
   }
 
@@ -398,6 +410,11 @@ export class DynamoExecutor {
 /** ConditionalCheckFailedException, with the item as it was when ReturnValuesOnConditionCheckFailure is ALL_OLD. */
 function failedCondition(op: { readonly returnValuesOnConditionCheckFailure: string }, old: Item | undefined): DynamoError {
   return conditionalCheckFailed(op.returnValuesOnConditionCheckFailure === 'ALL_OLD' && old !== undefined ? itemToWire(old) : undefined);
+}
+
+/** The error a cancelled request stops with (its client is gone: nobody reads it). */
+function gone(): DynamoError {
+  return new DynamoError('InternalServerError', 'request cancelled: its client went away');
 }
 
 function asServerError(err: unknown): DynamoError {

@@ -74,6 +74,21 @@ describe('DynamoDB executor on in-process nodes', { timeout: 120_000 }, () => {
     assert.deepEqual([...got, ...left].map(Number).sort((a, b) => a - b), keys.map((_, i) => i));
   });
 
+  it('a Query, Scan or batch whose client went away stops instead of reading on', async () => {
+    await run(0, 'CreateTable', table('Gone'));
+    await run(0, 'PutItem', { TableName: 'Gone', Item: { pk: { S: 'g' }, sk: { N: '1' } } });
+    const gone = () => true;
+    for (const [name, body] of [
+      ['Scan', { TableName: 'Gone' }],
+      ['Query', { TableName: 'Gone', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': { S: 'g' } } }],
+      ['BatchGetItem', { RequestItems: { Gone: { Keys: [{ pk: { S: 'g' }, sk: { N: '1' } }] } } }],
+    ] as const) {
+      await assert.rejects(executors[1]!.execute(parseOperation(name, body as Record<string, unknown>), gone), /cancelled/, name);
+    }
+    const still = (await run(1, 'Scan', { TableName: 'Gone', ConsistentRead: true })) as { Count: number };
+    assert.equal(still.Count, 1, 'a client still there gets its answer');
+  });
+
   it('a write after concurrent writes leaves one version on every replica', async () => {
     await run(0, 'CreateTable', table('Racy'));
     const id = (await new TableCatalog(cluster!.nodes[0]!.node, () => performance.now(), () => Date.now() + skewMs).find('Racy'))!.id;
