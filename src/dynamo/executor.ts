@@ -117,10 +117,8 @@ export class DynamoExecutor {
     const { siblings, context } = await this.front.get(storageKey, consistent ? undefined : 1);
     const onCorrupt = (err: DynamoError) => this.deps.onCorruptItem?.(storageKey, err);
     const { current } = resolveItem(siblings, onCorrupt);
-    for (const s of siblings) {
-      const stamp = s.value === null ? undefined : resolveItem([s], () => {}).current?.stamp;
-      if (stamp !== undefined) this.clock.observe(stamp);
-    }
+    // The winner has the greatest stamp read: observing it puts the next stamp above all of them.
+    if (current !== undefined) this.clock.observe(current.stamp);
     return { current, context, storageKey, versions: siblings.length };
   }
 
