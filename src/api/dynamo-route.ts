@@ -7,8 +7,10 @@
 // checked before the body is read (form, date, scope, an access key this cluster minted); the
 // body, which the signature covers, is read next, its bytes charged as they arrive: on a
 // connection that has not authenticated yet against PRE_AUTH_BODY_BYTES_MAX in all and
-// PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX per remote address, otherwise against BODY_BYTES_MAX.
-// Past a budget the request is refused and its body discarded.
+// PRE_AUTH_BODY_BYTES_PER_ADDRESS_MAX per address group (IPv6 by /64), small bodies against a
+// share of their own, otherwise against BODY_BYTES_MAX. Past a budget the request is refused and
+// its body discarded. Answers count against the node's answer budget; a client gone before its
+// answer gets none, and its Query, Scan or batch stops.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
