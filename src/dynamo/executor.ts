@@ -8,7 +8,7 @@
 // wins. Query reads one partition's key range from its preference list, Scan every range of the
 // ring (replica-reads.ts); both page by Limit and 1 MB as DynamoDB does.
 import type { NodeFrontDoor } from '../node/front-door.ts';
-import { checkItemSize, itemSizeBytes, itemToWire, type AttributeValue, type Item } from './attribute-value.ts';
+import { checkItemSize, itemToWire, type AttributeValue, type Item } from './attribute-value.ts';
 import { checkBatchGet, checkBatchWrite, batchGetOutput, batchWriteOutput, type BatchGetItemOperation, type BatchWriteItemOperation, type WriteRequest } from './batch-requests.ts';
 import { conditionalCheckFailed, DynamoError, isDynamoError } from './errors.ts';
 import { applyUpdate, evaluateCondition } from './expression-eval.ts';
@@ -18,8 +18,8 @@ import {
 import { itemKey, justAfter, partitionRange, segmentItemsRange, tableItemsRange } from './item-keys.ts';
 import { encodeStoredItem, HybridClock, ITEM_CONTENT_TYPE, resolveItem, type StoredItem } from './item-record.ts';
 import type { DynamoOperation } from './operations.ts';
-import { advance, PAGE_START, pageEnded, type PageProgress } from './paging.ts';
-import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ScanOperation } from './query-requests.ts';
+import { PageReader } from './paging.ts';
+import { checkQuery, checkScan, readOutput, sortKeyConditionHolds, type QueryOperation, type ReadOutput, type ReadPageResult, type ScanOperation } from './query-requests.ts';
 import { atLeast, everyRange, MERGED_PAGES_CONCURRENT_MAX, MERGED_PAGES_WAITING_MAX, readMergedPage, Slots, type Enough, type MergedPage } from './replica-reads.ts';
 import { TableCatalog, type StoredTable } from './table-catalog.ts';
 import {
@@ -33,8 +33,8 @@ const BATCH_GET_BYTES_MAX = 16 * 1024 * 1024;
 const BATCH_GETS_CONCURRENT_MAX = 4;
 /** Items one BatchWriteItem or BatchGetItem works on at once. */
 const BATCH_CONCURRENCY = 8;
-/** Random bytes of a new table's id (16 base32 characters). */
-const TABLE_ID_BYTES = 10;
+/** Characters of a new table's id (80 random bits; item-keys.ts TABLE_ID_PATTERN). */
+const TABLE_ID_CHARS = 16;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 export interface ExecutorDeps {
@@ -229,9 +229,8 @@ export class DynamoExecutor {
     enough: Enough,
     accepts: (item: Item, storageKey: string) => boolean,
     cancelled: () => boolean,
-  ): Promise<{ matched: Item[]; scannedCount: number; lastEvaluatedKey?: Item }> {
-    let progress: PageProgress = PAGE_START;
-    const matched: Item[] = [];
+  ): Promise<ReadPageResult> {
+    const reader = new PageReader(table, { ...(op.limit === undefined ? {} : { limit: op.limit }), ...(op.filter === undefined ? {} : { filter: op.filter }) });
     let range: { readonly start: string; readonly end: string } | undefined = first;
     while (range !== undefined) {
       if (range.start >= range.end) break;
@@ -239,13 +238,12 @@ export class DynamoExecutor {
       for (const entry of page.entries) {
         const { current } = resolveItem(entry.siblings, (err) => this.deps.onCorruptItem?.(entry.key, err));
         if (current === undefined || !accepts(current.item, entry.key)) continue;
-        progress = advance(progress, itemSizeBytes(current.item));
-        if (op.filter === undefined || evaluateCondition(op.filter, current.item)) matched.push(current.item);
-        if (pageEnded(progress, op.limit)) return { matched, scannedCount: progress.evaluated, lastEvaluatedKey: keyOf(table, current.item) };
+        const done = reader.offer(current.item);
+        if (done !== undefined) return done;
       }
       range = page.rest;
     }
-    return { matched, scannedCount: progress.evaluated };
+    return reader.finish();
   }
 
   // ---- batches ----
@@ -387,22 +385,13 @@ export class DynamoExecutor {
     return this.front.config.requestTimeoutMs;
   }
 
+  /** 16 characters of a-z, 2-7: each from one random byte's low 5 bits (256 is a multiple of 32: uniform). */
   private newTableId(): string {
-    const bytes = this.deps.randomBytes(TABLE_ID_BYTES);
     let id = '';
-    let buffer = 0;
-    let bits = 0;
-    for (const byte of bytes) {
-      buffer = (buffer << 8) | byte;
-      bits += 8;
-      while (bits >= 5) {
-        bits -= 5;
-        id += BASE32[(buffer >> bits) & 31];
-      }
-      buffer &= (1 << bits) - 1;
-    }
+    for (const byte of this.deps.randomBytes(TABLE_ID_CHARS)) id += BASE32[byte & 31];
     return id;
   }
+
 }
 
 /** ConditionalCheckFailedException, with the item as it was when ReturnValuesOnConditionCheckFailure is ALL_OLD. */

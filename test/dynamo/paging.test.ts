@@ -1,13 +1,11 @@
 // Paging as DynamoDB pages: a page ends at Limit items evaluated (before the filter) or at 1 MB
 // read, its LastEvaluatedKey is the last evaluated item's key, and no item past the page's end is
-// pulled from the source. Scan segments are shown, by fast-check, to partition the 128-bit ring
-// into contiguous ranges that agree with segmentOf.
+// pulled from the source. (Scan segments: test/dynamo/segments.test.ts.)
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
 import { itemSizeBytes, parseItem, type Item } from '../../src/dynamo/attribute-value.ts';
 import { newUsage, parseCondition, parseExpressionAttributeValues } from '../../src/dynamo/expression-parser.ts';
-import { pageEnded, PAGE_START, advance, QUERY_PAGE_BYTES_MAX, readPage, segmentOf, segmentRange } from '../../src/dynamo/paging.ts';
+import { pageEnded, PAGE_START, advance, QUERY_PAGE_BYTES_MAX, readPage } from '../../src/dynamo/paging.ts';
 import type { TableSchema } from '../../src/dynamo/table-schema.ts';
 
 const schema: TableSchema = { name: 'T', hashKey: { name: 'h', type: 'S' }, rangeKey: { name: 'r', type: 'N' }, createdAtMs: 0, status: 'ACTIVE' };
@@ -65,47 +63,5 @@ describe('readPage', () => {
     assert.ok(pageEnded(p, 2));
     assert.ok(pageEnded(advance(PAGE_START, QUERY_PAGE_BYTES_MAX), undefined));
     assert.ok(!pageEnded(advance(PAGE_START, QUERY_PAGE_BYTES_MAX - 1), undefined));
-  });
-});
-
-describe('Scan segments', () => {
-  const RING = 1n << 128n;
-  const position = fc.bigInt({ min: 0n, max: RING - 1n });
-  const total = fc.integer({ min: 1, max: 1_000_000 });
-
-  it('segmentOf lies in range and agrees with segmentRange (fast-check)', () => {
-    fc.assert(fc.property(position, total, (p, t) => {
-      const s = segmentOf(p, t);
-      assert.ok(Number.isInteger(s) && s >= 0 && s < t);
-      const { start, end } = segmentRange(s, t);
-      assert.ok(start <= p && p < end);
-    }), { numRuns: 500 });
-  });
-
-  it('segments are contiguous, cover the ring and differ in size by at most one position', () => {
-    for (const t of [1, 2, 3, 7, 1000]) {
-      let previousEnd = 0n;
-      let smallest = RING;
-      let largest = 0n;
-      for (let s = 0; s < t; s++) {
-        const { start, end } = segmentRange(s, t);
-        assert.equal(start, previousEnd);
-        previousEnd = end;
-        smallest = end - start < smallest ? end - start : smallest;
-        largest = end - start > largest ? end - start : largest;
-      }
-      assert.equal(previousEnd, RING);
-      assert.ok(largest - smallest <= 1n);
-    }
-    assert.equal(segmentOf(0n, 4), 0);
-    assert.equal(segmentOf(RING - 1n, 4), 3);
-    assert.equal(segmentOf(RING / 2n, 2), 1);
-  });
-
-  it('asserts on positions and counts the parser never lets through', () => {
-    assert.throws(() => segmentOf(-1n, 2), /assertion/);
-    assert.throws(() => segmentOf(RING, 2), /assertion/);
-    assert.throws(() => segmentOf(0n, 0), /assertion/);
-    assert.throws(() => segmentRange(2, 2), /assertion/);
   });
 });
