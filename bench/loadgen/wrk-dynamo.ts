@@ -7,7 +7,7 @@
 // above 399) and the first few such answers are kept; done() prints wrk.ts's result line plus
 // these counts and samples on tagged lines. Also the items' shape (item i: pk "p<i/10>", sk i%10),
 // the request bodies the loader sends, the order of the phases in a round, and medians.
-import { WRK_RESULT_TAG, type WrkProcessResult } from './wrk.ts';
+import { WRK_RESULT_LINE_LUA, type WrkProcessResult } from './wrk.ts';
 
 /** The tag of done()'s line with the answers' checks (JSON). */
 export const WRK_CHECK_TAG = 'DYNAKV_WRK_CHECK';
@@ -182,20 +182,7 @@ export function dynamoScript(p: DynamoScriptParams): string {
     'setup = function(thread) threads[#threads + 1] = thread end',
     '-- wrk.ts\'s result line (requests, latency percentiles in us, errors, this process\'s CPU ticks), then the checks.',
     'done = function(summary, latency, requests)',
-    '  local ticks = -1',
-    '  local f = io.open("/proc/self/stat", "r")',
-    '  if f then',
-    '    local stat = f:read("*a")',
-    '    f:close()',
-    '    local fields = {}',
-    '    for x in (stat:match("%)%s+(.*)$") or ""):gmatch("%S+") do fields[#fields + 1] = x end',
-    '    if fields[13] then ticks = tonumber(fields[12]) + tonumber(fields[13]) end',
-    '  end',
-    '  local e = summary.errors',
-    `  io.write(string.format('${WRK_RESULT_TAG} {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,"mean_us":%.1f,' ..`,
-    '    \'"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"cpu_ticks":%d}\\n\',',
-    '    summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(99), latency:percentile(99.9),',
-    '    latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, ticks))',
+    ...WRK_RESULT_LINE_LUA,
     '  local bad, missed = 0, 0',
     '  for _, t in ipairs(threads) do',
     '    bad = bad + (t:get("non2xx") or 0)',

@@ -42,6 +42,27 @@ export function wrkValue(bytes: number, seed: number): string {
 }
 
 /**
+ * The body of a done(summary, latency, requests) that prints the machine-readable result line
+ * parseWrkOutput reads: requests, latency percentiles (us), errors, this process's CPU ticks.
+ */
+export const WRK_RESULT_LINE_LUA: readonly string[] = [
+  '  local ticks = -1',
+  '  local f = io.open("/proc/self/stat", "r")',
+  '  if f then',
+  '    local stat = f:read("*a")',
+  '    f:close()',
+  '    local fields = {}',
+  '    for x in (stat:match("%)%s+(.*)$") or ""):gmatch("%S+") do fields[#fields + 1] = x end',
+  '    if fields[13] then ticks = tonumber(fields[12]) + tonumber(fields[13]) end',
+  '  end',
+  '  local e = summary.errors',
+  `  io.write(string.format('${WRK_RESULT_TAG} {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,"mean_us":%.1f,' ..`,
+  '    \'"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"cpu_ticks":%d}\\n\',',
+  '    summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(99), latency:percentile(99.9),',
+  '    latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, ticks))',
+];
+
+/**
  * The Lua script for one system and workload. Each request picks a key uniformly among the loaded
  * ones and reads it with the workload's read proportion, else overwrites it. init(args) seeds
  * math.random from args[1] (each wrk process gets its own seed after `--`).
@@ -105,20 +126,7 @@ export function wrkScript(p: WrkScriptParams): string {
     'end',
     '-- One machine-readable line: requests, latency percentiles (us), errors, this process\'s CPU ticks.',
     'done = function(summary, latency, requests)',
-    '  local ticks = -1',
-    '  local f = io.open("/proc/self/stat", "r")',
-    '  if f then',
-    '    local stat = f:read("*a")',
-    '    f:close()',
-    '    local fields = {}',
-    '    for x in (stat:match("%)%s+(.*)$") or ""):gmatch("%S+") do fields[#fields + 1] = x end',
-    '    if fields[13] then ticks = tonumber(fields[12]) + tonumber(fields[13]) end',
-    '  end',
-    '  local e = summary.errors',
-    `  io.write(string.format('${WRK_RESULT_TAG} {"requests":%d,"duration_us":%d,"bytes":%d,"p50_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,"mean_us":%.1f,' ..`,
-    '    \'"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"cpu_ticks":%d}\\n\',',
-    '    summary.requests, summary.duration, summary.bytes, latency:percentile(50), latency:percentile(99), latency:percentile(99.9),',
-    '    latency.max, latency.mean, e.connect, e.read, e.write, e.status, e.timeout, ticks))',
+    ...WRK_RESULT_LINE_LUA,
     'end',
     '',
   );
