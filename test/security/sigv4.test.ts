@@ -332,6 +332,23 @@ describe('sigv4: malformed Authorization headers', () => {
     assert.ok(verify(await sdkSigned({ headers: { 'x-amz-meta-a': 'b', 'x-amz-content-sha256': hash } })).ok, 'signed by the SDK: accepted');
   });
 
+  it('headersOnly refuses from the headers alone what they decide, and accepts what only the body could refuse', async () => {
+    const request = await sdkSigned();
+    const headersOnly = { headersOnly: true };
+    const noBody = { ...request, body: new Uint8Array(0) };
+    assert.ok(verify(noBody, headersOnly).ok, 'a well-signed request passes before its body is read');
+    // Decided by the headers: refused before any body (second review, low finding).
+    expectFailure(verify(withHeaders(noBody, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }), headersOnly), 'InvalidSignatureException', /x-amz-content-sha256/);
+    expectFailure(verify(withHeaders(noBody, { 'x-amz-target': undefined }), headersOnly), 'InvalidSignatureException', /is not in the request/);
+    const auth = authorizationOf(request);
+    expectFailure(verify(withHeaders(noBody, { authorization: auth.replace(/Signature=[0-9a-f]{64}$/, 'Signature=XYZ') }), headersOnly), 'InvalidSignatureException');
+    // Decided by the body: a wrong signature or a hash of another body passes here, and fails in full.
+    const otherHash = createHash('sha256').update('other').digest('hex');
+    assert.ok(verify(withHeaders(noBody, { authorization: auth.replace(/Signature=[0-9a-f]{64}$/, `Signature=${'0'.repeat(64)}`) }), headersOnly).ok);
+    assert.ok(verify(withHeaders(noBody, { 'x-amz-content-sha256': otherHash }), headersOnly).ok);
+    expectFailure(verify(withHeaders(request, { 'x-amz-content-sha256': otherHash })), 'InvalidSignatureException', /x-amz-content-sha256/);
+  });
+
   it('refuses an unsigned or mismatched payload hash, and signatures not in lower-case hex', async () => {
     const request = await sdkSigned();
     expectFailure(verify(withHeaders(request, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' })), 'InvalidSignatureException', /x-amz-content-sha256/);

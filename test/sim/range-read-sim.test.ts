@@ -1,6 +1,6 @@
 // replica_range over the simulated network, real node code: a range read returns the replica's
 // keys in order, in both directions, with `more` past the limit; and a peer's answer is checked
-// like any input (review L5): keys outside the range asked, or out of order, are refused.
+// like any input (review L5): keys outside the range asked, out of order, or more than asked are refused.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimCluster } from '../../sim/sim-cluster.ts';
@@ -33,9 +33,10 @@ describe('range reads between simulated nodes', () => {
     for (const [why, entries] of [
       ['outside the range', [{ key: 'zzz', record }]],
       ['out of order', [{ key: keys[3]!, record }, { key: keys[1]!, record }]],
+      ['more than the 2 asked', keys.slice(0, 3).map((key) => ({ key, record }))],
     ] as const) {
       transport.request = async (to, r, t) => (r.kind === 'replica_range' ? { kind: 'replica_range_ok', entries, more: false } : real(to, r, t));
-      await assert.rejects(scheduler.complete(n1.readRange(replica, `${partition}\u0001`, `${partition}\u0002`, 20, false, 1_000)), new RegExp(why), `seed ${seed}`);
+      await assert.rejects(scheduler.complete(n1.readRange(replica, `${partition}\u0001`, `${partition}\u0002`, why.startsWith('more') ? 2 : 20, false, 1_000)), new RegExp(why), `seed ${seed}`);
     }
     transport.request = real;
   });
