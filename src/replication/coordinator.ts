@@ -7,6 +7,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
+import { provenNotApplied } from '../transport/remote-error.ts';
 import { ringPosition, type Ring } from '../ring/ring.ts';
 import { EncodedRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
@@ -357,17 +358,19 @@ export class Coordinator {
       try {
         reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
       } catch (err) {
-        // Only UNREACHABLE (refused, or a dead connection in backoff) proves that node did not
-        // apply the write. After a timeout it may have, and retrying elsewhere would create a
+        // Only a request that never left (UNREACHABLE, OVERLOADED here) or that the peer refused
+        // unread (NOT_READY: it restarted and has not heard the table yet) proves that node did
+        // not apply the write. After a timeout it may have, and retrying elsewhere would create a
         // second version of the same write, which a delete of what the client read would not
         // cover (the simulator found exactly that resurrection). The client gets a 503 instead.
         if (!(err instanceof TransportError)) throw err;
-        failures.push(`${node}: ${err.code}`);
-        if (err.code === 'UNREACHABLE') {
-          log.debug({ node, key: request.key }, 'forward target unreachable, trying the next replica');
+        failures.push(`${node}: ${err.message}`);
+        if (provenNotApplied(err)) {
+          log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;
         }
-        throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} did not answer in time (${err.code}); the write may or may not have been applied`);
+        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
+        throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} ${what}; the write may or may not have been applied`);
       }
       switch (reply.kind) {
         case 'forward_put_ok':

@@ -18,6 +18,7 @@ import { Coordinator, READ_SPECULATE_MS_MIN } from '../../src/replication/coordi
 import { LATENCY_WINDOW_SAMPLES_MIN, SPECULATION_BURST } from '../../src/replication/latency-window.ts';
 import { DotCounter } from '../../src/replication/dot-counter.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
+import { RemoteError } from '../../src/transport/remote-error.ts';
 import { Ring } from '../../src/ring/ring.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
@@ -40,7 +41,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'remote-failure';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -48,7 +49,12 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
       sent.push(request);
       switch (behaviour[to]) {
         case 'ok':
+          if (request.kind === 'forward_put') return Promise.resolve({ kind: 'forward_put_ok', context: [] });
           return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
+        case 'not-ready':
+          return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (waiting): ask again later`));
+        case 'remote-failure':
+          return Promise.reject(new RemoteError('HANDLER_FAILED', `${to} failed while handling it`));
         case 'silent':
           return new Promise(() => {});
         case 'timeout':
@@ -349,6 +355,22 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'timeout', n3: 'timeout', n4: 'timeout' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /may or may not have been applied/ });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put'], 'a timed-out forward was sent again elsewhere');
+  });
+
+  it('go to the next replica when one refused unread (NOT_READY: it restarted and has not heard the table yet)', async () => {
+    // DYNAKV_SEED=247242830 of removed-node-returns.test.ts: a setup write right after the
+    // cluster started was forwarded to a replica still waiting for the table, and the client got
+    // "did not answer in time" although that replica had refused it unread.
+    const [first, ...rest] = Ring.of(members).preferenceList(key, 3);
+    const { scheduler, coordinator, sent } = await coordinatorFor({ [first!]: 'not-ready', [rest[0]!]: 'ok', [rest[1]!]: 'ok' }, members);
+    await scheduler.complete(coordinator.put(write(key, 'v')));
+    assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put']);
+  });
+
+  it('are not retried after any other remote failure (the handler may have applied it), and say it failed, not that it timed out', async () => {
+    const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'remote-failure', n3: 'remote-failure', n4: 'remote-failure' }, members);
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /failed \(HANDLER_FAILED: .*may or may not have been applied/ });
+    assert.deepEqual(sent.map((r) => r.kind), ['forward_put']);
   });
 
   it('go to the next replica when one is unreachable (it applied nothing)', async () => {

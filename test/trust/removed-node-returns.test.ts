@@ -105,4 +105,9 @@ describe('a node removed while away returns on its old disk (core review F2)', (
       await scenario(seed, mode);
     });
   }
+  // Its first setup write was forwarded to a replica that had not heard the table yet; the
+  // forward was not tried on the next replica (coordinator.ts forward, provenNotApplied).
+  it('regression seed 247242830: a forward refused unread goes to the next replica', async () => {
+    await scenario(247_242_830, 'restart');
+  });
 });
