@@ -206,6 +206,7 @@ export class DynakvNode implements NodeFrontDoor {
       config,
       isDown: (id) => this.membership.isLocallyDown(id),
       isSuspect: (id) => this.membership.isSuspect(id),
+      storeHint: (owner, key, record) => this.hints.store(owner, key, record),
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }
@@ -469,6 +470,7 @@ export class DynakvNode implements NodeFrontDoor {
       hintsDelivered: this.hints.delivered,
       hintsTooLarge: this.hints.tooLarge,
       hintedWrites: this.coordinator.hintedWrites,
+      fallbackWrites: this.coordinator.fallbackWrites,
       readRepairs: this.coordinator.readRepairs,
       corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
       sync: {

@@ -1,7 +1,9 @@
 // Coordinates client reads and writes (Dynamo 4.5): finds the key's preference list, sends to
 // its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
 // coordinated by a node of the preference list, because the new version's dot must come from a
-// node that stores the key; any other node forwards the write there. Owns no state of its own.
+// node that stores the key; any other node forwards the write there. When no replica can take
+// it (all down, as across a split), the node coordinates it itself as a one-shot actor and
+// stores it as hints for the owners (sloppy quorum). Owns no state of its own.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -46,6 +48,8 @@ export interface CoordinatorDeps {
   readonly isDown: (id: NodeId) => boolean;
   /** The detector missed the node's last ping: prefer others when any replica will do. */
   readonly isSuspect: (id: NodeId) => boolean;
+  /** Stores a hint for `owner` on this node, durably (a fallback coordinator's own copy). */
+  readonly storeHint: (owner: NodeId, key: string, record: EncodedRecord) => Promise<void>;
 }
 
 export interface WriteRequest {
@@ -184,6 +188,12 @@ export class Coordinator {
 
   private readRepairCount = 0;
   private hintedWriteCount = 0;
+  private fallbackWriteCount = 0;
+
+  /** Writes this node coordinated from outside the key's preference list (no replica could). */
+  get fallbackWrites(): number {
+    return this.fallbackWriteCount;
+  }
 
   /** Replicas repaired by reads since start (for stats and tests). */
   get readRepairs(): number {
@@ -201,7 +211,9 @@ export class Coordinator {
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
     if (placement.preferenceList.includes(this.deps.self)) return this.coordinate(placement, request, w);
-    return this.forward(placement.preferenceList, request, w);
+    const forwarded = await this.forward(placement.preferenceList, request, w);
+    if (forwarded.done) return forwarded.clock;
+    return this.coordinateAsFallback(placement, request, w, forwarded.why);
   }
 
   /** Handles a write forwarded by another node: coordinate here, never forward again. */
@@ -330,9 +342,15 @@ export class Coordinator {
    * one owner per write (shift), so two down replicas use two different fallbacks.
    */
   private async hint(owner: NodeId, key: string, record: EncodedRecord, fallbacks: NodeId[]): Promise<NodeId> {
-    const { transport, config } = this.deps;
+    const { transport, config, self } = this.deps;
     for (let target = fallbacks.shift(); target !== undefined; target = fallbacks.shift()) {
       try {
+        if (target === self) {
+          // Only a fallback coordinator is past the preference list itself (coordinateAsFallback).
+          await this.deps.storeHint(owner, key, record);
+          this.hintedWriteCount++;
+          return target;
+        }
         const reply = await transport.request(target, { kind: 'hint_put', owner, key, record }, config.requestTimeoutMs / 2);
         if (reply.kind === 'replica_put_ok') {
           this.hintedWriteCount++;
@@ -345,15 +363,26 @@ export class Coordinator {
     throw new Error(`no node could hold a hint for ${owner}`);
   }
 
-  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
-    const { transport, config, log } = this.deps;
+  /**
+   * Hands the write to a replica of the key to coordinate. Resolves `done: false` only when it
+   * is known that no replica applied it: each was believed down (and not sent it), or refused
+   * it unread. Any answer or ambiguous failure of a replica is final.
+   */
+  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<{ done: true; clock: VClock } | { done: false; why: string }> {
+    const { transport, config, log, isDown } = this.deps;
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
     // A forward cannot be retried after a timeout, so a replica that just missed a ping (one
-    // that is paused or cut off, before the detector marks it down) goes after the healthy ones.
+    // that is paused or cut off, before the detector marks it down) goes after the healthy ones,
+    // and one marked down is not sent it at all: on the far side of a split it would hold the
+    // write until the timeout, and leave it ambiguous, where a fallback coordinator can take it.
     const ordered = this.healthiestFirst(preferenceList);
     for (const node of ordered) {
+      if (isDown(node)) {
+        failures.push(`${node}: down`);
+        continue;
+      }
       let reply: PeerReply;
       try {
         reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
@@ -374,7 +403,7 @@ export class Coordinator {
       }
       switch (reply.kind) {
         case 'forward_put_ok':
-          return reply.context;
+          return { done: true, clock: reply.context };
         case 'forward_put_failed':
           throw new CoordinationError(
             isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
@@ -385,7 +414,48 @@ export class Coordinator {
           throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
       }
     }
-    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${failures.join(', ')})`);
+    return { done: false, why: failures.join(', ') };
+  }
+
+  /**
+   * Sloppy quorum for a write no replica of the key can coordinate (Dynamo 4.6: a write goes to
+   * the first N healthy nodes past the down ones): every replica is down here or refused it
+   * unread, as on the side of a split that holds none of the key's replicas. This node writes
+   * the version as a one-shot actor (DotCounter.takeOneShot: it holds none of the key's versions,
+   * so its own actor could not promise its earlier ones) and stores it as hints for the key's
+   * owners, on itself and the nodes past the preference list, one owner per node. It is
+   * acknowledged once W hints are durable; hint delivery hands them to their owners once back.
+   */
+  private async coordinateAsFallback(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
+    const { self, dots, clock, config, log } = this.deps;
+    const { preferenceList } = placement;
+    assert(!preferenceList.includes(self), () => `${self} is a replica of ${JSON.stringify(request.key)}: it coordinates, not falls back`);
+    const beyond = this.fallbacksFor(placement.position, preferenceList);
+    // Its own copy first: certain and cheapest. The others, the healthiest first (fallbacksFor).
+    const fallbacks = [self, ...beyond.filter((id) => id !== self)];
+    if (fallbacks.length < w) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${why}), and too few other nodes could hold it for them (${fallbacks.length} of W=${w})`);
+    }
+    const { key, value, contentType, context } = request;
+    const { actor, counter } = await dots.takeOneShot();
+    const sibling: Sibling = {
+      dot: { node: actor, counter, timeMs: clock.nowMs() },
+      // It holds none of the key's versions to keep covered: pruning may leave one the context
+      // saw beside this version, as a sibling (never the reverse).
+      context: prune(context, config.clockEntriesMax - 1, new Set()),
+      value,
+      contentType,
+    };
+    const record = EncodedRecord.of([sibling]);
+    if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
+      throw new CoordinationError('RECORD_TOO_LARGE', `the write takes ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX})`);
+    }
+    log.debug({ key, why }, 'no replica of the key can coordinate; coordinating as a fallback');
+    this.fallbackWriteCount++;
+    const attempts = preferenceList.map((owner) => this.hint(owner, key, record, fallbacks));
+    const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
+    if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
+    return clockOf(sibling);
   }
 
   private checkQuorum(name: 'r' | 'w', value: number): void {

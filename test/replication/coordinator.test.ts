@@ -86,6 +86,7 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: () => false,
     isSuspect: () => false,
+    storeHint: () => Promise.reject(new Error('no hint store in this harness')),
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -226,6 +227,8 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
+    // n1's own hints land in its store, as other nodes' hints land in theirs (replicaPeers).
+    storeHint: (_owner, key, record) => stores.get('n1')!.merge(key, record.siblings),
   });
   return { scheduler, ring, stores, sent, coordinator, silent, held };
 }
@@ -355,6 +358,7 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'timeout', n3: 'timeout', n4: 'timeout' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /may or may not have been applied/ });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put'], 'a timed-out forward was sent again elsewhere');
+    assert.equal(coordinator.fallbackWrites, 0, 'a timed-out forward was coordinated here too');
   });
 
   it('go to the next replica when one refused unread (NOT_READY: it restarted and has not heard the table yet)', async () => {
@@ -377,6 +381,47 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'refuse', n3: 'refuse', n4: 'refuse' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE' });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put']);
+  });
+});
+
+describe('fallback coordination (sloppy quorum across a split)', () => {
+  // n1 is not a replica of the key in a 5-node ring; the key's three replicas are down (the far
+  // side of a split), so no replica can coordinate: n1 coordinates and hints (Dynamo 4.6).
+  const members = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const ring = Ring.of(members);
+  const key = Array.from({ length: 100 }, (_, i) => `split-${i}`).find((k) => !ring.preferenceList(k, 3).includes('n1'))!;
+  const owners = ring.preferenceList(key, 3);
+  const other = members.find((id) => id !== 'n1' && !owners.includes(id))!;
+
+  it('takes the write on a side with W nodes and none of its replicas: hints on itself and the other node, none sent to a replica', async () => {
+    const { scheduler, sent, coordinator, stores } = await readCluster(members, { down: owners });
+    const clock = await scheduler.complete(coordinator.put(write(key, 'v')));
+    assert.deepEqual(sent.filter((x) => owners.includes(x.to)), [], 'a replica marked down was sent the write');
+    assert.deepEqual(sent.map((x) => `${x.request.kind}:${x.to}`), [`hint_put:${other}`]);
+    assert.deepEqual(valuesOf(stores.get('n1')!.read(key)), ['v']);
+    assert.deepEqual(valuesOf(stores.get(other)!.read(key)), ['v']);
+    assert.equal(coordinator.fallbackWrites, 1);
+    assert.equal(clock.length, 1);
+    assert.match(clock[0]!.node, /^n1#/);
+  });
+
+  it('writes each version as a one-shot actor, so a second blind write does not shadow the first (fails with the node\'s own actor)', async () => {
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    await scheduler.complete(coordinator.put(write(key, 'a')));
+    await scheduler.complete(coordinator.put(write(key, 'b')));
+    // What an owner ends up with once both hints are delivered to it.
+    const owner = new ReplicaStore(new MemoryStorage());
+    await owner.merge(key, stores.get(other)!.read(key));
+    await owner.merge(key, stores.get('n1')!.read(key));
+    assert.deepEqual(valuesOf(distinctValues(owner.read(key))), ['a', 'b']);
+    const actors = new Set(owner.read(key).map((s) => s.dot.node));
+    assert.equal(actors.size, 2);
+  });
+
+  it('refuses a write that cannot reach W nodes: W=3 with two nodes on this side', async () => {
+    const { scheduler, coordinator } = await readCluster(members, { down: owners });
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), w: 3 })), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes could hold it for them \(2 of W=3\)/ });
+    assert.equal(coordinator.fallbackWrites, 0);
   });
 });
 
