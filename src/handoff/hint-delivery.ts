@@ -15,7 +15,7 @@ import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord } from '../version/record-codec.ts';
-import type { Sibling } from '../version/siblings.ts';
+import { mergeSiblings, type Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
 
 const SEPARATOR = '\u0000';
@@ -113,6 +113,13 @@ export class HintDelivery {
   async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
     await this.write(hintKey(owner, key), () => this.deps.hints.merge(hintKey(owner, key), versions));
     this.storedCount++;
+  }
+
+  /** The versions of `key` this node holds as hints for any of `owners` (writes being committed included). */
+  heldFor(owners: readonly NodeId[], key: string): Sibling[] {
+    let held: Sibling[] = [];
+    for (const owner of owners) held = mergeSiblings(held, this.deps.hints.read(hintKey(owner, key)));
+    return held;
   }
 
   /** Hints handed to their owner and acknowledged durably (each removed after it counts once). */

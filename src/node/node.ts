@@ -207,6 +207,7 @@ export class DynakvNode implements NodeFrontDoor {
       isDown: (id) => this.membership.isLocallyDown(id),
       isSuspect: (id) => this.membership.isSuspect(id),
       storeHint: (owner, key, record) => this.hints.store(owner, key, record),
+      heldHints: (owners, key) => this.hints.heldFor(owners, key),
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }

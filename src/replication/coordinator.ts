@@ -2,8 +2,8 @@
 // its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
 // coordinated by a node of the preference list, because the new version's dot must come from a
 // node that stores the key; any other node forwards the write there. When no replica can take
-// it (all down, as across a split), the node coordinates it itself as a one-shot actor and
-// stores it as hints for the owners (sloppy quorum). Owns no state of its own.
+// it (all down or unreachable, as across a split), the node coordinates it itself as a one-shot
+// actor and stores it as hints for the owners (sloppy quorum). Owns no state of its own.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -50,6 +50,8 @@ export interface CoordinatorDeps {
   readonly isSuspect: (id: NodeId) => boolean;
   /** Stores a hint for `owner` on this node, durably (a fallback coordinator's own copy). */
   readonly storeHint: (owner: NodeId, key: string, record: EncodedRecord) => Promise<void>;
+  /** The versions of `key` this node holds as hints for any of `owners`. */
+  readonly heldHints: (owners: readonly NodeId[], key: string) => readonly Sibling[];
 }
 
 export interface WriteRequest {
@@ -211,8 +213,17 @@ export class Coordinator {
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
     if (placement.preferenceList.includes(this.deps.self)) return this.coordinate(placement, request, w);
-    const forwarded = await this.forward(placement.preferenceList, request, w);
+    // A fallback write needs W nodes up here. Without that (this node is cut off, or its detector
+    // lags a heal), replicas marked down are still tried, last, as the only way the write can go.
+    const nodesUp = this.fallbackNodesUp(placement);
+    const forwarded = await this.forward(placement.preferenceList, request, w, nodesUp >= w);
     if (forwarded.done) return forwarded.clock;
+    if (!forwarded.split) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}); it was not applied`);
+    }
+    if (nodesUp < w) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}), and too few other nodes are up to hold it for them (${nodesUp} of W=${w}); it was not applied`);
+    }
     return this.coordinateAsFallback(placement, request, w, forwarded.why);
   }
 
@@ -366,20 +377,23 @@ export class Coordinator {
   /**
    * Hands the write to a replica of the key to coordinate. Resolves `done: false` only when it
    * is known that no replica applied it: each was believed down (and not sent it), or refused
-   * it unread. Any answer or ambiguous failure of a replica is final.
+   * it unread; `split` when each was down or unreachable (not merely busy or not ready), the
+   * one case a fallback coordinator may take the write. Any answer or ambiguous failure of a
+   * replica is final.
    */
-  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<{ done: true; clock: VClock } | { done: false; why: string }> {
+  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number, skipDown: boolean): Promise<{ done: true; clock: VClock } | { done: false; why: string; split: boolean }> {
     const { transport, config, log, isDown } = this.deps;
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
+    let split = true;
     // A forward cannot be retried after a timeout, so a replica that just missed a ping (one
     // that is paused or cut off, before the detector marks it down) goes after the healthy ones,
     // and one marked down is not sent it at all: on the far side of a split it would hold the
     // write until the timeout, and leave it ambiguous, where a fallback coordinator can take it.
     const ordered = this.healthiestFirst(preferenceList);
     for (const node of ordered) {
-      if (isDown(node)) {
+      if (skipDown && isDown(node)) {
         failures.push(`${node}: down`);
         continue;
       }
@@ -394,6 +408,9 @@ export class Coordinator {
         // cover (the simulator found exactly that resurrection). The client gets a 503 instead.
         if (!(err instanceof TransportError)) throw err;
         failures.push(`${node}: ${err.message}`);
+        // An overloaded, not-ready or refusing replica is reachable: a fallback write would
+        // take the write from replicas that can be read, and add load when there is none.
+        if (err.code !== 'UNREACHABLE') split = false;
         if (provenNotApplied(err)) {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;
@@ -414,47 +431,57 @@ export class Coordinator {
           throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
       }
     }
-    return { done: false, why: failures.join(', ') };
+    return { done: false, why: failures.join(', '), split };
   }
 
   /**
    * Sloppy quorum for a write no replica of the key can coordinate (Dynamo 4.6: a write goes to
-   * the first N healthy nodes past the down ones): every replica is down here or refused it
-   * unread, as on the side of a split that holds none of the key's replicas. This node writes
-   * the version as a one-shot actor (DotCounter.takeOneShot: it holds none of the key's versions,
-   * so its own actor could not promise its earlier ones) and stores it as hints for the key's
-   * owners, on itself and the nodes past the preference list, one owner per node. It is
-   * acknowledged once W hints are durable; hint delivery hands them to their owners once back.
+   * the first N healthy nodes past the down ones): every replica is down here or unreachable,
+   * as on the side of a split that holds none of the key's replicas. This node writes the
+   * version as a one-shot actor (DotCounter.takeOneShot: it may hold none of the key's earlier
+   * versions, so its own actor's entry could not promise them) and stores it, merged with what
+   * it holds of the key as hints, for the key's owners: on itself and the nodes past the
+   * preference list, one owner per node. It is acknowledged once W hints are durable; hint
+   * delivery hands them to their owners once they answer.
    */
+  /** This node and the nodes past the key's preference list that its detector holds up. */
+  private fallbackNodesUp(placement: { position: bigint; preferenceList: readonly NodeId[] }): number {
+    const { self, isDown } = this.deps;
+    return 1 + this.fallbacksFor(placement.position, placement.preferenceList).filter((id) => id !== self && !isDown(id)).length;
+  }
+
   private async coordinateAsFallback(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
     const { self, dots, clock, config, log } = this.deps;
     const { preferenceList } = placement;
     assert(!preferenceList.includes(self), () => `${self} is a replica of ${JSON.stringify(request.key)}: it coordinates, not falls back`);
-    const beyond = this.fallbacksFor(placement.position, preferenceList);
-    // Its own copy first: certain and cheapest. The others, the healthiest first (fallbacksFor).
-    const fallbacks = [self, ...beyond.filter((id) => id !== self)];
-    if (fallbacks.length < w) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${why}), and too few other nodes could hold it for them (${fallbacks.length} of W=${w})`);
-    }
+    const beyond = this.fallbacksFor(placement.position, preferenceList).filter((id) => id !== self);
+    // Nothing is stored unless W nodes believed up could hold it (put checked): an isolated node
+    // would keep a hint of a write it then reports failed, and deliver it after the heal.
     const { key, value, contentType, context } = request;
     const { actor, counter } = await dots.takeOneShot();
-    const sibling: Sibling = {
-      dot: { node: actor, counter, timeMs: clock.nowMs() },
-      // It holds none of the key's versions to keep covered: pruning may leave one the context
-      // saw beside this version, as a sibling (never the reverse).
-      context: prune(context, config.clockEntriesMax - 1, new Set()),
-      value,
-      contentType,
-    };
-    const record = EncodedRecord.of([sibling]);
+    // Not pruned: pruning without the key's versions could drop the entry of one the context
+    // saw, so a delete would leave it. The context is bounded where it is decoded.
+    const sibling: Sibling = { dot: { node: actor, counter, timeMs: clock.nowMs() }, context, value, contentType };
+    // With what this node already holds as hints of the key, as coordinate() merges its replica:
+    // fallback writes of one key accumulate here, and the bounds apply to the whole (deletes pass).
+    const merged = mergeSiblings(this.deps.heldHints(preferenceList, key), [sibling]);
+    assert(merged.some((s) => s.dot.node === actor && s.dot.counter === counter), () => `the fallback version ${actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
+    if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `key has ${liveSiblings(merged).length - 1} siblings here (at most ${config.siblingsMax}); read it and write back with its context to resolve them`);
+    }
+    const record = EncodedRecord.of(merged);
     if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
-      throw new CoordinationError('RECORD_TOO_LARGE', `the write takes ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX})`);
+      throw new CoordinationError('RECORD_TOO_LARGE', `with this write the key's versions held here would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); read it and write back with its context to resolve its siblings`);
     }
     log.debug({ key, why }, 'no replica of the key can coordinate; coordinating as a fallback');
     this.fallbackWriteCount++;
+    // Its own copy first: certain and cheapest. The others, the healthiest first (fallbacksFor).
+    const fallbacks = [self, ...beyond];
     const attempts = preferenceList.map((owner) => this.hint(owner, key, record, fallbacks));
     const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
-    if (!outcome.reached) throw quorumFailed('write', outcome.ok.length, w, attempts.length);
+    if (!outcome.reached) {
+      throw new CoordinationError('QUORUM_FAILED', `no replica of the key is up here, and only ${outcome.ok.length} of ${w} nodes holding it for them confirmed in time; the write may or may not have been applied`, { ok: outcome.ok.length, needed: w });
+    }
     return clockOf(sibling);
   }
 

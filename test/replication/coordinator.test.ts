@@ -23,7 +23,7 @@ import { Ring } from '../../src/ring/ring.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { EncodedRecord } from '../../src/version/record-codec.ts';
-import { distinctValues } from '../../src/version/siblings.ts';
+import { clockOf, covers, distinctValues } from '../../src/version/siblings.ts';
 
 /** Commits of the data space wait until released, or fail when `failing` is set. */
 class ControlledStorage extends MemoryStorage {
@@ -41,7 +41,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'remote-failure';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'overloaded' | 'remote-failure';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -53,6 +53,8 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
           return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
         case 'not-ready':
           return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (waiting): ask again later`));
+        case 'overloaded':
+          return Promise.reject(new TransportError('OVERLOADED', `1024 requests already in flight to ${to}`));
         case 'remote-failure':
           return Promise.reject(new RemoteError('HANDLER_FAILED', `${to} failed while handling it`));
         case 'silent':
@@ -87,6 +89,7 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     isDown: () => false,
     isSuspect: () => false,
     storeHint: () => Promise.reject(new Error('no hint store in this harness')),
+    heldHints: () => [],
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -229,6 +232,7 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     isSuspect: () => false,
     // n1's own hints land in its store, as other nodes' hints land in theirs (replicaPeers).
     storeHint: (_owner, key, record) => stores.get('n1')!.merge(key, record.siblings),
+    heldHints: (_owners, key) => stores.get('n1')!.read(key),
   });
   return { scheduler, ring, stores, sent, coordinator, silent, held };
 }
@@ -405,22 +409,66 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     assert.match(clock[0]!.node, /^n1#/);
   });
 
-  it('writes each version as a one-shot actor, so a second blind write does not shadow the first (fails with the node\'s own actor)', async () => {
+  it('writes each version as a one-shot actor: a reader of its second version does not cover its first, delivered earlier (fails with the node\'s own actor)', async () => {
     const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
-    await scheduler.complete(coordinator.put(write(key, 'a')));
-    await scheduler.complete(coordinator.put(write(key, 'b')));
-    // What an owner ends up with once both hints are delivered to it.
     const owner = new ReplicaStore(new MemoryStorage());
-    await owner.merge(key, stores.get(other)!.read(key));
+    await scheduler.complete(coordinator.put(write(key, 'a')));
+    // Its hints of 'a' are delivered to the owner and removed from n1 and the other node.
     await owner.merge(key, stores.get('n1')!.read(key));
-    assert.deepEqual(valuesOf(distinctValues(owner.read(key))), ['a', 'b']);
-    const actors = new Set(owner.read(key).map((s) => s.dot.node));
-    assert.equal(actors.size, 2);
+    for (const id of ['n1', other]) await stores.get(id)!.replace(key, []);
+    await scheduler.complete(coordinator.put(write(key, 'b')));
+    // A client reads 'b' alone (where only its hint arrived) and overwrites it with that context.
+    const b = stores.get(other)!.read(key);
+    assert.deepEqual(valuesOf(b), ['b']);
+    const c = { dot: { node: 'n3#0000000001', counter: 1, timeMs: 2 }, context: clockOf(b[0]!), value: Buffer.from('c'), contentType: 'text/plain' };
+    await owner.merge(key, [...b, c]);
+    assert.deepEqual(valuesOf(distinctValues(owner.read(key))), ['a', 'c'], 'the overwrite of b took a, which its reader never saw');
+  });
+
+  it('bounds the versions it holds of a key like a replica does: TOO_MANY_SIBLINGS, RECORD_TOO_LARGE; a delete always passes', async () => {
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS' });
+    assert.equal(stores.get('n1')!.read(key).length, 64);
+    await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] }));
+    const mib = Buffer.alloc(1024 * 1024, 7);
+    const bigKey = Array.from({ length: 200 }, (_, i) => `big-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
+    for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] }));
+    await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
+  });
+
+  it('does not prune the context: a delete through it removes every version its reader saw', async () => {
+    const { scheduler, coordinator } = await readCluster(members, { down: owners });
+    // A context of 12 entries (clockEntriesMax is 10 here); the oldest is the dot of a long-standing version.
+    const context = Array.from({ length: 12 }, (_, i) => ({ node: `n${(i % 5) + 1}#00000000${String(10 + i)}`, counter: 1, timeMs: i }));
+    const clock = await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context }));
+    assert.ok(covers(clock, { node: context[0]!.node, counter: 1, timeMs: 0 }), 'the delete does not cover the oldest version its reader saw');
+  });
+
+  it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {
+    for (const behaviour of ['not-ready', 'overloaded'] as const) {
+      // The node past the preference list could hold a hint: only the replicas' state stops it.
+      const peersOf = Object.fromEntries([...owners.map((id) => [id, behaviour]), [other, 'ok']]) as Record<NodeId, PeerBehaviour>;
+      const { scheduler, coordinator, sent } = await coordinatorFor(peersOf, members);
+      await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /it was not applied/ });
+      assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put'], behaviour);
+      assert.equal(coordinator.fallbackWrites, 0, behaviour);
+    }
+  });
+
+  it('stores nothing on a node that is cut off from all (fewer than W nodes up): the write fails unapplied', async () => {
+    const { scheduler, coordinator, stores, sent } = await readCluster(members, { down: members.filter((id) => id !== 'n1') });
+    for (const id of members.filter((x) => x !== 'n1')) stores.delete(id); // and they refuse connections
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up .*it was not applied/ });
+    assert.deepEqual(stores.get('n1')!.read(key), []);
+    // With no fallback possible, the replicas marked down are still tried (a detector lagging a heal).
+    assert.deepEqual(sent.map((x) => x.request.kind), ['forward_put', 'forward_put', 'forward_put']);
   });
 
   it('refuses a write that cannot reach W nodes: W=3 with two nodes on this side', async () => {
-    const { scheduler, coordinator } = await readCluster(members, { down: owners });
-    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), w: 3 })), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes could hold it for them \(2 of W=3\)/ });
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    for (const id of owners) stores.delete(id);
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), w: 3 })), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up to hold it for them \(2 of W=3\)/ });
     assert.equal(coordinator.fallbackWrites, 0);
   });
 });
