@@ -190,6 +190,7 @@ export class DynakvNode implements NodeFrontDoor {
       },
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      siblingsMax: config.siblingsMax,
     });
     this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', () => this.discardsStarted, {
       self: config.id,

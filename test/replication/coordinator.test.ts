@@ -437,12 +437,17 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
   });
 
-  it('does not prune the context: a delete through it removes every version its reader saw', async () => {
-    const { scheduler, coordinator } = await readCluster(members, { down: owners });
-    // A context of 12 entries (clockEntriesMax is 10 here); the oldest is the dot of a long-standing version.
-    const context = Array.from({ length: 12 }, (_, i) => ({ node: `n${(i % 5) + 1}#00000000${String(10 + i)}`, counter: 1, timeMs: i }));
+  it('keeps the whole context (a delete removes every version its reader saw), so refuses one with no room for its dot, unapplied', async () => {
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    // clockEntriesMax is 10 here; the oldest entry is the dot of a long-standing version.
+    const context = Array.from({ length: 9 }, (_, i) => ({ node: `n${(i % 5) + 1}#00000000${String(10 + i)}`, counter: 1, timeMs: i }));
     const clock = await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context }));
     assert.ok(covers(clock, { node: context[0]!.node, counter: 1, timeMs: 0 }), 'the delete does not cover the oldest version its reader saw');
+    assert.equal(clock.length, 10);
+    // A client writing back each context it is given would grow it by an actor per write, past
+    // what it may send: the write is refused before it is stored.
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), context: clock })), { code: 'COORDINATOR_UNREACHABLE', message: /context already has 10 entries.*it was not applied/ });
+    assert.equal(stores.get('n1')!.read(key).length, 1);
   });
 
   it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {

@@ -1,10 +1,11 @@
 // Sloppy quorum across a split, real node code over the simulated network (issue 15: "writeable
 // on any side of a split that still reaches W nodes"). Five nodes split 2/3; on the two-node
 // side, writes to keys whose three replicas are all on the other side are coordinated by a
-// fallback (coordinator.ts coordinateAsFallback) and held as hints. Before, every such write
-// failed COORDINATOR_UNREACHABLE. Once healed, the hints reach the owners: an R=3 read finds
-// every acknowledged value (hints reach two owners, read repair the third), and two blind writes
-// through one fallback stay two siblings.
+// fallback (coordinator.ts coordinateAsFallback), each key's on one node (the funnel), and held
+// as hints. Before, such a write was forwarded across the split and failed after the timeout
+// ("coordinator n4 did not answer in time"). Once healed, the hints reach the owners: an R=3
+// read finds every acknowledged value (hints reach two owners, read repair the third), and two
+// blind writes of one key stay two siblings.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimCluster } from '../../sim/sim-cluster.ts';
@@ -36,7 +37,13 @@ describe('writes across a 2/3 split (sloppy quorum)', () => {
     // A second blind write of the first key through the same node: a sibling, not a replacement.
     const via0 = cluster.node(small[0]!);
     await scheduler.complete(via0.coordinator.put({ key: keys[0]!, value: Buffer.from('second'), contentType: 'text/plain', context: [] }));
-    assert.equal(via0.coordinator.fallbackWrites + cluster.node(small[1]!).coordinator.fallbackWrites, keys.length + 1, `seed ${seed}`);
+    // Each key's fallback writes are funnelled to its first node past the preference list, which
+    // coordinates all of them (whichever node of this side the client sent them to).
+    const funnelOf = (key: string) => ring.preferenceList(key, 5)[3]!;
+    const writes = [...keys, keys[0]!];
+    for (const id of small) {
+      assert.equal(cluster.node(id).coordinator.fallbackWrites, writes.filter((k) => funnelOf(k) === id).length, `seed ${seed}: fallback writes coordinated by ${id}`);
+    }
 
     heal();
     await scheduler.runWhile(() => small.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((n) => n > 0)), 10 * 60_000);
