@@ -99,7 +99,6 @@ export interface LocalStatsView {
   readonly hints: Readonly<Record<string, number>>;
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
-  readonly fallbackWrites: number;
   readonly readRepairs: number;
   readonly corruptRecords: number;
   readonly sync: NodeStats['sync'];
@@ -114,7 +113,6 @@ export function localStatsView(s: NodeStats): LocalStatsView {
     hints: s.hints,
     hintsDelivered: s.hintsDelivered,
     hintedWrites: s.hintedWrites,
-    fallbackWrites: s.fallbackWrites,
     readRepairs: s.readRepairs,
     corruptRecords: s.corruptRecords,
     sync: s.sync,

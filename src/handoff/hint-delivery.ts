@@ -14,8 +14,8 @@ import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerRep
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
-import { EncodedRecord, encodeRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
-import { liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
+import { EncodedRecord } from '../version/record-codec.ts';
+import type { Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
 
 const SEPARATOR = '\u0000';
@@ -62,21 +62,6 @@ export interface HintDeliveryDeps {
   readonly statusOf: (id: NodeId) => 'up' | 'down' | 'removed' | undefined;
   readonly intervalMs: number;
   readonly requestTimeoutMs: number;
-  /** Live siblings a hint record may grow to (a replica's siblingsMax); its bytes stop at RECORD_BYTES_MAX. */
-  readonly siblingsMax: number;
-}
-
-/**
- * A hint refused because with it the versions held of its key would pass a replica's bounds
- * (live siblings or record bytes): a hint past them could grow until no message carries it.
- * The sender tries another node, or fails the write.
- */
-export class HintRefused extends Error {
-  readonly code = 'HINT_TOO_LARGE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'HintRefused';
-  }
 }
 
 interface Backoff {
@@ -124,37 +109,10 @@ export class HintDelivery {
     deps.hints.observe((hint, before, after) => this.observed(hint, before, after));
   }
 
-  /**
-   * Stores a hint for `owner`; resolves once durable (then the write may count it as an ack).
-   * Refuses (HintRefused) one that adds live versions to a record already past a replica's
-   * bounds: hints of one key come from every node that coordinated a write of it.
-   */
+  /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
   async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
-    this.checkBounds(hintKey(owner, key), versions instanceof EncodedRecord ? versions.siblings : versions);
     await this.write(hintKey(owner, key), () => this.deps.hints.merge(hintKey(owner, key), versions));
     this.storedCount++;
-  }
-
-  private checkBounds(hint: string, incoming: readonly Sibling[]): void {
-    // Deletes always pass: they are how a client shrinks a key.
-    if (liveSiblings(incoming).length === 0) return;
-    const held = this.deps.hints.read(hint);
-    const merged = mergeSiblings(held, incoming);
-    const live = liveSiblings(merged).length;
-    if (live > this.deps.siblingsMax && live > liveSiblings(held).length) {
-      throw new HintRefused(`the hint would hold ${live} live versions of its key (at most ${this.deps.siblingsMax})`);
-    }
-    const bytes = encodeRecord(merged).length;
-    if (bytes > RECORD_BYTES_MAX && bytes > encodeRecord(held).length) {
-      throw new HintRefused(`the hint would take ${bytes} bytes (at most ${RECORD_BYTES_MAX})`);
-    }
-  }
-
-  /** The versions of `key` this node holds as hints for any of `owners` (writes being committed included). */
-  heldFor(owners: readonly NodeId[], key: string): Sibling[] {
-    let held: Sibling[] = [];
-    for (const owner of owners) held = mergeSiblings(held, this.deps.hints.read(hintKey(owner, key)));
-    return held;
   }
 
   /** Hints handed to their owner and acknowledged durably (each removed after it counts once). */

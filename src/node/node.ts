@@ -190,7 +190,6 @@ export class DynakvNode implements NodeFrontDoor {
       },
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
-      siblingsMax: config.siblingsMax,
     });
     this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', () => this.discardsStarted, {
       self: config.id,
@@ -207,8 +206,6 @@ export class DynakvNode implements NodeFrontDoor {
       config,
       isDown: (id) => this.membership.isLocallyDown(id),
       isSuspect: (id) => this.membership.isSuspect(id),
-      storeHint: (owner, key, record) => this.hints.store(owner, key, record),
-      heldHints: (owners, key) => this.hints.heldFor(owners, key),
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }
@@ -472,7 +469,6 @@ export class DynakvNode implements NodeFrontDoor {
       hintsDelivered: this.hints.delivered,
       hintsTooLarge: this.hints.tooLarge,
       hintedWrites: this.coordinator.hintedWrites,
-      fallbackWrites: this.coordinator.fallbackWrites,
       readRepairs: this.coordinator.readRepairs,
       corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
       sync: {

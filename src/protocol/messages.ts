@@ -55,8 +55,6 @@ export type PeerRequest =
       readonly contentType: string;
       readonly context: VClock;
       readonly w: number;
-      /** The sender found every replica down: coordinate as a fallback (coordinator.ts funnel). */
-      readonly fallback?: true;
     }
   /**
    * Merge many keys at once (hints, ring-change transfers, anti-entropy pushes); reply once all
@@ -238,8 +236,7 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         (x.value === null || x.value instanceof Uint8Array) &&
         typeof x.contentType === 'string' &&
         isVClock(x.context) &&
-        Number.isSafeInteger(x.w) &&
-        (x.fallback === undefined || x.fallback === true)
+        Number.isSafeInteger(x.w)
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':

@@ -1,9 +1,7 @@
 // Coordinates client reads and writes (Dynamo 4.5): finds the key's preference list, sends to
 // its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
 // coordinated by a node of the preference list, because the new version's dot must come from a
-// node that stores the key; any other node forwards the write there. When no replica can take
-// it (all down or unreachable, as across a split), the node coordinates it itself as a one-shot
-// actor and stores it as hints for the owners (sloppy quorum). Owns no state of its own.
+// node that stores the key; any other node forwards the write there. Owns no state of its own.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -48,10 +46,6 @@ export interface CoordinatorDeps {
   readonly isDown: (id: NodeId) => boolean;
   /** The detector missed the node's last ping: prefer others when any replica will do. */
   readonly isSuspect: (id: NodeId) => boolean;
-  /** Stores a hint for `owner` on this node, durably (a fallback coordinator's own copy). */
-  readonly storeHint: (owner: NodeId, key: string, record: EncodedRecord) => Promise<void>;
-  /** The versions of `key` this node holds as hints for any of `owners`. */
-  readonly heldHints: (owners: readonly NodeId[], key: string) => readonly Sibling[];
 }
 
 export interface WriteRequest {
@@ -62,11 +56,6 @@ export interface WriteRequest {
   /** The context the client read; empty for a blind write. */
   readonly context: VClock;
   readonly w?: number;
-  /**
-   * Set on a forward_put from a node that found every replica down: the receiver, a node past
-   * the preference list, coordinates it as a fallback (coordinateAsFallback) if it agrees.
-   */
-  readonly fallback?: true;
 }
 
 export interface ReadResult {
@@ -195,12 +184,6 @@ export class Coordinator {
 
   private readRepairCount = 0;
   private hintedWriteCount = 0;
-  private fallbackWriteCount = 0;
-
-  /** Writes this node coordinated, and acknowledged, from outside the key's preference list (no replica could). */
-  get fallbackWrites(): number {
-    return this.fallbackWriteCount;
-  }
 
   /** Replicas repaired by reads since start (for stats and tests). */
   get readRepairs(): number {
@@ -218,72 +201,18 @@ export class Coordinator {
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
     if (placement.preferenceList.includes(this.deps.self)) return this.coordinate(placement, request, w);
-    // A fallback write needs W nodes up here. Without that (this node is cut off, or its detector
-    // lags a heal), replicas marked down are still tried, last, as the only way the write can go.
-    // (Counted only when a replica is down: the common forward pays nothing for it.)
-    const skipDown = placement.preferenceList.some((id) => this.deps.isDown(id)) && this.fallbackNodesUp(placement) >= w;
-    const forwarded = await this.forward(placement.preferenceList, request, w, skipDown);
-    if (forwarded.done) return forwarded.clock;
-    if (!forwarded.split) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}); it was not applied`);
-    }
-    const nodesUp = this.fallbackNodesUp(placement);
-    if (nodesUp < w) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}), and too few other nodes are up to hold it for them (${nodesUp} of W=${w}); it was not applied`);
-    }
-    return this.funnel(placement, request, w, forwarded.why);
+    return this.forward(placement.preferenceList, request, w);
   }
 
-  /**
-   * Sends a write no replica can take to the key's first fallback node up (the first past the
-   * preference list, clockwise), which coordinates it as a fallback: every fallback write of a
-   * key on one side of a split then merges on one node, whose bounds hold for all of them. That
-   * is this node itself, or the next one up if the first refused it unread.
-   */
-  private async funnel(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
-    const { self, transport, config, isDown } = this.deps;
-    const failures: string[] = [];
-    for (const node of this.fallbacksFor(placement.position, placement.preferenceList)) {
-      if (node !== self && isDown(node)) continue;
-      if (node === self) return this.coordinateAsFallback(placement, request, w, why);
-      let reply: PeerReply;
-      try {
-        reply = await transport.request(node, forwardPut(request, w, true), 2 * config.requestTimeoutMs);
-      } catch (err) {
-        if (!(err instanceof TransportError)) throw err;
-        failures.push(`${node}: ${err.message}`);
-        if (provenNotApplied(err)) continue;
-        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
-        throw new CoordinationError('QUORUM_FAILED', `fallback coordinator ${node} ${what}; the write may or may not have been applied`);
-      }
-      return forwardReply(node, reply);
-    }
-    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${why}), nor a node past them (${failures.join(', ')}); it was not applied`);
-  }
-
-  /**
-   * Handles a write forwarded by another node: coordinate here, never forward again. One marked
-   * `fallback` is taken as a fallback coordinator only if this node too holds every replica down
-   * and has W nodes up; otherwise it is refused, unapplied.
-   */
+  /** Handles a write forwarded by another node: coordinate here, never forward again. */
   async putForwarded(request: WriteRequest): Promise<VClock> {
     const w = request.w ?? this.deps.config.w;
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
-    const { self, isDown } = this.deps;
-    if (placement.preferenceList.includes(self)) return this.coordinate(placement, request, w);
-    if (request.fallback !== true) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} is not a replica of this key in its ring view`);
+    if (!placement.preferenceList.includes(this.deps.self)) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${this.deps.self} is not a replica of this key in its ring view`);
     }
-    const up = placement.preferenceList.filter((id) => !isDown(id));
-    if (up.length > 0) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} holds replicas of this key up (${up.join(', ')}): it takes no fallback write of it; it was not applied`);
-    }
-    const nodesUp = this.fallbackNodesUp(placement);
-    if (nodesUp < w) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} has too few nodes up to hold a fallback write (${nodesUp} of W=${w}); it was not applied`);
-    }
-    return this.coordinateAsFallback(placement, request, w, 'forwarded as a fallback write');
+    return this.coordinate(placement, request, w);
   }
 
   private async coordinate(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number): Promise<VClock> {
@@ -401,15 +330,9 @@ export class Coordinator {
    * one owner per write (shift), so two down replicas use two different fallbacks.
    */
   private async hint(owner: NodeId, key: string, record: EncodedRecord, fallbacks: NodeId[]): Promise<NodeId> {
-    const { transport, config, self } = this.deps;
+    const { transport, config } = this.deps;
     for (let target = fallbacks.shift(); target !== undefined; target = fallbacks.shift()) {
       try {
-        if (target === self) {
-          // Only a fallback coordinator is past the preference list itself (coordinateAsFallback).
-          await this.deps.storeHint(owner, key, record);
-          this.hintedWriteCount++;
-          return target;
-        }
         const reply = await transport.request(target, { kind: 'hint_put', owner, key, record }, config.requestTimeoutMs / 2);
         if (reply.kind === 'replica_put_ok') {
           this.hintedWriteCount++;
@@ -422,32 +345,18 @@ export class Coordinator {
     throw new Error(`no node could hold a hint for ${owner}`);
   }
 
-  /**
-   * Hands the write to a replica of the key to coordinate. Resolves `done: false` only when it
-   * is known that no replica applied it: each was believed down (and not sent it), or refused
-   * it unread; `split` when each was down or unreachable (not merely busy or not ready), the
-   * one case a fallback coordinator may take the write. Any answer or ambiguous failure of a
-   * replica is final.
-   */
-  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number, skipDown: boolean): Promise<{ done: true; clock: VClock } | { done: false; why: string; split: boolean }> {
-    const { transport, config, log, isDown } = this.deps;
+  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
+    const { transport, config, log } = this.deps;
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
-    let split = true;
     // A forward cannot be retried after a timeout, so a replica that just missed a ping (one
-    // that is paused or cut off, before the detector marks it down) goes after the healthy ones,
-    // and one marked down is not sent it at all: on the far side of a split it would hold the
-    // write until the timeout, and leave it ambiguous, where a fallback coordinator can take it.
+    // that is paused or cut off, before the detector marks it down) goes after the healthy ones.
     const ordered = this.healthiestFirst(preferenceList);
     for (const node of ordered) {
-      if (skipDown && isDown(node)) {
-        failures.push(`${node}: down`);
-        continue;
-      }
       let reply: PeerReply;
       try {
-        reply = await transport.request(node, forwardPut(request, w, false), timeoutMs);
+        reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
       } catch (err) {
         // Only a request that never left (UNREACHABLE, OVERLOADED here) or that the peer refused
         // unread (NOT_READY: it restarted and has not heard the table yet) proves that node did
@@ -456,9 +365,6 @@ export class Coordinator {
         // cover (the simulator found exactly that resurrection). The client gets a 503 instead.
         if (!(err instanceof TransportError)) throw err;
         failures.push(`${node}: ${err.message}`);
-        // An overloaded, not-ready or refusing replica is reachable: a fallback write would
-        // take the write from replicas that can be read, and add load when there is none.
-        if (err.code !== 'UNREACHABLE') split = false;
         if (provenNotApplied(err)) {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;
@@ -466,64 +372,20 @@ export class Coordinator {
         const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
         throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} ${what}; the write may or may not have been applied`);
       }
-      return { done: true, clock: forwardReply(node, reply) };
+      switch (reply.kind) {
+        case 'forward_put_ok':
+          return reply.context;
+        case 'forward_put_failed':
+          throw new CoordinationError(
+            isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
+            reply.message,
+            reply.ok !== undefined && reply.needed !== undefined ? { ok: reply.ok, needed: reply.needed } : undefined,
+          );
+        default:
+          throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
+      }
     }
-    return { done: false, why: failures.join(', '), split };
-  }
-
-  /** This node and the nodes past the key's preference list that its detector holds up. */
-  private fallbackNodesUp(placement: { position: bigint; preferenceList: readonly NodeId[] }): number {
-    const { self, isDown } = this.deps;
-    return 1 + this.fallbacksFor(placement.position, placement.preferenceList).filter((id) => id !== self && !isDown(id)).length;
-  }
-
-  /**
-   * Sloppy quorum for a write no replica of the key can coordinate (Dynamo 4.6: a write goes to
-   * the first N healthy nodes past the down ones): every replica is down by this node's
-   * detector or unreachable, as on the side of a split that holds none of the key's replicas,
-   * and W nodes are up here (checked by the caller). This node writes the version as a one-shot
-   * actor (DotCounter.takeOneShot: it may hold none of the key's earlier versions, so its own
-   * actor's entry could not promise them) and stores it, merged with what it holds of the key
-   * as hints, for the key's owners: on itself and the nodes past the preference list, one owner
-   * per node. It is acknowledged once W hints are durable; hint delivery hands them to their
-   * owners once they answer. The funnel sends a side's fallback writes of a key here, to one
-   * node, so the merged bounds below hold for all of them.
-   */
-  private async coordinateAsFallback(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
-    const { self, dots, clock, config, log } = this.deps;
-    const { preferenceList } = placement;
-    assert(!preferenceList.includes(self), () => `${self} is a replica of ${JSON.stringify(request.key)}: it coordinates, not falls back`);
-    const { key, value, contentType, context } = request;
-    // Not pruned: pruning without the key's versions could drop the entry of one the context
-    // saw, so a delete would leave it. So the context must leave room for the new dot: each
-    // fallback write adds an actor, and a context returned longer than a client may send back
-    // would leave the key's versions unresolvable.
-    if (context.length >= config.clockEntriesMax) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key is up here, and its context already has ${context.length} entries (at most ${config.clockEntriesMax - 1} for a write coordinated past the replicas, which cannot prune it); write it again once a replica answers; it was not applied`);
-    }
-    const { actor, counter } = await dots.takeOneShot();
-    const sibling: Sibling = { dot: { node: actor, counter, timeMs: clock.nowMs() }, context, value, contentType };
-    // With what this node already holds as hints of the key, as coordinate() merges its replica:
-    // fallback writes of one key accumulate here, and the bounds apply to the whole (deletes pass).
-    const merged = mergeSiblings(this.deps.heldHints(preferenceList, key), [sibling]);
-    assert(merged.some((s) => s.dot.node === actor && s.dot.counter === counter), () => `the fallback version ${actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
-    if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the versions held for them have ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); once a replica answers, read the key and write back with its context`);
-    }
-    const record = EncodedRecord.of(merged);
-    if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
-      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write the versions held for them would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); once a replica answers, read the key and write back with its context`);
-    }
-    log.debug({ key, why }, 'no replica of the key can coordinate; coordinating as a fallback');
-    // Its own copy first: certain and cheapest. The others, the healthiest first (fallbacksFor).
-    const fallbacks = [self, ...this.fallbacksFor(placement.position, preferenceList).filter((id) => id !== self)];
-    const attempts = preferenceList.map((owner) => this.hint(owner, key, record, fallbacks));
-    const outcome = await awaitQuorum(attempts, w, clock, config.requestTimeoutMs);
-    if (!outcome.reached) {
-      throw new CoordinationError('QUORUM_FAILED', `no replica of the key is up here, and only ${outcome.ok.length} of ${w} nodes holding it for them confirmed in time; the write may or may not have been applied`, { ok: outcome.ok.length, needed: w });
-    }
-    this.fallbackWriteCount++;
-    return clockOf(sibling);
+    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${failures.join(', ')})`);
   }
 
   private checkQuorum(name: 'r' | 'w', value: number): void {
@@ -543,28 +405,6 @@ function settledWithin<T>(attempts: readonly Promise<T>[], clock: Clock, ms: num
       resolve(settled);
     });
   });
-}
-
-/** The forward_put of a client's write: its fields only, never more of what the caller passed. */
-function forwardPut(request: WriteRequest, w: number, fallback: boolean): PeerRequest {
-  const { key, value, contentType, context } = request;
-  return { kind: 'forward_put', key, value, contentType, context, w, ...(fallback ? { fallback: true as const } : {}) };
-}
-
-/** The clock a forward_put's reply carries; a failure it reports, thrown as it was raised there. */
-function forwardReply(node: NodeId, reply: PeerReply): VClock {
-  switch (reply.kind) {
-    case 'forward_put_ok':
-      return reply.context;
-    case 'forward_put_failed':
-      throw new CoordinationError(
-        isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
-        reply.message,
-        reply.ok !== undefined && reply.needed !== undefined ? { ok: reply.ok, needed: reply.needed } : undefined,
-      );
-    default:
-      throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
-  }
 }
 
 function quorumFailed(op: 'read' | 'write', ok: number, needed: number, asked: number): CoordinationError {

@@ -55,7 +55,6 @@ export class DotCounter {
   private constructor(
     private readonly storage: Storage,
     private readonly self: NodeId,
-    private readonly random: Random,
     /** This incarnation's name in vector clocks. */
     private actorName: string,
     private next: number,
@@ -77,7 +76,7 @@ export class DotCounter {
     const writes = [ceilingWrite(ceiling)];
     if (stored === undefined) writes.push({ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') });
     await storage.commit(writes);
-    return new DotCounter(storage, self, random, actorId(self, epoch), start, ceiling);
+    return new DotCounter(storage, self, actorId(self, epoch), start, ceiling);
   }
 
   /** This incarnation's name in vector clocks: `<node>#<epoch>`. */
@@ -97,19 +96,6 @@ export class DotCounter {
     while (actorId(this.self, epoch) === this.actorName) epoch = newEpoch(random);
     await this.storage.commit([{ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') }]);
     this.actorName = actorId(this.self, epoch);
-  }
-
-  /**
-   * A dot of a one-shot actor (`<node>#<fresh epoch>`, never this incarnation's own), for a write
-   * this node coordinates without storing the key (a fallback coordinator, outside the key's
-   * preference list). An entry a:k promises every earlier dot of a; an actor that issues one dot
-   * has none, so the version need not carry this node's earlier versions of the key, which it
-   * does not hold. The counter comes from the lease, so the dot is new even if an epoch repeats.
-   */
-  async takeOneShot(): Promise<{ actor: string; counter: number }> {
-    let epoch = newEpoch(this.random);
-    while (actorId(this.self, epoch) === this.actorName) epoch = newEpoch(this.random);
-    return { actor: actorId(this.self, epoch), counter: await this.take() };
   }
 
   /** The next counter this actor would issue: every counter it ever issued is below it. */

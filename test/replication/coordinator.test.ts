@@ -23,7 +23,7 @@ import { Ring } from '../../src/ring/ring.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { EncodedRecord } from '../../src/version/record-codec.ts';
-import { clockOf, covers, distinctValues } from '../../src/version/siblings.ts';
+import { distinctValues } from '../../src/version/siblings.ts';
 
 /** Commits of the data space wait until released, or fail when `failing` is set. */
 class ControlledStorage extends MemoryStorage {
@@ -41,7 +41,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'overloaded' | 'remote-failure';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'remote-failure';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -53,8 +53,6 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
           return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
         case 'not-ready':
           return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (waiting): ask again later`));
-        case 'overloaded':
-          return Promise.reject(new TransportError('OVERLOADED', `1024 requests already in flight to ${to}`));
         case 'remote-failure':
           return Promise.reject(new RemoteError('HANDLER_FAILED', `${to} failed while handling it`));
         case 'silent':
@@ -88,8 +86,6 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: () => false,
     isSuspect: () => false,
-    storeHint: () => Promise.reject(new Error('no hint store in this harness')),
-    heldHints: () => [],
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -230,9 +226,6 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
-    // n1's own hints land in its store, as other nodes' hints land in theirs (replicaPeers).
-    storeHint: (_owner, key, record) => stores.get('n1')!.merge(key, record.siblings),
-    heldHints: (_owners, key) => stores.get('n1')!.read(key),
   });
   return { scheduler, ring, stores, sent, coordinator, silent, held };
 }
@@ -362,7 +355,6 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'timeout', n3: 'timeout', n4: 'timeout' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /may or may not have been applied/ });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put'], 'a timed-out forward was sent again elsewhere');
-    assert.equal(coordinator.fallbackWrites, 0, 'a timed-out forward was coordinated here too');
   });
 
   it('go to the next replica when one refused unread (NOT_READY: it restarted and has not heard the table yet)', async () => {
@@ -385,96 +377,6 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'refuse', n3: 'refuse', n4: 'refuse' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE' });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put']);
-  });
-});
-
-describe('fallback coordination (sloppy quorum across a split)', () => {
-  // n1 is not a replica of the key in a 5-node ring; the key's three replicas are down (the far
-  // side of a split), so no replica can coordinate: n1 coordinates and hints (Dynamo 4.6).
-  const members = ['n1', 'n2', 'n3', 'n4', 'n5'];
-  const ring = Ring.of(members);
-  const key = Array.from({ length: 100 }, (_, i) => `split-${i}`).find((k) => !ring.preferenceList(k, 3).includes('n1'))!;
-  const owners = ring.preferenceList(key, 3);
-  const other = members.find((id) => id !== 'n1' && !owners.includes(id))!;
-
-  it('takes the write on a side with W nodes and none of its replicas: hints on itself and the other node, none sent to a replica', async () => {
-    const { scheduler, sent, coordinator, stores } = await readCluster(members, { down: owners });
-    const clock = await scheduler.complete(coordinator.put(write(key, 'v')));
-    assert.deepEqual(sent.filter((x) => owners.includes(x.to)), [], 'a replica marked down was sent the write');
-    assert.deepEqual(sent.map((x) => `${x.request.kind}:${x.to}`), [`hint_put:${other}`]);
-    assert.deepEqual(valuesOf(stores.get('n1')!.read(key)), ['v']);
-    assert.deepEqual(valuesOf(stores.get(other)!.read(key)), ['v']);
-    assert.equal(coordinator.fallbackWrites, 1);
-    assert.equal(clock.length, 1);
-    assert.match(clock[0]!.node, /^n1#/);
-  });
-
-  it('writes each version as a one-shot actor: a reader of its second version does not cover its first, delivered earlier (fails with the node\'s own actor)', async () => {
-    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
-    const owner = new ReplicaStore(new MemoryStorage());
-    await scheduler.complete(coordinator.put(write(key, 'a')));
-    // Its hints of 'a' are delivered to the owner and removed from n1 and the other node.
-    await owner.merge(key, stores.get('n1')!.read(key));
-    for (const id of ['n1', other]) await stores.get(id)!.replace(key, []);
-    await scheduler.complete(coordinator.put(write(key, 'b')));
-    // A client reads 'b' alone (where only its hint arrived) and overwrites it with that context.
-    const b = stores.get(other)!.read(key);
-    assert.deepEqual(valuesOf(b), ['b']);
-    const c = { dot: { node: 'n3#0000000001', counter: 1, timeMs: 2 }, context: clockOf(b[0]!), value: Buffer.from('c'), contentType: 'text/plain' };
-    await owner.merge(key, [...b, c]);
-    assert.deepEqual(valuesOf(distinctValues(owner.read(key))), ['a', 'c'], 'the overwrite of b took a, which its reader never saw');
-  });
-
-  it('bounds the versions it holds of a key like a replica does: TOO_MANY_SIBLINGS, RECORD_TOO_LARGE; a delete always passes', async () => {
-    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
-    for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS' });
-    assert.equal(stores.get('n1')!.read(key).length, 64);
-    await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] }));
-    const mib = Buffer.alloc(1024 * 1024, 7);
-    const bigKey = Array.from({ length: 200 }, (_, i) => `big-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
-    for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] }));
-    await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
-  });
-
-  it('keeps the whole context (a delete removes every version its reader saw), so refuses one with no room for its dot, unapplied', async () => {
-    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
-    // clockEntriesMax is 10 here; the oldest entry is the dot of a long-standing version.
-    const context = Array.from({ length: 9 }, (_, i) => ({ node: `n${(i % 5) + 1}#00000000${String(10 + i)}`, counter: 1, timeMs: i }));
-    const clock = await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context }));
-    assert.ok(covers(clock, { node: context[0]!.node, counter: 1, timeMs: 0 }), 'the delete does not cover the oldest version its reader saw');
-    assert.equal(clock.length, 10);
-    // A client writing back each context it is given would grow it by an actor per write, past
-    // what it may send: the write is refused before it is stored.
-    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), context: clock })), { code: 'COORDINATOR_UNREACHABLE', message: /context already has 10 entries.*it was not applied/ });
-    assert.equal(stores.get('n1')!.read(key).length, 1);
-  });
-
-  it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {
-    for (const behaviour of ['not-ready', 'overloaded'] as const) {
-      // The node past the preference list could hold a hint: only the replicas' state stops it.
-      const peersOf = Object.fromEntries([...owners.map((id) => [id, behaviour]), [other, 'ok']]) as Record<NodeId, PeerBehaviour>;
-      const { scheduler, coordinator, sent } = await coordinatorFor(peersOf, members);
-      await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /it was not applied/ });
-      assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put'], behaviour);
-      assert.equal(coordinator.fallbackWrites, 0, behaviour);
-    }
-  });
-
-  it('stores nothing on a node that is cut off from all (fewer than W nodes up): the write fails unapplied', async () => {
-    const { scheduler, coordinator, stores, sent } = await readCluster(members, { down: members.filter((id) => id !== 'n1') });
-    for (const id of members.filter((x) => x !== 'n1')) stores.delete(id); // and they refuse connections
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up .*it was not applied/ });
-    assert.deepEqual(stores.get('n1')!.read(key), []);
-    // With no fallback possible, the replicas marked down are still tried (a detector lagging a heal).
-    assert.deepEqual(sent.map((x) => x.request.kind), ['forward_put', 'forward_put', 'forward_put']);
-  });
-
-  it('refuses a write that cannot reach W nodes: W=3 with two nodes on this side', async () => {
-    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
-    for (const id of owners) stores.delete(id);
-    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), w: 3 })), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up to hold it for them \(2 of W=3\)/ });
-    assert.equal(coordinator.fallbackWrites, 0);
   });
 });
 
