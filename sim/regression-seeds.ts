@@ -156,6 +156,13 @@ export const REGRESSION_SEEDS: readonly RegressionSeed[] = [
     caught: ['merged-read-superseded'],
     checked: 'lead 2026-12-02: fails with the versions appended (the pre-fix merge put back by hand); passes with mergeSiblings',
   },
+  {
+    finding:
+      "a burst of blind deletes of one key left 200 tombstones beside each other on its replicas (found by an attacker-minded review; src/replication/coordinator.ts refused a live write past siblingsMax but let every delete pass, and a delete with no context covers nothing), so every merge and answer of the key grew without bound",
+    options: run(58966, 'harsh', false, false),
+    caught: ['bounded-siblings'],
+    checked: 'lead 2026-12-02: fails on c3f1c2d; passes once a delete that covers none of the versions is refused past siblingsMax',
+  },
 ];
 
 export const OPEN_BUG_SEEDS: readonly RegressionSeed[] = [];

@@ -4,6 +4,7 @@
 // limit and a hostile client with forged contexts), all from one seed; then a final heal, a quiet
 // period, and the invariant checks, ending with a restart of every node from its own disk. The
 // same seed produces the identical trace (its hash is part of the result).
+import { DEFAULT_CONFIG } from '../src/node/config.ts';
 import { CoordinationError } from '../src/replication/errors.ts';
 import { statusOf } from '../src/api/error-status.ts';
 import type { MemberRecord } from '../src/membership/table.ts';
@@ -75,6 +76,14 @@ const TOMBSTONE_GRACE_MS = 60_000;
 const LARGE_WRITES_MAX = 64;
 const LARGE_VALUE_BYTES_MIN = 896 * 1024;
 const SIBLING_PILE_WRITES_MAX = 90;
+/** Blind deletes a hostile client sends to one key in one burst (each adds a tombstone sibling). */
+const TOMBSTONE_PILE_DELETES = 200;
+/**
+ * Versions a stored record of one key may hold: each coordinator keeps what it merges within
+ * siblingsMax (live) and refuses a delete that only adds a tombstone past it, so a replica's
+ * union of several coordinators' states stays within a few times that.
+ */
+const STORED_SIBLINGS_MAX = 3 * DEFAULT_CONFIG.siblingsMax;
 const W = 2;
 /** Codes any client operation may fail with under faults. */
 const EXPECTED_CODES = new Set(['QUORUM_FAILED', 'COORDINATOR_UNREACHABLE', 'TOO_MANY_SIBLINGS', 'STORAGE_FAILED', 'UNAVAILABLE']);
@@ -747,6 +756,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             if (placementText(key) !== key) await checkMergedRead(node, key);
           });
         } else if (roll < 0.93) {
+          // Once per run, a burst of blind deletes of one key: tombstones must stop piling up
+          // (they once grew without bound: every merge and answer of the key grew with them).
+          if (stats['tombstone pile bursts'] === undefined && random.nextFloat() < 0.2) {
+            count('tombstone pile bursts');
+            await operation(name, 'tombstone pile', [], async (node, via, live) => {
+              for (let i = 0; i < TOMBSTONE_PILE_DELETES; i++) {
+                await tracedPut(node, via, live, name, 'tomb-pile', `blind delete ${i}`, null, '', '');
+                count('tombstone pile deletes');
+              }
+            });
+          }
           // One key piled with blind siblings up to siblingsMax (then refused TOO_MANY_SIBLINGS).
           if ((stats['sibling pile writes'] ?? 0) < SIBLING_PILE_WRITES_MAX) {
             count('sibling pile writes');
@@ -1024,6 +1044,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             } catch (err) {
               violations.push({ invariant: 'stored-records', key, detail: `${id} stores an undecodable record for ${short(key)} in ${space}: ${describeError(err)}` });
               continue;
+            }
+            if (siblings.length > STORED_SIBLINGS_MAX) {
+              violations.push({ invariant: 'bounded-siblings', key, detail: `${id} stores ${siblings.length} versions of ${short(key)} in ${space} (at most ${STORED_SIBLINGS_MAX})` });
             }
             const bad = siblings.find((s) => s.dot.counter >= BOGUS_COUNTER_MIN || s.context.some((e) => e.counter >= BOGUS_COUNTER_MIN));
             if (bad !== undefined) violations.push({ invariant: 'bogus-counters', key, detail: `${id} stores ${short(key)} (${space}) with a counter no node issued: ${describeSiblings([bad])}` });

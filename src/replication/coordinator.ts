@@ -255,6 +255,16 @@ export class Coordinator {
         `key has ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); read it and write back with its context to resolve them`,
       );
     }
+    // A delete that removes nothing it saw only adds a tombstone beside the other versions: blind
+    // deletes of one key piled them up without bound (simulator harsh seed 58966), and every
+    // merge and answer of the key grew with them. Past the bound only a delete that covers some
+    // of them passes, so a client can still always resolve the key.
+    if (value === null && merged.length > current.length && merged.length > config.siblingsMax) {
+      throw new CoordinationError(
+        'TOO_MANY_SIBLINGS',
+        `key has ${current.length} versions, tombstones included (at most ${config.siblingsMax}), and this delete covers none of them; read it and delete with its context`,
+      );
+    }
     // The coordinator commits first and then ships its whole merged state, not just the new
     // version (as Riak does). A version vector entry n:k promises "all of n's events up to k";
     // that holds on every replica only if whoever receives dot n:k also receives whatever n held

@@ -23,7 +23,7 @@ import { Ring } from '../../src/ring/ring.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { EncodedRecord } from '../../src/version/record-codec.ts';
-import { distinctValues } from '../../src/version/siblings.ts';
+import { distinctValues, joinClocks } from '../../src/version/siblings.ts';
 
 /** Commits of the data space wait until released, or fail when `failing` is set. */
 class ControlledStorage extends MemoryStorage {
@@ -162,6 +162,16 @@ describe('coordinator durability', () => {
     await scheduler.complete(Promise.all([coordinator.put(write('k', 'a')), coordinator.put(write('k', 'b'))]));
     const values = distinctValues(store.read('k')).map((s) => Buffer.from(s.value!).toString()).sort();
     assert.deepEqual(values, ['a', 'b']);
+  });
+
+  it('refuses a blind delete that would only add a tombstone past siblingsMax versions; a delete with the context passes (simulator harsh seed 58966)', async () => {
+    const { scheduler, store, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
+    for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: [] }));
+    assert.equal(store.read('k').length, 64);
+    await assert.rejects(scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of them/ });
+    assert.equal(store.read('k').length, 64);
+    await scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: joinClocks(store.read('k')) }));
+    assert.equal(store.read('k').length, 1);
   });
 
   it('refuses a write whose versions would exceed the record bound, but never a delete', async () => {
