@@ -84,9 +84,10 @@ export const USAGE = `usage: npm run bench -- [options]
                          uniform random keys (not zipfian), dynakv blind PUT/GET to any node with
                          its nodes --insecure (wrk has no client certificate); loads and the
                          fault run stay with the Node generator. Needs wrk (apt-get install -y wrk)
-  --dynakv-routing MODE  ring (default): each request goes to a node of its key's preference list
-                         (client-driven coordination); any: to the client's current node, which
-                         forwards a write it does not replicate
+  --dynakv-routing MODE  ring (default; with --generator wrk, any): each request goes to a node
+                         of its key's preference list (client-driven coordination; with wrk,
+                         each process draws only keys its node replicates); any: to the client's
+                         current node, which forwards a write it does not replicate
   --dynakv-writes MODE   context (default): updates carry the context the generator was handed
                          for the key; blind: no context (every update becomes a sibling)
   --request-timeout-ms N per-request timeout (default 5000)
@@ -174,11 +175,12 @@ export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOpt
   const dynakvWrites = values['dynakv-writes'] ?? 'context';
   if (dynakvWrites !== 'context' && dynakvWrites !== 'blind') throw new UsageError(`--dynakv-writes must be context or blind, got ${quoted(dynakvWrites)}`);
 
-  const dynakvRouting = values['dynakv-routing'] ?? 'ring';
-  if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new UsageError(`--dynakv-routing must be ring or any, got ${quoted(dynakvRouting)}`);
-
   const generator = values.generator ?? 'node';
   if (generator !== 'node' && generator !== 'wrk') throw new UsageError(`--generator must be node or wrk, got ${quoted(generator)}`);
+
+  // wrk's default stays any-node, as side_by_side.sh and every earlier wrk result.
+  const dynakvRouting = values['dynakv-routing'] ?? (generator === 'wrk' ? 'any' : 'ring');
+  if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new UsageError(`--dynakv-routing must be ring or any, got ${quoted(dynakvRouting)}`);
 
   const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
   const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);

@@ -29,6 +29,12 @@ export interface WrkScriptParams {
   /** Seeds the value's bytes (printable, so the script stays plain text). */
   readonly valueSeed: number;
   readonly keyPrefix?: string;
+  /**
+   * Ring routing (dynakv): for wrk process i (its endpoint's index), the key numbers whose
+   * preference list holds that node; the process draws its keys from these only. Undefined:
+   * every process draws from all keys (any-node routing).
+   */
+  readonly ownKeys?: readonly (readonly number[])[];
 }
 
 const VALUE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -115,15 +121,35 @@ export function wrkScript(p: WrkScriptParams): string {
       'end',
     );
   }
+  if (p.ownKeys !== undefined) {
+    for (const own of p.ownKeys) if (own.length === 0 || own.some((k) => !Number.isInteger(k) || k < 0 || k >= p.keys)) throw new RangeError('ownKeys: every process needs keys, each one of 0..keys-1');
+    lines.push(
+      '-- Ring routing: process i (args[2]) draws only the keys its node replicates.',
+      `local OWN = { ${p.ownKeys.map((own) => `"${own.join(',')}"`).join(', ')} }`,
+      'local MINE = {}',
+      'request = function()',
+      '  local key = PREFIX .. MINE[math.random(1, #MINE)]',
+      '  if math.random() < READ then return read(key) end',
+      '  return update(key)',
+      'end',
+      'init = function(args)',
+      '  math.randomseed(tonumber(args[1]) or os.time())',
+      '  for k in OWN[(tonumber(args[2]) or 0) + 1]:gmatch("%d+") do MINE[#MINE + 1] = k end',
+      'end',
+    );
+  } else {
+    lines.push(
+      'request = function()',
+      '  local key = PREFIX .. math.random(0, KEYS - 1)',
+      '  if math.random() < READ then return read(key) end',
+      '  return update(key)',
+      'end',
+      'init = function(args)',
+      '  math.randomseed(tonumber(args[1]) or os.time())',
+      'end',
+    );
+  }
   lines.push(
-    'request = function()',
-    '  local key = PREFIX .. math.random(0, KEYS - 1)',
-    '  if math.random() < READ then return read(key) end',
-    '  return update(key)',
-    'end',
-    'init = function(args)',
-    '  math.randomseed(tonumber(args[1]) or os.time())',
-    'end',
     '-- One machine-readable line: requests, latency percentiles (us), errors, this process\'s CPU ticks.',
     'done = function(summary, latency, requests)',
     ...WRK_RESULT_LINE_LUA,
@@ -276,7 +302,7 @@ export function wrkArgs(p: Omit<WrkRunParams, 'wrkPath' | 'logPrefix'>): { reado
     .filter((x) => x.c > 0)
     .map(({ endpoint, c, i }) => ({
       endpoint,
-      args: ['-t1', `-c${c}`, `-d${wholeSeconds(p.durationS)}s`, '--timeout', `${wholeSeconds(p.timeoutS)}s`, '--latency', '-s', p.scriptPath, endpoint, '--', String(luaSeed(p.seed, i))],
+      args: ['-t1', `-c${c}`, `-d${wholeSeconds(p.durationS)}s`, '--timeout', `${wholeSeconds(p.timeoutS)}s`, '--latency', '-s', p.scriptPath, endpoint, '--', String(luaSeed(p.seed, i)), String(i)],
     }));
 }
 

@@ -11,6 +11,7 @@ import { runWrk, splitConnections, wholeSeconds, wrkScript, type WrkPhaseResult 
 import type { BenchOptions } from '../options.ts';
 import { summarizePhase, type PhaseSummary } from '../report.ts';
 import { cpuSnapshot, fetchFor, memorySnapshot, type Cluster } from '../systems/cluster.ts';
+import { RingRouter } from '../../src/client/ring-router.ts';
 import { DynakvCluster } from '../systems/dynakv-cluster.ts';
 import { EtcdCluster } from '../systems/etcd-cluster.ts';
 import { cpuMsOf, machineBusyMs, type MemoryReading } from '../systems/processes.ts';
@@ -246,6 +247,19 @@ export async function runPhase(ctx: BenchContext, generator: LoadGenerator, clus
   return best!;
 }
 
+/** For each endpoint, the key numbers (of user0..user<keys-1>) its node replicates, from the cluster's ring. */
+async function keysByReplica(endpoints: readonly string[], keys: number): Promise<number[][]> {
+  const router = await RingRouter.fetch(endpoints);
+  const own = endpoints.map(() => [] as number[]);
+  for (let k = 0; k < keys; k++) {
+    for (const url of router.replicas(`user${k}`)) {
+      const i = endpoints.indexOf(url);
+      if (i >= 0) own[i]!.push(k);
+    }
+  }
+  return own;
+}
+
 /** A run phase driven by wrk (--generator wrk): one process per member, see bench/loadgen/wrk.ts. */
 export interface WrkRunRecord {
   readonly system: SystemKind;
@@ -261,6 +275,8 @@ export interface WrkRunRecord {
   readonly server: ServerUse;
   /** CPU ms of the whole cluster per successful request. */
   readonly cpuMsPerOp: number;
+  /** dynakv: each wrk process drew any key (any), or only those its node replicates (ring). */
+  readonly routing: 'any' | 'ring';
 }
 
 /**
@@ -272,8 +288,9 @@ export async function wrkRunPhase(ctx: BenchContext, generator: LoadGenerator, c
   if (ctx.wrk === undefined) throw new Error('assertion: wrk was not found before the run');
   const name = `wrk-${cluster.system}-${cluster.members.length}-${workload}`;
   const script = join(ctx.logDir, `${name}.lua`);
-  writeFileSync(script, wrkScript({ system: cluster.system, workload, keys, valueBytes, valueSeed: seed }));
   const endpoints = cluster.endpoints;
+  const ownKeys = cluster.system === 'dynakv' && ctx.options.dynakvRouting === 'ring' ? await keysByReplica(endpoints, keys) : undefined;
+  writeFileSync(script, wrkScript({ system: cluster.system, workload, keys, valueBytes, valueSeed: seed, ...(ownKeys !== undefined ? { ownKeys } : {}) }));
   const connections = splitConnections(clients, endpoints.length);
   let best: WrkRunRecord | undefined;
   for (let attempt = 0; attempt <= rerunsMax; attempt++) {
@@ -292,7 +309,7 @@ export async function wrkRunPhase(ctx: BenchContext, generator: LoadGenerator, c
       `  run (wrk): ${Math.round(result.opsPerSec).toLocaleString('en-US')} ops/s${errors}, p99 ${result.p99Ms.toFixed(1)} ms (max over wrk processes); ` +
         `server CPU ${Math.round(server.cpuTotalPct)}% (${cpuMsPerOp.toFixed(2)} ms/op), wrk CPU ${Math.round((100 * result.generatorCpuMs) / (result.durationS * 1000))}%${other}`,
     );
-    const record: WrkRunRecord = { system: cluster.system, label: cluster.label, nodes, workload, connections, durationS: wholeSeconds(durationS), script, result, server, cpuMsPerOp };
+    const record: WrkRunRecord = { system: cluster.system, label: cluster.label, nodes, workload, connections, durationS: wholeSeconds(durationS), script, result, server, cpuMsPerOp, routing: ownKeys !== undefined ? 'ring' : 'any' };
     if (best === undefined || record.server.otherPct < best.server.otherPct) best = record;
     if (record.server.otherPct < OTHER_LOAD_WARN_PCT) break;
   }

@@ -305,7 +305,10 @@ export function wrkTables(sessions: readonly SessionRecord[]): Table[] {
           '(each process\'s percentile of its own requests, reads and updates together); errors: wrk\'s socket errors, timeouts and statuses >= 400; ' +
           'CPU ms/op: CPU of the whole cluster over the phase per successful request.',
         'Keys are chosen uniformly among the loaded keys (not zipfian, unlike the Node generator). dynakv: blind PUT/GET /kv/<key>, each wrk process on one node ' +
-          '(any-node routing; a write is forwarded when that node does not replicate the key), nodes --insecure (plain HTTP; wrk has no client certificate). ' +
+          (runs.some((r) => r.system === 'dynakv' && r.routing === 'ring')
+            ? '(ring routing: each wrk process draws only keys its node replicates, so no write is forwarded), '
+            : '(any-node routing; a write is forwarded when that node does not replicate the key), ') +
+          'nodes --insecure (plain HTTP; wrk has no client certificate). ' +
           'etcd: POST /v3/kv/put and /v3/kv/range through its JSON gateway (linearizable reads). The Lua scripts are in the run\'s log directory.',
         ...runs.map((r) => `${r.label}, ${r.workload}: connections per member ${r.connections.join('/')}; server CPU per member ${Object.entries(r.server.cpuPct).map(([id, pct]) => `${id} ${Math.round(pct)}`).join(', ')}; other processes ${fmtNumber(r.server.otherPct)}%`),
         ...errorNotes,

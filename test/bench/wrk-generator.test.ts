@@ -99,6 +99,17 @@ describe('wrk processes', () => {
     assert.deepEqual(runs[0]!.args.slice(0, 9), ['-t1', '-c1', '-d3s', '--timeout', '5s', '--latency', '-s', '/s.lua', 'http://a']);
     assert.equal(runs[0]!.args[9], '--');
     assert.equal(runs[0]!.args[10], String(luaSeed(9, 0)));
+    assert.equal(runs[1]!.args[11], '1', 'the process index, for ring routing');
     assert.notEqual(luaSeed(9, 0), luaSeed(9, 1));
+  });
+
+  it('ring routing: process i draws only the keys of its own list (ownKeys[i]), which must be loaded keys', () => {
+    const lua = wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[0, 3, 9], [1, 2]] });
+    assert.match(lua, /local OWN = \{ "0,3,9", "1,2" \}/);
+    assert.match(lua, /OWN\[\(tonumber\(args\[2\]\) or 0\) \+ 1\]:gmatch/);
+    assert.match(lua, /local key = PREFIX \.\. MINE\[math\.random\(1, #MINE\)\]/);
+    assert.doesNotMatch(lua, /math\.random\(0, KEYS - 1\)/);
+    assert.throws(() => wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[10]] }), /ownKeys/);
+    assert.throws(() => wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[]] }), /ownKeys/);
   });
 });
