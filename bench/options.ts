@@ -51,6 +51,8 @@ export interface BenchOptions {
   readonly generator: GeneratorKind;
   readonly dynakvWrites: DynakvWrites;
   readonly dynakvRouting: DynakvRouting;
+  /** How the wrk phases route dynakv requests: any unless --dynakv-routing ring was given. */
+  readonly wrkRouting: DynakvRouting;
   readonly requestTimeoutMs: number;
   /** Longest wait for other work on the machine to stop before each measured phase, seconds. */
   readonly quietWaitS: number;
@@ -84,10 +86,11 @@ export const USAGE = `usage: npm run bench -- [options]
                          uniform random keys (not zipfian), dynakv blind PUT/GET to any node with
                          its nodes --insecure (wrk has no client certificate); loads and the
                          fault run stay with the Node generator. Needs wrk (apt-get install -y wrk)
-  --dynakv-routing MODE  ring (default; with --generator wrk, any): each request goes to a node
-                         of its key's preference list (client-driven coordination; with wrk,
-                         each process draws only keys its node replicates); any: to the client's
-                         current node, which forwards a write it does not replicate
+  --dynakv-routing MODE  ring (default): each request goes to a node of its key's preference list
+                         (client-driven coordination); any: to the client's current node, which
+                         forwards a write it does not replicate. wrk phases route to any node
+                         unless ring is given here: then each wrk process draws only keys its
+                         node replicates
   --dynakv-writes MODE   context (default): updates carry the context the generator was handed
                          for the key; blind: no context (every update becomes a sibling)
   --request-timeout-ms N per-request timeout (default 5000)
@@ -178,9 +181,11 @@ export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOpt
   const generator = values.generator ?? 'node';
   if (generator !== 'node' && generator !== 'wrk') throw new UsageError(`--generator must be node or wrk, got ${quoted(generator)}`);
 
-  // wrk's default stays any-node, as side_by_side.sh and every earlier wrk result.
-  const dynakvRouting = values['dynakv-routing'] ?? (generator === 'wrk' ? 'any' : 'ring');
+  const dynakvRouting = values['dynakv-routing'] ?? 'ring';
   if (dynakvRouting !== 'ring' && dynakvRouting !== 'any') throw new UsageError(`--dynakv-routing must be ring or any, got ${quoted(dynakvRouting)}`);
+  // wrk's phases stay any-node unless ring is asked for, as side_by_side.sh and every earlier wrk
+  // result; the Node generator's phases (loads, the fault run) keep their own default.
+  const wrkRouting = values['dynakv-routing'] === 'ring' ? 'ring' : 'any';
 
   const durationS = positiveNumber(values.duration, '--duration', quick ? 8 : 30);
   const faultDurationS = positiveNumber(values['fault-duration'], '--fault-duration', quick ? 12 : 30);
@@ -212,6 +217,7 @@ export function checkOptions(values: ToolValues<typeof BENCH_OPTIONS>): BenchOpt
     generator,
     dynakvWrites,
     dynakvRouting,
+    wrkRouting,
     requestTimeoutMs: positiveInt(values['request-timeout-ms'], '--request-timeout-ms', 5_000),
     quietWaitS: values['quiet-wait'] === '0' ? 0 : positiveNumber(values['quiet-wait'], '--quiet-wait', quick ? 20 : 60),
     rerunsMax: values.reruns === '0' ? 0 : positiveInt(values.reruns, '--reruns', quick ? 1 : 2),

@@ -76,8 +76,11 @@ const TOMBSTONE_GRACE_MS = 60_000;
 const LARGE_WRITES_MAX = 64;
 const LARGE_VALUE_BYTES_MIN = 896 * 1024;
 const SIBLING_PILE_WRITES_MAX = 90;
-/** Blind deletes a hostile client sends to one key in one burst (each adds a tombstone sibling). */
-const TOMBSTONE_PILE_DELETES = 200;
+/**
+ * Blind writes a hostile client sends to one key in one burst, each through any node: two in
+ * three deletes (each adds a tombstone sibling), the rest puts.
+ */
+const TOMBSTONE_PILE_WRITES = 400;
 /**
  * Versions a stored record of one key may hold: each coordinator keeps what it merges within
  * siblingsMax (live) and refuses a delete that only adds a tombstone past it, so a replica's
@@ -161,6 +164,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       if (lines === undefined) keyHistory.set(key, (lines = []));
       lines.push(`${scheduler.nowMs.toFixed(0).padStart(6)} ${line}`);
     };
+    // Keys already reported past STORED_SIBLINGS_MAX (one violation per key, not one per commit).
+    const overBound = new Set<string>();
     /**
      * Per node (per disk): since when, by the node's own clock, each key has held only
      * tombstones. A replica may purge such a key only once it has held it for the grace period
@@ -183,6 +188,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       };
       node.store.observe((key, before, after, siblings) => {
         const short = key.length > 40 ? `${key.slice(0, 40)}...` : key;
+        if (siblings.length > STORED_SIBLINGS_MAX && !overBound.has(key)) {
+          overBound.add(key);
+          violations.push({ invariant: 'bounded-siblings', key, detail: `${id} committed ${siblings.length} versions of ${short} (at most ${STORED_SIBLINGS_MAX})` });
+        }
         trace(key, `${id} commit ${after === undefined ? 'removed' : describeSiblings(siblings)}`);
         const since = tombstonedSince.get(id)!;
         const nowMs = node.world.clock.nowMs();
@@ -760,11 +769,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
           // (they once grew without bound: every merge and answer of the key grew with them).
           if (stats['tombstone pile bursts'] === undefined && random.nextFloat() < 0.2) {
             count('tombstone pile bursts');
-            await operation(name, 'tombstone pile', [], async (node, via, live) => {
-              for (let i = 0; i < TOMBSTONE_PILE_DELETES; i++) {
-                await tracedPut(node, via, live, name, 'tomb-pile', `blind delete ${i}`, null, '', '');
-                count('tombstone pile deletes');
-              }
+            for (let i = 0; i < TOMBSTONE_PILE_WRITES; i++) {
+              const put = i % 3 === 2;
+              await operation(name, `tombstone pile ${i}`, [], async (node, via, live) => {
+                await tracedPut(node, via, live, name, 'tomb-pile', `blind ${put ? 'put' : 'delete'} ${i}`, put ? Buffer.from(`pile-${i}`) : null, 'text/plain', '');
+                count(put ? 'tombstone pile puts' : 'tombstone pile deletes');
+              });
+            }
+            // A delete with the context of a read resolves the pile (deletes that cover what they saw always pass).
+            await operation(name, 'tombstone pile resolved', [], async (node, via, live) => {
+              const read = await tracedGet(node, via, live, name, 'tomb-pile', 'read');
+              await tracedPut(node, via, live, name, 'tomb-pile', 'delete with its context', null, '', read.context);
+              count('tombstone pile resolved');
             });
           }
           // One key piled with blind siblings up to siblingsMax (then refused TOO_MANY_SIBLINGS).

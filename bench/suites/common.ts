@@ -289,7 +289,7 @@ export async function wrkRunPhase(ctx: BenchContext, generator: LoadGenerator, c
   const name = `wrk-${cluster.system}-${cluster.members.length}-${workload}`;
   const script = join(ctx.logDir, `${name}.lua`);
   const endpoints = cluster.endpoints;
-  const ownKeys = cluster.system === 'dynakv' && ctx.options.dynakvRouting === 'ring' ? await keysByReplica(endpoints, keys) : undefined;
+  const ownKeys = cluster.system === 'dynakv' && ctx.options.wrkRouting === 'ring' ? await keysByReplica(endpoints, keys) : undefined;
   writeFileSync(script, wrkScript({ system: cluster.system, workload, keys, valueBytes, valueSeed: seed, ...(ownKeys !== undefined ? { ownKeys } : {}) }));
   const connections = splitConnections(clients, endpoints.length);
   let best: WrkRunRecord | undefined;

@@ -7,7 +7,7 @@ import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import type { PeerReply, PeerRequest } from '../protocol/messages.ts';
-import { provenNotApplied } from '../transport/remote-error.ts';
+import { provenNotApplied, RemoteError } from '../transport/remote-error.ts';
 import { ringPosition, type Ring } from '../ring/ring.ts';
 import { EncodedRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
@@ -255,14 +255,15 @@ export class Coordinator {
         `key has ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); read it and write back with its context to resolve them`,
       );
     }
-    // A delete that removes nothing it saw only adds a tombstone beside the other versions: blind
-    // deletes of one key piled them up without bound (simulator harsh seed 58966), and every
-    // merge and answer of the key grew with them. Past the bound only a delete that covers some
-    // of them passes, so a client can still always resolve the key.
-    if (value === null && merged.length > current.length && merged.length > config.siblingsMax) {
+    // A write that covers none of the versions only adds one beside them. Blind deletes of one
+    // key piled tombstones up without bound (simulator harsh seed 58966), and every merge and
+    // answer of the key grew with them; blind puts then added their own 64 beside those. Past
+    // the bound, counting tombstones, only a write that covers some of them passes, so a client
+    // can still always resolve the key.
+    if (merged.length > current.length && merged.length > config.siblingsMax) {
       throw new CoordinationError(
         'TOO_MANY_SIBLINGS',
-        `key has ${current.length} versions, tombstones included (at most ${config.siblingsMax}), and this delete covers none of them; read it and delete with its context`,
+        `key has ${current.length} versions, tombstones included (at most ${config.siblingsMax}), and this ${value === null ? 'delete' : 'write'} covers none of them; read it and write back with its context`,
       );
     }
     // The coordinator commits first and then ships its whole merged state, not just the new
@@ -374,7 +375,8 @@ export class Coordinator {
         // second version of the same write, which a delete of what the client read would not
         // cover (the simulator found exactly that resurrection). The client gets a 503 instead.
         if (!(err instanceof TransportError)) throw err;
-        failures.push(`${node}: ${err.message}`);
+        // Codes only: the client sees this list, and a peer's message names its table's state.
+        failures.push(`${node}: ${err instanceof RemoteError ? err.remoteCode : err.code}`);
         if (provenNotApplied(err)) {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;

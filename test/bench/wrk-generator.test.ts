@@ -5,6 +5,7 @@
 // throughput and the max of each percentile, and connections split evenly over the members.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseOptions } from '../../bench/options.ts';
 import { combineWrk, luaSeed, parseWrkOutput, splitConnections, WRK_RESULT_TAG, wrkArgs, wrkScript, wrkValue } from '../../bench/loadgen/wrk.ts';
 
 const line = (fields: Record<string, number>) =>
@@ -101,6 +102,19 @@ describe('wrk processes', () => {
     assert.equal(runs[0]!.args[10], String(luaSeed(9, 0)));
     assert.equal(runs[1]!.args[11], '1', 'the process index, for ring routing');
     assert.notEqual(luaSeed(9, 0), luaSeed(9, 1));
+  });
+
+  it('wrk phases route to any node unless --dynakv-routing ring is given; the Node generator\'s phases keep ring by default', () => {
+    const plain = parseOptions(['--generator', 'wrk']);
+    assert.ok(plain !== 'help');
+    assert.equal(plain.wrkRouting, 'any');
+    assert.equal(plain.dynakvRouting, 'ring');
+    const ring = parseOptions(['--generator', 'wrk', '--dynakv-routing', 'ring']);
+    assert.ok(ring !== 'help');
+    assert.equal(ring.wrkRouting, 'ring');
+    const any = parseOptions(['--dynakv-routing', 'any']);
+    assert.ok(any !== 'help');
+    assert.deepEqual([any.wrkRouting, any.dynakvRouting], ['any', 'any']);
   });
 
   it('ring routing: process i draws only the keys of its own list (ownKeys[i]), which must be loaded keys', () => {

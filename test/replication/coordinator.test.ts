@@ -164,11 +164,13 @@ describe('coordinator durability', () => {
     assert.deepEqual(values, ['a', 'b']);
   });
 
-  it('refuses a blind delete that would only add a tombstone past siblingsMax versions; a delete with the context passes (simulator harsh seed 58966)', async () => {
+  it('refuses a blind delete or put that would only add a version past siblingsMax, tombstones counted; a delete with the context passes (simulator harsh seed 58966)', async () => {
     const { scheduler, store, coordinator } = await coordinatorFor({ n2: 'ok', n3: 'ok' });
     for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: [] }));
     assert.equal(store.read('k').length, 64);
-    await assert.rejects(scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of them/ });
+    await assert.rejects(scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /delete covers none of them/ });
+    // Nor a blind put beside the 64 tombstones (live siblings alone would let 64 more in).
+    await assert.rejects(scheduler.complete(coordinator.put(write('k', 'v'))), { code: 'TOO_MANY_SIBLINGS', message: /write covers none of them/ });
     assert.equal(store.read('k').length, 64);
     await scheduler.complete(coordinator.put({ key: 'k', value: null, contentType: '', context: joinClocks(store.read('k')) }));
     assert.equal(store.read('k').length, 1);
