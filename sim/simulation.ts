@@ -765,8 +765,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             if (placementText(key) !== key) await checkMergedRead(node, key);
           });
         } else if (roll < 0.93) {
-          // Once per run, a burst of blind deletes of one key: tombstones must stop piling up
-          // (they once grew without bound: every merge and answer of the key grew with them).
+          // Once per run (the first time this branch draws it), a burst of blind deletes and puts
+          // of one key: its versions must stop piling up (tombstones once grew without bound:
+          // every merge and answer of the key grew with them).
           if (stats['tombstone pile bursts'] === undefined && random.nextFloat() < 0.2) {
             count('tombstone pile bursts');
             for (let i = 0; i < TOMBSTONE_PILE_WRITES; i++) {
