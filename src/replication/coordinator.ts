@@ -381,7 +381,9 @@ export class Coordinator {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;
         }
-        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
+        // The peer's own message stays in this node's log: it may name internals a client need not see.
+        if (err.code !== 'TIMEOUT') log.debug({ node, key: request.key, err: err.message }, 'forward failed after it may have been applied');
+        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err instanceof RemoteError ? err.remoteCode : err.code})`;
         throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} ${what}; the write may or may not have been applied`);
       }
       switch (reply.kind) {
