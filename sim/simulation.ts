@@ -82,9 +82,9 @@ const SIBLING_PILE_WRITES_MAX = 90;
  */
 const TOMBSTONE_PILE_WRITES = 400;
 /**
- * Versions a stored record of one key may hold: each coordinator keeps what it merges within
- * siblingsMax (live) and refuses a delete that only adds a tombstone past it, so a replica's
- * union of several coordinators' states stays within a few times that.
+ * Versions a stored record of one key may hold: each coordinator refuses a write that covers
+ * none of the key's versions once they number siblingsMax (tombstones counted), so a replica's
+ * union of the N coordinators' states stays within N times that.
  */
 const STORED_SIBLINGS_MAX = 3 * DEFAULT_CONFIG.siblingsMax;
 const W = 2;

@@ -37,6 +37,9 @@ export interface WrkScriptParams {
   readonly ownKeys?: readonly (readonly number[])[];
 }
 
+/** The loaded keys are WRK_KEY_PREFIX + 0..keys-1 unless a script is given another prefix. */
+export const WRK_KEY_PREFIX = 'user';
+
 const VALUE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** A value of `bytes` letters and digits from a seed (no quote or backslash: safe in a Lua string). */
@@ -74,7 +77,7 @@ export const WRK_RESULT_LINE_LUA: readonly string[] = [
  * math.random from args[1] (each wrk process gets its own seed after `--`).
  */
 export function wrkScript(p: WrkScriptParams): string {
-  const prefix = p.keyPrefix ?? 'user';
+  const prefix = p.keyPrefix ?? WRK_KEY_PREFIX;
   if (!/^[A-Za-z0-9_-]*$/.test(prefix)) throw new RangeError(`key prefix must be URL- and Lua-safe, got ${JSON.stringify(prefix)}`);
   if (!Number.isInteger(p.keys) || p.keys < 1) throw new RangeError(`keys must be a positive whole number, got ${p.keys}`);
   const workload = WORKLOADS[p.workload];
@@ -121,35 +124,28 @@ export function wrkScript(p: WrkScriptParams): string {
       'end',
     );
   }
-  if (p.ownKeys !== undefined) {
-    for (const own of p.ownKeys) if (own.length === 0 || own.some((k) => !Number.isInteger(k) || k < 0 || k >= p.keys)) throw new RangeError('ownKeys: every process needs keys, each one of 0..keys-1');
+  const ring = p.ownKeys !== undefined;
+  if (ring) {
+    for (const own of p.ownKeys!) if (own.length === 0 || own.some((k) => !Number.isInteger(k) || k < 0 || k >= p.keys)) throw new RangeError('ownKeys: every process needs keys, each one of 0..keys-1');
     lines.push(
       '-- Ring routing: process i (args[2]) draws only the keys its node replicates.',
-      `local OWN = { ${p.ownKeys.map((own) => `"${own.join(',')}"`).join(', ')} }`,
+      `local OWN = { ${p.ownKeys!.map((own) => `"${own.join(',')}"`).join(', ')} }`,
       'local MINE = {}',
-      'request = function()',
-      '  local key = PREFIX .. MINE[math.random(1, #MINE)]',
-      '  if math.random() < READ then return read(key) end',
-      '  return update(key)',
-      'end',
-      'init = function(args)',
-      '  math.randomseed(tonumber(args[1]) or os.time())',
-      '  for k in OWN[(tonumber(args[2]) or 0) + 1]:gmatch("%d+") do MINE[#MINE + 1] = k end',
-      'end',
+      'local function pick() return MINE[math.random(1, #MINE)] end',
     );
   } else {
-    lines.push(
-      'request = function()',
-      '  local key = PREFIX .. math.random(0, KEYS - 1)',
-      '  if math.random() < READ then return read(key) end',
-      '  return update(key)',
-      'end',
-      'init = function(args)',
-      '  math.randomseed(tonumber(args[1]) or os.time())',
-      'end',
-    );
+    lines.push('local function pick() return math.random(0, KEYS - 1) end');
   }
   lines.push(
+    'request = function()',
+    '  local key = PREFIX .. pick()',
+    '  if math.random() < READ then return read(key) end',
+    '  return update(key)',
+    'end',
+    'init = function(args)',
+    '  math.randomseed(tonumber(args[1]) or os.time())',
+    ...(ring ? ['  for k in OWN[(tonumber(args[2]) or 0) + 1]:gmatch("%d+") do MINE[#MINE + 1] = k end'] : []),
+    'end',
     '-- One machine-readable line: requests, latency percentiles (us), errors, this process\'s CPU ticks.',
     'done = function(summary, latency, requests)',
     ...WRK_RESULT_LINE_LUA,

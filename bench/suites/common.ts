@@ -7,7 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { LoadGenerator } from '../loadgen/driver.ts';
 import type { SystemKind } from '../loadgen/protocol.ts';
-import { runWrk, splitConnections, wholeSeconds, wrkScript, type WrkPhaseResult } from '../loadgen/wrk.ts';
+import { runWrk, splitConnections, wholeSeconds, WRK_KEY_PREFIX, wrkScript, type WrkPhaseResult } from '../loadgen/wrk.ts';
 import type { BenchOptions } from '../options.ts';
 import { summarizePhase, type PhaseSummary } from '../report.ts';
 import { cpuSnapshot, fetchFor, memorySnapshot, type Cluster } from '../systems/cluster.ts';
@@ -247,12 +247,12 @@ export async function runPhase(ctx: BenchContext, generator: LoadGenerator, clus
   return best!;
 }
 
-/** For each endpoint, the key numbers (of user0..user<keys-1>) its node replicates, from the cluster's ring. */
+/** For each endpoint, the key numbers (of the wrk keys 0..keys-1) its node replicates, from the cluster's ring. */
 async function keysByReplica(endpoints: readonly string[], keys: number): Promise<number[][]> {
   const router = await RingRouter.fetch(endpoints);
   const own = endpoints.map(() => [] as number[]);
   for (let k = 0; k < keys; k++) {
-    for (const url of router.replicas(`user${k}`)) {
+    for (const url of router.replicas(`${WRK_KEY_PREFIX}${k}`)) {
       const i = endpoints.indexOf(url);
       if (i >= 0) own[i]!.push(k);
     }

@@ -18,7 +18,8 @@ describe('wrk Lua scripts', () => {
     assert.match(lua, /local READ = 0\.95\n/);
     assert.match(lua, /wrk\.format\("GET", "\/kv\/" \.\. key/);
     assert.match(lua, /wrk\.format\("PUT", "\/kv\/" \.\. key, put_headers, VALUE\)/);
-    assert.match(lua, /math\.random\(0, KEYS - 1\)/);
+    assert.match(lua, /local key = PREFIX \.\. pick\(\)/);
+    assert.match(lua, /local function pick\(\) return math\.random\(0, KEYS - 1\) end/);
     assert.doesNotMatch(lua, /X-Dynakv-Context"\]/);
     assert.ok(lua.includes(`local VALUE = "${wrkValue(100, 7)}"`));
     assert.match(lua, /latency:percentile\(99\.9\)/);
@@ -121,7 +122,7 @@ describe('wrk processes', () => {
     const lua = wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[0, 3, 9], [1, 2]] });
     assert.match(lua, /local OWN = \{ "0,3,9", "1,2" \}/);
     assert.match(lua, /OWN\[\(tonumber\(args\[2\]\) or 0\) \+ 1\]:gmatch/);
-    assert.match(lua, /local key = PREFIX \.\. MINE\[math\.random\(1, #MINE\)\]/);
+    assert.match(lua, /local function pick\(\) return MINE\[math\.random\(1, #MINE\)\] end/);
     assert.doesNotMatch(lua, /math\.random\(0, KEYS - 1\)/);
     assert.throws(() => wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[10]] }), /ownKeys/);
     assert.throws(() => wrkScript({ system: 'dynakv', workload: 'W', keys: 10, valueBytes: 10, valueSeed: 1, ownKeys: [[]] }), /ownKeys/);
