@@ -10,7 +10,7 @@
 // production peer port's mutual TLS), only senders holding a certificate get through; any other
 // is refused like a failed handshake. `sendRaw` lets a hostile or buggy endpoint send anything.
 // test/transport/transport-contract.ts holds it to the same contract as TcpTransport.
-import { requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
+import { RefusedUnread, requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
 import { decodePayload, encodeFrame, FrameError, frameBytesMaxDefault, frameHeaderBytes } from '../src/transport/frame-codec.ts';
 import { errorCodeLengthMax, errorMessageLengthMax } from '../src/transport/envelope.ts';
 import { RemoteError } from '../src/transport/remote-error.ts';
@@ -308,7 +308,9 @@ export class SimNetwork<Req, Rep> {
           },
           (err: unknown) => {
             const { code, message } = remoteErrorOf(err);
-            this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError(code, message))));
+            // As TcpTransport: only a RefusedUnread is flagged as refused before it was read.
+            const unread = err instanceof RefusedUnread;
+            this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError(code, message, unread))));
           },
         );
       };

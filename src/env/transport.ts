@@ -25,6 +25,22 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * Thrown (or rejected) by a request handler that refuses a request before reading it: nothing of
+ * it was applied. The transport tells the caller so (RemoteError.refusedUnread), which lets a
+ * caller retry elsewhere without risking a double apply. Any other handler error, whatever its
+ * code, says nothing either way.
+ */
+export class RefusedUnread extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RefusedUnread';
+  }
+}
+
 /** Answers one incoming request; a rejection is sent back to the caller as REMOTE_ERROR. */
 export type RequestHandler<Req, Rep> = (from: NodeId, request: Req) => Promise<Rep>;
 

@@ -2,6 +2,7 @@
 // membership table (the transport has already proved who it is: its certificate names its id).
 // Pure rules, no state: Membership says what a peer's standing is, DynakvNode.handle applies
 // these rules before it reads a request, and answers a refusal with an error reply.
+import { RefusedUnread } from '../env/transport.ts';
 import type { PeerRequest } from '../protocol/messages.ts';
 
 /**
@@ -18,12 +19,10 @@ export type PeerRefusalCode =
   | 'HANDOFF_CLOSED'; // a re-added node's data from before its removal, past this node's window for that removal (or a removal it never saw): not taken
 
 /** A peer request refused before it was read; the transport sends `code` back in its error reply. */
-export class PeerRefusal extends Error {
-  constructor(
-    readonly code: PeerRefusalCode,
-    message: string,
-  ) {
-    super(message);
+export class PeerRefusal extends RefusedUnread {
+  declare readonly code: PeerRefusalCode;
+  constructor(code: PeerRefusalCode, message: string) {
+    super(code, message);
     this.name = 'PeerRefusal';
   }
 }

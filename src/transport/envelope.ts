@@ -19,8 +19,13 @@ export type Envelope =
   | { readonly t: 'req'; readonly id: number; readonly body: unknown }
   /** The reply to request `id`, listener to dialer, on the same connection. */
   | { readonly t: 'rep'; readonly id: number; readonly body: unknown }
-  /** The handler of request `id` failed; `code` is stable and machine readable, `message` is for humans. */
-  | { readonly t: 'err'; readonly id: number; readonly code: string; readonly message: string };
+  /**
+   * The handler of request `id` failed; `code` is stable and machine readable, `message` is for
+   * humans. `unread` is set (true) only when the request was refused before it was read (at the
+   * transport's door, or by a RefusedUnread from the handler): the caller may then try elsewhere.
+   * A peer that never sets it is read as "may have been applied", the safe side.
+   */
+  | { readonly t: 'err'; readonly id: number; readonly code: string; readonly message: string; readonly unread?: true };
 
 type Fields = Record<string, unknown>;
 
@@ -55,7 +60,8 @@ export function parseEnvelope(x: unknown): Envelope | undefined {
       if (!isRequestId(x.id)) return undefined;
       if (!isBoundedString(x.code, errorCodeLengthMax, false)) return undefined;
       if (!isBoundedString(x.message, errorMessageLengthMax, true)) return undefined;
-      return { t: 'err', id: x.id, code: x.code, message: x.message };
+      if (x.unread !== undefined && x.unread !== true) return undefined;
+      return x.unread === true ? { t: 'err', id: x.id, code: x.code, message: x.message, unread: true } : { t: 'err', id: x.id, code: x.code, message: x.message };
     default:
       return undefined;
   }

@@ -9,6 +9,11 @@ export class RemoteError extends TransportError {
     readonly remoteCode: string,
     /** The peer's error message, bounded by envelope.ts's errorMessageLengthMax. */
     readonly remoteMessage: string,
+    /**
+     * The peer refused the request before reading it (its transport's door, or a RefusedUnread
+     * from its handler), so nothing of it was applied. False says nothing either way.
+     */
+    readonly refusedUnread = false,
   ) {
     super('REMOTE_ERROR', `${remoteCode}: ${remoteMessage}`);
     this.name = 'RemoteError';
@@ -16,17 +21,13 @@ export class RemoteError extends TransportError {
 }
 
 /**
- * Peer error codes sent before the peer's handler read the request (a refusal at its door: not
- * ready, not a member, no handler, too many in flight). A request answered so was not applied.
- */
-const REFUSED_UNREAD_CODES: ReadonlySet<string> = new Set(['NOT_READY', 'NOT_A_MEMBER', 'NO_HANDLER', 'OVERLOADED']);
-
-/**
  * Whether a failed request is known not to have been applied by its target: it never left this
- * node (UNREACHABLE, or OVERLOADED here), or the peer refused it unread. A TIMEOUT, a CLOSED
- * connection or any other remote error says nothing either way.
+ * node (UNREACHABLE, or OVERLOADED here), or the peer said it refused it unread (the err frame's
+ * `unread` flag, never inferred from a code: a handler may fail with any code after applying
+ * part of a request). A TIMEOUT, a CLOSED connection or any other remote error says nothing
+ * either way.
  */
 export function provenNotApplied(err: TransportError): boolean {
   if (err.code === 'UNREACHABLE' || err.code === 'OVERLOADED') return true;
-  return err instanceof RemoteError && REFUSED_UNREAD_CODES.has(err.remoteCode);
+  return err instanceof RemoteError && err.refusedUnread;
 }

@@ -14,7 +14,7 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Log } from '../env/log.ts';
 import { LogLimiter } from '../env/log-limiter.ts';
-import { requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
+import { RefusedUnread, requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport, type TransportErrorCode } from '../env/transport.ts';
 import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLengthMax, parseEnvelope, requestIdMax, type Envelope } from './envelope.ts';
 import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
 import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
@@ -563,7 +563,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
         if (envelope.t === 'err') {
           link.pending.delete(envelope.id);
           clearTimeout(pending.timer);
-          pending.reject(new RemoteError(envelope.code, envelope.message));
+          pending.reject(new RemoteError(envelope.code, envelope.message, envelope.unread === true));
           continue;
         }
         const reply = this.options.parseReply(envelope.body);
@@ -774,10 +774,10 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   private handle(inbound: Inbound, from: NodeId, id: number, request: Req): void {
     const handler = this.handler;
-    if (handler === undefined) return this.sendError(inbound, id, 'NO_HANDLER', 'no request handler installed');
+    if (handler === undefined) return this.sendError(inbound, id, 'NO_HANDLER', 'no request handler installed', true);
     // The dialer enforces its own inFlightMax; this guards against a peer configured higher.
     if (inbound.inFlight >= this.inFlightMax) {
-      return this.sendError(inbound, id, 'OVERLOADED', `${this.inFlightMax} requests already in flight from ${from}`);
+      return this.sendError(inbound, id, 'OVERLOADED', `${this.inFlightMax} requests already in flight from ${from}`, true);
     }
     inbound.inFlight += 1;
     let reply: Promise<Rep>;
@@ -794,7 +794,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       },
       (error: unknown) => {
         inbound.inFlight -= 1;
-        this.sendError(inbound, id, remoteCodeOf(error), messageOf(error));
+        this.sendError(inbound, id, remoteCodeOf(error), messageOf(error), error instanceof RefusedUnread);
       },
     );
   }
@@ -812,9 +812,11 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.sendFrame(inbound, frame);
   }
 
-  private sendError(inbound: Inbound, id: number, code: string, message: string): void {
+  /** `unread`: the request was refused before anything of it was read or applied (see Envelope). */
+  private sendError(inbound: Inbound, id: number, code: string, message: string, unread = false): void {
     if (inbound.connection === undefined || inbound.connection.ended) return;
-    const envelope: Envelope = { t: 'err', id, code, message: message.slice(0, errorMessageLengthMax) };
+    const bounded = message.slice(0, errorMessageLengthMax);
+    const envelope: Envelope = unread ? { t: 'err', id, code, message: bounded, unread: true } : { t: 'err', id, code, message: bounded };
     this.sendFrame(inbound, encodeFrame(envelope, this.frameBytesMax));
   }
 

@@ -41,7 +41,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'remote-failure';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'not-ready-code-only' | 'remote-failure';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -52,7 +52,10 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
           if (request.kind === 'forward_put') return Promise.resolve({ kind: 'forward_put_ok', context: [] });
           return Promise.resolve(request.kind === 'replica_get' ? ({ kind: 'replica_get_ok', record: undefined } as never) : { kind: 'replica_put_ok' });
         case 'not-ready':
-          return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (waiting): ask again later`));
+          return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (waiting): ask again later`, true));
+        case 'not-ready-code-only':
+          // A handler error that reuses a door code, without the transport's refused-unread flag.
+          return Promise.reject(new RemoteError('NOT_READY', `${to} failed half way`));
         case 'remote-failure':
           return Promise.reject(new RemoteError('HANDLER_FAILED', `${to} failed while handling it`));
         case 'silent':
@@ -377,6 +380,12 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ [first!]: 'not-ready', [rest[0]!]: 'ok', [rest[1]!]: 'ok' }, members);
     await scheduler.complete(coordinator.put(write(key, 'v')));
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put']);
+  });
+
+  it('are not retried after a remote error that only reuses a refusal code: the refused-unread flag decides, not the code', async () => {
+    const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'not-ready-code-only', n3: 'not-ready-code-only', n4: 'not-ready-code-only' }, members);
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /failed \(NOT_READY\); the write may or may not have been applied/ });
+    assert.deepEqual(sent.map((r) => r.kind), ['forward_put']);
   });
 
   it('are not retried after any other remote failure (the handler may have applied it), and say it failed, not that it timed out', async () => {

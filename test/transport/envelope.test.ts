@@ -13,6 +13,7 @@ describe('envelope', () => {
     assert.deepEqual(parseEnvelope({ t: 'rep', id: requestIdMax, body: null }), { t: 'rep', id: requestIdMax, body: null });
     assert.deepEqual(parseEnvelope({ t: 'rep', id: 5 }), { t: 'rep', id: 5, body: undefined });
     assert.deepEqual(parseEnvelope({ t: 'err', id: 3, code: 'X', message: '' }), { t: 'err', id: 3, code: 'X', message: '' });
+    assert.deepEqual(parseEnvelope({ t: 'err', id: 3, code: 'NOT_READY', message: 'm', unread: true }), { t: 'err', id: 3, code: 'NOT_READY', message: 'm', unread: true });
   });
 
   it('refuses malformed envelopes', () => {
@@ -36,6 +37,9 @@ describe('envelope', () => {
       { t: 'err', id: 1, code: '', message: 'm' },
       { t: 'err', id: 1, code: 'X' },
       { t: 'err', id: 1, code: 'X', message: 'm'.repeat(errorMessageLengthMax + 1) },
+      // Only `true` says refused unread; anything else is malformed, never read as a yes.
+      { t: 'err', id: 1, code: 'X', message: 'm', unread: 1 },
+      { t: 'err', id: 1, code: 'X', message: 'm', unread: false },
     ];
     for (const x of refused) assert.equal(parseEnvelope(x), undefined, JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v)));
     const [marker] = new FrameDecoder().push(Buffer.from([0, 0, 0, 1, 0xc1]));

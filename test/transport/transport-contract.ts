@@ -5,7 +5,7 @@
 // UNREACHABLE, CLOSED (own close and peer close), OVERLOADED (in-flight bound, frame limit).
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { requestTimeoutMsMax, TransportError, type NodeId, type Transport, type TransportErrorCode } from '../../src/env/transport.ts';
+import { RefusedUnread, requestTimeoutMsMax, TransportError, type NodeId, type Transport, type TransportErrorCode } from '../../src/env/transport.ts';
 import { errorCodeLengthMax, errorMessageLengthMax } from '../../src/transport/envelope.ts';
 import { RemoteError } from '../../src/transport/remote-error.ts';
 
@@ -13,6 +13,7 @@ import { RemoteError } from '../../src/transport/remote-error.ts';
 export type ContractRequest =
   | { readonly op: 'echo'; readonly value: unknown }
   | { readonly op: 'fail'; readonly code?: string; readonly message: string }
+  | { readonly op: 'refuse'; readonly code: string; readonly message: string }
   | { readonly op: 'throw_sync' }
   | { readonly op: 'throw_string' }
   | { readonly op: 'hold'; readonly value: number }
@@ -39,6 +40,8 @@ export function parseContractRequest(body: unknown): ContractRequest | undefined
     case 'fail':
       if (typeof body.message !== 'string') return undefined;
       return typeof body.code === 'string' ? { op: 'fail', code: body.code, message: body.message } : { op: 'fail', message: body.message };
+    case 'refuse':
+      return typeof body.code === 'string' && typeof body.message === 'string' ? { op: 'refuse', code: body.code, message: body.message } : undefined;
     case 'throw_sync':
     case 'throw_string':
     case 'bad_reply':
@@ -116,11 +119,12 @@ function transportError(code: TransportErrorCode, messagePart = ''): (error: unk
   };
 }
 
-function remoteError(remoteCode: string, remoteMessage?: string): (error: unknown) => boolean {
+function remoteError(remoteCode: string, remoteMessage?: string, refusedUnread = false): (error: unknown) => boolean {
   return (error) => {
     assert.ok(error instanceof RemoteError, `expected a RemoteError ${remoteCode}, got ${String(error)}`);
     assert.equal(error.code, 'REMOTE_ERROR');
     assert.equal(error.remoteCode, remoteCode, error.message);
+    assert.equal(error.refusedUnread, refusedUnread, `refusedUnread of ${error.message}`);
     if (remoteMessage !== undefined) assert.equal(error.remoteMessage, remoteMessage);
     return true;
   };
@@ -153,6 +157,8 @@ export function transportContract(name: string, open: (options: ContractNetworkO
             return Promise.resolve({ from: id, value: request.value });
           case 'fail':
             return Promise.reject(Object.assign(new Error(request.message), request.code === undefined ? {} : { code: request.code }));
+          case 'refuse':
+            return Promise.reject(new RefusedUnread(request.code, request.message));
           case 'throw_sync':
             // A handler that throws instead of returning a rejected promise.
             throw Object.assign(new Error('thrown synchronously'), { code: 'SYNC_THROW' });
@@ -242,6 +248,9 @@ export function transportContract(name: string, open: (options: ContractNetworkO
       await assert.rejects(ask({ op: 'fail', message: 'm'.repeat(errorMessageLengthMax * 2) }), remoteError('HANDLER_FAILED', 'm'.repeat(errorMessageLengthMax)));
       await assert.rejects(ask({ op: 'throw_sync' }), remoteError('SYNC_THROW', 'thrown synchronously'));
       await assert.rejects(ask({ op: 'throw_string' }), remoteError('HANDLER_FAILED', 'not an Error object'));
+      // Only a RefusedUnread is flagged as refused before it was read; a code alone is not.
+      await assert.rejects(ask({ op: 'refuse', code: 'NOT_READY', message: 'not yet' }), remoteError('NOT_READY', 'not yet', true));
+      await assert.rejects(ask({ op: 'fail', code: 'NOT_READY', message: 'half applied' }), remoteError('NOT_READY', 'half applied', false));
       assert.deepEqual(await ask({ op: 'echo', value: 1 }), { from: 'b', value: 1 });
     });
 
