@@ -10,7 +10,7 @@ import type { SystemKind } from '../loadgen/protocol.ts';
 import { runWrk, splitConnections, wholeSeconds, WRK_KEY_PREFIX, wrkScript, type WrkPhaseResult } from '../loadgen/wrk.ts';
 import type { BenchOptions } from '../options.ts';
 import { summarizePhase, type PhaseSummary } from '../report.ts';
-import { cpuSnapshot, fetchFor, memorySnapshot, type Cluster } from '../systems/cluster.ts';
+import { cpuSnapshot, fetchFor, mainThreadCpuSnapshot, memorySnapshot, type Cluster } from '../systems/cluster.ts';
 import { RingRouter } from '../../src/client/ring-router.ts';
 import { DynakvCluster } from '../systems/dynakv-cluster.ts';
 import { EtcdCluster } from '../systems/etcd-cluster.ts';
@@ -72,6 +72,8 @@ export interface ServerUse {
   readonly cpuTotalPct: number;
   /** CPU ms of all members over the phase, and the phase's wall-clock ms. */
   readonly cpuTotalMs?: number;
+  /** Of cpuTotalMs, the members' main threads (event loops); the rest ran on their other threads. */
+  readonly mainThreadCpuMs?: number;
   readonly wallMs?: number;
   readonly memory: Record<string, MemoryReading>;
   /** Whole machine busy over the phase, % of one core (at most cpus × 100). */
@@ -150,12 +152,14 @@ export function counterDeltas(before: Map<string, Map<string, number>>, after: M
 export async function withServerUse<T extends { readonly generatorCpuMs: number }>(cluster: Cluster, phase: () => Promise<T>): Promise<{ merged: T; server: ServerUse }> {
   const counters0 = await nodeCounters(cluster);
   const before = cpuSnapshot(cluster);
+  const mainBefore = mainThreadCpuSnapshot(cluster);
   const machine0 = machineBusyMs();
   const self0 = process.cpuUsage();
   const t0 = Date.now();
   const merged = await phase();
   const wallMs = Math.max(1, Date.now() - t0);
   const after = cpuSnapshot(cluster);
+  const mainAfter = mainThreadCpuSnapshot(cluster);
   const machineMs = machineBusyMs() - machine0;
   const self = process.cpuUsage(self0);
   const selfMs = (self.user + self.system) / 1000;
@@ -169,10 +173,23 @@ export async function withServerUse<T extends { readonly generatorCpuMs: number 
     total += cpuPct[id];
     totalMs += ms - start;
   }
+  let mainThreadMs: number | undefined;
+  for (const [id, ms] of mainAfter) mainThreadMs = (mainThreadMs ?? 0) + ms - (mainBefore.get(id) ?? ms);
   const counters1 = await nodeCounters(cluster);
   const machineBusyPct = (100 * machineMs) / wallMs;
   const otherPct = machineBusyPct - total - (100 * (merged.generatorCpuMs + selfMs)) / wallMs;
-  return { merged, server: { cpuPct, cpuTotalPct: total, cpuTotalMs: totalMs, wallMs, memory: memorySnapshot(cluster), machineBusyPct, otherPct: Math.max(0, otherPct), ...(counters1.size === 0 ? {} : { nodeCounters: counterDeltas(counters0, counters1) }) } };
+  return { merged, server: { cpuPct, cpuTotalPct: total, cpuTotalMs: totalMs, ...(mainThreadMs !== undefined ? { mainThreadCpuMs: mainThreadMs } : {}), wallMs, memory: memorySnapshot(cluster), machineBusyPct, otherPct: Math.max(0, otherPct), ...(counters1.size === 0 ? {} : { nodeCounters: counterDeltas(counters0, counters1) }) } };
+}
+
+/**
+ * ", N % on main threads": the share of the cluster's CPU its event loops used. The rest ran on
+ * GC helpers, libuv's pool and native threads (LMDB's writer and its fsyncs), which a main-thread
+ * --cpu-prof profile never sees. '' when not measured.
+ */
+export function mainThreadShare(server: ServerUse): string {
+  const { mainThreadCpuMs, cpuTotalMs } = server;
+  if (mainThreadCpuMs === undefined || cpuTotalMs === undefined || cpuTotalMs <= 0) return '';
+  return `, ${Math.round((100 * mainThreadCpuMs) / cpuTotalMs)} % on main threads`;
 }
 
 /** CPU of other processes (% of one core) below which the machine counts as quiet. */
@@ -307,7 +324,7 @@ export async function wrkRunPhase(ctx: BenchContext, generator: LoadGenerator, c
     const other = server.otherPct >= OTHER_LOAD_WARN_PCT ? ` — WARNING: ${Math.round(server.otherPct)}% CPU used by other processes on the machine` : '';
     ctx.log(
       `  run (wrk): ${Math.round(result.opsPerSec).toLocaleString('en-US')} ops/s${errors}, p99 ${result.p99Ms.toFixed(1)} ms (max over wrk processes); ` +
-        `server CPU ${Math.round(server.cpuTotalPct)}% (${cpuMsPerOp.toFixed(2)} ms/op), wrk CPU ${Math.round((100 * result.generatorCpuMs) / (result.durationS * 1000))}%${other}`,
+        `server CPU ${Math.round(server.cpuTotalPct)}% (${cpuMsPerOp.toFixed(2)} ms/op${mainThreadShare(server)}), wrk CPU ${Math.round((100 * result.generatorCpuMs) / (result.durationS * 1000))}%${other}`,
     );
     const record: WrkRunRecord = { system: cluster.system, label: cluster.label, nodes, workload, connections, durationS: wholeSeconds(durationS), script, result, server, cpuMsPerOp, routing: ownKeys !== undefined ? 'ring' : 'any' };
     if (best === undefined || record.server.otherPct < best.server.otherPct) best = record;

@@ -29,6 +29,7 @@ import {
   runPhase,
   startCluster,
   startGenerator,
+  mainThreadShare,
   withServerUse,
   wrkRunPhase,
   type BenchContext,
@@ -229,7 +230,7 @@ export function compareTables(sessions: readonly SessionRecord[]): Table[] {
       const cpuPerOpMs = (run.server.cpuTotalPct * 10) / Math.max(1, run.summary.opsPerSec);
       notes.push(
         `${s.label}: ${fmtNumber(run.summary.opsPerSec)} ops/s in all, errors: ${errorText(run.summary.errors)}${sib}; ` +
-          `server CPU ${fmtNumber(cpuPerOpMs)} ms per op, ${fmtNumber(run.server.cpuTotalPct)}% in all ` +
+          `server CPU ${fmtNumber(cpuPerOpMs)} ms per op${mainThreadShare(run.server)}, ${fmtNumber(run.server.cpuTotalPct)}% in all ` +
           `(${Object.entries(run.server.cpuPct).map(([id, pct]) => `${id} ${Math.round(pct)}`).join(', ')}), generator CPU ${fmtNumber(run.summary.generatorCpuPct)}%, other processes ${fmtNumber(run.server.otherPct)}%` +
           countersText(run.server.nodeCounters),
       );
@@ -310,7 +311,7 @@ export function wrkTables(sessions: readonly SessionRecord[]): Table[] {
             : '(any-node routing; a write is forwarded when that node does not replicate the key), ') +
           'nodes --insecure (plain HTTP; wrk has no client certificate). ' +
           'etcd: POST /v3/kv/put and /v3/kv/range through its JSON gateway (linearizable reads). The Lua scripts are in the run\'s log directory.',
-        ...runs.map((r) => `${r.label}, ${r.workload}: connections per member ${r.connections.join('/')}; server CPU per member ${Object.entries(r.server.cpuPct).map(([id, pct]) => `${id} ${Math.round(pct)}`).join(', ')}; other processes ${fmtNumber(r.server.otherPct)}%`),
+        ...runs.map((r) => `${r.label}, ${r.workload}: connections per member ${r.connections.join('/')}; server CPU per member ${Object.entries(r.server.cpuPct).map(([id, pct]) => `${id} ${Math.round(pct)}`).join(', ')}${mainThreadShare(r.server)}; other processes ${fmtNumber(r.server.otherPct)}%`),
         ...errorNotes,
         ...(runs.some((r) => r.server.otherPct >= OTHER_LOAD_WARN_PCT) ? [`(*) other processes on this shared machine used at least ${OTHER_LOAD_WARN_PCT}% CPU during that run: its throughput is understated`] : []),
       ],

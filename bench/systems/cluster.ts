@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ClientTls, SystemKind } from '../loadgen/protocol.ts';
-import { cpuMsOf, memoryOf, type MemoryReading } from './processes.ts';
+import { cpuMsOf, mainThreadCpuMsOf, memoryOf, type MemoryReading } from './processes.ts';
 
 export interface Member {
   readonly id: string;
@@ -33,6 +33,21 @@ export function cpuSnapshot(cluster: Cluster): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of cluster.members) {
     const ms = cpuMsOf(m.process?.pid);
+    if (ms !== undefined) out.set(m.id, ms);
+  }
+  return out;
+}
+
+/**
+ * Main-thread CPU ms of every live member so far (see mainThreadCpuMsOf); dynakv only, empty for
+ * others: a Go server like etcd runs its work on goroutines over all its threads, so its main
+ * thread says nothing.
+ */
+export function mainThreadCpuSnapshot(cluster: Cluster): Map<string, number> {
+  const out = new Map<string, number>();
+  if (cluster.system !== 'dynakv') return out;
+  for (const m of cluster.members) {
+    const ms = mainThreadCpuMsOf(m.process?.pid);
     if (ms !== undefined) out.set(m.id, ms);
   }
   return out;

@@ -61,11 +61,23 @@ export function installCleanupHandlers(): void {
 
 const CLOCK_TICKS_PER_S = 100; // getconf CLK_TCK on Linux x86-64
 
-/** User + system CPU time of a process in ms, or undefined once it is gone. */
+/** User + system CPU time of a process (all its threads) in ms, or undefined once it is gone. */
 export function cpuMsOf(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
+  return pid === undefined ? undefined : statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system CPU time of a process's main thread alone in ms (for Node: the event loop and
+ * all JavaScript; the rest is GC helpers, libuv's pool and native threads such as LMDB's writer,
+ * whose fsyncs a main-thread profile never sees), or undefined once it is gone.
+ */
+export function mainThreadCpuMsOf(pid: number | undefined): number | undefined {
+  return pid === undefined ? undefined : statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMs(path: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // The command name is in parentheses and may hold spaces: count fields after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
