@@ -133,6 +133,9 @@ export class SimCluster {
     return node;
   }
 
+  /** Fallback-coordinated writes of node incarnations that crashed (their counters died with them). */
+  crashedFallbackWrites = 0;
+
   /** Calls `listener` whenever a node crashes (its clients' connections break). Returns a remover. */
   onCrash(listener: (id: string) => void): () => void {
     this.crashListeners.push(listener);
@@ -146,6 +149,7 @@ export class SimCluster {
   async crashNode(id: string): Promise<void> {
     const node = this.nodes.get(id);
     if (node === undefined) return;
+    this.crashedFallbackWrites += node.coordinator.fallbackWrites;
     this.nodes.delete(id);
     const fenced = this.fences.get(id);
     if (fenced !== undefined) this.retire(id, fenced);

@@ -1005,6 +1005,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     count('malformed peer requests', cluster.network.malformed);
     count('oversized frames', cluster.network.oversized);
     count('peer requests refused at the in-flight limit', cluster.network.overloaded);
+    count('fallback-coordinated writes', cluster.crashedFallbackWrites + [...cluster.nodes.values()].reduce((sum, node) => sum + node.coordinator.fallbackWrites, 0));
     return {
       seed: options.seed,
       profile: options.profile,

@@ -99,6 +99,7 @@ export interface LocalStatsView {
   readonly hints: Readonly<Record<string, number>>;
   readonly hintsDelivered: number;
   readonly hintedWrites: number;
+  readonly fallbackWrites: number;
   readonly readRepairs: number;
   readonly corruptRecords: number;
   readonly sync: NodeStats['sync'];
@@ -113,6 +114,7 @@ export function localStatsView(s: NodeStats): LocalStatsView {
     hints: s.hints,
     hintsDelivered: s.hintsDelivered,
     hintedWrites: s.hintedWrites,
+    fallbackWrites: s.fallbackWrites,
     readRepairs: s.readRepairs,
     corruptRecords: s.corruptRecords,
     sync: s.sync,

@@ -9,13 +9,14 @@
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
-import type { NodeId, Transport } from '../env/transport.ts';
+import { RefusedUnread, type NodeId, type Transport } from '../env/transport.ts';
 import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
+import type { FallbackRecords } from '../replication/coordinator.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
-import { EncodedRecord } from '../version/record-codec.ts';
-import type { Sibling } from '../version/siblings.ts';
+import { EncodedRecord, encodeRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
+import { liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
 
 const SEPARATOR = '\u0000';
@@ -62,7 +63,28 @@ export interface HintDeliveryDeps {
   readonly statusOf: (id: NodeId) => 'up' | 'down' | 'removed' | undefined;
   readonly intervalMs: number;
   readonly requestTimeoutMs: number;
+  /** Live siblings a hint record may grow to (a replica's siblingsMax); its bytes stop at RECORD_BYTES_MAX. */
+  readonly siblingsMax: number;
 }
+
+/**
+ * A hint refused before anything of it was stored: HINT_TOO_LARGE when with it the versions held
+ * of its key would pass a replica's bounds (live siblings, versions counting tombstones, record
+ * bytes), since hints of one key come from every node that coordinated a write of it and could
+ * grow until no message carries them; HINT_FOR_SELF when it names this node as the owner (no
+ * coordinator sends one: this node's records held for itself are its fallback records, which
+ * only its own coordinator writes). The sender tries another node, or fails the write.
+ */
+export class HintRefused extends RefusedUnread {
+  declare readonly code: 'HINT_TOO_LARGE' | 'HINT_FOR_SELF';
+  constructor(code: 'HINT_TOO_LARGE' | 'HINT_FOR_SELF', message: string) {
+    super(code, message);
+    this.name = 'HintRefused';
+  }
+}
+
+/** Versions, tombstones included, a hint record may grow to: twice a replica's siblingsMax (two coordinators' worth). */
+export const HINT_VERSIONS_PER_SIBLINGS_MAX = 2;
 
 interface Backoff {
   /** On the monotonic clock. */
@@ -109,11 +131,49 @@ export class HintDelivery {
     deps.hints.observe((hint, before, after) => this.observed(hint, before, after));
   }
 
-  /** Stores a hint for `owner`; resolves once durable (then the write may count it as an ack). */
+  /**
+   * Stores a hint for `owner`; resolves once durable (then the write may count it as an ack).
+   * Refuses (HintRefused) one that adds live versions to a record already past a replica's
+   * bounds: hints of one key come from every node that coordinated a write of it.
+   */
   async store(owner: NodeId, key: string, versions: readonly Sibling[] | EncodedRecord): Promise<void> {
+    if (owner === this.deps.self) throw new HintRefused('HINT_FOR_SELF', `${this.deps.self} takes no hint for itself`);
+    this.checkBounds(hintKey(owner, key), versions instanceof EncodedRecord ? versions.siblings : versions);
     await this.write(hintKey(owner, key), () => this.deps.hints.merge(hintKey(owner, key), versions));
     this.storedCount++;
   }
+
+  /** Refuses a hint that would grow its record past the bounds (see HintRefused); one that does not grow it always passes. */
+  private checkBounds(hint: string, incoming: readonly Sibling[]): void {
+    const held = this.deps.hints.read(hint);
+    const merged = mergeSiblings(held, incoming);
+    const live = liveSiblings(merged).length;
+    if (live > this.deps.siblingsMax && live > liveSiblings(held).length) {
+      throw new HintRefused('HINT_TOO_LARGE', `the hint would hold ${live} live versions of its key (at most ${this.deps.siblingsMax})`);
+    }
+    const versionsMax = HINT_VERSIONS_PER_SIBLINGS_MAX * this.deps.siblingsMax;
+    if (merged.length > versionsMax && merged.length > held.length) {
+      throw new HintRefused('HINT_TOO_LARGE', `the hint would hold ${merged.length} versions of its key, tombstones included (at most ${versionsMax})`);
+    }
+    const bytes = encodeRecord(merged).length;
+    if (bytes > RECORD_BYTES_MAX && bytes > encodeRecord(held).length) {
+      throw new HintRefused('HINT_TOO_LARGE', `the hint would take ${bytes} bytes (at most ${RECORD_BYTES_MAX})`);
+    }
+  }
+
+  /**
+   * This node's fallback records (Coordinator.coordinateAsFallback), kept in the hint space as
+   * hints it holds for itself: delivery hands each to every replica of its key (as a removed
+   * owner's hints) and removes it once all of them hold it.
+   */
+  readonly fallbackRecords: FallbackRecords = {
+    read: (key) => this.deps.hints.read(hintKey(this.deps.self, key)),
+    replace: async (key, siblings, bytes) => {
+      const hint = hintKey(this.deps.self, key);
+      await this.write(hint, () => this.deps.hints.replace(hint, siblings, bytes));
+      this.storedCount++;
+    },
+  };
 
   /** Hints handed to their owner and acknowledged durably (each removed after it counts once). */
   get delivered(): number {
@@ -174,7 +234,8 @@ export class HintDelivery {
     for (let i = 0; i < owners.length && this.passes.size < OWNERS_DELIVERING_MAX && !this.stopped; i++) {
       const owner = owners[(first + i) % owners.length]!;
       if (this.passes.has(owner) || this.backingOff(this.ownerRetry, owner)) continue;
-      const status = this.deps.statusOf(owner);
+      // This node's own records are its fallback records: they go to every replica of their key.
+      const status = owner === this.deps.self ? 'removed' : this.deps.statusOf(owner);
       if (status === 'down') continue;
       const pass = this.deliverOwner(owner, status === 'removed' || status === undefined).finally(() => this.passes.delete(owner));
       this.passes.set(owner, pass);

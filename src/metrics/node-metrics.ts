@@ -102,6 +102,7 @@ export class NodeMetrics {
     counter('dynakv_hints_stored_total', 'Hints this node accepted for a down replica (sloppy quorum)', () => stats().hintsStored);
     counter('dynakv_hints_delivered_total', 'Hints this node handed to their owner, acknowledged durably', () => stats().hintsDelivered);
     counter('dynakv_hinted_writes_total', 'Writes this node coordinated that used a hint for a replica', () => stats().hintedWrites);
+    counter('dynakv_fallback_writes_total', 'Writes this node coordinated from outside the key\'s replicas, as hints, because no replica could (a split)', () => stats().fallbackWrites);
     counter('dynakv_read_repairs_total', 'Replicas this node repaired after a read', () => stats().readRepairs);
     labelled('dynakv_antientropy_bytes_total', 'Anti-entropy bytes this node sent and received in its own syncs', 'direction', () => ({
       sent: stats().sync.bytesSent,

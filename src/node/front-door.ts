@@ -170,6 +170,8 @@ export interface NodeStats {
   readonly hintsTooLarge: number;
   /** Writes this node coordinated that used a hint for a replica. */
   readonly hintedWrites: number;
+  /** Writes this node coordinated from outside the key's preference list, as hints (no replica could take them). */
+  readonly fallbackWrites: number;
   /** Replicas this node repaired after a read it coordinated. */
   readonly readRepairs: number;
   /** Records found on disk that do not decode (data and hints): reported, read as absent, rewritten by repair. */

@@ -190,6 +190,7 @@ export class DynakvNode implements NodeFrontDoor {
       },
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      siblingsMax: config.siblingsMax,
     });
     this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', () => this.discardsStarted, {
       self: config.id,
@@ -206,6 +207,7 @@ export class DynakvNode implements NodeFrontDoor {
       config,
       isDown: (id) => this.membership.isLocallyDown(id),
       isSuspect: (id) => this.membership.isSuspect(id),
+      fallbackRecords: this.hints.fallbackRecords,
     });
     world.transport.serve((from, request) => this.handle(from, request));
   }
@@ -469,6 +471,7 @@ export class DynakvNode implements NodeFrontDoor {
       hintsDelivered: this.hints.delivered,
       hintsTooLarge: this.hints.tooLarge,
       hintedWrites: this.coordinator.hintedWrites,
+      fallbackWrites: this.coordinator.fallbackWrites,
       readRepairs: this.coordinator.readRepairs,
       corruptRecords: this.store.corruptRecords + this.hints.corruptRecords,
       sync: {

@@ -55,6 +55,8 @@ export type PeerRequest =
       readonly contentType: string;
       readonly context: VClock;
       readonly w: number;
+      /** The sender found every replica down: coordinate as a fallback (coordinator.ts funnel). */
+      readonly fallback?: true;
     }
   /**
    * Merge many keys at once (hints, ring-change transfers, anti-entropy pushes); reply once all
@@ -236,7 +238,8 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
         (x.value === null || x.value instanceof Uint8Array) &&
         typeof x.contentType === 'string' &&
         isVClock(x.context) &&
-        Number.isSafeInteger(x.w)
+        Number.isSafeInteger(x.w) &&
+        (x.fallback === undefined || x.fallback === true)
         ? (x as PeerRequest)
         : undefined;
     case 'replica_put_batch':

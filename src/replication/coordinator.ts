@@ -1,7 +1,11 @@
 // Coordinates client reads and writes (Dynamo 4.5): finds the key's preference list, sends to
 // its N replicas, and answers after R replies (get) or W durable acks (put/delete). Writes are
 // coordinated by a node of the preference list, because the new version's dot must come from a
-// node that stores the key; any other node forwards the write there. Owns no state of its own.
+// node that stores the key; any other node forwards the write there. When no replica can take
+// it (all down or unreachable, as across a split), the key's first node up past the list
+// coordinates it as a fallback, under an actor of its own for the key kept as long as its
+// fallback record of the key (see coordinateAsFallback), and stores copies as hints for the
+// owners (sloppy quorum). Owns no state of its own.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -12,7 +16,7 @@ import { ringPosition, type Ring } from '../ring/ring.ts';
 import { EncodedRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { clockOf, covers, highestCounterOf, liveSiblings, mergeSiblings, siblingsEqual, type Sibling } from '../version/siblings.ts';
 import { prune, type VClock } from '../version/vclock.ts';
-import type { DotCounter } from './dot-counter.ts';
+import { nodeOfActor, type DotCounter } from './dot-counter.ts';
 import { CoordinationError } from './errors.ts';
 import { LatencyWindow, SpeculationBudget } from './latency-window.ts';
 import { awaitQuorum } from './quorum.ts';
@@ -46,6 +50,23 @@ export interface CoordinatorDeps {
   readonly isDown: (id: NodeId) => boolean;
   /** The detector missed the node's last ping: prefer others when any replica will do. */
   readonly isSuspect: (id: NodeId) => boolean;
+  /**
+   * This node's fallback record of each key: the versions it coordinated as a fallback
+   * (coordinateAsFallback) and has not yet handed to every replica of the key. Hint delivery
+   * hands a record to the key's replicas and removes it once all of them hold it.
+   */
+  readonly fallbackRecords: FallbackRecords;
+}
+
+/** See CoordinatorDeps.fallbackRecords (HintDelivery keeps them, as hints this node holds for itself). */
+export interface FallbackRecords {
+  /** The key's record (writes being committed included); [] when there is none. */
+  read(key: string): readonly Sibling[];
+  /**
+   * Stores `siblings` as the key's record, durably; the caller computed it as a join of read(key)
+   * with no await in between. `bytes` must be encodeRecord(siblings).
+   */
+  replace(key: string, siblings: readonly Sibling[], bytes: Uint8Array): Promise<void>;
 }
 
 export interface WriteRequest {
@@ -56,6 +77,11 @@ export interface WriteRequest {
   /** The context the client read; empty for a blind write. */
   readonly context: VClock;
   readonly w?: number;
+  /**
+   * Set on a forward_put from a node that found every replica down: the receiver, a node past
+   * the preference list, coordinates it as a fallback (coordinateAsFallback) if it agrees.
+   */
+  readonly fallback?: true;
 }
 
 export interface ReadResult {
@@ -184,6 +210,12 @@ export class Coordinator {
 
   private readRepairCount = 0;
   private hintedWriteCount = 0;
+  private fallbackWriteCount = 0;
+
+  /** Writes this node coordinated, and acknowledged, from outside the key's preference list (no replica could). */
+  get fallbackWrites(): number {
+    return this.fallbackWriteCount;
+  }
 
   /** Replicas repaired by reads since start (for stats and tests). */
   get readRepairs(): number {
@@ -201,18 +233,72 @@ export class Coordinator {
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
     if (placement.preferenceList.includes(this.deps.self)) return this.coordinate(placement, request, w);
-    return this.forward(placement.preferenceList, request, w);
+    // A fallback write needs W nodes up here. Without that (this node is cut off, or its detector
+    // lags a heal), replicas marked down are still tried, last, as the only way the write can go.
+    // (Counted only when a replica is down: the common forward pays nothing for it.)
+    const skipDown = placement.preferenceList.some((id) => this.deps.isDown(id)) && this.fallbackNodesUp(placement) >= w;
+    const forwarded = await this.forward(placement.preferenceList, request, w, skipDown);
+    if (forwarded.done) return forwarded.clock;
+    if (!forwarded.split) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}); it was not applied`);
+    }
+    const nodesUp = this.fallbackNodesUp(placement);
+    if (nodesUp < w) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}), and too few other nodes are up to hold it for them (${nodesUp} of W=${w}); it was not applied`);
+    }
+    return this.funnel(placement, request, w, forwarded.why);
   }
 
-  /** Handles a write forwarded by another node: coordinate here, never forward again. */
+  /**
+   * Sends a write no replica can take to the key's first fallback node up (the first past the
+   * preference list, clockwise), which coordinates it as a fallback: every fallback write of a
+   * key on one side of a split then merges on one node, whose bounds hold for all of them. That
+   * is this node itself, or the next one up if the first refused it unread.
+   */
+  private async funnel(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
+    const { self, transport, config, isDown } = this.deps;
+    const failures: string[] = [];
+    for (const node of this.fallbacksFor(placement.position, placement.preferenceList)) {
+      if (node !== self && isDown(node)) continue;
+      if (node === self) return this.coordinateAsFallback(placement, request, w, why);
+      let reply: PeerReply;
+      try {
+        reply = await transport.request(node, forwardPut(request, w, true), 2 * config.requestTimeoutMs);
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        failures.push(`${node}: ${err.message}`);
+        if (provenNotApplied(err)) continue;
+        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
+        throw new CoordinationError('QUORUM_FAILED', `fallback coordinator ${node} ${what}; the write may or may not have been applied`);
+      }
+      return forwardReply(node, reply);
+    }
+    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${why}), nor a node past them (${failures.join(', ')}); it was not applied`);
+  }
+
+  /**
+   * Handles a write forwarded by another node: coordinate here, never forward again. One marked
+   * `fallback` is taken as a fallback coordinator only if this node too holds every replica down
+   * and has W nodes up; otherwise it is refused, unapplied.
+   */
   async putForwarded(request: WriteRequest): Promise<VClock> {
     const w = request.w ?? this.deps.config.w;
     this.checkQuorum('w', w);
     const placement = this.placement(request.key);
-    if (!placement.preferenceList.includes(this.deps.self)) {
-      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${this.deps.self} is not a replica of this key in its ring view`);
+    const { self, isDown } = this.deps;
+    if (placement.preferenceList.includes(self)) return this.coordinate(placement, request, w);
+    if (request.fallback !== true) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} is not a replica of this key in its ring view`);
     }
-    return this.coordinate(placement, request, w);
+    const up = placement.preferenceList.filter((id) => !isDown(id));
+    if (up.length > 0) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} holds replicas of this key up (${up.join(', ')}): it takes no fallback write of it; it was not applied`);
+    }
+    const nodesUp = this.fallbackNodesUp(placement);
+    if (nodesUp < w) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `node ${self} has too few nodes up to hold a fallback write (${nodesUp} of W=${w}); it was not applied`);
+    }
+    return this.coordinateAsFallback(placement, request, w, 'forwarded as a fallback write');
   }
 
   private async coordinate(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number): Promise<VClock> {
@@ -356,18 +442,32 @@ export class Coordinator {
     throw new Error(`no node could hold a hint for ${owner}`);
   }
 
-  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number): Promise<VClock> {
-    const { transport, config, log } = this.deps;
+  /**
+   * Hands the write to a replica of the key to coordinate. Resolves `done: false` only when it
+   * is known that no replica applied it: each was believed down (and not sent it), or refused
+   * it unread; `split` when each was down or unreachable (not merely busy or not ready), the
+   * one case a fallback coordinator may take the write. Any answer or ambiguous failure of a
+   * replica is final.
+   */
+  private async forward(preferenceList: readonly NodeId[], request: WriteRequest, w: number, skipDown: boolean): Promise<{ done: true; clock: VClock } | { done: false; why: string; split: boolean }> {
+    const { transport, config, log, isDown } = this.deps;
     // The coordinator needs its own quorum wait plus the hop; allow both before giving up.
     const timeoutMs = 2 * config.requestTimeoutMs;
     const failures: string[] = [];
+    let split = true;
     // A forward cannot be retried after a timeout, so a replica that just missed a ping (one
-    // that is paused or cut off, before the detector marks it down) goes after the healthy ones.
+    // that is paused or cut off, before the detector marks it down) goes after the healthy ones,
+    // and one marked down is not sent it at all: on the far side of a split it would hold the
+    // write until the timeout, and leave it ambiguous, where a fallback coordinator can take it.
     const ordered = this.healthiestFirst(preferenceList);
     for (const node of ordered) {
+      if (skipDown && isDown(node)) {
+        failures.push(`${node}: down`);
+        continue;
+      }
       let reply: PeerReply;
       try {
-        reply = await transport.request(node, { kind: 'forward_put', ...request, w }, timeoutMs);
+        reply = await transport.request(node, forwardPut(request, w, false), timeoutMs);
       } catch (err) {
         // Only a request that never left (UNREACHABLE, OVERLOADED here) or that the peer refused
         // unread (NOT_READY: it restarted and has not heard the table yet) proves that node did
@@ -377,6 +477,9 @@ export class Coordinator {
         if (!(err instanceof TransportError)) throw err;
         // Codes only: the client sees this list, and a peer's message names its table's state.
         failures.push(`${node}: ${err instanceof RemoteError ? err.remoteCode : err.code}`);
+        // An overloaded, not-ready or refusing replica is reachable: a fallback write would
+        // take the write from replicas that can be read, and add load when there is none.
+        if (err.code !== 'UNREACHABLE') split = false;
         if (provenNotApplied(err)) {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
           continue;
@@ -386,20 +489,98 @@ export class Coordinator {
         const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err instanceof RemoteError ? err.remoteCode : err.code})`;
         throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} ${what}; the write may or may not have been applied`);
       }
-      switch (reply.kind) {
-        case 'forward_put_ok':
-          return reply.context;
-        case 'forward_put_failed':
-          throw new CoordinationError(
-            isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
-            reply.message,
-            reply.ok !== undefined && reply.needed !== undefined ? { ok: reply.ok, needed: reply.needed } : undefined,
-          );
-        default:
-          throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
-      }
+      return { done: true, clock: forwardReply(node, reply) };
     }
-    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${failures.join(', ')})`);
+    return { done: false, why: failures.join(', '), split };
+  }
+
+  /** This node and the nodes past the key's preference list that its detector holds up. */
+  private fallbackNodesUp(placement: { position: bigint; preferenceList: readonly NodeId[] }): number {
+    const { self, isDown } = this.deps;
+    return 1 + this.fallbacksFor(placement.position, placement.preferenceList).filter((id) => id !== self && !isDown(id)).length;
+  }
+
+  /**
+   * Sloppy quorum for a write no replica of the key can coordinate (Dynamo 4.6: a write goes to
+   * the first N healthy nodes past the down ones): every replica is down by this node's
+   * detector or unreachable, as on the side of a split that holds none of the key's replicas,
+   * and W nodes are up here (checked by the caller).
+   *
+   * The dot. An entry a:k in a context promises every earlier version of actor a, so a version's
+   * actor must travel with every earlier version of it not yet superseded, as coordinate() ships
+   * its whole replica. This node holds none of the key's replicas, so it writes as an actor of
+   * its own for the key, `<node>#<fresh epoch>`, and keeps every version of that actor in its
+   * fallback record of the key: each write merges into the record and ships all of it. The actor
+   * lives exactly as long as the record: while the record exists it is reused, so a side's writes
+   * of a key add one actor to it, not one per write (one-shot actors grew contexts past what a
+   * client may send back, and made keys unresolvable); once hint delivery has handed the record
+   * to every replica and removed it, the next fallback write starts a new record and a new actor,
+   * because versions of the old one now live where this node cannot see them.
+   *
+   * The record is committed first (the actor's versions must be on this node before anywhere
+   * else, as coordinate() commits its replica first); then copies go, as hints for the other
+   * owners, to the nodes past the preference list. It is acknowledged once W copies are
+   * durable, this node's own record counting as one.
+   */
+  private async coordinateAsFallback(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
+    const { self, dots, clock, config, log, fallbackRecords } = this.deps;
+    const { preferenceList } = placement;
+    assert(!preferenceList.includes(self), () => `${self} is a replica of ${JSON.stringify(request.key)}: it coordinates, not falls back`);
+    const { key, value, contentType, context } = request;
+    // Not pruned: pruning without the key's versions could drop the entry of one the context
+    // saw, so a delete would leave it. So the context must leave room for the new dot, or a
+    // context returned longer than a client may send back would leave the key unresolvable.
+    if (context.length >= config.clockEntriesMax) {
+      throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key is up here, and its context already has ${context.length} entries (at most ${config.clockEntriesMax - 1} for a write coordinated past the replicas, which cannot prune it); write it again once a replica answers; it was not applied`);
+    }
+    const counter = await dots.take();
+    // From here to the record's replace, nothing awaits: the record read is the one replaced.
+    const current = fallbackRecords.read(key);
+    const actors = new Set(current.map((s) => s.dot.node));
+    if (actors.size > 1 || [...actors].some((a) => nodeOfActor(a) !== self || a === dots.actor)) {
+      log.error({ key, actors: [...actors] }, 'fallback record holds versions of other actors');
+      throw new CoordinationError('QUORUM_FAILED', `this node's fallback record of the key holds versions of ${actors.size} actors, not one of its own; it was not applied`);
+    }
+    const actor = current.length > 0 ? current[0]!.dot.node : dots.freshActor();
+    // As coordinate(): every counter of the lease below `counter` went to earlier writes, so
+    // nothing can have seen it; something that claims to would bury the new version.
+    const seen = highestCounterOf(actor, current, context);
+    if (seen >= counter) {
+      log.error({ key, actor, seen, counter }, 'a context claims a dot this node never issued');
+      throw new CoordinationError('CLOCK_AHEAD', `versions of this key claim ${actor}:${seen}, a dot this node has not issued (next is ${counter})`);
+    }
+    const sibling: Sibling = { dot: { node: actor, counter, timeMs: clock.nowMs() }, context, value, contentType };
+    const merged = mergeSiblings(current, [sibling]);
+    assert(merged.some((s) => s.dot.node === actor && s.dot.counter === counter), () => `the fallback version ${actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
+    // The replica's bounds, on the record (coordinate() applies them to the replica).
+    if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the versions held for them have ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); once a replica answers, read the key and write back with its context`);
+    }
+    if (merged.length > current.length && merged.length > config.siblingsMax) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the versions held for them number ${current.length}, tombstones included (at most ${config.siblingsMax}); this ${value === null ? 'delete' : 'write'} covers none of them; once a replica answers, read the key and write back with its context`);
+    }
+    const record = EncodedRecord.of(merged);
+    if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
+      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write the versions held for them would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); once a replica answers, read the key and write back with its context`);
+    }
+    log.debug({ key, actor, why }, 'no replica of the key can coordinate; coordinating as a fallback');
+    const startedMs = clock.nowMs();
+    const own = (await settledWithin([fallbackRecords.replace(key, merged, record.bytes)], clock, config.requestTimeoutMs))?.[0];
+    if (own?.status !== 'fulfilled') {
+      if (own === undefined) throw new CoordinationError('QUORUM_FAILED', `no replica of the key is up here, and this node's own copy did not commit in time; the write may or may not have been applied`, { ok: 0, needed: w });
+      const reason = own.reason instanceof Error ? own.reason.message : String(own.reason);
+      throw new CoordinationError('QUORUM_FAILED', `no replica of the key is up here, and this node's own copy failed: ${reason}; no other node was sent the write`, { ok: 0, needed: w });
+    }
+    // Copies for the other owners (the first owner's is this node's record), the healthiest
+    // nodes past the list first; each node takes one.
+    const fallbacks = this.fallbacksFor(placement.position, preferenceList).filter((id) => id !== self);
+    const attempts: Array<Promise<NodeId>> = [Promise.resolve(self), ...preferenceList.slice(1).map((owner) => this.hint(owner, key, record, fallbacks))];
+    const outcome = await awaitQuorum(attempts, w, clock, Math.max(0, config.requestTimeoutMs - (clock.nowMs() - startedMs)));
+    if (!outcome.reached) {
+      throw new CoordinationError('QUORUM_FAILED', `no replica of the key is up here, and only ${outcome.ok.length} of ${w} nodes holding it for them confirmed in time; the write may or may not have been applied`, { ok: outcome.ok.length, needed: w });
+    }
+    this.fallbackWriteCount++;
+    return clockOf(sibling);
   }
 
   private checkQuorum(name: 'r' | 'w', value: number): void {
@@ -419,6 +600,28 @@ function settledWithin<T>(attempts: readonly Promise<T>[], clock: Clock, ms: num
       resolve(settled);
     });
   });
+}
+
+/** The forward_put of a client's write: its fields only, never more of what the caller passed. */
+function forwardPut(request: WriteRequest, w: number, fallback: boolean): PeerRequest {
+  const { key, value, contentType, context } = request;
+  return { kind: 'forward_put', key, value, contentType, context, w, ...(fallback ? { fallback: true as const } : {}) };
+}
+
+/** The clock a forward_put's reply carries; a failure it reports, thrown as it was raised there. */
+function forwardReply(node: NodeId, reply: PeerReply): VClock {
+  switch (reply.kind) {
+    case 'forward_put_ok':
+      return reply.context;
+    case 'forward_put_failed':
+      throw new CoordinationError(
+        isCoordinationCode(reply.code) ? reply.code : 'QUORUM_FAILED',
+        reply.message,
+        reply.ok !== undefined && reply.needed !== undefined ? { ok: reply.ok, needed: reply.needed } : undefined,
+      );
+    default:
+      throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} answered ${reply.kind} to forward_put`);
+  }
 }
 
 function quorumFailed(op: 'read' | 'write', ok: number, needed: number, asked: number): CoordinationError {

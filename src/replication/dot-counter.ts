@@ -55,6 +55,7 @@ export class DotCounter {
   private constructor(
     private readonly storage: Storage,
     private readonly self: NodeId,
+    private readonly random: Random,
     /** This incarnation's name in vector clocks. */
     private actorName: string,
     private next: number,
@@ -76,7 +77,7 @@ export class DotCounter {
     const writes = [ceilingWrite(ceiling)];
     if (stored === undefined) writes.push({ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') });
     await storage.commit(writes);
-    return new DotCounter(storage, self, actorId(self, epoch), start, ceiling);
+    return new DotCounter(storage, self, random, actorId(self, epoch), start, ceiling);
   }
 
   /** This incarnation's name in vector clocks: `<node>#<epoch>`. */
@@ -96,6 +97,18 @@ export class DotCounter {
     while (actorId(this.self, epoch) === this.actorName) epoch = newEpoch(random);
     await this.storage.commit([{ space: 'meta', key: EPOCH_KEY, value: Buffer.from(epoch, 'utf8') }]);
     this.actorName = actorId(this.self, epoch);
+  }
+
+  /**
+   * A new actor of this node (`<node>#<fresh epoch>`, never this incarnation's own), for the
+   * versions of one key it coordinates as a fallback, outside the key's preference list (see
+   * Coordinator.coordinateAsFallback: the actor lives as long as its fallback record). Its dots'
+   * counters come from take(), so a dot is new even if an epoch ever repeated.
+   */
+  freshActor(): string {
+    let epoch = newEpoch(this.random);
+    while (actorId(this.self, epoch) === this.actorName) epoch = newEpoch(this.random);
+    return actorId(this.self, epoch);
   }
 
   /** The next counter this actor would issue: every counter it ever issued is below it. */

@@ -11,15 +11,16 @@ import { SeededRandom } from '../../sim/seeded-random.ts';
 import { SimClock } from '../../sim/sim-clock.ts';
 import { SimNetwork } from '../../sim/sim-network.ts';
 import type { Log } from '../../src/env/log.ts';
+import { RefusedUnread } from '../../src/env/transport.ts';
 import type { ScanOptions, Space, Storage, StorageEntry, StorageWrite } from '../../src/env/storage.ts';
-import { HintDelivery, splitHintKey } from '../../src/handoff/hint-delivery.ts';
+import { HintDelivery, hintKey, splitHintKey } from '../../src/handoff/hint-delivery.ts';
 import { parsePeerReply, parsePeerRequest, TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../../src/protocol/messages.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { Ring } from '../../src/ring/ring.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { RemoteError } from '../../src/transport/remote-error.ts';
 import { EncodedRecord } from '../../src/version/record-codec.ts';
-import type { Sibling } from '../../src/version/siblings.ts';
+import { joinClocks, type Sibling } from '../../src/version/siblings.ts';
 import { FrameLimitedCluster, frameLimited } from '../support/frame-limited-cluster.ts';
 import { testSeed } from '../support/seed.ts';
 
@@ -120,6 +121,7 @@ function fixture(storage: Storage = new MemoryStorage(), options: { readonly own
       statusOf: (id) => status.get(id) ?? 'up',
       intervalMs: 1_000,
       requestTimeoutMs: 2_000,
+      siblingsMax: 64,
     });
   return { scheduler, network, logged, status, hints, owners, make, ring, n, storage };
 }
@@ -231,9 +233,10 @@ describe('hint delivery by bytes', () => {
 
   it('a hint too large for any frame is reported and kept, and the others are delivered', async () => {
     const f = fixture();
+    // Held from before hints were bounded (store() now refuses one past RECORD_BYTES_MAX).
+    await new ReplicaStore(f.storage, 'hints').merge(hintKey('o', 'a-huge'), record(Buffer.alloc(33 * MiB, 7)));
     const delivery = f.make();
     const o = f.owners.get('o')!;
-    await f.scheduler.complete(delivery.store('o', 'a-huge', record(Buffer.alloc(33 * MiB, 7))));
     const rest = Array.from({ length: 20 }, (_, i) => `b-${i}`);
     await f.scheduler.complete(Promise.all(rest.map((k) => delivery.store('o', k, record(`v-${k}`)))));
     await f.scheduler.complete(delivery.deliverAll());
@@ -244,6 +247,60 @@ describe('hint delivery by bytes', () => {
       f.logged.some((l) => l.level === 'warn' && JSON.stringify(l.obj).includes('a-huge')),
       `a warning names the hint: ${JSON.stringify(f.logged.map((l) => l.msg))}`,
     );
+  });
+
+  it('refuses a hint that grows its record past a replica\'s bounds (live siblings, versions with tombstones, bytes); one that does not grow it passes', async () => {
+    const f = fixture();
+    const delivery = f.make();
+    for (let i = 0; i < 64; i++) await f.scheduler.complete(delivery.store('o', 'many', record(`v${i}`)));
+    await assert.rejects(f.scheduler.complete(delivery.store('o', 'many', record('one-too-many'))), { code: 'HINT_TOO_LARGE', message: /65 live versions/ });
+    for (let i = 0; i < 3; i++) await f.scheduler.complete(delivery.store('o', 'big', record(Buffer.alloc(MiB, i))));
+    await assert.rejects(f.scheduler.complete(delivery.store('o', 'big', record(Buffer.alloc(MiB, 9)))), { code: 'HINT_TOO_LARGE', message: /bytes/ });
+    // The same versions again add nothing: it passes.
+    await f.scheduler.complete(delivery.store('o', 'many', new ReplicaStore(f.storage, 'hints').read(hintKey('o', 'many'))));
+    // Blind tombstones pile up to twice siblingsMax versions, then are refused.
+    const tombstone = (c: number): Sibling => ({ dot: { node: 'w8', counter: c, timeMs: 1 }, context: [], value: null, contentType: '' });
+    for (let c = 1; c <= 64; c++) await f.scheduler.complete(delivery.store('o', 'many', [tombstone(c)]));
+    await assert.rejects(f.scheduler.complete(delivery.store('o', 'many', [tombstone(65)])), { code: 'HINT_TOO_LARGE', message: /129 versions of its key, tombstones included \(at most 128\)/ });
+    // A tombstone that covers what it saw shrinks the record: it passes.
+    const held = new ReplicaStore(f.storage, 'hints').read(hintKey('o', 'many'));
+    await f.scheduler.complete(delivery.store('o', 'many', [{ ...tombstone(99), context: joinClocks(held) }]));
+    assert.equal(new ReplicaStore(f.storage, 'hints').read(hintKey('o', 'many')).length, 1);
+  });
+
+  it('refuses a hint for itself, unread (its own records are its fallback records, which only its coordinator writes)', async () => {
+    const f = fixture();
+    const delivery = f.make();
+    await assert.rejects(f.scheduler.complete(delivery.store('h', 'k', record('v'))), (err: unknown) => err instanceof RefusedUnread && (err as { code?: string }).code === 'HINT_FOR_SELF');
+    assert.deepEqual(delivery.fallbackRecords.read('k'), []);
+  });
+
+  it('hands a fallback record to every replica of its key, and removes it only once all of them hold it', async () => {
+    const f = fixture(new MemoryStorage(), { owners: ['o', 'p', 'q'], n: 3 });
+    const delivery = f.make();
+    // Keys 'h' does not replicate: it held them as a fallback coordinator.
+    const keys = Array.from({ length: 200 }, (_, i) => `fb${i}`).filter((k) => !f.ring.preferenceList(k, f.n).includes('h')).slice(0, 10);
+    assert.equal(keys.length, 10);
+    for (const k of keys) {
+      const versions = record(`v-${k}`);
+      await f.scheduler.complete(delivery.fallbackRecords.replace(k, versions.siblings, versions.bytes));
+    }
+    const q = f.owners.get('q')!;
+    q.hang = () => true;
+    f.status.set('q', 'down');
+    delivery.start();
+    await f.scheduler.runUntil(f.scheduler.nowMs + 30_000);
+    // q is down: nothing is removed, since every record is for all three replicas, q among them.
+    for (const k of keys) assert.equal(delivery.fallbackRecords.read(k).length, 1, `${k} was removed before q held it`);
+    assert.deepEqual(delivery.heldPerOwner(), { h: keys.length });
+    f.status.set('q', 'up');
+    q.hang = () => false;
+    await f.scheduler.runWhile(() => delivery.heldPerOwner().h !== undefined, 120_000);
+    for (const k of keys) {
+      for (const id of f.ring.preferenceList(k, f.n)) assert.equal(f.owners.get(id)!.store.read(k).length, 1, `${k} on ${id}`);
+      assert.deepEqual(delivery.fallbackRecords.read(k), []);
+    }
+    delivery.stop();
   });
 
   it('keeps every hint until its owner acknowledged it', async () => {

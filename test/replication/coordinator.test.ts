@@ -23,7 +23,7 @@ import { Ring } from '../../src/ring/ring.ts';
 import { insecureClusterSecret } from '../../src/security/cluster-secret.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { EncodedRecord } from '../../src/version/record-codec.ts';
-import { distinctValues, joinClocks } from '../../src/version/siblings.ts';
+import { clockOf, covers, distinctValues, joinClocks } from '../../src/version/siblings.ts';
 
 /** Commits of the data space wait until released, or fail when `failing` is set. */
 class ControlledStorage extends MemoryStorage {
@@ -41,7 +41,7 @@ class ControlledStorage extends MemoryStorage {
   }
 }
 
-type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'not-ready-code-only' | 'remote-failure';
+type PeerBehaviour = 'ok' | 'refuse' | 'silent' | 'timeout' | 'not-ready' | 'not-ready-code-only' | 'overloaded' | 'remote-failure';
 
 function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): Transport<PeerRequest, PeerReply> {
   return {
@@ -56,6 +56,8 @@ function peers(behaviour: Record<NodeId, PeerBehaviour>, sent: PeerRequest[]): T
         case 'not-ready-code-only':
           // A handler error that reuses a door code, without the transport's refused-unread flag.
           return Promise.reject(new RemoteError('NOT_READY', `${to} failed half way`));
+        case 'overloaded':
+          return Promise.reject(new TransportError('OVERLOADED', `1024 requests already in flight to ${to}`));
         case 'remote-failure':
           return Promise.reject(new RemoteError('HANDLER_FAILED', `${to} failed while handling it`));
         case 'silent':
@@ -89,6 +91,7 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: () => false,
     isSuspect: () => false,
+    fallbackRecords: { read: () => [], replace: () => Promise.reject(new Error('no fallback records in this harness')) },
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -230,6 +233,8 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
   const down = new Set(options.down ?? []);
   const silent = new Set(options.silent ?? []);
   const held: Array<() => void> = [];
+  // n1's fallback records (HintDelivery keeps them in its hint space).
+  const own = new ReplicaStore(new MemoryStorage(), 'hints');
   const coordinator = new Coordinator({
     self: 'n1',
     ring: () => ring,
@@ -241,8 +246,9 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
+    fallbackRecords: { read: (key) => own.read(key), replace: (key, siblings, bytes) => own.replace(key, siblings, bytes) },
   });
-  return { scheduler, ring, stores, sent, coordinator, silent, held };
+  return { scheduler, ring, stores, sent, coordinator, silent, held, own };
 }
 
 const v = (node: string, counter: number, value: string) => ({ dot: { node, counter, timeMs: 1 }, context: [], value: Buffer.from(value), contentType: 'text/plain' });
@@ -370,6 +376,7 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'timeout', n3: 'timeout', n4: 'timeout' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'QUORUM_FAILED', message: /may or may not have been applied/ });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put'], 'a timed-out forward was sent again elsewhere');
+    assert.equal(coordinator.fallbackWrites, 0, 'a timed-out forward was coordinated here too');
   });
 
   it('go to the next replica when one refused unread (NOT_READY: it restarted and has not heard the table yet)', async () => {
@@ -398,6 +405,123 @@ describe('forwarded writes', () => {
     const { scheduler, coordinator, sent } = await coordinatorFor({ n2: 'refuse', n3: 'refuse', n4: 'refuse' }, members);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE' });
     assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put']);
+  });
+});
+
+describe('fallback coordination (sloppy quorum across a split)', () => {
+  // n1 is not a replica of the key in a 5-node ring; the key's three replicas are down (the far
+  // side of a split), so no replica can coordinate: n1 coordinates and hints (Dynamo 4.6).
+  const members = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const ring = Ring.of(members);
+  const key = Array.from({ length: 100 }, (_, i) => `split-${i}`).find((k) => !ring.preferenceList(k, 3).includes('n1'))!;
+  const owners = ring.preferenceList(key, 3);
+  const other = members.find((id) => id !== 'n1' && !owners.includes(id))!;
+
+  it('takes the write on a side with W nodes and none of its replicas: its fallback record and a hint on the other node, none sent to a replica', async () => {
+    const { scheduler, sent, coordinator, stores, own } = await readCluster(members, { down: owners });
+    const clock = await scheduler.complete(coordinator.put(write(key, 'v')));
+    assert.deepEqual(sent.filter((x) => owners.includes(x.to)), [], 'a replica marked down was sent the write');
+    assert.deepEqual(sent.map((x) => `${x.request.kind}:${x.to}`), [`hint_put:${other}`]);
+    assert.deepEqual(valuesOf(own.read(key)), ['v']);
+    assert.deepEqual(stores.get('n1')!.read(key), [], 'a fallback write went into the replicas of a node that is none');
+    assert.deepEqual(valuesOf(stores.get(other)!.read(key)), ['v']);
+    assert.equal(coordinator.fallbackWrites, 1);
+    assert.equal(clock.length, 1);
+    assert.match(clock[0]!.node, /^n1#/);
+    assert.notEqual(clock[0]!.node, (await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1))).actor, "the node's own actor wrote a key it holds no replica of");
+  });
+
+  it('writes a side\'s versions of a key as one actor while its record holds them: 200 chained writes leave a one-entry context', async () => {
+    const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
+    let context = await scheduler.complete(coordinator.put(write(key, 'v0')));
+    for (let i = 1; i < 200; i++) context = await scheduler.complete(coordinator.put({ ...write(key, `v${i}`), context }));
+    // One-shot actors grew the context by an entry per write, past what a client may send back.
+    assert.equal(context.length, 1, JSON.stringify(context));
+    assert.deepEqual(valuesOf(own.read(key)), ['v199']);
+    // Blind writes through the same record: siblings of one actor, each kept beside the others.
+    await scheduler.complete(coordinator.put(write(key, 'blind-a')));
+    const last = await scheduler.complete(coordinator.put(write(key, 'blind-b')));
+    assert.deepEqual(valuesOf(own.read(key)), ['blind-a', 'blind-b', 'v199']);
+    assert.equal(new Set(own.read(key).map((x) => x.dot.node)).size, 1);
+    assert.equal(last[0]!.node, context[0]!.node);
+  });
+
+  it('ships every version of its actor with each one: a reader of the second blind write also sees the first (fails with a version shipped alone)', async () => {
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    await scheduler.complete(coordinator.put(write(key, 'a')));
+    await scheduler.complete(coordinator.put(write(key, 'b')));
+    // The copy on the other node, delivered to an owner, holds both: a reader's context covers what it saw.
+    assert.deepEqual(valuesOf(stores.get(other)!.read(key)), ['a', 'b']);
+  });
+
+  it('starts a new actor once its record was handed to the replicas and removed: a reader of the next version does not cover the delivered one (fails with the old actor)', async () => {
+    const { scheduler, coordinator, stores, own } = await readCluster(members, { down: owners });
+    const owner = new ReplicaStore(new MemoryStorage());
+    const first = await scheduler.complete(coordinator.put(write(key, 'a')));
+    // Delivery: the owner gets 'a'; n1's record and the other node's hint are removed.
+    await owner.merge(key, own.read(key));
+    await own.replace(key, []);
+    await stores.get(other)!.replace(key, []);
+    const second = await scheduler.complete(coordinator.put(write(key, 'b')));
+    assert.notEqual(second[0]!.node, first[0]!.node, 'the actor of a delivered record was used again');
+    // A client reads 'b' alone (only its copy has arrived) and overwrites it with that context.
+    const b = own.read(key);
+    assert.deepEqual(valuesOf(b), ['b']);
+    const c = { dot: { node: 'n3#0000000001', counter: 1, timeMs: 2 }, context: clockOf(b[0]!), value: Buffer.from('c'), contentType: 'text/plain' };
+    await owner.merge(key, [...b, c]);
+    assert.deepEqual(valuesOf(distinctValues(owner.read(key))), ['a', 'c'], 'the overwrite of b took a, which its reader never saw');
+  });
+
+  it('bounds its record of a key like a replica: TOO_MANY_SIBLINGS (tombstones counted for a write that covers none), RECORD_TOO_LARGE; a delete with a context passes', async () => {
+    const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
+    for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS' });
+    await assert.rejects(scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of them/ });
+    assert.equal(own.read(key).length, 64);
+    await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: joinClocks(own.read(key)) }));
+    assert.equal(own.read(key).length, 1, 'the delete with the context of what was held did not resolve the key');
+    const mib = Buffer.alloc(1024 * 1024, 7);
+    const bigKey = Array.from({ length: 200 }, (_, i) => `big-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
+    for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] }));
+    await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
+  });
+
+  it('keeps the whole context (a delete removes every version its reader saw), so refuses one with no room for its dot, unapplied', async () => {
+    const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
+    // clockEntriesMax is 10 here; the oldest entry is the dot of a long-standing version.
+    const context = Array.from({ length: 9 }, (_, i) => ({ node: `n${(i % 5) + 1}#00000000${String(10 + i)}`, counter: 1, timeMs: i }));
+    const clock = await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context }));
+    assert.ok(covers(clock, { node: context[0]!.node, counter: 1, timeMs: 0 }), 'the delete does not cover the oldest version its reader saw');
+    assert.equal(clock.length, 10);
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), context: [...clock, { node: 'n5#0000000099', counter: 1, timeMs: 1 }] })), { code: 'COORDINATOR_UNREACHABLE', message: /context already has 11 entries.*it was not applied/ });
+    assert.equal(own.read(key).length, 1);
+  });
+
+  it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {
+    for (const behaviour of ['not-ready', 'overloaded'] as const) {
+      // The node past the preference list could hold a hint: only the replicas' state stops it.
+      const peersOf = Object.fromEntries([...owners.map((id) => [id, behaviour]), [other, 'ok']]) as Record<NodeId, PeerBehaviour>;
+      const { scheduler, coordinator, sent } = await coordinatorFor(peersOf, members);
+      await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /it was not applied/ });
+      assert.deepEqual(sent.map((r) => r.kind), ['forward_put', 'forward_put', 'forward_put'], behaviour);
+      assert.equal(coordinator.fallbackWrites, 0, behaviour);
+    }
+  });
+
+  it('stores nothing on a node that is cut off from all (fewer than W nodes up): the write fails unapplied', async () => {
+    const { scheduler, coordinator, stores, sent, own } = await readCluster(members, { down: members.filter((id) => id !== 'n1') });
+    for (const id of members.filter((x) => x !== 'n1')) stores.delete(id); // and they refuse connections
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up .*it was not applied/ });
+    assert.deepEqual(own.read(key), []);
+    // With no fallback possible, the replicas marked down are still tried (a detector lagging a heal).
+    assert.deepEqual(sent.map((x) => x.request.kind), ['forward_put', 'forward_put', 'forward_put']);
+  });
+
+  it('refuses a write that cannot reach W nodes: W=3 with two nodes on this side', async () => {
+    const { scheduler, coordinator, stores } = await readCluster(members, { down: owners });
+    for (const id of owners) stores.delete(id);
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'v'), w: 3 })), { code: 'COORDINATOR_UNREACHABLE', message: /too few other nodes are up to hold it for them \(2 of W=3\)/ });
+    assert.equal(coordinator.fallbackWrites, 0);
   });
 });
 
