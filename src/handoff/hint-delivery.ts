@@ -331,8 +331,16 @@ export class HintDelivery {
           left = true;
           continue;
         }
-        const record = hints.readEncoded(hint);
-        if (record.siblings.length === 0) continue;
+        // Only what is committed leaves this node: a write still committing may yet fail (its
+        // coordinator then told the client nothing was sent anywhere), and a fallback record's
+        // actor must never have a version elsewhere that the record does not hold.
+        if (this.writing.has(hint)) {
+          left = true;
+          continue;
+        }
+        const committed = hints.load(hint);
+        if (committed === undefined || committed.siblings.length === 0) continue;
+        const record = EncodedRecord.ofEncoded(committed.siblings, committed.bytes);
         const entry: HintEntry = { hint, key, record, to };
         if (fitsNoBatch(entry.key, record)) {
           this.tooLargeCount++;

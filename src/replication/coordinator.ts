@@ -460,11 +460,8 @@ export class Coordinator {
     // and one marked down is not sent it at all: on the far side of a split it would hold the
     // write until the timeout, and leave it ambiguous, where a fallback coordinator can take it.
     const ordered = this.healthiestFirst(preferenceList);
-    for (const node of ordered) {
-      if (skipDown && isDown(node)) {
-        failures.push(`${node}: down`);
-        continue;
-      }
+    const skipped = skipDown ? ordered.filter((node) => isDown(node)) : [];
+    const attempt = async (node: NodeId): Promise<VClock | undefined> => {
       let reply: PeerReply;
       try {
         reply = await transport.request(node, forwardPut(request, w, false), timeoutMs);
@@ -482,14 +479,29 @@ export class Coordinator {
         if (err.code !== 'UNREACHABLE') split = false;
         if (provenNotApplied(err)) {
           log.debug({ node, key: request.key, err: err.message }, 'forward target took nothing, trying the next replica');
-          continue;
+          return undefined;
         }
         // The peer's own message stays in this node's log: it may name internals a client need not see.
         if (err.code !== 'TIMEOUT') log.debug({ node, key: request.key, err: err.message }, 'forward failed after it may have been applied');
         const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err instanceof RemoteError ? err.remoteCode : err.code})`;
         throw new CoordinationError('QUORUM_FAILED', `coordinator ${node} ${what}; the write may or may not have been applied`);
       }
-      return { done: true, clock: forwardReply(node, reply) };
+      return forwardReply(node, reply);
+    };
+    for (const node of ordered) {
+      if (skipped.includes(node)) continue;
+      const clock = await attempt(node);
+      if (clock !== undefined) return { done: true, clock };
+    }
+    // No fallback will take it (a replica is reachable but refused it unread): the replicas
+    // marked down are tried last after all, since the detector may be wrong about them.
+    if (!split) {
+      for (const node of skipped) {
+        const clock = await attempt(node);
+        if (clock !== undefined) return { done: true, clock };
+      }
+    } else {
+      for (const node of skipped) failures.push(`${node}: down`);
     }
     return { done: false, why: failures.join(', '), split };
   }

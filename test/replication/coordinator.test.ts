@@ -497,6 +497,40 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     assert.equal(own.read(key).length, 1);
   });
 
+  it('still tries a replica marked down, last, when the others refused unread and no fallback may take it', async () => {
+    // Review of 75e69cd: with a replica marked down (a missed ping, a flap) forwards skipped it,
+    // so when the other two were restarting (NOT_READY) the write failed though it was fine.
+    const [a] = ring.preferenceList(key, 3) as [NodeId];
+    const scheduler = new Scheduler();
+    const sent: string[] = [];
+    const transport: Transport<PeerRequest, PeerReply> = {
+      request(to, request) {
+        sent.push(`${request.kind}:${to}`);
+        if (to === a && request.kind === 'forward_put') return Promise.resolve({ kind: 'forward_put_ok', context: [] });
+        return Promise.reject(new RemoteError('NOT_READY', `${to} serves no data yet (restarting): ask again later`, true));
+      },
+      serve() {},
+      close: async () => {},
+    };
+    const coordinator = new Coordinator({
+      self: 'n1',
+      ring: () => ring,
+      store: new ReplicaStore(new MemoryStorage()),
+      dots: await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1)),
+      transport,
+      clock: new SimClock(scheduler),
+      log: silentLog,
+      config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
+      isDown: (id) => id === a,
+      isSuspect: () => false,
+      fallbackRecords: { read: () => [], replace: () => Promise.reject(new Error('no fallback write expected')) },
+    });
+    await scheduler.complete(coordinator.put(write(key, 'v')));
+    assert.equal(sent.at(-1), `forward_put:${a}`, sent.join(', '));
+    assert.equal(sent.length, 3, sent.join(', '));
+    assert.equal(coordinator.fallbackWrites, 0);
+  });
+
   it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {
     for (const behaviour of ['not-ready', 'overloaded'] as const) {
       // The node past the preference list could hold a hint: only the replicas' state stops it.
