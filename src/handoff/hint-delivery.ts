@@ -9,6 +9,7 @@
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
+import type { Storage } from '../env/storage.ts';
 import { RefusedUnread, type NodeId, type Transport } from '../env/transport.ts';
 import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
 import type { FallbackRecords } from '../replication/coordinator.ts';
@@ -18,6 +19,7 @@ import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord, encodeRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
+import { FALLBACK_LOAD_REFRESHES_PER_ROUND, FallbackLoads, loadOf, maxLoad } from './fallback-loads.ts';
 
 const SEPARATOR = '\u0000';
 /** Per owner or receiver (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
@@ -65,6 +67,8 @@ export interface HintDeliveryDeps {
   readonly requestTimeoutMs: number;
   /** Live siblings a hint record may grow to (a replica's siblingsMax); its bytes stop at RECORD_BYTES_MAX. */
   readonly siblingsMax: number;
+  /** The node's storage, for the fallback loads kept in its meta space (fallback-loads.ts). */
+  readonly storage: Storage;
 }
 
 /**
@@ -127,8 +131,19 @@ export class HintDelivery {
   private storedCount = 0;
   private tooLargeCount = 0;
 
+  /** What the replicas of this node's fallback records' keys held when last seen (fallback-loads.ts). */
+  private readonly loads: FallbackLoads;
+  /** A refresh of loads is running (one at a time). */
+  private refreshing = false;
+
   constructor(private readonly deps: HintDeliveryDeps) {
     deps.hints.observe((hint, before, after) => this.observed(hint, before, after));
+    this.loads = new FallbackLoads(deps.storage, deps.clock, deps.log, deps.siblingsMax);
+  }
+
+  /** Reads the fallback loads back from disk; before this node coordinates any write. */
+  openLoads(): Promise<void> {
+    return this.loads.open();
   }
 
   /**
@@ -168,6 +183,7 @@ export class HintDelivery {
    */
   readonly fallbackRecords: FallbackRecords = {
     read: (key) => this.deps.hints.read(hintKey(this.deps.self, key)),
+    replicaLoad: (key) => this.loads.get(key),
     replace: async (key, siblings, bytes) => {
       const hint = hintKey(this.deps.self, key);
       await this.write(hint, () => this.deps.hints.replace(hint, siblings, bytes));
@@ -241,7 +257,42 @@ export class HintDelivery {
       this.passes.set(owner, pass);
       started.push(pass);
     }
+    if (!this.refreshing && !this.stopped) {
+      this.refreshing = true;
+      started.push(this.refreshLoads().finally(() => (this.refreshing = false)));
+    }
     await Promise.all(started);
+  }
+
+  /**
+   * Looks again at what the replicas hold of keys whose load is due (a client may have resolved
+   * them since), asking one replica of each that is up; a load whose replicas do not answer stays.
+   */
+  private async refreshLoads(): Promise<void> {
+    const ring = this.deps.ring();
+    if (ring === undefined) return;
+    for (const key of this.loads.due(FALLBACK_LOAD_REFRESHES_PER_ROUND)) {
+      if (this.stopped) return;
+      let measured = false;
+      for (const id of ring.preferenceList(key, this.deps.n)) {
+        if (id !== this.deps.self && this.deps.statusOf(id) !== 'up') continue;
+        try {
+          const record = id === this.deps.self ? this.deps.replicas.readEncoded(key) : await this.replicaRecord(id, key);
+          await this.loads.set(key, loadOf(record.siblings, record.bytes.length));
+          measured = true;
+          break;
+        } catch (err) {
+          this.deps.log.debug({ key, replica: id, err: messageOf(err) }, 'fallback load not refreshed from this replica');
+        }
+      }
+      if (!measured) this.loads.touch(key);
+    }
+  }
+
+  private async replicaRecord(id: NodeId, key: string): Promise<EncodedRecord> {
+    const reply = await this.deps.transport.request(id, { kind: 'replica_get', key }, this.deps.requestTimeoutMs);
+    if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind}`);
+    return reply.record;
   }
 
   // --- counting --------------------------------------------------------------------------------
@@ -406,6 +457,18 @@ export class HintDelivery {
     for (const e of acked) this.hintRetry.delete(e.hint);
     // A removal that fails to commit (disk error) leaves the hint: it is delivered again later,
     // which is harmless (a replica merge is idempotent).
+    // A fallback record's replicas now hold at least what it held: that is charged to the key's
+    // next fallback record (fallback-loads.ts), durably before this record goes, or every split
+    // and heal could add a record's worth to the key.
+    try {
+      for (const e of acked) {
+        if (splitHintKey(e.hint).owner !== this.deps.self) continue;
+        await this.loads.set(e.key, maxLoad(this.loads.get(e.key), loadOf(e.record.siblings, e.record.bytes.length)));
+      }
+    } catch (err) {
+      this.deps.log.warn({ owner, err: messageOf(err) }, 'fallback loads could not be written; the delivered records are kept and delivered again');
+      return outcome;
+    }
     const removed = await Promise.all(
       acked.map((e) =>
         this.write(e.hint, () => this.deps.hints.removeIfUnchanged(e.hint, e.record.siblings)).catch((err: unknown) => {

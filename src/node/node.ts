@@ -191,6 +191,7 @@ export class DynakvNode implements NodeFrontDoor {
       intervalMs: config.hintIntervalMs,
       requestTimeoutMs: config.requestTimeoutMs,
       siblingsMax: config.siblingsMax,
+      storage: world.storage,
     });
     this.coordinator = new ServingCoordinator(this.admission, config.requestTimeoutMs, () => this.membership.record(config.id)?.status === 'removed', () => this.discardsStarted, {
       self: config.id,
@@ -220,6 +221,7 @@ export class DynakvNode implements NodeFrontDoor {
   static async open(config: NodeConfig, world: NodeWorld): Promise<DynakvNode> {
     const dots = await DotCounter.open(world.storage, config.id, world.random);
     const node = new DynakvNode(config, world, new ReplicaStore(world.storage, 'data', world.log), dots);
+    await node.hints.openLoads();
     await node.admission.init();
     node.membership.setState('syncing');
     node.membership.start();

@@ -58,10 +58,23 @@ export interface CoordinatorDeps {
   readonly fallbackRecords: FallbackRecords;
 }
 
+/** A key's versions at its replicas: live siblings, versions with tombstones, and record bytes. */
+export interface ReplicaLoad {
+  readonly live: number;
+  readonly versions: number;
+  readonly bytes: number;
+}
+
 /** See CoordinatorDeps.fallbackRecords (HintDelivery keeps them, as hints this node holds for itself). */
 export interface FallbackRecords {
   /** The key's record (writes being committed included); [] when there is none. */
   read(key: string): readonly Sibling[];
+  /**
+   * What the key's replicas held when this node last handed them its record of the key, or last
+   * looked (zero when that was small): a record's bounds count it, so that splits and heals
+   * cannot add a record's worth to the key each time.
+   */
+  replicaLoad(key: string): ReplicaLoad;
   /**
    * Stores `siblings` as the key's record, durably; the caller computed it as a join of read(key)
    * with no await in between. `bytes` must be encodeRecord(siblings).
@@ -564,16 +577,22 @@ export class Coordinator {
     const sibling: Sibling = { dot: { node: actor, counter, timeMs: clock.nowMs() }, context, value, contentType };
     const merged = mergeSiblings(current, [sibling]);
     assert(merged.some((s) => s.dot.node === actor && s.dot.counter === counter), () => `the fallback version ${actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
-    // The replica's bounds, on the record (coordinate() applies them to the replica).
-    if (value !== null && liveSiblings(merged).length > config.siblingsMax) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the versions held for them have ${liveSiblings(merged).length - 1} siblings (at most ${config.siblingsMax}); once a replica answers, read the key and write back with its context`);
+    // The replica's bounds (coordinate() applies them to the replica), on the record plus what
+    // the replicas held when last seen: this node cannot see them now, and each record it hands
+    // them adds to what they hold.
+    const load = fallbackRecords.replicaLoad(key);
+    const live = load.live + liveSiblings(merged).length;
+    if (value !== null && live > config.siblingsMax) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and with this write the key would have ${live} siblings, counting ${load.live} its replicas held when last seen (at most ${config.siblingsMax}); once a replica answers, read the key and write back with its context`);
     }
-    if (merged.length > current.length && merged.length > config.siblingsMax) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the versions held for them number ${current.length}, tombstones included (at most ${config.siblingsMax}); this ${value === null ? 'delete' : 'write'} covers none of them; once a replica answers, read the key and write back with its context`);
+    const versions = load.versions + merged.length;
+    if (merged.length > current.length && versions > config.siblingsMax) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the key would have ${versions} versions, tombstones included, counting ${load.versions} its replicas held when last seen (at most ${config.siblingsMax}); this ${value === null ? 'delete' : 'write'} covers none of those held here; once a replica answers, read the key and write back with its context`);
     }
     const record = EncodedRecord.of(merged);
-    if (value !== null && record.bytes.length > RECORD_BYTES_MAX) {
-      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write the versions held for them would take ${record.bytes.length} bytes (at most ${RECORD_BYTES_MAX}); once a replica answers, read the key and write back with its context`);
+    const bytes = load.bytes + record.bytes.length;
+    if (value !== null && bytes > RECORD_BYTES_MAX) {
+      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write its versions would take ${bytes} bytes, counting ${load.bytes} its replicas held when last seen (at most ${RECORD_BYTES_MAX}); once a replica answers, read the key and write back with its context`);
     }
     log.debug({ key, actor, why }, 'no replica of the key can coordinate; coordinating as a fallback');
     const startedMs = clock.nowMs();

@@ -84,6 +84,7 @@ describe('a fallback record is delivered only as committed', () => {
       intervalMs: 1_000,
       requestTimeoutMs: 1_000,
       siblingsMax: 64,
+      storage: disk,
     });
     const coordinator = new Coordinator({
       self: 'n1',

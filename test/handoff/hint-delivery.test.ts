@@ -98,6 +98,7 @@ function fixture(storage: Storage = new MemoryStorage(), options: { readonly own
     const owner = { store: new ReplicaStore(new MemoryStorage()), batches: [] as string[][], refuse: (_keys: readonly string[]): string | undefined => undefined, hang: (_keys: readonly string[]) => false };
     owners.set(id, owner);
     frameLimited(network.transportFor(id)).serve(async (_from, request) => {
+      if (request.kind === 'replica_get') return { kind: 'replica_get_ok', record: owner.store.readEncoded(request.key) };
       if (request.kind !== 'replica_put_batch') throw new Error(`unexpected ${request.kind}`);
       const keys = request.entries.map((e) => e.key);
       owner.batches.push(keys);
@@ -122,6 +123,7 @@ function fixture(storage: Storage = new MemoryStorage(), options: { readonly own
       intervalMs: 1_000,
       requestTimeoutMs: 2_000,
       siblingsMax: 64,
+      storage,
     });
   return { scheduler, network, logged, status, hints, owners, make, ring, n, storage };
 }
@@ -301,6 +303,55 @@ describe('hint delivery by bytes', () => {
       assert.deepEqual(delivery.fallbackRecords.read(k), []);
     }
     delivery.stop();
+  });
+
+  it("charges a delivered fallback record to its key's load, durably, and lowers the load once a replica shows the key resolved", async () => {
+    const f = fixture(new MemoryStorage(), { owners: ['o', 'p', 'q'], n: 3 });
+    const delivery = f.make();
+    await f.scheduler.complete(delivery.openLoads());
+    const key = Array.from({ length: 200 }, (_, i) => `ld${i}`).find((k) => !f.ring.preferenceList(k, f.n).includes('h'))!;
+    // 40 blind versions: past a quarter of siblingsMax (64), so the load is kept.
+    const versions: Sibling[] = Array.from({ length: 40 }, (_, i) => ({ dot: { node: 'h#aaaaaaaaaa', counter: i + 1, timeMs: 1 }, context: [], value: Buffer.from(`v${i}`), contentType: 'x' }));
+    const encoded = EncodedRecord.of(versions);
+    await f.scheduler.complete(delivery.fallbackRecords.replace(key, encoded.siblings, encoded.bytes));
+    delivery.start();
+    await f.scheduler.runWhile(() => delivery.fallbackRecords.read(key).length > 0, 60_000);
+    assert.deepEqual(delivery.fallbackRecords.replicaLoad(key), { live: 40, versions: 40, bytes: encoded.bytes.length });
+    delivery.stop();
+    // Read back after a restart.
+    const reopened = f.make();
+    await f.scheduler.complete(reopened.openLoads());
+    assert.deepEqual(reopened.fallbackRecords.replicaLoad(key), { live: 40, versions: 40, bytes: encoded.bytes.length });
+    // A client resolves the key at its replicas; the next look (a minute on) forgets the load.
+    for (const id of f.ring.preferenceList(key, f.n)) {
+      const store = f.owners.get(id)!.store;
+      await store.merge(key, [{ dot: { node: 'o#bbbbbbbbbb', counter: 1, timeMs: 2 }, context: joinClocks(store.read(key)), value: Buffer.from('resolved'), contentType: 'x' }]);
+    }
+    reopened.start();
+    await f.scheduler.runWhile(() => reopened.fallbackRecords.replicaLoad(key).versions > 0, 5 * 60_000);
+    assert.deepEqual(reopened.fallbackRecords.replicaLoad(key), { live: 0, versions: 0, bytes: 0 });
+    reopened.stop();
+    // Forgotten on disk too.
+    const third = f.make();
+    await f.scheduler.complete(third.openLoads());
+    assert.equal(third.fallbackRecords.replicaLoad(key).versions, 0);
+  });
+
+  it('drops a fallback load on disk that does not parse, and keeps the others', async () => {
+    const storage = new MemoryStorage();
+    await storage.commit([
+      { space: 'meta', key: 'fallback-load\u0000good', value: Buffer.from(JSON.stringify({ live: 30, versions: 30, bytes: 10 })) },
+      { space: 'meta', key: 'fallback-load\u0000bad', value: Buffer.from('{"live":-1,"versions":1e400,"bytes":"x"}') },
+      { space: 'meta', key: 'fallback-load\u0000junk', value: Buffer.from([0xff, 0xfe]) },
+    ]);
+    const f = fixture(storage);
+    const delivery = f.make();
+    await f.scheduler.complete(delivery.openLoads());
+    assert.deepEqual(delivery.fallbackRecords.replicaLoad('good'), { live: 30, versions: 30, bytes: 10 });
+    assert.equal(delivery.fallbackRecords.replicaLoad('bad').versions, 0);
+    assert.equal(storage.get('meta', 'fallback-load\u0000bad'), undefined);
+    assert.equal(storage.get('meta', 'fallback-load\u0000junk'), undefined);
+    assert.ok(f.logged.some((l) => l.level === 'error' && l.msg.includes('do not parse')));
   });
 
   it('keeps every hint until its owner acknowledged it', async () => {

@@ -14,9 +14,10 @@ import { TransportError, type NodeId, type Transport } from '../../src/env/trans
 import type { PeerReply, PeerRequest } from '../../src/protocol/messages.ts';
 import { DEFAULT_CONFIG } from '../../src/node/config.ts';
 import { DynakvNode } from '../../src/node/node.ts';
-import { Coordinator, READ_SPECULATE_MS_MIN } from '../../src/replication/coordinator.ts';
+import { Coordinator, READ_SPECULATE_MS_MIN, type ReplicaLoad } from '../../src/replication/coordinator.ts';
 import { LATENCY_WINDOW_SAMPLES_MIN, SPECULATION_BURST } from '../../src/replication/latency-window.ts';
 import { DotCounter } from '../../src/replication/dot-counter.ts';
+import { NO_LOAD } from '../../src/handoff/fallback-loads.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
 import { RemoteError } from '../../src/transport/remote-error.ts';
 import { Ring } from '../../src/ring/ring.ts';
@@ -91,7 +92,7 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: () => false,
     isSuspect: () => false,
-    fallbackRecords: { read: () => [], replace: () => Promise.reject(new Error('no fallback records in this harness')) },
+    fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, replace: () => Promise.reject(new Error('no fallback records in this harness')) },
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -235,6 +236,8 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
   const held: Array<() => void> = [];
   // n1's fallback records (HintDelivery keeps them in its hint space).
   const own = new ReplicaStore(new MemoryStorage(), 'hints');
+  // What the key's replicas held when n1 last handed them a record (HintDelivery's fallback loads).
+  const loads = new Map<string, ReplicaLoad>();
   const coordinator = new Coordinator({
     self: 'n1',
     ring: () => ring,
@@ -246,9 +249,9 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
-    fallbackRecords: { read: (key) => own.read(key), replace: (key, siblings, bytes) => own.replace(key, siblings, bytes) },
+    fallbackRecords: { read: (key) => own.read(key), replicaLoad: (key) => loads.get(key) ?? NO_LOAD, replace: (key, siblings, bytes) => own.replace(key, siblings, bytes) },
   });
-  return { scheduler, ring, stores, sent, coordinator, silent, held, own };
+  return { scheduler, ring, stores, sent, coordinator, silent, held, own, loads };
 }
 
 const v = (node: string, counter: number, value: string) => ({ dot: { node, counter, timeMs: 1 }, context: [], value: Buffer.from(value), contentType: 'text/plain' });
@@ -476,7 +479,7 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
     for (let i = 0; i < 64; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS' });
-    await assert.rejects(scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of them/ });
+    await assert.rejects(scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of those held here/ });
     assert.equal(own.read(key).length, 64);
     await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: joinClocks(own.read(key)) }));
     assert.equal(own.read(key).length, 1, 'the delete with the context of what was held did not resolve the key');
@@ -484,6 +487,21 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     const bigKey = Array.from({ length: 200 }, (_, i) => `big-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
     for (let i = 0; i < 3; i++) await scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] }));
     await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE' });
+  });
+
+  it("counts what the key's replicas held when last seen: a record cannot add a record's worth at every split (review of 75e69cd)", async () => {
+    const { scheduler, coordinator, own, loads } = await readCluster(members, { down: owners });
+    loads.set(key, { live: 60, versions: 62, bytes: 0 });
+    for (let i = 0; i < 2; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-versions'))), { code: 'TOO_MANY_SIBLINGS', message: /65 versions, tombstones included, counting 62/ });
+    loads.set(key, { live: 63, versions: 0, bytes: 0 });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-siblings'))), { code: 'TOO_MANY_SIBLINGS', message: /66 siblings, counting 63/ });
+    assert.deepEqual(valuesOf(own.read(key)), ['v0', 'v1']);
+    // A write with the context of what is held here replaces it: it adds nothing, so it passes.
+    loads.set(key, { live: 62, versions: 62, bytes: 3.5 * 1024 * 1024 });
+    await scheduler.complete(coordinator.put({ ...write(key, 'resolved'), context: joinClocks(own.read(key)) }));
+    assert.deepEqual(valuesOf(own.read(key)), ['resolved']);
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'x'.repeat(600 * 1024)))), { code: 'RECORD_TOO_LARGE', message: /counting 3670016/ });
   });
 
   it('keeps the whole context (a delete removes every version its reader saw), so refuses one with no room for its dot, unapplied', async () => {
@@ -523,7 +541,7 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
       config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
       isDown: (id) => id === a,
       isSuspect: () => false,
-      fallbackRecords: { read: () => [], replace: () => Promise.reject(new Error('no fallback write expected')) },
+      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, replace: () => Promise.reject(new Error('no fallback write expected')) },
     });
     await scheduler.complete(coordinator.put(write(key, 'v')));
     assert.equal(sent.at(-1), `forward_put:${a}`, sent.join(', '));

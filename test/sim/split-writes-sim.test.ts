@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SimCluster } from '../../sim/sim-cluster.ts';
-import { distinctValues } from '../../src/version/siblings.ts';
+import { encodeRecord, RECORD_BYTES_MAX } from '../../src/version/record-codec.ts';
+import { distinctValues, liveSiblings } from '../../src/version/siblings.ts';
 import { testSeed } from '../support/seed.ts';
 
 describe('writes across a 2/3 split (sloppy quorum)', () => {
@@ -67,6 +68,50 @@ describe('writes across a 2/3 split (sloppy quorum)', () => {
         assert.ok(cluster.node(owner).store.read(key).length > 0, `seed ${seed}: owner ${owner} of ${key} never got it`);
       }
     }
+    for (const id of cluster.ids) cluster.node(id).stop();
+  });
+
+  it("split after split, a key's fallback writes stay within one record's bounds at its replicas (review of 75e69cd: each cycle added a record's worth)", async () => {
+    const seed = testSeed();
+    const cluster = await SimCluster.start({ seed });
+    const { scheduler } = cluster;
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    const ring = cluster.node('n1').ring()!;
+    const small = ['n1', 'n2'];
+    const candidates = Array.from({ length: 400 }, (_, i) => `cycle-${i}`).filter((k) => ring.preferenceList(k, 3).every((id) => !small.includes(id)));
+    const [many, big] = candidates as [string, string];
+    const funnel = (key: string) => cluster.node(ring.preferenceList(key, 5)[3]!);
+    const owner = ring.preferenceList(many, 3)[0]!;
+    const bigOwner = ring.preferenceList(big, 3)[0]!;
+    const accepted: number[] = [];
+    for (let cycle = 0; cycle < 3; cycle++) {
+      const heal = cluster.network.addDropRule((from, to) => small.includes(from) !== small.includes(to));
+      await scheduler.runUntil(scheduler.nowMs + 20_000);
+      let ok = 0;
+      for (let i = 0; i < 70; i++) {
+        try {
+          await scheduler.complete(funnel(many).coordinator.put({ key: many, value: Buffer.from(`c${cycle}-${i}`), contentType: 'x', context: [] }));
+          ok++;
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, 'TOO_MANY_SIBLINGS', `seed ${seed}: ${String(err)}`);
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        await scheduler.complete(funnel(big).coordinator.put({ key: big, value: Buffer.alloc(1024 * 1024, cycle * 8 + i), contentType: 'x', context: [] })).catch((err: unknown) => {
+          assert.equal((err as { code?: string }).code, 'RECORD_TOO_LARGE', `seed ${seed}: ${String(err)}`);
+        });
+      }
+      accepted.push(ok);
+      heal();
+      await scheduler.runWhile(() => small.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((n) => n > 0)), 10 * 60_000);
+      await scheduler.runUntil(scheduler.nowMs + 5_000);
+      const live = liveSiblings(cluster.node(owner).store.read(many)).length;
+      assert.ok(live <= 64, `seed ${seed}: after cycle ${cycle + 1} ${owner} holds ${live} live siblings of ${many} (siblingsMax 64; accepted per cycle ${accepted.join(', ')})`);
+      const bytes = encodeRecord(cluster.node(bigOwner).store.read(big)).length;
+      assert.ok(bytes <= RECORD_BYTES_MAX, `seed ${seed}: after cycle ${cycle + 1} ${bigOwner} holds ${bytes} bytes of ${big}`);
+    }
+    assert.equal(accepted[0], 64, `seed ${seed}: the first split took ${accepted[0]} blind writes`);
+    assert.deepEqual(accepted.slice(1), [0, 0], `seed ${seed}: later splits took more blind writes of a key already at its bound`);
     for (const id of cluster.ids) cluster.node(id).stop();
   });
 });
