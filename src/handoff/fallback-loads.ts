@@ -2,10 +2,12 @@
 // key, or last looked: the bound that carries a fallback record's limits across splits. A
 // fallback coordinator cannot see a key's replicas (they are across the split), so it bounds its
 // record alone; without this, every split and heal could add a whole record's versions and bytes
-// to the key at its replicas (review of 75e69cd: 64 more siblings, or 4 MiB more, per cycle, until
-// the key no longer fitted a message). Only loads that matter are kept (a quarter of a bound or
-// more), at most FALLBACK_LOADS_MAX, persisted in the meta space and read back at start as
-// hostile input. Sans-IO: storage and clock are injected; HintDelivery measures and refreshes.
+// to the key at its replicas (reviews of 75e69cd and 80ae66e: 64 more siblings, or 4 MiB more, per
+// cycle, until the key no longer fitted a message). A delivered record is added to the load (its
+// blind versions sit beside what was there); a measurement of the replicas (counts, no values)
+// replaces it, and forgets it once small. At most FALLBACK_LOADS_MAX, persisted in the meta space
+// and read back at start as hostile input. Sans-IO: storage and clock are injected; HintDelivery
+// charges, measures and refreshes.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
@@ -22,9 +24,11 @@ export const NO_LOAD: ReplicaLoad = { live: 0, versions: 0, bytes: 0 };
  * oldest is forgotten: that key may then take one more record's worth in a later split.
  */
 export const FALLBACK_LOADS_MAX = 10_000;
-/** A load is looked at again after this long (monotonic), once a replica of its key answers. */
+/** A load is looked at again this long after it changed (monotonic), once a replica answers... */
 export const FALLBACK_LOAD_REFRESH_MS = 60_000;
-/** Loads looked at again per delivery round at most (each a replica_get). */
+/** ...and, while it does not change, twice as long each time, up to this. */
+export const FALLBACK_LOAD_REFRESH_MS_MAX = 60 * 60_000;
+/** Loads looked at again per delivery round at most (each a replica_load per replica: counts, no values). */
 export const FALLBACK_LOAD_REFRESHES_PER_ROUND = 16;
 
 const META_PREFIX = 'fallback-load\u0000';
@@ -35,14 +39,29 @@ export function loadOf(siblings: readonly Sibling[], bytes: number): ReplicaLoad
   return { live: liveSiblings(siblings).length, versions: siblings.length, bytes };
 }
 
-/** The larger of each count: what a key's replicas hold at least. */
+/** Both loads together: what replicas hold when one record's versions were added beside another's. */
+export function sumLoad(a: ReplicaLoad, b: ReplicaLoad): ReplicaLoad {
+  return { live: a.live + b.live, versions: a.versions + b.versions, bytes: a.bytes + b.bytes };
+}
+
+/** The larger of each count. */
 export function maxLoad(a: ReplicaLoad, b: ReplicaLoad): ReplicaLoad {
   return { live: Math.max(a.live, b.live), versions: Math.max(a.versions, b.versions), bytes: Math.max(a.bytes, b.bytes) };
 }
 
+interface Entry {
+  readonly load: ReplicaLoad;
+  /** Bumped by every charge: a measurement started before it is stale and is not taken. */
+  readonly generation: number;
+  /** When to look again (monotonic; 0 for loads read at start), and the wait that led there. */
+  readonly dueMs: number;
+  readonly waitMs: number;
+}
+
 export class FallbackLoads {
-  /** Oldest first; `checkedMs` on the monotonic clock of this run (0 for loads read at start). */
-  private readonly loads = new Map<string, { load: ReplicaLoad; checkedMs: number }>();
+  /** Oldest first. */
+  private readonly loads = new Map<string, Entry>();
+  private generations = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -65,7 +84,7 @@ export class FallbackLoads {
         }
         const load = parseLoad(value);
         if (load === undefined) bad.push(key);
-        else this.loads.set(key.slice(META_PREFIX.length), { load, checkedMs: 0 });
+        else this.loads.set(key.slice(META_PREFIX.length), { load, generation: ++this.generations, dueMs: 0, waitMs: FALLBACK_LOAD_REFRESH_MS });
       }
     }
     if (bad.length > 0) this.log.error({ loads: bad.length }, 'fallback loads on disk that do not parse: dropped');
@@ -75,7 +94,7 @@ export class FallbackLoads {
     if (drop.length > 0) await this.storage.commit(drop.map((key) => ({ space: 'meta', key, value: null })));
   }
 
-  /** What the key's replicas held when last seen; NO_LOAD when that was small or never seen. */
+  /** What the key's replicas held at most when last seen; NO_LOAD when nothing is known to be there. */
   get(key: string): ReplicaLoad {
     return this.loads.get(key)?.load ?? NO_LOAD;
   }
@@ -85,19 +104,60 @@ export class FallbackLoads {
   }
 
   /**
-   * Records what the key's replicas hold (durably), or forgets it when it is under a quarter of
-   * every bound: a key without a load then takes at most one record more before it is seen again.
+   * Adds a record just handed to every replica of the key to what they held (durably): its blind
+   * versions sit beside those, so the sum bounds what they hold now. Kept whatever its size,
+   * until a measurement replaces it.
    */
-  async set(key: string, load: ReplicaLoad): Promise<void> {
-    assert([load.live, load.versions, load.bytes].every((n) => Number.isSafeInteger(n) && n >= 0), () => `bad load ${JSON.stringify(load)}`);
+  async charge(key: string, record: ReplicaLoad): Promise<void> {
+    await this.put(key, sumLoad(this.get(key), record), FALLBACK_LOAD_REFRESH_MS);
+  }
+
+  /** The key's generation, for a measurement about to start (see measured). */
+  generationOf(key: string): number | undefined {
+    return this.loads.get(key)?.generation;
+  }
+
+  /**
+   * Takes what the replicas were measured to hold, the most of those that answered, unless the
+   * key was charged since the measurement started (it is then stale: the charge stands). Below a
+   * quarter of every bound it is forgotten: the next record may then add one record's worth.
+   */
+  async measured(key: string, generation: number, load: ReplicaLoad): Promise<void> {
+    const entry = this.loads.get(key);
+    if (entry === undefined || entry.generation !== generation) return;
     const small = 4 * load.live < this.siblingsMax && 4 * load.versions < this.siblingsMax && 4 * load.bytes < RECORD_BYTES_MAX;
     if (small) {
-      if (!this.loads.delete(key)) return;
+      this.loads.delete(key);
       await this.storage.commit([{ space: 'meta', key: META_PREFIX + key, value: null }]);
       return;
     }
+    const same = load.live === entry.load.live && load.versions === entry.load.versions && load.bytes === entry.load.bytes;
+    await this.put(key, load, same ? Math.min(2 * entry.waitMs, FALLBACK_LOAD_REFRESH_MS_MAX) : FALLBACK_LOAD_REFRESH_MS);
+  }
+
+  /** Keys whose load is due for a look, least recently looked at first, at most `limit`. */
+  due(limit: number): string[] {
+    const now = this.clock.monotonicMs();
+    const out: string[] = [];
+    for (const [key, { dueMs }] of this.loads) {
+      if (out.length >= limit) break;
+      if (dueMs <= now) out.push(key);
+    }
+    return out;
+  }
+
+  /** Puts a load off for its wait again, unchanged (no replica answered). */
+  postpone(key: string): void {
+    const entry = this.loads.get(key);
+    if (entry === undefined) return;
+    this.loads.delete(key);
+    this.loads.set(key, { ...entry, dueMs: this.clock.monotonicMs() + entry.waitMs });
+  }
+
+  private async put(key: string, load: ReplicaLoad, waitMs: number): Promise<void> {
+    assert([load.live, load.versions, load.bytes].every((n) => Number.isSafeInteger(n) && n >= 0), () => `bad load ${JSON.stringify(load)}`);
     this.loads.delete(key); // re-inserted last: oldest first
-    this.loads.set(key, { load, checkedMs: this.clock.monotonicMs() });
+    this.loads.set(key, { load, generation: ++this.generations, dueMs: this.clock.monotonicMs() + waitMs, waitMs });
     const writes = [{ space: 'meta' as const, key: META_PREFIX + key, value: Buffer.from(JSON.stringify(load), 'utf8') as Uint8Array | null }];
     while (this.loads.size > FALLBACK_LOADS_MAX) {
       const oldest = this.loads.keys().next().value!;
@@ -105,25 +165,6 @@ export class FallbackLoads {
       writes.push({ space: 'meta', key: META_PREFIX + oldest, value: null });
     }
     await this.storage.commit(writes);
-  }
-
-  /** Keys whose load was last looked at FALLBACK_LOAD_REFRESH_MS ago or more, oldest first, at most `limit`. */
-  due(limit: number): string[] {
-    const now = this.clock.monotonicMs();
-    const out: string[] = [];
-    for (const [key, { checkedMs }] of this.loads) {
-      if (out.length >= limit) break;
-      if (checkedMs === 0 || now - checkedMs >= FALLBACK_LOAD_REFRESH_MS) out.push(key);
-    }
-    return out;
-  }
-
-  /** Marks a load as looked at now without changing it (its replicas did not answer). */
-  touch(key: string): void {
-    const entry = this.loads.get(key);
-    if (entry === undefined) return;
-    this.loads.delete(key);
-    this.loads.set(key, { load: entry.load, checkedMs: this.clock.monotonicMs() });
   }
 }
 

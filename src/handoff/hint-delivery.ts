@@ -12,14 +12,14 @@ import type { Log } from '../env/log.ts';
 import type { Storage } from '../env/storage.ts';
 import { RefusedUnread, type NodeId, type Transport } from '../env/transport.ts';
 import { batchEntryBytes, TRANSFER_BATCH_KEYS_MAX, type BatchEntry, type PeerReply, type PeerRequest } from '../protocol/messages.ts';
-import type { FallbackRecords } from '../replication/coordinator.ts';
+import type { FallbackRecords, ReplicaLoad } from '../replication/coordinator.ts';
 import type { ReplicaStore } from '../replication/replica-store.ts';
 import type { Ring } from '../ring/ring.ts';
 import { compareKeys } from '../storage/storage-keys.ts';
 import { EncodedRecord, encodeRecord, RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { liveSiblings, mergeSiblings, type Sibling } from '../version/siblings.ts';
 import { BatchBuilder, fitsNoBatch, sendIsolatingRefusals } from './batches.ts';
-import { FALLBACK_LOAD_REFRESHES_PER_ROUND, FallbackLoads, loadOf, maxLoad } from './fallback-loads.ts';
+import { FALLBACK_LOAD_REFRESHES_PER_ROUND, FallbackLoads, loadOf, maxLoad, NO_LOAD } from './fallback-loads.ts';
 
 const SEPARATOR = '\u0000';
 /** Per owner or receiver (unreachable) and per hint (refused): the first retry after 500 ms, doubling to 30 s. */
@@ -266,33 +266,41 @@ export class HintDelivery {
 
   /**
    * Looks again at what the replicas hold of keys whose load is due (a client may have resolved
-   * them since), asking one replica of each that is up; a load whose replicas do not answer stays.
+   * them since): every replica that is up is asked for its counts (no values), and the most any
+   * holds is taken. A load whose replicas do not answer stays, and is looked at again later.
    */
   private async refreshLoads(): Promise<void> {
     const ring = this.deps.ring();
     if (ring === undefined) return;
     for (const key of this.loads.due(FALLBACK_LOAD_REFRESHES_PER_ROUND)) {
       if (this.stopped) return;
-      let measured = false;
-      for (const id of ring.preferenceList(key, this.deps.n)) {
-        if (id !== this.deps.self && this.deps.statusOf(id) !== 'up') continue;
-        try {
-          const record = id === this.deps.self ? this.deps.replicas.readEncoded(key) : await this.replicaRecord(id, key);
-          await this.loads.set(key, loadOf(record.siblings, record.bytes.length));
-          measured = true;
-          break;
-        } catch (err) {
-          this.deps.log.debug({ key, replica: id, err: messageOf(err) }, 'fallback load not refreshed from this replica');
-        }
+      const generation = this.loads.generationOf(key);
+      if (generation === undefined) continue;
+      const replicas = ring.preferenceList(key, this.deps.n);
+      const answers = await Promise.all(
+        replicas.map(async (id): Promise<ReplicaLoad | undefined> => {
+          if (id === this.deps.self) {
+            const record = this.deps.replicas.readEncoded(key);
+            return loadOf(record.siblings, record.bytes.length);
+          }
+          if (this.deps.statusOf(id) !== 'up') return undefined;
+          try {
+            const reply = await this.deps.transport.request(id, { kind: 'replica_load', key }, this.deps.requestTimeoutMs);
+            if (reply.kind !== 'replica_load_ok') throw new Error(`unexpected reply ${reply.kind}`);
+            return { live: reply.live, versions: reply.versions, bytes: reply.bytes };
+          } catch (err) {
+            this.deps.log.debug({ key, replica: id, err: messageOf(err) }, 'fallback load not measured on this replica');
+            return undefined;
+          }
+        }),
+      );
+      // Only when every replica answered: one that did not may hold the most.
+      if (answers.some((a) => a === undefined)) {
+        this.loads.postpone(key);
+        continue;
       }
-      if (!measured) this.loads.touch(key);
+      await this.loads.measured(key, generation, answers.reduce<ReplicaLoad>((most, a) => maxLoad(most, a!), NO_LOAD));
     }
-  }
-
-  private async replicaRecord(id: NodeId, key: string): Promise<EncodedRecord> {
-    const reply = await this.deps.transport.request(id, { kind: 'replica_get', key }, this.deps.requestTimeoutMs);
-    if (reply.kind !== 'replica_get_ok') throw new Error(`unexpected reply ${reply.kind}`);
-    return reply.record;
   }
 
   // --- counting --------------------------------------------------------------------------------
@@ -463,7 +471,7 @@ export class HintDelivery {
     try {
       for (const e of acked) {
         if (splitHintKey(e.hint).owner !== this.deps.self) continue;
-        await this.loads.set(e.key, maxLoad(this.loads.get(e.key), loadOf(e.record.siblings, e.record.bytes.length)));
+        await this.loads.charge(e.key, loadOf(e.record.siblings, e.record.bytes.length));
       }
     } catch (err) {
       this.deps.log.warn({ owner, err: messageOf(err) }, 'fallback loads could not be written; the delivered records are kept and delivered again');

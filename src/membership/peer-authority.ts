@@ -45,6 +45,7 @@ export function mayAsk(standing: PeerStanding, kind: PeerRequest['kind']): boole
     case 'replica_put':
     case 'hint_put':
     case 'replica_get':
+    case 'replica_load':
     case 'replica_get_batch':
     case 'replica_range':
     case 'forward_put':
@@ -67,6 +68,7 @@ export function isDataRequest(kind: PeerRequest['kind']): boolean {
     case 'stale_put_batch':
     case 'hint_put':
     case 'replica_get':
+    case 'replica_load':
     case 'replica_get_batch':
     case 'replica_range':
     case 'forward_put':

@@ -12,6 +12,7 @@ import { compareKeys } from '../storage/storage-keys.ts';
 import { assert } from '../env/assert.ts';
 import { TransportError, type NodeId, type Transport } from '../env/transport.ts';
 import { AntiEntropy } from '../antientropy/anti-entropy.ts';
+import { loadOf } from '../handoff/fallback-loads.ts';
 import { HintDelivery } from '../handoff/hint-delivery.ts';
 import { RingTransfer } from '../handoff/ring-transfer.ts';
 import { handOffStale } from '../handoff/stale-handoff.ts';
@@ -569,6 +570,10 @@ export class DynakvNode implements NodeFrontDoor {
         return { kind: 'replica_put_ok' };
       case 'replica_get':
         return { kind: 'replica_get_ok', record: this.store.readEncoded(request.key) };
+      case 'replica_load': {
+        const record = this.store.readEncoded(request.key);
+        return { kind: 'replica_load_ok', ...loadOf(record.siblings, record.bytes.length) };
+      }
       case 'replica_range':
         return { kind: 'replica_range_ok', ...this.localRange(request.start, request.end, request.limit, request.reverse) };
       case 'hint_put':

@@ -47,6 +47,8 @@ export type PeerRequest =
   | { readonly kind: 'hint_put'; readonly owner: string; readonly key: string; readonly record: EncodedRecord }
   /** Send your replica of `key` (possibly empty). */
   | { readonly kind: 'replica_get'; readonly key: string }
+  /** How many versions (live, all) and record bytes your replica of `key` holds: a fallback load's refresh, without the values. */
+  | { readonly kind: 'replica_load'; readonly key: string }
   /** Coordinate this client write: sent by a node outside the key's preference list to one inside it. */
   | {
       readonly kind: 'forward_put';
@@ -92,6 +94,8 @@ export type PeerReply =
   | { readonly kind: 'replica_put_ok' }
   /** The replica's versions of the key (an empty record if it holds none). */
   | { readonly kind: 'replica_get_ok'; readonly record: EncodedRecord }
+  /** What the replica holds of the key (all zero if nothing). */
+  | { readonly kind: 'replica_load_ok'; readonly live: number; readonly versions: number; readonly bytes: number }
   | { readonly kind: 'forward_put_ok'; readonly context: VClock }
   /** The forwarded write did not reach its quorum (or was refused) on the coordinating node. */
   | {
@@ -227,6 +231,7 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
     case 'replica_put':
       return isValidKey(x.key) && isRecord(x.record) ? (x as PeerRequest) : undefined;
     case 'replica_get':
+    case 'replica_load':
       return isValidKey(x.key) ? (x as PeerRequest) : undefined;
     case 'hint_put':
       // The owner becomes part of a stored hint key and of log lines: a node id by the id rule.
@@ -274,6 +279,10 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
   }
 }
 
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
 export function parsePeerReply(x: unknown): PeerReply | undefined {
   if (!isObject(x)) return undefined;
   switch (x.kind) {
@@ -281,6 +290,8 @@ export function parsePeerReply(x: unknown): PeerReply | undefined {
       return { kind: 'replica_put_ok' };
     case 'replica_get_ok':
       return isRecord(x.record) ? (x as PeerReply) : undefined;
+    case 'replica_load_ok':
+      return isCount(x.live) && isCount(x.versions) && isCount(x.bytes) ? { kind: 'replica_load_ok', live: x.live, versions: x.versions, bytes: x.bytes } : undefined;
     case 'forward_put_ok':
       return isVClock(x.context) ? (x as PeerReply) : undefined;
     case 'forward_put_failed':

@@ -259,7 +259,13 @@ export class Coordinator {
     if (nodesUp < w) {
       throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}), and too few other nodes are up to hold it for them (${nodesUp} of W=${w}); it was not applied`);
     }
-    return this.funnel(placement, request, w, forwarded.why);
+    const funnelled = await this.funnel(placement, request, w, forwarded.why);
+    if (funnelled.done) return funnelled.clock;
+    // The key's fallback node refused it unapplied because it sees a replica up: this node's
+    // detector may lag a heal, so the replicas it skipped as down are tried after all.
+    const retried = await this.forward(placement.preferenceList.filter((id) => this.deps.isDown(id)), request, w, false);
+    if (retried.done) return retried.clock;
+    throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${forwarded.why}, ${funnelled.why}, then ${retried.why}); it was not applied`);
   }
 
   /**
@@ -268,23 +274,27 @@ export class Coordinator {
    * key on one side of a split then merges on one node, whose bounds hold for all of them. That
    * is this node itself, or the next one up if the first refused it unread.
    */
-  private async funnel(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<VClock> {
+  private async funnel(placement: { position: bigint; preferenceList: readonly NodeId[] }, request: WriteRequest, w: number, why: string): Promise<{ done: true; clock: VClock } | { done: false; why: string }> {
     const { self, transport, config, isDown } = this.deps;
     const failures: string[] = [];
     for (const node of this.fallbacksFor(placement.position, placement.preferenceList)) {
       if (node !== self && isDown(node)) continue;
-      if (node === self) return this.coordinateAsFallback(placement, request, w, why);
+      if (node === self) return { done: true, clock: await this.coordinateAsFallback(placement, request, w, why) };
       let reply: PeerReply;
       try {
         reply = await transport.request(node, forwardPut(request, w, true), 2 * config.requestTimeoutMs);
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
-        failures.push(`${node}: ${err.message}`);
+        // Codes only: the client sees this list.
+        failures.push(`${node}: ${err instanceof RemoteError ? err.remoteCode : err.code}`);
         if (provenNotApplied(err)) continue;
-        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err.message})`;
+        if (err.code !== 'TIMEOUT') this.deps.log.debug({ node, key: request.key, err: err.message }, 'fallback forward failed after it may have been applied');
+        const what = err.code === 'TIMEOUT' ? 'did not answer in time' : `failed (${err instanceof RemoteError ? err.remoteCode : err.code})`;
         throw new CoordinationError('QUORUM_FAILED', `fallback coordinator ${node} ${what}; the write may or may not have been applied`);
       }
-      return forwardReply(node, reply);
+      // It refused unapplied (it sees a replica of the key up, or has too few nodes up).
+      if (reply.kind === 'forward_put_failed' && reply.code === 'COORDINATOR_UNREACHABLE') return { done: false, why: `fallback ${node}: refused` };
+      return { done: true, clock: forwardReply(node, reply) };
     }
     throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key could coordinate the write (${why}), nor a node past them (${failures.join(', ')}); it was not applied`);
   }
@@ -577,22 +587,28 @@ export class Coordinator {
     const sibling: Sibling = { dot: { node: actor, counter, timeMs: clock.nowMs() }, context, value, contentType };
     const merged = mergeSiblings(current, [sibling]);
     assert(merged.some((s) => s.dot.node === actor && s.dot.counter === counter), () => `the fallback version ${actor}:${counter} of ${JSON.stringify(key)} did not survive its own merge`);
-    // The replica's bounds (coordinate() applies them to the replica), on the record plus what
-    // the replicas held when last seen: this node cannot see them now, and each record it hands
-    // them adds to what they hold.
+    // The replica's bounds (coordinate() applies them to the replica), twice over. This node
+    // cannot see the replicas, and each record it hands them adds to what they hold; so the record
+    // plus what they held when last seen (its load) stays within each bound. And any node past
+    // the list may be a key's fallback coordinator in some split, each with its own record and
+    // load, so each record stays within its share of each bound: all of them together then add
+    // at most one bound's worth to the key (reviews of 75e69cd and 80ae66e).
     const load = fallbackRecords.replicaLoad(key);
-    const live = load.live + liveSiblings(merged).length;
-    if (value !== null && live > config.siblingsMax) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and with this write the key would have ${live} siblings, counting ${load.live} its replicas held when last seen (at most ${config.siblingsMax}); once a replica answers, read the key and write back with its context`);
+    const candidates = Math.max(1, this.deps.ring().size - config.n);
+    const share = (bound: number) => Math.max(1, Math.floor(bound / candidates));
+    const liveHere = liveSiblings(merged).length;
+    const live = load.live + liveHere;
+    if (value !== null && (live > config.siblingsMax || liveHere > share(config.siblingsMax))) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and with this write the key would have ${live} siblings, ${liveHere} of them held here, counting ${load.live} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} held by one node past the replicas); once a replica answers, read the key and write back with its context`);
     }
     const versions = load.versions + merged.length;
-    if (merged.length > current.length && versions > config.siblingsMax) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the key would have ${versions} versions, tombstones included, counting ${load.versions} its replicas held when last seen (at most ${config.siblingsMax}); this ${value === null ? 'delete' : 'write'} covers none of those held here; once a replica answers, read the key and write back with its context`);
+    if (merged.length > current.length && (versions > config.siblingsMax || merged.length > share(config.siblingsMax))) {
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the key would have ${versions} versions, tombstones included, ${merged.length} of them held here, counting ${load.versions} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} held by one node past the replicas); this ${value === null ? 'delete' : 'write'} covers none of those held here; once a replica answers, read the key and write back with its context`);
     }
     const record = EncodedRecord.of(merged);
     const bytes = load.bytes + record.bytes.length;
-    if (value !== null && bytes > RECORD_BYTES_MAX) {
-      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write its versions would take ${bytes} bytes, counting ${load.bytes} its replicas held when last seen (at most ${RECORD_BYTES_MAX}); once a replica answers, read the key and write back with its context`);
+    if (value !== null && (bytes > RECORD_BYTES_MAX || record.bytes.length > share(RECORD_BYTES_MAX))) {
+      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write its versions would take ${bytes} bytes, ${record.bytes.length} of them held here, counting ${load.bytes} its replicas held when last seen (at most ${RECORD_BYTES_MAX}, and ${share(RECORD_BYTES_MAX)} held by one node past the replicas); once a replica answers, read the key and write back with its context`);
     }
     log.debug({ key, actor, why }, 'no replica of the key can coordinate; coordinating as a fallback');
     const startedMs = clock.nowMs();

@@ -13,6 +13,7 @@ import { SimNetwork } from '../../sim/sim-network.ts';
 import type { Log } from '../../src/env/log.ts';
 import { RefusedUnread } from '../../src/env/transport.ts';
 import type { ScanOptions, Space, Storage, StorageEntry, StorageWrite } from '../../src/env/storage.ts';
+import { loadOf } from '../../src/handoff/fallback-loads.ts';
 import { HintDelivery, hintKey, splitHintKey } from '../../src/handoff/hint-delivery.ts';
 import { parsePeerReply, parsePeerRequest, TRANSFER_BATCH_KEYS_MAX, type PeerReply, type PeerRequest } from '../../src/protocol/messages.ts';
 import { ReplicaStore } from '../../src/replication/replica-store.ts';
@@ -98,7 +99,10 @@ function fixture(storage: Storage = new MemoryStorage(), options: { readonly own
     const owner = { store: new ReplicaStore(new MemoryStorage()), batches: [] as string[][], refuse: (_keys: readonly string[]): string | undefined => undefined, hang: (_keys: readonly string[]) => false };
     owners.set(id, owner);
     frameLimited(network.transportFor(id)).serve(async (_from, request) => {
-      if (request.kind === 'replica_get') return { kind: 'replica_get_ok', record: owner.store.readEncoded(request.key) };
+      if (request.kind === 'replica_load') {
+        const held = owner.store.readEncoded(request.key);
+        return { kind: 'replica_load_ok', ...loadOf(held.siblings, held.bytes.length) };
+      }
       if (request.kind !== 'replica_put_batch') throw new Error(`unexpected ${request.kind}`);
       const keys = request.entries.map((e) => e.key);
       owner.batches.push(keys);

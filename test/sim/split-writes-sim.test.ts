@@ -110,8 +110,10 @@ describe('writes across a 2/3 split (sloppy quorum)', () => {
       const bytes = encodeRecord(cluster.node(bigOwner).store.read(big)).length;
       assert.ok(bytes <= RECORD_BYTES_MAX, `seed ${seed}: after cycle ${cycle + 1} ${bigOwner} holds ${bytes} bytes of ${big}`);
     }
-    assert.equal(accepted[0], 64, `seed ${seed}: the first split took ${accepted[0]} blind writes`);
-    assert.deepEqual(accepted.slice(1), [0, 0], `seed ${seed}: later splits took more blind writes of a key already at its bound`);
+    // Two nodes may be a key's fallback coordinator (5 nodes, N=3): each record holds half of 64.
+    assert.equal(accepted[0], 32, `seed ${seed}: the first split took ${accepted[0]} blind writes`);
+    const total = accepted.reduce((a, b) => a + b, 0);
+    assert.ok(total <= 64, `seed ${seed}: splits took ${accepted.join(' + ')} blind writes of one key, past its bound of 64`);
     for (const id of cluster.ids) cluster.node(id).stop();
   });
 });

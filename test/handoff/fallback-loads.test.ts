@@ -1,0 +1,90 @@
+// FallbackLoads: what a key's replicas held when last seen, which carries a fallback record's
+// bounds across splits. A delivered record adds to it (a sum, kept whatever its size); a
+// measurement replaces it unless a charge came after the measurement started (review of 80ae66e:
+// a refresh answer measured before a delivery landed after it, and set the load back); a small
+// measurement forgets it; an unchanged one is looked at half as often; past the cap the oldest
+// goes; and all of it survives a restart through the meta space.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Scheduler } from '../../sim/scheduler.ts';
+import { SimClock } from '../../sim/sim-clock.ts';
+import { silentLog } from '../../src/env/log.ts';
+import { FALLBACK_LOAD_REFRESH_MS, FALLBACK_LOADS_MAX, FallbackLoads, NO_LOAD } from '../../src/handoff/fallback-loads.ts';
+import { MemoryStorage } from '../../src/storage/memory-storage.ts';
+
+function world() {
+  const scheduler = new Scheduler();
+  const storage = new MemoryStorage();
+  const clock = new SimClock(scheduler);
+  const open = async () => {
+    const loads = new FallbackLoads(storage, clock, silentLog, 64);
+    await loads.open();
+    return loads;
+  };
+  return { scheduler, storage, clock, open };
+}
+
+describe('fallback loads', () => {
+  it('add each delivered record to the load, keep even a small one, and read it back after a restart', async () => {
+    const w = world();
+    const loads = await w.open();
+    await loads.charge('k', { live: 3, versions: 3, bytes: 100 });
+    await loads.charge('k', { live: 2, versions: 4, bytes: 50 });
+    assert.deepEqual(loads.get('k'), { live: 5, versions: 7, bytes: 150 });
+    assert.deepEqual((await w.open()).get('k'), { live: 5, versions: 7, bytes: 150 });
+    assert.deepEqual(loads.get('other'), NO_LOAD);
+  });
+
+  it('take a measurement only if no charge came after it started (a stale refresh answer cannot lower a load)', async () => {
+    const w = world();
+    const loads = await w.open();
+    await loads.charge('k', { live: 20, versions: 20, bytes: 600 });
+    const before = loads.generationOf('k')!;
+    // The refresh asks the replicas; meanwhile a delivery charges 30 more.
+    await loads.charge('k', { live: 30, versions: 30, bytes: 900 });
+    await loads.measured('k', before, { live: 20, versions: 20, bytes: 600 });
+    assert.deepEqual(loads.get('k'), { live: 50, versions: 50, bytes: 1500 });
+    // A measurement started after the last charge replaces the sum.
+    await loads.measured('k', loads.generationOf('k')!, { live: 40, versions: 45, bytes: 1200 });
+    assert.deepEqual(loads.get('k'), { live: 40, versions: 45, bytes: 1200 });
+    assert.deepEqual((await w.open()).get('k'), { live: 40, versions: 45, bytes: 1200 });
+  });
+
+  it('forget a load measured small, on disk too', async () => {
+    const w = world();
+    const loads = await w.open();
+    await loads.charge('k', { live: 40, versions: 40, bytes: 4000 });
+    await loads.measured('k', loads.generationOf('k')!, { live: 1, versions: 1, bytes: 80 });
+    assert.deepEqual(loads.get('k'), NO_LOAD);
+    assert.equal(loads.size, 0);
+    assert.deepEqual((await w.open()).get('k'), NO_LOAD);
+  });
+
+  it('are due a minute after they change, and twice as long after each unchanged look', async () => {
+    const w = world();
+    const loads = await w.open();
+    await loads.charge('k', { live: 40, versions: 40, bytes: 4000 });
+    assert.deepEqual(loads.due(10), []);
+    await w.scheduler.runUntil(w.scheduler.nowMs + FALLBACK_LOAD_REFRESH_MS);
+    assert.deepEqual(loads.due(10), ['k']);
+    await loads.measured('k', loads.generationOf('k')!, { live: 40, versions: 40, bytes: 4000 });
+    await w.scheduler.runUntil(w.scheduler.nowMs + FALLBACK_LOAD_REFRESH_MS);
+    assert.deepEqual(loads.due(10), [], 'an unchanged load was looked at again after one minute');
+    await w.scheduler.runUntil(w.scheduler.nowMs + FALLBACK_LOAD_REFRESH_MS);
+    assert.deepEqual(loads.due(10), ['k']);
+    // No replica answered: put off, unchanged.
+    loads.postpone('k');
+    assert.deepEqual(loads.due(10), []);
+    assert.deepEqual(loads.get('k'), { live: 40, versions: 40, bytes: 4000 });
+  });
+
+  it(`keep at most ${FALLBACK_LOADS_MAX}, forgetting the oldest`, async () => {
+    const w = world();
+    const loads = await w.open();
+    for (let i = 0; i <= FALLBACK_LOADS_MAX; i++) await loads.charge(`k${i}`, { live: 1, versions: 1, bytes: 10 });
+    assert.equal(loads.size, FALLBACK_LOADS_MAX);
+    assert.deepEqual(loads.get('k0'), NO_LOAD);
+    assert.equal(loads.get(`k${FALLBACK_LOADS_MAX}`).versions, 1);
+    assert.equal((await w.open()).size, FALLBACK_LOADS_MAX);
+  });
+});

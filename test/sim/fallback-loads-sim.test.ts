@@ -1,0 +1,88 @@
+// Split after split, a key's fallback writes stay within its bounds at its replicas, whichever node
+// coordinates them (real node code on the simulator). Found by review of 80ae66e: a delivered
+// record was charged to the key's load as max(old load, record), and a small load was not kept,
+// though the replicas hold old + record (each split's blind writes sit beside the last's), so
+// the key grew a record per cycle; and loads are per node, so a different fallback node for the
+// next split added a whole record again. Now a charge is a sum, kept until measured, and each
+// record holds at most its share of a bound (one of the nodes past the list).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SimCluster } from '../../sim/sim-cluster.ts';
+import { encodeRecord, RECORD_BYTES_MAX } from '../../src/version/record-codec.ts';
+import { liveSiblings } from '../../src/version/siblings.ts';
+
+async function cycles(perCycle: number, valueBytes: number, n: number, healMs = 5_000, seed = 93001) {
+  const cluster = await SimCluster.start({ seed });
+  const { scheduler } = cluster;
+  await scheduler.runUntil(scheduler.nowMs + 3_000);
+  const ring = cluster.node('n1').ring()!;
+  const small = ['n1', 'n2'];
+  const key = Array.from({ length: 400 }, (_, i) => `acc-${i}`).find((k) => ring.preferenceList(k, 3).every((id) => !small.includes(id)))!;
+  const funnel = cluster.node(ring.preferenceList(key, 5)[3]!);
+  const owner = ring.preferenceList(key, 3)[0]!;
+  const history: string[] = [];
+  for (let cycle = 0; cycle < n; cycle++) {
+    const heal = cluster.network.addDropRule((from, to) => small.includes(from) !== small.includes(to));
+    await scheduler.runUntil(scheduler.nowMs + 20_000);
+    let ok = 0;
+    for (let i = 0; i < perCycle; i++) {
+      try {
+        await scheduler.complete(funnel.coordinator.put({ key, value: Buffer.alloc(valueBytes, 65 + ((cycle * perCycle + i) % 26)), contentType: 'x', context: [] }));
+        ok++;
+      } catch (err) {
+        history.push(`refused: ${(err as Error).message.slice(0, 60)}`);
+      }
+    }
+    heal();
+    await scheduler.runWhile(() => small.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+    await scheduler.runUntil(scheduler.nowMs + healMs);
+    const held = cluster.node(owner).store.read(key);
+    history.push(`cycle ${cycle + 1}: accepted ${ok}, ${owner} holds ${liveSiblings(held).length} live, ${encodeRecord(held).length} bytes`);
+  }
+  const held = cluster.node(owner).store.read(key);
+  for (const id of cluster.ids) cluster.node(id).stop();
+  return { live: liveSiblings(held).length, bytes: encodeRecord(held).length, history };
+}
+
+describe('fallback writes split after split', () => {
+  it('15 blind writes per split never pile up past siblingsMax', async () => {
+    const r = await cycles(15, 8, 6);
+    assert.ok(r.live <= 64, `replica holds ${r.live} live siblings (siblingsMax 64)`);
+  });
+  it('0.9 MiB per split never piles up past RECORD_BYTES_MAX', async () => {
+    const r = await cycles(1, 900 * 1024, 6);
+    assert.ok(r.bytes <= RECORD_BYTES_MAX, `replica holds ${r.bytes} bytes (RECORD_BYTES_MAX ${RECORD_BYTES_MAX})`);
+  });
+
+  it('two splits with different fallback nodes for the key stay within siblingsMax together', async () => {
+    const cluster = await SimCluster.start({ seed: 93003, nodes: 6 });
+    const { scheduler } = cluster;
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    const ring = cluster.node('n1').ring()!;
+    const key = 'other-funnel-0';
+    const order = ring.preferenceList(key, 6);
+    const owners = order.slice(0, 3);
+    const [f1, f2, f3] = order.slice(3) as [string, string, string];
+    const history: string[] = [];
+    for (const [cycle, side] of [[f1, f2], [f2, f3]].entries()) {
+      const heal = cluster.network.addDropRule((from, to) => side.includes(from) !== side.includes(to));
+      await scheduler.runUntil(scheduler.nowMs + 20_000);
+      let ok = 0;
+      for (let i = 0; i < 70; i++) {
+        try {
+          await scheduler.complete(cluster.node(side[1]!).coordinator.put({ key, value: Buffer.from(`c${cycle}-${i}`), contentType: 'x', context: [] }));
+          ok++;
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, 'TOO_MANY_SIBLINGS', String(err));
+        }
+      }
+      heal();
+      await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+      await scheduler.runUntil(scheduler.nowMs + 5_000);
+      history.push(`split ${cycle + 1} (side ${side.join('+')}): accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length} live`);
+    }
+    const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
+    for (const id of cluster.ids) cluster.node(id).stop();
+    assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join("; ")}`);
+  });
+});
