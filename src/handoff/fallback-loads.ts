@@ -5,14 +5,20 @@
 // to the key at its replicas (reviews of 75e69cd and 80ae66e: 64 more siblings, or 4 MiB more, per
 // cycle, until the key no longer fitted a message). A delivered record is added to the load (its
 // blind versions sit beside what was there); a measurement of the replicas (counts, no values)
-// replaces it, and forgets it once small. At most FALLBACK_LOADS_MAX, persisted in the meta space
-// and read back at start as hostile input. Sans-IO: storage and clock are injected; HintDelivery
+// replaces it, and forgets it once small. Beside it, this node's own charges since the last
+// measurement it took (`unmeasured`): a node's unmeasured additions stay within its share of a
+// bound, so all nodes' together stay within one bound (review of 4151fc6: fallback nodes taking
+// turns faster than a refresh each added a whole bound). Never evicted: at FALLBACK_LOADS_MAX
+// (loads plus fallback records not yet delivered) no new record starts (review of 4151fc6:
+// evicting the oldest let a client flush out a key's load with filler keys). Persisted in the
+// meta space and read back at start as hostile input. Sans-IO: storage and clock are injected; HintDelivery
 // charges, measures and refreshes.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
 import type { Storage, StorageEntry } from '../env/storage.ts';
 import type { ReplicaLoad } from '../replication/coordinator.ts';
+import { LOAD_COUNT_MAX } from '../protocol/messages.ts';
 import { RECORD_BYTES_MAX } from '../version/record-codec.ts';
 import { liveSiblings, type Sibling } from '../version/siblings.ts';
 
@@ -20,10 +26,14 @@ import { liveSiblings, type Sibling } from '../version/siblings.ts';
 export const NO_LOAD: ReplicaLoad = { live: 0, versions: 0, bytes: 0 };
 
 /**
- * Loads kept at most (about 1.6 KiB each at worst, in memory and in the meta space). Past it the
- * oldest is forgotten: that key may then take one more record's worth in a later split.
+ * Loads and undelivered fallback records together at most (about 1.6 KiB each at worst, in memory
+ * and in the meta space): past it, no new fallback record starts until measurements forget some
+ * (a key measured small is forgotten). Loads are never evicted: a forgotten load would let its
+ * key take another record's worth.
  */
 export const FALLBACK_LOADS_MAX = 10_000;
+/** Loads read back at start at most, from a meta space that may have been tampered with. */
+const LOADS_READ_MAX = 2 * FALLBACK_LOADS_MAX;
 /** A load is looked at again this long after it changed (monotonic), once a replica answers... */
 export const FALLBACK_LOAD_REFRESH_MS = 60_000;
 /** ...and, while it does not change, twice as long each time, up to this. */
@@ -39,9 +49,10 @@ export function loadOf(siblings: readonly Sibling[], bytes: number): ReplicaLoad
   return { live: liveSiblings(siblings).length, versions: siblings.length, bytes };
 }
 
-/** Both loads together: what replicas hold when one record's versions were added beside another's. */
+/** Both loads together (each count at most LOAD_COUNT_MAX): what replicas hold when one record's versions were added beside another's. */
 export function sumLoad(a: ReplicaLoad, b: ReplicaLoad): ReplicaLoad {
-  return { live: a.live + b.live, versions: a.versions + b.versions, bytes: a.bytes + b.bytes };
+  const add = (x: number, y: number) => Math.min(LOAD_COUNT_MAX, x + y);
+  return { live: add(a.live, b.live), versions: add(a.versions, b.versions), bytes: add(a.bytes, b.bytes) };
 }
 
 /** The larger of each count. */
@@ -51,6 +62,8 @@ export function maxLoad(a: ReplicaLoad, b: ReplicaLoad): ReplicaLoad {
 
 interface Entry {
   readonly load: ReplicaLoad;
+  /** This node's charges since the last measurement it took (part of `load`). */
+  readonly unmeasured: ReplicaLoad;
   /** Bumped by every charge: a measurement started before it is stale and is not taken. */
   readonly generation: number;
   /** When to look again (monotonic; 0 for loads read at start), and the wait that led there. */
@@ -82,21 +95,30 @@ export class FallbackLoads {
           start = undefined;
           break;
         }
-        const load = parseLoad(value);
-        if (load === undefined) bad.push(key);
-        else this.loads.set(key.slice(META_PREFIX.length), { load, generation: ++this.generations, dueMs: 0, waitMs: FALLBACK_LOAD_REFRESH_MS });
+        const parsed = parseEntry(value);
+        if (parsed === undefined || this.loads.size >= LOADS_READ_MAX) bad.push(key);
+        else this.loads.set(key.slice(META_PREFIX.length), { ...parsed, generation: ++this.generations, dueMs: 0, waitMs: FALLBACK_LOAD_REFRESH_MS });
       }
     }
-    if (bad.length > 0) this.log.error({ loads: bad.length }, 'fallback loads on disk that do not parse: dropped');
-    const extra = [...this.loads.keys()].slice(0, Math.max(0, this.loads.size - FALLBACK_LOADS_MAX));
-    for (const key of extra) this.loads.delete(key);
-    const drop = [...bad, ...extra.map((key) => META_PREFIX + key)];
-    if (drop.length > 0) await this.storage.commit(drop.map((key) => ({ space: 'meta', key, value: null })));
+    if (bad.length > 0) {
+      this.log.error({ loads: bad.length }, `fallback loads on disk that do not parse, or past ${LOADS_READ_MAX}: dropped`);
+      await this.storage.commit(bad.map((key) => ({ space: 'meta', key, value: null })));
+    }
   }
 
   /** What the key's replicas held at most when last seen; NO_LOAD when nothing is known to be there. */
   get(key: string): ReplicaLoad {
     return this.loads.get(key)?.load ?? NO_LOAD;
+  }
+
+  /** This node's own charges to the key since the last measurement it took. */
+  unmeasured(key: string): ReplicaLoad {
+    return this.loads.get(key)?.unmeasured ?? NO_LOAD;
+  }
+
+  /** Whether a new fallback record may start, with `records` not yet delivered (see FALLBACK_LOADS_MAX). */
+  roomFor(records: number): boolean {
+    return this.loads.size + records < FALLBACK_LOADS_MAX;
   }
 
   get size(): number {
@@ -109,7 +131,7 @@ export class FallbackLoads {
    * until a measurement replaces it.
    */
   async charge(key: string, record: ReplicaLoad): Promise<void> {
-    await this.put(key, sumLoad(this.get(key), record), FALLBACK_LOAD_REFRESH_MS);
+    await this.put(key, sumLoad(this.get(key), record), sumLoad(this.unmeasured(key), record), FALLBACK_LOAD_REFRESH_MS);
   }
 
   /** The key's generation, for a measurement about to start (see measured). */
@@ -132,10 +154,10 @@ export class FallbackLoads {
       return;
     }
     const same = load.live === entry.load.live && load.versions === entry.load.versions && load.bytes === entry.load.bytes;
-    await this.put(key, load, same ? Math.min(2 * entry.waitMs, FALLBACK_LOAD_REFRESH_MS_MAX) : FALLBACK_LOAD_REFRESH_MS);
+    await this.put(key, load, NO_LOAD, same ? Math.min(2 * entry.waitMs, FALLBACK_LOAD_REFRESH_MS_MAX) : FALLBACK_LOAD_REFRESH_MS);
   }
 
-  /** Keys whose load is due for a look, least recently looked at first, at most `limit`. */
+  /** Keys whose load is due for a look, least recently changed first, at most `limit`. */
   due(limit: number): string[] {
     const now = this.clock.monotonicMs();
     const out: string[] = [];
@@ -154,30 +176,35 @@ export class FallbackLoads {
     this.loads.set(key, { ...entry, dueMs: this.clock.monotonicMs() + entry.waitMs });
   }
 
-  private async put(key: string, load: ReplicaLoad, waitMs: number): Promise<void> {
-    assert([load.live, load.versions, load.bytes].every((n) => Number.isSafeInteger(n) && n >= 0), () => `bad load ${JSON.stringify(load)}`);
-    this.loads.delete(key); // re-inserted last: oldest first
-    this.loads.set(key, { load, generation: ++this.generations, dueMs: this.clock.monotonicMs() + waitMs, waitMs });
-    const writes = [{ space: 'meta' as const, key: META_PREFIX + key, value: Buffer.from(JSON.stringify(load), 'utf8') as Uint8Array | null }];
-    while (this.loads.size > FALLBACK_LOADS_MAX) {
-      const oldest = this.loads.keys().next().value!;
-      this.loads.delete(oldest);
-      writes.push({ space: 'meta', key: META_PREFIX + oldest, value: null });
-    }
-    await this.storage.commit(writes);
+  private async put(key: string, load: ReplicaLoad, unmeasured: ReplicaLoad, waitMs: number): Promise<void> {
+    assert([load, unmeasured].every((l) => isLoad(l)), () => `bad load ${JSON.stringify({ load, unmeasured })}`);
+    this.loads.delete(key); // re-inserted last: least recently changed first
+    this.loads.set(key, { load, unmeasured, generation: ++this.generations, dueMs: this.clock.monotonicMs() + waitMs, waitMs });
+    await this.storage.commit([{ space: 'meta', key: META_PREFIX + key, value: Buffer.from(JSON.stringify({ ...load, unmeasured }), 'utf8') }]);
   }
 }
 
-function parseLoad(bytes: Uint8Array): ReplicaLoad | undefined {
-  if (bytes.length > 200) return undefined;
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 && n <= LOAD_COUNT_MAX;
+}
+
+function isLoad(x: unknown): x is ReplicaLoad {
+  if (typeof x !== 'object' || x === null) return false;
+  const { live, versions, bytes } = x as Record<string, unknown>;
+  return isCount(live) && isCount(versions) && isCount(bytes);
+}
+
+function parseEntry(bytes: Uint8Array): { load: ReplicaLoad; unmeasured: ReplicaLoad } | undefined {
+  if (bytes.length > 400) return undefined;
   let x: unknown;
   try {
     x = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
     return undefined;
   }
-  if (typeof x !== 'object' || x === null) return undefined;
-  const { live, versions, bytes: size } = x as Record<string, unknown>;
-  const count = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-  return count(live) && count(versions) && count(size) ? { live, versions, bytes: size } : undefined;
+  if (!isLoad(x)) return undefined;
+  const load = { live: x.live, versions: x.versions, bytes: x.bytes };
+  const { unmeasured } = x as { unmeasured?: unknown };
+  if (!isLoad(unmeasured)) return undefined;
+  return { load, unmeasured: { live: unmeasured.live, versions: unmeasured.versions, bytes: unmeasured.bytes } };
 }

@@ -184,6 +184,8 @@ export class HintDelivery {
   readonly fallbackRecords: FallbackRecords = {
     read: (key) => this.deps.hints.read(hintKey(this.deps.self, key)),
     replicaLoad: (key) => this.loads.get(key),
+    unmeasuredLoad: (key) => this.loads.unmeasured(key),
+    roomForRecord: () => this.loads.roomFor(this.held.get(this.deps.self) ?? 0),
     replace: async (key, siblings, bytes) => {
       const hint = hintKey(this.deps.self, key);
       await this.write(hint, () => this.deps.hints.replace(hint, siblings, bytes));
@@ -474,8 +476,11 @@ export class HintDelivery {
         await this.loads.charge(e.key, loadOf(e.record.siblings, e.record.bytes.length));
       }
     } catch (err) {
-      this.deps.log.warn({ owner, err: messageOf(err) }, 'fallback loads could not be written; the delivered records are kept and delivered again');
-      return outcome;
+      // Kept, and delivered again once the owner's backoff ends (not every round: each pass
+      // resends them all, and charges again those charged before the failure).
+      const retryInMs = this.backOff(this.ownerRetry, owner);
+      this.deps.log.warn({ owner, retryInMs, err: messageOf(err) }, 'fallback loads could not be written; the delivered records are kept and delivered again');
+      return 'stop';
     }
     const removed = await Promise.all(
       acked.map((e) =>

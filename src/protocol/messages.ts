@@ -279,8 +279,11 @@ export function parsePeerRequest(x: unknown): PeerRequest | undefined {
   }
 }
 
+/** A replica_load count past this is not believed: far beyond what any message carries. */
+export const LOAD_COUNT_MAX = 2 ** 40;
+
 function isCount(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= LOAD_COUNT_MAX;
 }
 
 export function parsePeerReply(x: unknown): PeerReply | undefined {

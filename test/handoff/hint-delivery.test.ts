@@ -344,7 +344,7 @@ describe('hint delivery by bytes', () => {
   it('drops a fallback load on disk that does not parse, and keeps the others', async () => {
     const storage = new MemoryStorage();
     await storage.commit([
-      { space: 'meta', key: 'fallback-load\u0000good', value: Buffer.from(JSON.stringify({ live: 30, versions: 30, bytes: 10 })) },
+      { space: 'meta', key: 'fallback-load\u0000good', value: Buffer.from(JSON.stringify({ live: 30, versions: 30, bytes: 10, unmeasured: { live: 30, versions: 30, bytes: 10 } })) },
       { space: 'meta', key: 'fallback-load\u0000bad', value: Buffer.from('{"live":-1,"versions":1e400,"bytes":"x"}') },
       { space: 'meta', key: 'fallback-load\u0000junk', value: Buffer.from([0xff, 0xfe]) },
     ]);

@@ -92,7 +92,7 @@ async function coordinatorFor(behaviour: Record<NodeId, PeerBehaviour>, members:
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: () => false,
     isSuspect: () => false,
-    fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, replace: () => Promise.reject(new Error('no fallback records in this harness')) },
+    fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, unmeasuredLoad: () => NO_LOAD, roomForRecord: () => true, replace: () => Promise.reject(new Error('no fallback records in this harness')) },
   });
   return { scheduler, storage, store, coordinator, sent };
 }
@@ -238,6 +238,9 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
   const own = new ReplicaStore(new MemoryStorage(), 'hints');
   // What the key's replicas held when n1 last handed them a record (HintDelivery's fallback loads).
   const loads = new Map<string, ReplicaLoad>();
+  // ...of which n1's own records handed to them since it last measured them, and whether a new record may start.
+  const unmeasured = new Map<string, ReplicaLoad>();
+  const room = { forRecord: true };
   const coordinator = new Coordinator({
     self: 'n1',
     ring: () => ring,
@@ -249,9 +252,15 @@ async function readCluster(members: readonly NodeId[], options: { silent?: NodeI
     config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
     isDown: (id) => down.has(id),
     isSuspect: () => false,
-    fallbackRecords: { read: (key) => own.read(key), replicaLoad: (key) => loads.get(key) ?? NO_LOAD, replace: (key, siblings, bytes) => own.replace(key, siblings, bytes) },
+    fallbackRecords: {
+      read: (key) => own.read(key),
+      replicaLoad: (key) => loads.get(key) ?? NO_LOAD,
+      unmeasuredLoad: (key) => unmeasured.get(key) ?? NO_LOAD,
+      roomForRecord: () => room.forRecord,
+      replace: (key, siblings, bytes) => own.replace(key, siblings, bytes),
+    },
   });
-  return { scheduler, ring, stores, sent, coordinator, silent, held, own, loads };
+  return { scheduler, ring, stores, sent, coordinator, silent, held, own, loads, unmeasured, room };
 }
 
 const v = (node: string, counter: number, value: string) => ({ dot: { node, counter, timeMs: 1 }, context: [], value: Buffer.from(value), contentType: 'text/plain' });
@@ -479,7 +488,7 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
     // 5 nodes, N=3: two may coordinate as a fallback, so each record holds at most half of 64.
     for (let i = 0; i < 32; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS', message: /and 32 held by one node past the replicas/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'one-too-many'))), { code: 'TOO_MANY_SIBLINGS', message: /and 32 from one node past the replicas/ });
     await assert.rejects(scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: [] })), { code: 'TOO_MANY_SIBLINGS', message: /covers none of those held here/ });
     assert.equal(own.read(key).length, 32);
     await scheduler.complete(coordinator.put({ key, value: null, contentType: '', context: joinClocks(own.read(key)) }));
@@ -487,22 +496,48 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     const mib = Buffer.alloc(1024 * 1024, 7);
     const bigKey = Array.from({ length: 200 }, (_, i) => `big-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
     await scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] }));
-    await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE', message: /and 2097152 held by one node past the replicas/ });
+    await assert.rejects(scheduler.complete(coordinator.put({ key: bigKey, value: mib, contentType: 'x', context: [] })), { code: 'RECORD_TOO_LARGE', message: /and 2097152 from one node past the replicas/ });
   });
 
   it("counts what the key's replicas held when last seen: a record cannot add a record's worth at every split (review of 75e69cd)", async () => {
     const { scheduler, coordinator, own, loads } = await readCluster(members, { down: owners });
     loads.set(key, { live: 60, versions: 62, bytes: 0 });
     for (let i = 0; i < 2; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-versions'))), { code: 'TOO_MANY_SIBLINGS', message: /65 versions, tombstones included, 3 of them held here, counting 62/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-versions'))), { code: 'TOO_MANY_SIBLINGS', message: /65 versions, tombstones included, 3 of them held here and 0 handed from here since its replicas were last measured, counting 62/ });
     loads.set(key, { live: 63, versions: 0, bytes: 0 });
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-siblings'))), { code: 'TOO_MANY_SIBLINGS', message: /66 siblings, 3 of them held here, counting 63/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-siblings'))), { code: 'TOO_MANY_SIBLINGS', message: /66 siblings, 3 of them held here and 0 handed from here since its replicas were last measured, counting 63/ });
     assert.deepEqual(valuesOf(own.read(key)), ['v0', 'v1']);
     // A write with the context of what is held here replaces it: it adds nothing, so it passes.
     loads.set(key, { live: 62, versions: 62, bytes: 3.5 * 1024 * 1024 });
     await scheduler.complete(coordinator.put({ ...write(key, 'resolved'), context: joinClocks(own.read(key)) }));
     assert.deepEqual(valuesOf(own.read(key)), ['resolved']);
     await assert.rejects(scheduler.complete(coordinator.put(write(key, 'x'.repeat(600 * 1024)))), { code: 'RECORD_TOO_LARGE', message: /counting 3670016/ });
+  });
+
+  it("keeps what it hands the replicas between two measurements within its share, however many records (review of 4151fc6: fallback nodes taking turns each added a whole bound)", async () => {
+    const { scheduler, coordinator, own, loads, unmeasured } = await readCluster(members, { down: owners });
+    loads.set(key, { live: 30, versions: 30, bytes: 1_000 });
+    unmeasured.set(key, { live: 30, versions: 30, bytes: 1_000 });
+    for (let i = 0; i < 2; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-share'))), { code: 'TOO_MANY_SIBLINGS', message: /3 of them held here and 30 handed from here .*and 32 from one node past the replicas/ });
+    assert.deepEqual(valuesOf(own.read(key)), ['v0', 'v1']);
+  });
+
+  it('starts no new record when it keeps as many records and loads as it may; a record already started goes on', async () => {
+    const { scheduler, coordinator, own, room } = await readCluster(members, { down: owners });
+    await scheduler.complete(coordinator.put(write(key, 'first')));
+    room.forRecord = false;
+    await scheduler.complete(coordinator.put(write(key, 'second')));
+    assert.deepEqual(valuesOf(own.read(key)), ['first', 'second']);
+    const otherKey = Array.from({ length: 200 }, (_, i) => `room-${i}`).find((k) => ring.preferenceList(k, 3).join() === owners.join())!;
+    await assert.rejects(scheduler.complete(coordinator.put(write(otherKey, 'v'))), { code: 'COORDINATOR_UNREACHABLE', message: /keeps as many fallback records and loads as it may.*it was not applied/ });
+    assert.deepEqual(own.read(otherKey), []);
+  });
+
+  it('answers a value larger than its share with a 503 to write again later, not a 413 (review of 4151fc6)', async () => {
+    const { scheduler, coordinator, own } = await readCluster(members, { down: owners });
+    await assert.rejects(scheduler.complete(coordinator.put({ ...write(key, 'x'), value: Buffer.alloc(2 * 1024 * 1024 + 1) })), { code: 'COORDINATOR_UNREACHABLE', message: /a value of 2097153 bytes is more than a node past the replicas may hold for them \(2097152\); write it again once a replica answers; it was not applied/ });
+    assert.deepEqual(own.read(key), []);
   });
 
   it('keeps the whole context (a delete removes every version its reader saw), so refuses one with no room for its dot, unapplied', async () => {
@@ -542,7 +577,7 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
       config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
       isDown: (id) => id === a,
       isSuspect: () => false,
-      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, replace: () => Promise.reject(new Error('no fallback write expected')) },
+      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, unmeasuredLoad: () => NO_LOAD, roomForRecord: () => true, replace: () => Promise.reject(new Error('no fallback write expected')) },
     });
     await scheduler.complete(coordinator.put(write(key, 'v')));
     assert.equal(sent.at(-1), `forward_put:${a}`, sent.join(', '));

@@ -51,7 +51,7 @@ describe('ordinary forwards when the detector lags a heal', () => {
       config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
       isDown: (id: NodeId) => owners.includes(id), // n1's detector has not seen the heal yet
       isSuspect: () => false,
-      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, replace: () => Promise.reject(new Error('n1 is not the funnel')) },
+      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, unmeasuredLoad: () => NO_LOAD, roomForRecord: () => true, replace: () => Promise.reject(new Error('n1 is not the funnel')) },
     });
     const result = await scheduler.complete(coordinator.put({ key, value: Buffer.from('v'), contentType: 'text/plain', context: [] })).catch((err: Error) => err);
     assert.ok(!(result instanceof Error), `write failed: ${(result as Error).message}; sent ${sent.join(', ')} (funnel ${funnel})`);

@@ -85,4 +85,36 @@ describe('fallback writes split after split', () => {
     for (const id of cluster.ids) cluster.node(id).stop();
     assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join("; ")}`);
   });
+  it('fallback nodes taking turns faster than a measurement stay within siblingsMax together (review of 4151fc6)', async () => {
+    const cluster = await SimCluster.start({ seed: 93003, nodes: 6 });
+    const { scheduler } = cluster;
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    const ring = cluster.node('n1').ring()!;
+    const key = 'other-funnel-0';
+    const order = ring.preferenceList(key, 6);
+    const owners = order.slice(0, 3);
+    const [f1, f2, f3] = order.slice(3) as [string, string, string];
+    const history: string[] = [];
+    const sides = [[f1, f2], [f2, f3], [f1, f2], [f2, f3], [f1, f2], [f2, f3], [f1, f2], [f2, f3]];
+    for (const [cycle, side] of sides.entries()) {
+      const heal = cluster.network.addDropRule((from, to) => side.includes(from) !== side.includes(to));
+      await scheduler.runUntil(scheduler.nowMs + 20_000);
+      let ok = 0;
+      for (let i = 0; i < 70; i++) {
+        try {
+          await scheduler.complete(cluster.node(side[1]!).coordinator.put({ key, value: Buffer.from(`c${cycle}-${i}`), contentType: 'x', context: [] }));
+          ok++;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'TOO_MANY_SIBLINGS') history.push(String(err).slice(0, 80));
+        }
+      }
+      heal();
+      await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+      await scheduler.runUntil(scheduler.nowMs + 5_000);
+      history.push(`split ${cycle + 1} (${side.join('+')}): accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length} live`);
+    }
+    const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
+    for (const id of cluster.ids) cluster.node(id).stop();
+    assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join('; ')}`);
+  });
 });
