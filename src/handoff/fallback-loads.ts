@@ -5,10 +5,10 @@
 // to the key at its replicas (reviews of 75e69cd and 80ae66e: 64 more siblings, or 4 MiB more, per
 // cycle, until the key no longer fitted a message). A delivered record is added to the load (its
 // blind versions sit beside what was there); a measurement of the replicas (counts, no values)
-// replaces it, and forgets it once small. Beside it, this node's own charges since the last
-// measurement it took (`unmeasured`): a node's unmeasured additions stay within its share of a
-// bound, so all nodes' together stay within one bound (review of 4151fc6: fallback nodes taking
-// turns faster than a refresh each added a whole bound). Never evicted: at FALLBACK_LOADS_MAX
+// replaces it, and forgets it once small. Beside it, this node's own charges since the key was
+// last measured small (`unmeasured`): a node's additions stay within its share of a bound, so all
+// nodes' together stay within one bound of the last small measurement (reviews of 4151fc6 and
+// 5c9828d: fallback nodes taking turns faster than a refresh each added a whole bound). Never evicted: at FALLBACK_LOADS_MAX
 // (loads plus fallback records not yet delivered) no new record starts (review of 4151fc6:
 // evicting the oldest let a client flush out a key's load with filler keys). Persisted in the
 // meta space and read back at start as hostile input. Sans-IO: storage and clock are injected; HintDelivery
@@ -62,7 +62,7 @@ export function maxLoad(a: ReplicaLoad, b: ReplicaLoad): ReplicaLoad {
 
 interface Entry {
   readonly load: ReplicaLoad;
-  /** This node's charges since the last measurement it took (part of `load`). */
+  /** This node's charges since the key was last measured small (some of them part of `load`). */
   readonly unmeasured: ReplicaLoad;
   /** Bumped by every charge: a measurement started before it is stale and is not taken. */
   readonly generation: number;
@@ -111,7 +111,7 @@ export class FallbackLoads {
     return this.loads.get(key)?.load ?? NO_LOAD;
   }
 
-  /** This node's own charges to the key since the last measurement it took. */
+  /** This node's own charges to the key since it was last measured small. */
   unmeasured(key: string): ReplicaLoad {
     return this.loads.get(key)?.unmeasured ?? NO_LOAD;
   }
@@ -154,7 +154,10 @@ export class FallbackLoads {
       return;
     }
     const same = load.live === entry.load.live && load.versions === entry.load.versions && load.bytes === entry.load.bytes;
-    await this.put(key, load, NO_LOAD, same ? Math.min(2 * entry.waitMs, FALLBACK_LOAD_REFRESH_MS_MAX) : FALLBACK_LOAD_REFRESH_MS);
+    // `unmeasured` stays: another node's record may not have reached the replicas yet, so the
+    // measurement does not show it, and this node's share must not start again beside it
+    // (review of 5c9828d: 80 siblings). Only a small measurement clears it, above.
+    await this.put(key, load, entry.unmeasured, same ? Math.min(2 * entry.waitMs, FALLBACK_LOAD_REFRESH_MS_MAX) : FALLBACK_LOAD_REFRESH_MS);
   }
 
   /** Keys whose load is due for a look, least recently changed first, at most `limit`. */

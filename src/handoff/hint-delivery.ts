@@ -185,7 +185,8 @@ export class HintDelivery {
     read: (key) => this.deps.hints.read(hintKey(this.deps.self, key)),
     replicaLoad: (key) => this.loads.get(key),
     unmeasuredLoad: (key) => this.loads.unmeasured(key),
-    roomForRecord: () => this.loads.roomFor(this.held.get(this.deps.self) ?? 0),
+    // Only once the start-up count is done: before, the records held are a lower bound.
+    roomForRecord: () => this.countCursor === undefined && this.loads.roomFor(this.held.get(this.deps.self) ?? 0),
     replace: async (key, siblings, bytes) => {
       const hint = hintKey(this.deps.self, key);
       await this.write(hint, () => this.deps.hints.replace(hint, siblings, bytes));
@@ -279,6 +280,11 @@ export class HintDelivery {
       const generation = this.loads.generationOf(key);
       if (generation === undefined) continue;
       const replicas = ring.preferenceList(key, this.deps.n);
+      // Only when every replica may answer: one that cannot may hold the most.
+      if (replicas.some((id) => id !== this.deps.self && this.deps.statusOf(id) !== 'up')) {
+        this.loads.postpone(key);
+        continue;
+      }
       const answers = await Promise.all(
         replicas.map(async (id): Promise<ReplicaLoad | undefined> => {
           if (id === this.deps.self) {
@@ -296,7 +302,6 @@ export class HintDelivery {
           }
         }),
       );
-      // Only when every replica answered: one that did not may hold the most.
       if (answers.some((a) => a === undefined)) {
         this.loads.postpone(key);
         continue;

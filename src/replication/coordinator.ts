@@ -595,9 +595,9 @@ export class Coordinator {
     // cannot see the replicas, and each record it hands them adds to what they hold; so the record
     // plus what they held when last seen (its load) stays within each bound. And any node past
     // the list may be a key's fallback coordinator in some split, each with its own record and
-    // load, so what each hands them between two measurements stays within its share of each
-    // bound: all of them together then add at most one bound's worth to what was last measured
-    // (reviews of 75e69cd, 80ae66e and 4151fc6).
+    // load, so what each hands them while the key is not measured small stays within its share
+    // of each bound: all of them together then add at most one bound's worth to the last small
+    // measurement (reviews of 75e69cd, 80ae66e, 4151fc6 and 5c9828d).
     const load = fallbackRecords.replicaLoad(key);
     const unmeasured = fallbackRecords.unmeasuredLoad(key);
     const candidates = Math.max(1, this.deps.ring().size - config.n);
@@ -608,16 +608,16 @@ export class Coordinator {
     const liveHere = liveSiblings(merged).length;
     const live = load.live + liveHere;
     if (value !== null && (live > config.siblingsMax || unmeasured.live + liveHere > share(config.siblingsMax))) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and with this write the key would have ${live} siblings, ${liveHere} of them held here and ${unmeasured.live} handed from here since its replicas were last measured, counting ${load.live} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} from one node past the replicas); once a replica answers, read the key and write back with its context`);
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and with this write the key would have ${live} siblings, ${liveHere} of them held here and ${unmeasured.live} handed from here since its replicas were last measured small, counting ${load.live} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} from one node past the replicas); once a replica answers, read the key and write back with its context`);
     }
     const versions = load.versions + merged.length;
     if (merged.length > current.length && (versions > config.siblingsMax || unmeasured.versions + merged.length > share(config.siblingsMax))) {
-      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the key would have ${versions} versions, tombstones included, ${merged.length} of them held here and ${unmeasured.versions} handed from here since its replicas were last measured, counting ${load.versions} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} from one node past the replicas); this ${value === null ? 'delete' : 'write'} covers none of those held here; once a replica answers, read the key and write back with its context`);
+      throw new CoordinationError('TOO_MANY_SIBLINGS', `no replica of the key is up here, and the key would have ${versions} versions, tombstones included, ${merged.length} of them held here and ${unmeasured.versions} handed from here since its replicas were last measured small, counting ${load.versions} its replicas held when last seen (at most ${config.siblingsMax}, and ${share(config.siblingsMax)} from one node past the replicas); this ${value === null ? 'delete' : 'write'} covers none of those held here; once a replica answers, read the key and write back with its context`);
     }
     const record = EncodedRecord.of(merged);
     const bytes = load.bytes + record.bytes.length;
     if (value !== null && (bytes > RECORD_BYTES_MAX || unmeasured.bytes + record.bytes.length > share(RECORD_BYTES_MAX))) {
-      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write its versions would take ${bytes} bytes, ${record.bytes.length} of them held here and ${unmeasured.bytes} handed from here since its replicas were last measured, counting ${load.bytes} its replicas held when last seen (at most ${RECORD_BYTES_MAX}, and ${share(RECORD_BYTES_MAX)} from one node past the replicas); once a replica answers, read the key and write back with its context`);
+      throw new CoordinationError('RECORD_TOO_LARGE', `no replica of the key is up here, and with this write its versions would take ${bytes} bytes, ${record.bytes.length} of them held here and ${unmeasured.bytes} handed from here since its replicas were last measured small, counting ${load.bytes} its replicas held when last seen (at most ${RECORD_BYTES_MAX}, and ${share(RECORD_BYTES_MAX)} from one node past the replicas); once a replica answers, read the key and write back with its context`);
     }
     if (current.length === 0 && !fallbackRecords.roomForRecord()) {
       throw new CoordinationError('COORDINATOR_UNREACHABLE', `no replica of the key is up here, and this node keeps as many fallback records and loads as it may; write it again once a replica answers; it was not applied`);

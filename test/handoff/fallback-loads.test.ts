@@ -94,15 +94,19 @@ describe('fallback loads', () => {
     assert.equal((await w.open()).size, FALLBACK_LOADS_MAX - 1);
   });
 
-  it("count this node's own charges since its last measurement apart (a node's share), and clear them with a measurement", async () => {
+  it("count this node's own charges apart (its share), keep them through a measurement that is not small (another node's record may not have landed yet: review of 5c9828d), and clear them with a small one", async () => {
     const w = world();
     const loads = await w.open();
     await loads.charge('k', { live: 10, versions: 10, bytes: 100 });
     await loads.measured('k', loads.generationOf('k')!, { live: 25, versions: 25, bytes: 2_000 });
-    assert.deepEqual(loads.unmeasured('k'), NO_LOAD);
+    assert.deepEqual(loads.get('k'), { live: 25, versions: 25, bytes: 2_000 });
+    assert.deepEqual(loads.unmeasured('k'), { live: 10, versions: 10, bytes: 100 });
     await loads.charge('k', { live: 5, versions: 6, bytes: 50 });
-    assert.deepEqual(loads.unmeasured('k'), { live: 5, versions: 6, bytes: 50 });
+    assert.deepEqual(loads.unmeasured('k'), { live: 15, versions: 16, bytes: 150 });
     assert.deepEqual(loads.get('k'), { live: 30, versions: 31, bytes: 2_050 });
-    assert.deepEqual((await w.open()).unmeasured('k'), { live: 5, versions: 6, bytes: 50 });
+    assert.deepEqual((await w.open()).unmeasured('k'), { live: 15, versions: 16, bytes: 150 });
+    await loads.measured('k', loads.generationOf('k')!, { live: 2, versions: 2, bytes: 100 });
+    assert.deepEqual(loads.unmeasured('k'), NO_LOAD);
+    assert.deepEqual(loads.get('k'), NO_LOAD);
   });
 });

@@ -503,9 +503,9 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     const { scheduler, coordinator, own, loads } = await readCluster(members, { down: owners });
     loads.set(key, { live: 60, versions: 62, bytes: 0 });
     for (let i = 0; i < 2; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-versions'))), { code: 'TOO_MANY_SIBLINGS', message: /65 versions, tombstones included, 3 of them held here and 0 handed from here since its replicas were last measured, counting 62/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-versions'))), { code: 'TOO_MANY_SIBLINGS', message: /65 versions, tombstones included, 3 of them held here and 0 handed from here since its replicas were last measured small, counting 62/ });
     loads.set(key, { live: 63, versions: 0, bytes: 0 });
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-siblings'))), { code: 'TOO_MANY_SIBLINGS', message: /66 siblings, 3 of them held here and 0 handed from here since its replicas were last measured, counting 63/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-siblings'))), { code: 'TOO_MANY_SIBLINGS', message: /66 siblings, 3 of them held here and 0 handed from here since its replicas were last measured small, counting 63/ });
     assert.deepEqual(valuesOf(own.read(key)), ['v0', 'v1']);
     // A write with the context of what is held here replaces it: it adds nothing, so it passes.
     loads.set(key, { live: 62, versions: 62, bytes: 3.5 * 1024 * 1024 });
@@ -519,7 +519,7 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     loads.set(key, { live: 30, versions: 30, bytes: 1_000 });
     unmeasured.set(key, { live: 30, versions: 30, bytes: 1_000 });
     for (let i = 0; i < 2; i++) await scheduler.complete(coordinator.put(write(key, `v${i}`)));
-    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-share'))), { code: 'TOO_MANY_SIBLINGS', message: /3 of them held here and 30 handed from here .*and 32 from one node past the replicas/ });
+    await assert.rejects(scheduler.complete(coordinator.put(write(key, 'past-the-share'))), { code: 'TOO_MANY_SIBLINGS', message: /3 of them held here and 30 handed from here since its replicas were last measured small.*and 32 from one node past the replicas/ });
     assert.deepEqual(valuesOf(own.read(key)), ['v0', 'v1']);
   });
 

@@ -117,4 +117,50 @@ describe('fallback writes split after split', () => {
     for (const id of cluster.ids) cluster.node(id).stop();
     assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join('; ')}`);
   });
+  it("a node measuring the key while another's record is still undelivered does not take that node's share again (review of 5c9828d: 80 live siblings)", async () => {
+    const cluster = await SimCluster.start({ seed: 93011, nodes: 7 });
+    const { scheduler } = cluster;
+    await scheduler.runUntil(scheduler.nowMs + 3_000);
+    const ring = cluster.node('n1').ring()!;
+    const key = 'two-splits-0';
+    const order = ring.preferenceList(key, 7);
+    const owners = order.slice(0, 3);
+    const [f1, f2, f3, f4] = order.slice(3) as [string, string, string, string];
+    const history: string[] = [];
+    const write = async (via: string, tag: string) => {
+      let ok = 0;
+      for (let i = 0; i < 70; i++) {
+        try {
+          await scheduler.complete(cluster.node(via).coordinator.put({ key, value: Buffer.from(`${tag}-${i}`), contentType: 'x', context: [] }));
+          ok++;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'TOO_MANY_SIBLINGS') history.push(String(err).slice(0, 80));
+        }
+      }
+      return ok;
+    };
+    // X = {f3, f4} cut off for the whole test: its funnel f3 takes a record and keeps it.
+    const X = [f3, f4];
+    const healX = cluster.network.addDropRule((from, to) => X.includes(from) !== X.includes(to));
+    await scheduler.runUntil(scheduler.nowMs + 20_000);
+    history.push(`X (${X.join('+')}) accepted ${await write(f4, 'x')}`);
+    // Y = {f1, f2} split off and healed again and again; f1 measures between splits.
+    const Y = [f1, f2];
+    for (let cycle = 0; cycle < 5; cycle++) {
+      const healY = cluster.network.addDropRule((from, to) => Y.includes(from) !== Y.includes(to));
+      await scheduler.runUntil(scheduler.nowMs + 20_000);
+      const ok = await write(f2, `y${cycle}`);
+      healY();
+      await scheduler.runWhile(() => Y.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+      await scheduler.runUntil(scheduler.nowMs + 120_000);
+      history.push(`Y cycle ${cycle + 1}: accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length}`);
+    }
+    healX();
+    await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+    await scheduler.runUntil(scheduler.nowMs + 5_000);
+    const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
+    history.push(`after X heals: ${live}`);
+    for (const id of cluster.ids) cluster.node(id).stop();
+    assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings (siblingsMax 64): ${history.join('; ')}`);
+  });
 });
