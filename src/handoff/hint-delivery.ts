@@ -4,8 +4,10 @@
 // only after the owner acknowledged it durably. Owners are served independently (a few at once):
 // one that does not answer in time backs off as a whole and delays no other; a hint its owner
 // refuses (or too large for any frame) backs off alone, and the others go on. Hints for a node
-// removed from the ring go, key by key, to that key's current replicas. Counts per owner are
-// kept as hints change (counted once, in pages, at start), never by scanning.
+// removed from the ring go, key by key, to that key's current replicas, and so do this node's own
+// fallback records (hints it holds for itself, Coordinator.coordinateAsFallback), each charged to
+// its key's load (fallback-loads.ts) before it goes. Only committed hints leave this node. Counts
+// per owner are kept as hints change (counted once, in pages, at start), never by scanning.
 import { assert } from '../env/assert.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Log } from '../env/log.ts';
