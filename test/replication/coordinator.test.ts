@@ -360,6 +360,28 @@ describe('coordinated reads', () => {
   });
 });
 
+/**
+ * n1's coordinator over `transport` in `ring`, whose detector marks `down` (a predicate) down; it
+ * holds no replica and no fallback record (a fallback write through it fails the test).
+ */
+async function nonReplicaCoordinator(ring: Ring, transport: Transport<PeerRequest, PeerReply>, isDown: (id: NodeId) => boolean) {
+  const scheduler = new Scheduler();
+  const coordinator = new Coordinator({
+    self: 'n1',
+    ring: () => ring,
+    store: new ReplicaStore(new MemoryStorage()),
+    dots: await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1)),
+    transport,
+    clock: new SimClock(scheduler),
+    log: silentLog,
+    config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
+    isDown,
+    isSuspect: () => false,
+    fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, unmeasuredLoad: () => NO_LOAD, roomForRecord: () => true, replace: () => Promise.reject(new Error('no fallback write expected')) },
+  });
+  return { scheduler, coordinator };
+}
+
 describe('sloppy quorum', () => {
   it("hands a down replica's copy to the next node past the preference list, as a hint for that owner", async () => {
     const members = ['n1', 'n2', 'n3', 'n4', 'n5'];
@@ -555,7 +577,6 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
     // Review of 75e69cd: with a replica marked down (a missed ping, a flap) forwards skipped it,
     // so when the other two were restarting (NOT_READY) the write failed though it was fine.
     const [a] = ring.preferenceList(key, 3) as [NodeId];
-    const scheduler = new Scheduler();
     const sent: string[] = [];
     const transport: Transport<PeerRequest, PeerReply> = {
       request(to, request) {
@@ -566,23 +587,40 @@ describe('fallback coordination (sloppy quorum across a split)', () => {
       serve() {},
       close: async () => {},
     };
-    const coordinator = new Coordinator({
-      self: 'n1',
-      ring: () => ring,
-      store: new ReplicaStore(new MemoryStorage()),
-      dots: await DotCounter.open(new MemoryStorage(), 'n1', new SeededRandom(1)),
-      transport,
-      clock: new SimClock(scheduler),
-      log: silentLog,
-      config: { n: 3, r: 2, w: 2, requestTimeoutMs: 1_000, clockEntriesMax: 10, siblingsMax: 64 },
-      isDown: (id) => id === a,
-      isSuspect: () => false,
-      fallbackRecords: { read: () => [], replicaLoad: () => NO_LOAD, unmeasuredLoad: () => NO_LOAD, roomForRecord: () => true, replace: () => Promise.reject(new Error('no fallback write expected')) },
-    });
+    const { scheduler, coordinator } = await nonReplicaCoordinator(ring, transport, (id) => id === a);
     await scheduler.complete(coordinator.put(write(key, 'v')));
     assert.equal(sent.at(-1), `forward_put:${a}`, sent.join(', '));
     assert.equal(sent.length, 3, sent.join(', '));
     assert.equal(coordinator.fallbackWrites, 0);
+  });
+
+  it('sends a write its fallback node refuses unapplied to the replicas this node marks down (its detector lags a heal), and succeeds', async () => {
+    // Review of 259026c: such a write failed though every replica would have taken it.
+    const six = Ring.of(['n1', 'n2', 'n3', 'n4', 'n5', 'n6']);
+    // n1 is neither a replica nor the first node past the list: it funnels.
+    const lagKey = Array.from({ length: 400 }, (_, i) => `lag-${i}`).find((k) => six.preferenceList(k, 6).indexOf('n1') === 4)!;
+    const order = six.preferenceList(lagKey, 6);
+    const lagOwners = order.slice(0, 3);
+    const funnel = order[3]!;
+    const sent: string[] = [];
+    const transport: Transport<PeerRequest, PeerReply> = {
+      request(to, request) {
+        sent.push(`${request.kind}${request.kind === 'forward_put' && request.fallback ? '(fallback)' : ''}:${to}`);
+        if (request.kind !== 'forward_put') return Promise.reject(new Error('unexpected'));
+        // The replicas are back and take the write.
+        if (lagOwners.includes(to)) return Promise.resolve({ kind: 'forward_put_ok', context: [] });
+        // The funnel's detector already sees the replicas up (putForwarded's answer).
+        return Promise.resolve({ kind: 'forward_put_failed', code: 'COORDINATOR_UNREACHABLE', message: `node ${to} holds replicas of this key up: it takes no fallback write of it; it was not applied` });
+      },
+      serve() {},
+      close: async () => {},
+    };
+    // n1's detector has not seen the heal yet.
+    const { scheduler, coordinator } = await nonReplicaCoordinator(six, transport, (id) => lagOwners.includes(id));
+    const result = await scheduler.complete(coordinator.put(write(lagKey, 'v'))).catch((err: Error) => err);
+    assert.ok(!(result instanceof Error), `write failed: ${(result as Error).message}; sent ${sent.join(', ')} (funnel ${funnel})`);
+    assert.equal(sent[0], `forward_put(fallback):${funnel}`);
+    assert.ok(lagOwners.includes(sent.at(-1)!.split(':')[1]!), sent.join(', '));
   });
 
   it('is not used when a replica is reachable but busy or not ready: the write fails unapplied', async () => {

@@ -11,6 +11,33 @@ import { SimCluster } from '../../sim/sim-cluster.ts';
 import { encodeRecord, RECORD_BYTES_MAX } from '../../src/version/record-codec.ts';
 import { liveSiblings } from '../../src/version/siblings.ts';
 
+/** Cuts `side` off from the rest and waits until each side's detector marks the other down; returns the heal. */
+async function split(cluster: SimCluster, side: readonly string[]): Promise<() => void> {
+  const heal = cluster.network.addDropRule((from, to) => side.includes(from) !== side.includes(to));
+  await cluster.scheduler.runUntil(cluster.scheduler.nowMs + 20_000);
+  return heal;
+}
+
+/** Until no node of `nodes` holds hints (fallback records included), then `settleMs` more. */
+async function delivered(cluster: SimCluster, nodes: readonly string[], settleMs: number): Promise<void> {
+  await cluster.scheduler.runWhile(() => nodes.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
+  await cluster.scheduler.runUntil(cluster.scheduler.nowMs + settleMs);
+}
+
+/** 70 blind writes of `key` through `via`; every refusal must be TOO_MANY_SIBLINGS. Returns how many were taken. */
+async function blindWrites(cluster: SimCluster, via: string, key: string, tag: string): Promise<number> {
+  let ok = 0;
+  for (let i = 0; i < 70; i++) {
+    try {
+      await cluster.scheduler.complete(cluster.node(via).coordinator.put({ key, value: Buffer.from(`${tag}-${i}`), contentType: 'x', context: [] }));
+      ok++;
+    } catch (err) {
+      assert.equal((err as { code?: string }).code, 'TOO_MANY_SIBLINGS', String(err));
+    }
+  }
+  return ok;
+}
+
 async function cycles(perCycle: number, valueBytes: number, n: number, healMs = 5_000, seed = 93001) {
   const cluster = await SimCluster.start({ seed });
   const { scheduler } = cluster;
@@ -22,8 +49,7 @@ async function cycles(perCycle: number, valueBytes: number, n: number, healMs = 
   const owner = ring.preferenceList(key, 3)[0]!;
   const history: string[] = [];
   for (let cycle = 0; cycle < n; cycle++) {
-    const heal = cluster.network.addDropRule((from, to) => small.includes(from) !== small.includes(to));
-    await scheduler.runUntil(scheduler.nowMs + 20_000);
+    const heal = await split(cluster, small);
     let ok = 0;
     for (let i = 0; i < perCycle; i++) {
       try {
@@ -34,8 +60,7 @@ async function cycles(perCycle: number, valueBytes: number, n: number, healMs = 
       }
     }
     heal();
-    await scheduler.runWhile(() => small.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
-    await scheduler.runUntil(scheduler.nowMs + healMs);
+    await delivered(cluster, small, healMs);
     const held = cluster.node(owner).store.read(key);
     history.push(`cycle ${cycle + 1}: accepted ${ok}, ${owner} holds ${liveSiblings(held).length} live, ${encodeRecord(held).length} bytes`);
   }
@@ -54,7 +79,7 @@ describe('fallback writes split after split', () => {
     assert.ok(r.bytes <= RECORD_BYTES_MAX, `replica holds ${r.bytes} bytes (RECORD_BYTES_MAX ${RECORD_BYTES_MAX})`);
   });
 
-  it('two splits with different fallback nodes for the key stay within siblingsMax together', async () => {
+  it('fallback nodes taking turns faster than a measurement stay within siblingsMax together (reviews of 80ae66e and 4151fc6)', async () => {
     const cluster = await SimCluster.start({ seed: 93003, nodes: 6 });
     const { scheduler } = cluster;
     await scheduler.runUntil(scheduler.nowMs + 3_000);
@@ -64,53 +89,14 @@ describe('fallback writes split after split', () => {
     const owners = order.slice(0, 3);
     const [f1, f2, f3] = order.slice(3) as [string, string, string];
     const history: string[] = [];
-    for (const [cycle, side] of [[f1, f2], [f2, f3]].entries()) {
-      const heal = cluster.network.addDropRule((from, to) => side.includes(from) !== side.includes(to));
-      await scheduler.runUntil(scheduler.nowMs + 20_000);
-      let ok = 0;
-      for (let i = 0; i < 70; i++) {
-        try {
-          await scheduler.complete(cluster.node(side[1]!).coordinator.put({ key, value: Buffer.from(`c${cycle}-${i}`), contentType: 'x', context: [] }));
-          ok++;
-        } catch (err) {
-          assert.equal((err as { code?: string }).code, 'TOO_MANY_SIBLINGS', String(err));
-        }
-      }
-      heal();
-      await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
-      await scheduler.runUntil(scheduler.nowMs + 5_000);
-      history.push(`split ${cycle + 1} (side ${side.join('+')}): accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length} live`);
-    }
-    const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
-    for (const id of cluster.ids) cluster.node(id).stop();
-    assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join("; ")}`);
-  });
-  it('fallback nodes taking turns faster than a measurement stay within siblingsMax together (review of 4151fc6)', async () => {
-    const cluster = await SimCluster.start({ seed: 93003, nodes: 6 });
-    const { scheduler } = cluster;
-    await scheduler.runUntil(scheduler.nowMs + 3_000);
-    const ring = cluster.node('n1').ring()!;
-    const key = 'other-funnel-0';
-    const order = ring.preferenceList(key, 6);
-    const owners = order.slice(0, 3);
-    const [f1, f2, f3] = order.slice(3) as [string, string, string];
-    const history: string[] = [];
+    // Two fallback nodes of the key on each side, the sides taking turns: [f1, f2] has f1 as its
+    // funnel, [f2, f3] has f2. Splits come faster than a load's measurement.
     const sides = [[f1, f2], [f2, f3], [f1, f2], [f2, f3], [f1, f2], [f2, f3], [f1, f2], [f2, f3]];
     for (const [cycle, side] of sides.entries()) {
-      const heal = cluster.network.addDropRule((from, to) => side.includes(from) !== side.includes(to));
-      await scheduler.runUntil(scheduler.nowMs + 20_000);
-      let ok = 0;
-      for (let i = 0; i < 70; i++) {
-        try {
-          await scheduler.complete(cluster.node(side[1]!).coordinator.put({ key, value: Buffer.from(`c${cycle}-${i}`), contentType: 'x', context: [] }));
-          ok++;
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'TOO_MANY_SIBLINGS') history.push(String(err).slice(0, 80));
-        }
-      }
+      const heal = await split(cluster, side);
+      const ok = await blindWrites(cluster, side[1]!, key, `c${cycle}`);
       heal();
-      await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
-      await scheduler.runUntil(scheduler.nowMs + 5_000);
+      await delivered(cluster, cluster.ids, 5_000);
       history.push(`split ${cycle + 1} (${side.join('+')}): accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length} live`);
     }
     const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
@@ -127,37 +113,21 @@ describe('fallback writes split after split', () => {
     const owners = order.slice(0, 3);
     const [f1, f2, f3, f4] = order.slice(3) as [string, string, string, string];
     const history: string[] = [];
-    const write = async (via: string, tag: string) => {
-      let ok = 0;
-      for (let i = 0; i < 70; i++) {
-        try {
-          await scheduler.complete(cluster.node(via).coordinator.put({ key, value: Buffer.from(`${tag}-${i}`), contentType: 'x', context: [] }));
-          ok++;
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'TOO_MANY_SIBLINGS') history.push(String(err).slice(0, 80));
-        }
-      }
-      return ok;
-    };
     // X = {f3, f4} cut off for the whole test: its funnel f3 takes a record and keeps it.
     const X = [f3, f4];
-    const healX = cluster.network.addDropRule((from, to) => X.includes(from) !== X.includes(to));
-    await scheduler.runUntil(scheduler.nowMs + 20_000);
-    history.push(`X (${X.join('+')}) accepted ${await write(f4, 'x')}`);
+    const healX = await split(cluster, X);
+    history.push(`X (${X.join('+')}) accepted ${await blindWrites(cluster, f4, key, 'x')}`);
     // Y = {f1, f2} split off and healed again and again; f1 measures between splits.
     const Y = [f1, f2];
     for (let cycle = 0; cycle < 5; cycle++) {
-      const healY = cluster.network.addDropRule((from, to) => Y.includes(from) !== Y.includes(to));
-      await scheduler.runUntil(scheduler.nowMs + 20_000);
-      const ok = await write(f2, `y${cycle}`);
+      const healY = await split(cluster, Y);
+      const ok = await blindWrites(cluster, f2, key, `y${cycle}`);
       healY();
-      await scheduler.runWhile(() => Y.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
-      await scheduler.runUntil(scheduler.nowMs + 120_000);
+      await delivered(cluster, Y, 120_000);
       history.push(`Y cycle ${cycle + 1}: accepted ${ok}, ${owners[0]} holds ${liveSiblings(cluster.node(owners[0]!).store.read(key)).length}`);
     }
     healX();
-    await scheduler.runWhile(() => cluster.ids.some((id) => Object.values(cluster.node(id).hints.heldPerOwner()).some((c) => c > 0)), 10 * 60_000);
-    await scheduler.runUntil(scheduler.nowMs + 5_000);
+    await delivered(cluster, cluster.ids, 5_000);
     const live = liveSiblings(cluster.node(owners[0]!).store.read(key)).length;
     history.push(`after X heals: ${live}`);
     for (const id of cluster.ids) cluster.node(id).stop();

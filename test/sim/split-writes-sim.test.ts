@@ -13,14 +13,17 @@ import { encodeRecord, RECORD_BYTES_MAX } from '../../src/version/record-codec.t
 import { distinctValues, liveSiblings } from '../../src/version/siblings.ts';
 import { testSeed } from '../support/seed.ts';
 
+/** Five nodes up for 3 s, their ring, and the two-node side {n1, n2}. */
+async function fiveNodes(seed: number) {
+  const cluster = await SimCluster.start({ seed });
+  await cluster.scheduler.runUntil(cluster.scheduler.nowMs + 3_000);
+  return { cluster, scheduler: cluster.scheduler, ring: cluster.node('n1').ring()!, small: ['n1', 'n2'] };
+}
+
 describe('writes across a 2/3 split (sloppy quorum)', () => {
   it('the two-node side takes writes for keys it holds no replica of, and the owners get them once healed', async () => {
     const seed = testSeed();
-    const cluster = await SimCluster.start({ seed });
-    const { scheduler } = cluster;
-    await scheduler.runUntil(scheduler.nowMs + 3_000);
-    const ring = cluster.node('n1').ring()!;
-    const small = ['n1', 'n2'];
+    const { cluster, scheduler, ring, small } = await fiveNodes(seed);
     const keys = Array.from({ length: 400 }, (_, i) => `split-${i}`).filter((k) => ring.preferenceList(k, 3).every((id) => !small.includes(id))).slice(0, 6);
     assert.ok(keys.length >= 2, `seed ${seed}: no key has all its replicas on the three-node side`);
 
@@ -73,11 +76,7 @@ describe('writes across a 2/3 split (sloppy quorum)', () => {
 
   it("split after split, a key's fallback writes stay within one record's bounds at its replicas (review of 75e69cd: each cycle added a record's worth)", async () => {
     const seed = testSeed();
-    const cluster = await SimCluster.start({ seed });
-    const { scheduler } = cluster;
-    await scheduler.runUntil(scheduler.nowMs + 3_000);
-    const ring = cluster.node('n1').ring()!;
-    const small = ['n1', 'n2'];
+    const { cluster, scheduler, ring, small } = await fiveNodes(seed);
     const candidates = Array.from({ length: 400 }, (_, i) => `cycle-${i}`).filter((k) => ring.preferenceList(k, 3).every((id) => !small.includes(id)));
     const [many, big] = candidates as [string, string];
     const funnel = (key: string) => cluster.node(ring.preferenceList(key, 5)[3]!);
