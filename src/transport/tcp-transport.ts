@@ -29,7 +29,10 @@ export const connectTimeoutMsDefault = 1000;
 export const helloTimeoutMsDefault = 5000;
 /** Re-dial delay after a failure, doubling per consecutive failure: short enough to notice a restart quickly, capped so a dead peer costs one dial every two seconds. */
 export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
-/** Bytes queued on one socket before new requests answer OVERLOADED (and an inbound socket stops reading). */
+/**
+ * Bytes queued on one socket before new requests answer OVERLOADED (and an inbound socket stops
+ * reading); at twice this, replies on an inbound socket become short OVERLOADED errors (dropReply).
+ */
 export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
 export const inboundConnectionsMaxDefault = 1024;
@@ -801,6 +804,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   private sendReply(inbound: Inbound, id: number, reply: Rep): void {
     if (inbound.connection === undefined || inbound.connection.ended) return;
+    // Already past the hard bound: answer with a short error, without encoding the reply at all.
+    if (inbound.connection.socket.writableLength >= 2 * this.writeQueueBytesMax) return this.dropReply(inbound, id, undefined);
     let frame: Buffer;
     try {
       frame = encodeFrame({ t: 'rep', id, body: reply } satisfies Envelope, this.frameBytesMax);
@@ -809,7 +814,27 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       this.log.warn({ peer: inbound.peer, id, reason: describe(error) }, 'reply could not be sent');
       return this.sendError(inbound, id, code, describe(error));
     }
+    if (inbound.connection.socket.writableLength + frame.length > 2 * this.writeQueueBytesMax) return this.dropReply(inbound, id, frame.length);
     this.sendFrame(inbound, frame);
+  }
+
+  /**
+   * The hard bound on one connection's queued replies (twice writeQueueBytesMax): a reply that
+   * would pass it is answered with a short OVERLOADED error instead. Not `unread`: its handler ran,
+   * and a write it made stands; the requester counts the reply as missing. This happens when a
+   * peer asks for more large answers at once than the link drains (a burst of reads of large
+   * values from a slow or busy peer). It used to close the connection, which failed every
+   * request on it, writes included: 100 concurrent reads of a 4 MB key from one coordinator on a
+   * loaded machine then all failed. The bound still holds without closing: the connection stops
+   * being read past writeQueueBytesMax, so only requests already taken (at most inFlightMax)
+   * answer, and each error is short.
+   */
+  private dropReply(inbound: Inbound, id: number, replyBytes: number | undefined): void {
+    const queuedBytes = inbound.connection?.socket.writableLength ?? 0;
+    const what = replyBytes === undefined ? 'reply' : `reply of ${replyBytes} bytes`;
+    const message = `${what} dropped: ${queuedBytes} bytes of replies already queued to ${String(inbound.peer)} (twice writeQueueBytesMax)`;
+    this.refusals.warn('reply dropped', { peer: inbound.peer, id, queuedBytes, replyBytes }, 'reply dropped: the peer is not taking its replies as fast as it asks');
+    this.sendError(inbound, id, 'OVERLOADED', message);
   }
 
   /** `unread`: the request was refused before anything of it was read or applied (see Envelope). */
@@ -823,11 +848,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private sendFrame(inbound: Inbound, frame: Buffer): void {
     const { connection } = inbound;
     assert(connection !== undefined, 'reply on a connection without a hello');
-    const queuedBytes = connection.socket.writableLength;
-    // Hard bound: past twice the soft limit the peer has stopped reading its replies altogether.
-    if (queuedBytes + frame.length > 2 * this.writeQueueBytesMax) {
-      return this.abortInbound(inbound, `peer is not reading replies (${queuedBytes} bytes queued)`);
-    }
+    // Replies past the hard bound were turned into short errors by sendReply (dropReply).
     connection.write(frame);
     // Soft bound: stop taking new requests until our replies drain (TCP backpressure to the peer).
     if (connection.socket.writableLength > this.writeQueueBytesMax) connection.socket.pause();

@@ -1,11 +1,12 @@
 // Shows, on two real secure `dynakv node start` processes, that an authenticated client cannot make
 // a node hold large answers for readers that never read them (finding 7 of the attack review of
 // issue 13: 150 such readers of a key with four 1 MB siblings grew a node's RSS by 450 MB). With
-// httpAnswerBytesMax set to 32 MiB, 100 connections each ask for that key as JSON (5.3 MB) and
-// never read: the node's resident memory grows by under 150 MiB (measured: about 95 MiB, of
-// which 32 MiB held answers and the rest the work of 100 large reads; 316 MiB before), and a
-// client that does read still gets its answer meanwhile (answers that waited longest make room
-// for it, their connections closed). The exact bound is shown by test/api/answer-budget.test.ts.
+// httpAnswerBytesMax set to 32 MiB, 100 connections (in waves of 10) each ask for that key as
+// JSON (5.3 MB) and stop reading after its first bytes: the node's resident memory grows by under
+// 250 MiB (measured: 126 MiB on an idle machine and 141 MiB with both cores busy elsewhere, of
+// which 32 MiB held answers and the rest the work of ten large reads at a time; 583 MiB without
+// the budget), and a client that does read still gets its answer meanwhile (answers that waited
+// longest make room for it, their connections closed). The exact bound is shown by test/api/answer-budget.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { certsFor, startNodeProcess, warnLines, type NodeProcess } from './node-
 const VALUE_BYTES = 1_000_000;
 const SIBLINGS = 4;
 const READERS = 100;
+const WAVE = 10;
 const BUDGET_BYTES = 32 * 1024 * 1024;
 
 describe('slow readers of large answers', { timeout: 180_000 }, () => {
@@ -59,21 +61,32 @@ describe('slow readers of large answers', { timeout: 180_000 }, () => {
     const before = q1.rssBytes();
     let peak = before;
     const readers: TLSSocket[] = [];
-    for (let i = 0; i < READERS; i++) {
-      const socket = tlsConnect({ host: '127.0.0.1', port: q1.httpPort, ca, servername: 'localhost' }, () => {
-        socket.write(`GET /kv/big HTTP/1.1\r\nHost: x\r\naccept: application/json\r\nauthorization: Bearer ${token}\r\n\r\n`);
-        socket.pause();
+    // In waves of WAVE: each reader takes the first bytes of its answer (or its refusal) and then
+    // stops reading. All 100 at once made the node's 100 replica reads of 4 MB miss the 2 s
+    // request timeout on a loaded machine (CI runs test files side by side): every read answered
+    // 503, nothing was held, and the budget was never reached.
+    for (let first = 0; first < READERS; first += WAVE) {
+      const wave = Array.from({ length: Math.min(WAVE, READERS - first) }, () => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: q1.httpPort, ca, servername: 'localhost' }, () => {
+          socket.write(`GET /kv/big HTTP/1.1\r\nHost: x\r\naccept: application/json\r\nauthorization: Bearer ${token}\r\n\r\n`);
+        });
+        socket.on('error', () => {});
+        readers.push(socket);
+        return new Promise<void>((resolve) => {
+          socket.once('data', () => {
+            socket.pause();
+            resolve();
+          });
+          socket.once('close', () => resolve());
+        });
       });
-      socket.on('error', () => {});
-      readers.push(socket);
-      if (i % 10 === 9) peak = Math.max(peak, q1.rssBytes());
+      await Promise.all(wave);
+      peak = Math.max(peak, q1.rssBytes());
     }
     try {
-      // Sampled at least 4 s, and until the node has had to refuse or close a reader (on a
-      // loaded machine the 100 TLS handshakes take longer than 4 s), at most 60 s.
+      // Sampled 2 s more while the readers hold their connections.
       const sampleFrom = Date.now();
-      const refused = () => warnLines(q1.output()).some((w) => /answer/.test(String(w.msg)));
-      while (Date.now() - sampleFrom < 4_000 || (!refused() && Date.now() - sampleFrom < 60_000)) {
+      while (Date.now() - sampleFrom < 2_000) {
         peak = Math.max(peak, q1.rssBytes());
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -84,7 +97,7 @@ describe('slow readers of large answers', { timeout: 180_000 }, () => {
       console.log(`slow readers: ${READERS} x ${(answered.bytes / 1e6).toFixed(1)} MB answers, RSS +${grewMiB.toFixed(0)} MiB (budget ${BUDGET_BYTES / 2 ** 20} MiB), ${open} reader connections still open`);
       assert.equal(answered.status, 300);
       assert.ok(answered.bytes > SIBLINGS * VALUE_BYTES * 1.3, `${answered.bytes} bytes`);
-      assert.ok(grewMiB < 150, `RSS grew by ${grewMiB.toFixed(0)} MiB`);
+      assert.ok(grewMiB < 250, `RSS grew by ${grewMiB.toFixed(0)} MiB`);
       assert.ok(warnLines(q1.output()).some((w) => /answer/.test(String(w.msg))), 'the node said why it refused or closed readers');
     } finally {
       for (const s of readers) s.destroy();

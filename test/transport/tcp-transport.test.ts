@@ -23,7 +23,7 @@ type TestRequest =
   | { readonly op: 'echo'; readonly value: unknown }
   | { readonly op: 'fail'; readonly code?: string; readonly message: string }
   | { readonly op: 'throw' }
-  | { readonly op: 'hold'; readonly value: number }
+  | { readonly op: 'hold'; readonly value: number; readonly replyBytes?: number }
   | { readonly op: 'bad_reply' }
   /** Refused by parseRequest on the receiving side. */
   | { readonly op: 'bogus' };
@@ -48,7 +48,8 @@ function parseRequest(body: unknown): TestRequest | undefined {
     case 'throw':
       return { op: 'throw' };
     case 'hold':
-      return typeof body.value === 'number' ? { op: 'hold', value: body.value } : undefined;
+      if (typeof body.value !== 'number') return undefined;
+      return typeof body.replyBytes === 'number' ? { op: 'hold', value: body.value, replyBytes: body.replyBytes } : { op: 'hold', value: body.value };
     case 'bad_reply':
       return { op: 'bad_reply' };
     default:
@@ -118,7 +119,7 @@ async function startNode(id: string, options: NodeOptions = {}): Promise<TestNod
         throw 'not an Error object';
       case 'hold':
         await holds.wait(request.value);
-        return { from: id, value: request.value };
+        return { from: id, value: request.replyBytes === undefined ? request.value : new Uint8Array(request.replyBytes) };
       case 'bad_reply':
         return { value: 'no from field' } as unknown as TestReply;
       case 'bogus':
@@ -400,6 +401,36 @@ describe('TcpTransport', () => {
     await waitFor(() => b.holds.count === 2, 2000, 'second request held');
     await b.transport.close();
     await assert.rejects(toB, transportError('CLOSED'));
+  });
+
+  it('answers replies past twice writeQueueBytesMax with short OVERLOADED errors, not by closing the connection', async () => {
+    // 20 replies of 64 KiB released in one turn (1.3 MB) against a 512 KiB hard bound: the first
+    // ones fit, the rest become errors. Closing the connection instead (as before) failed all 20,
+    // and every other request on it: 100 reads of a 4 MB key at once on a loaded machine all failed.
+    const options = { frameBytesMax: 128 * 1024, writeQueueBytesMax: 256 * 1024 };
+    const a = await startNode('a', options);
+    const b = await startNode('b', options);
+    const replyBytes = 64 * 1024;
+    const asked = Array.from({ length: 20 }, (_, i) => a.transport.request('b', { op: 'hold', value: i, replyBytes }, 5000));
+    await waitFor(() => b.holds.count === 20, 2000, 'all 20 requests held');
+    b.holds.releaseAll();
+    const settled = await Promise.allSettled(asked);
+    const answered = settled.filter((s) => s.status === 'fulfilled');
+    const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
+    assert.ok(answered.length >= 4, `${answered.length} answered: those within the bound are sent`);
+    assert.ok(refused.length >= 10, `${refused.length} refused: those past it are not`);
+    for (const error of refused) {
+      assert.ok(error instanceof RemoteError, String(error));
+      assert.equal(error.remoteCode, 'OVERLOADED');
+      assert.match(error.message, /dropped/);
+      // Its handler ran: the requester may not read it as refused before anything was applied.
+      assert.equal(error.refusedUnread, false);
+    }
+    for (const s of answered) if (s.status === 'fulfilled') assert.equal((s.value.value as Uint8Array).byteLength, replyBytes);
+    assert.equal(b.log.warnings('reply dropped').length, 1, 'one rate-limited warning');
+    assert.equal(b.log.warnings('closing connection').length, 0, 'the connection stays');
+    assert.equal(b.transport.stats.inboundConnections, 1, "a's connection is still open");
+    assert.deepEqual(await a.transport.request('b', { op: 'echo', value: 'after' }, 1000), { from: 'b', value: 'after' });
   });
 
   it('rejects OVERLOADED for a request larger than frameBytesMax, without closing the connection', async () => {
