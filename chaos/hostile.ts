@@ -161,9 +161,12 @@ function sendRaw(url: URL, init: { method: string; headers?: Record<string, stri
 function peerGarbage(target: HostileTarget): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = netConnect({ host: target.peerHost, port: target.peerPort });
+    let connected = false;
+    // Never connected: the node is cut off (its packets dropped, so no refusal comes either), which
+    // is not a finding; counted as closed, as a refusal or an unreachable node is.
     const timer = setTimeout(() => {
       socket.destroy();
-      resolve(false);
+      resolve(!connected);
     }, PEER_CLOSE_TIMEOUT_MS);
     const done = (closedByPeer: boolean) => {
       clearTimeout(timer);
@@ -171,6 +174,7 @@ function peerGarbage(target: HostileTarget): Promise<boolean> {
       resolve(closedByPeer);
     };
     socket.on('connect', () => {
+      connected = true;
       const header = Buffer.alloc(4);
       header.writeUInt32BE(32 * 1024 * 1024);
       socket.write(Buffer.concat([header, Buffer.alloc(4096, 0xab)]));
@@ -185,9 +189,14 @@ function peerGarbage(target: HostileTarget): Promise<boolean> {
 function peerTlsWithoutCertificate(target: HostileTarget, ca: string | Buffer): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = tlsConnect({ host: target.peerHost, port: target.peerPort, ca, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+    });
+    // As peerGarbage: a TCP connection never made (node cut off) is not a finding.
     const timer = setTimeout(() => {
       socket.destroy();
-      resolve(false);
+      resolve(!connected);
     }, PEER_CLOSE_TIMEOUT_MS);
     const done = () => {
       clearTimeout(timer);

@@ -19,7 +19,12 @@ export type Fault =
   | { readonly kind: 'isolate'; readonly node: string }
   | { readonly kind: 'one-way'; readonly from: string; readonly to: string }
   | { readonly kind: 'split'; readonly minority: readonly string[] }
-  | { readonly kind: 'loss'; readonly rate: number; readonly duplicateRate: number }
+  /**
+   * Messages are lost at `rate`, requests delivered twice at `duplicateRate`, and answered
+   * replies dropped at `replyDropRate` (the replica's handler ran, the requester gets
+   * REPLY_DROPPED: TcpTransport's answer when a link is full of replies not yet taken).
+   */
+  | { readonly kind: 'loss'; readonly rate: number; readonly duplicateRate: number; readonly replyDropRate: number }
   /** An operator removes the node from the ring, and adds it back when the fault heals. */
   | { readonly kind: 'remove'; readonly node: string }
   /**
@@ -109,7 +114,7 @@ export function planRun(profile: Profile, ids: readonly string[], durationMs: nu
         { kind: 'crash', node },
         { kind: 'pause', node },
         { kind: 'isolate', node },
-        { kind: 'loss', rate: 0.3, duplicateRate: 0 },
+        { kind: 'loss', rate: 0.3, duplicateRate: 0, replyDropRate: 0 },
         { kind: 'remove', node },
         ...newFaults(node, shuffled),
       ]);
@@ -131,7 +136,7 @@ export function planRun(profile: Profile, ids: readonly string[], durationMs: nu
         { kind: 'isolate', node },
         { kind: 'one-way', from: shuffled[0]!, to: shuffled[1]! },
         { kind: 'split', minority: shuffled.slice(0, 2) },
-        { kind: 'loss', rate: 0.2 + random.nextFloat() * 0.3, duplicateRate: 0.1 },
+        { kind: 'loss', rate: 0.2 + random.nextFloat() * 0.3, duplicateRate: 0.1, replyDropRate: 0.1 },
         { kind: 'remove', node },
         { kind: 'slow-disk', node, slowMs: 20 + random.nextInt(500) },
         { kind: 'skew', node, skewMs: minutes() },
@@ -170,6 +175,6 @@ export function describeFault(f: Fault): string {
     case 'split':
       return `split [${f.minority.join(',')}] | rest`;
     case 'loss':
-      return `loss ${(f.rate * 100).toFixed(0)}% dup ${(f.duplicateRate * 100).toFixed(0)}%`;
+      return `loss ${(f.rate * 100).toFixed(0)}% dup ${(f.duplicateRate * 100).toFixed(0)}% reply-drop ${(f.replyDropRate * 100).toFixed(0)}%`;
   }
 }

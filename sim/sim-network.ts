@@ -8,12 +8,13 @@
 // its own requests in flight with CLOSED, and their callers learn of a closing peer (CLOSED, one
 // network delay later, unless a fault rule cuts them off). With authentication on (the
 // production peer port's mutual TLS), only senders holding a certificate get through; any other
-// is refused like a failed handshake. `sendRaw` lets a hostile or buggy endpoint send anything.
+// is refused like a failed handshake. During message-loss bursts of the harsh profile an answered
+// reply may be dropped for REPLY_DROPPED, as TcpTransport does on a full link. `sendRaw` lets a hostile or buggy endpoint send anything.
 // test/transport/transport-contract.ts holds it to the same contract as TcpTransport.
 import { RefusedUnread, requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
 import { decodePayload, encodeFrame, FrameError, frameBytesMaxDefault, frameHeaderBytes } from '../src/transport/frame-codec.ts';
 import { errorCodeLengthMax, errorMessageLengthMax } from '../src/transport/envelope.ts';
-import { RemoteError } from '../src/transport/remote-error.ts';
+import { RemoteError, REPLY_DROPPED_CODE } from '../src/transport/remote-error.ts';
 import { inFlightMaxDefault } from '../src/transport/tcp-transport.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { SeededRandom } from './seeded-random.ts';
@@ -71,6 +72,14 @@ export class SimNetwork<Req, Rep> {
   lossRate = 0;
   /** Probability that a request is delivered twice (its second reply is discarded); see NetworkOptions.duplicable. */
   duplicateRate = 0;
+  /**
+   * Probability that an answered request's reply is dropped by the replica and the requester gets
+   * REPLY_DROPPED instead (TcpTransport's answer when a link is full of replies not yet taken):
+   * the handler ran, so what it applied stands. Drawn only while above 0.
+   */
+  replyDropRate = 0;
+  /** Replies dropped that way. */
+  repliesDropped = 0;
   /**
    * Ids holding a certificate of the cluster CA (mutual TLS on the peer port). Undefined: no
    * authentication, any sender gets through (the insecure mode, and main before issue 13).
@@ -295,6 +304,11 @@ export class SimNetwork<Req, Rep> {
               this.oversized++;
               const message = err.message.slice(0, errorMessageLengthMax);
               this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError('REPLY_TOO_LARGE', message))));
+              return;
+            }
+            if (this.replyDropRate > 0 && this.random.nextFloat() < this.replyDropRate) {
+              this.repliesDropped++;
+              this.reply(to, from, handler, sent, () => finish(() => reject(new RemoteError(REPLY_DROPPED_CODE, `reply of ${wire.length} bytes dropped (simulated full link)`))));
               return;
             }
             this.tally(request, wire.length);

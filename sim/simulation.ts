@@ -547,9 +547,11 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         case 'loss':
           cluster.network.lossRate = f.rate;
           cluster.network.duplicateRate = f.duplicateRate;
+          cluster.network.replyDropRate = f.replyDropRate;
           heal = () => {
             cluster.network.lossRate = 0;
             cluster.network.duplicateRate = 0;
+            cluster.network.replyDropRate = 0;
           };
           break;
       }
@@ -1005,6 +1007,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     count('malformed peer requests', cluster.network.malformed);
     count('oversized frames', cluster.network.oversized);
     count('peer requests refused at the in-flight limit', cluster.network.overloaded);
+    count('peer replies dropped (full link)', cluster.network.repliesDropped);
     count('fallback-coordinated writes', cluster.crashedFallbackWrites + [...cluster.nodes.values()].reduce((sum, node) => sum + node.coordinator.fallbackWrites, 0));
     return {
       seed: options.seed,

@@ -4,7 +4,7 @@
 // ring transfers and anti-entropy. No I/O of its own; the caller supplies the send.
 import { assert } from '../env/assert.ts';
 import { TransportError } from '../env/transport.ts';
-import { provenNotApplied } from '../transport/remote-error.ts';
+import { isReplyDropped, provenNotApplied } from '../transport/remote-error.ts';
 import { BATCH_ENTRY_BYTES_MAX, batchEntryBytes, TRANSFER_BATCH_BYTES_MAX, TRANSFER_BATCH_KEYS_MAX, type BatchEntry } from '../protocol/messages.ts';
 import type { EncodedRecord } from '../version/record-codec.ts';
 
@@ -56,8 +56,9 @@ export class BatchBuilder<T extends BatchEntry> {
  * about the batch, so other batches may still get through; a loss is about the peer.
  */
 export function isRefusal(err: unknown): boolean {
-  // A refusal at the peer's door (not ready, overloaded) is about the peer, not the batch.
-  return !(err instanceof TransportError) || (err.code === 'REMOTE_ERROR' && !provenNotApplied(err));
+  // A refusal at the peer's door (not ready, overloaded) is about the peer, not the batch; so is a
+  // reply the peer dropped because our link to it was full (its handler ran; the reply is lost).
+  return !(err instanceof TransportError) || (err.code === 'REMOTE_ERROR' && !provenNotApplied(err) && !isReplyDropped(err));
 }
 
 /** A request that got no reply in time: the peer may be slow with this batch, or gone. */

@@ -5,7 +5,7 @@ import { TransportError } from '../env/transport.ts';
 
 export class RemoteError extends TransportError {
   constructor(
-    /** The peer handler's error code (its `code` property), or HANDLER_FAILED / NO_HANDLER / OVERLOADED / REPLY_*. */
+    /** The peer handler's error code (its `code` property), or HANDLER_FAILED / NO_HANDLER / OVERLOADED / REPLY_* (REPLY_DROPPED_CODE among them). */
     readonly remoteCode: string,
     /** The peer's error message, bounded by envelope.ts's errorMessageLengthMax. */
     readonly remoteMessage: string,
@@ -18,6 +18,19 @@ export class RemoteError extends TransportError {
     super('REMOTE_ERROR', `${remoteCode}: ${remoteMessage}`);
     this.name = 'RemoteError';
   }
+}
+
+/**
+ * The code of a reply the peer dropped because its link to us was full of replies we had not
+ * taken yet (TcpTransport's bound on queued replies). Its handler ran: like a TIMEOUT, this says
+ * nothing about whether the request was applied, and it is about the peer and its link, never
+ * about what the request carried.
+ */
+export const REPLY_DROPPED_CODE = 'REPLY_DROPPED';
+
+/** Whether `err` is a reply the peer dropped (REPLY_DROPPED_CODE): a loss of the reply, not a refusal. */
+export function isReplyDropped(err: unknown): boolean {
+  return err instanceof RemoteError && err.remoteCode === REPLY_DROPPED_CODE;
 }
 
 /**

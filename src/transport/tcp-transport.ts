@@ -19,7 +19,7 @@ import { clusterLengthMax, errorCodeLengthMax, errorMessageLengthMax, nodeIdLeng
 import { FirstFrameReader, FrameDecoder, FrameError, encodeFrame, frameBytesMaxDefault, frameHeaderBytes } from './frame-codec.ts';
 import { isNodeId, NODE_ID_PATTERN, NODE_ID_RULE } from '../protocol/ids.ts';
 import { describeIdentity, identityOfCertificate } from '../security/identity.ts';
-import { RemoteError } from './remote-error.ts';
+import { RemoteError, REPLY_DROPPED_CODE } from './remote-error.ts';
 
 /** Requests in flight per peer (each direction) before request() answers OVERLOADED; protects both ends' memory. */
 export const inFlightMaxDefault = 1024;
@@ -31,7 +31,7 @@ export const helloTimeoutMsDefault = 5000;
 export const reconnectBackoffMsDefault = { initial: 50, max: 2000 } as const;
 /**
  * Bytes queued on one socket before new requests answer OVERLOADED (and an inbound socket stops
- * reading); at twice this, replies on an inbound socket become short OVERLOADED errors (dropReply).
+ * reading); at twice this, replies on an inbound socket become short REPLY_DROPPED errors (dropReply).
  */
 export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
@@ -820,8 +820,9 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
 
   /**
    * The hard bound on one connection's queued replies (twice writeQueueBytesMax): a reply that
-   * would pass it is answered with a short OVERLOADED error instead. Not `unread`: its handler ran,
-   * and a write it made stands; the requester counts the reply as missing. This happens when a
+   * would pass it is answered with a short REPLY_DROPPED error instead. Not `unread`: its handler
+   * ran, and a write it made stands; the requester counts the reply as lost, like a timeout, and
+   * as trouble with this peer, not with what it asked (isReplyDropped). This happens when a
    * peer asks for more large answers at once than the link drains (a burst of reads of large
    * values from a slow or busy peer). It used to close the connection, which failed every
    * request on it, writes included: 100 concurrent reads of a 4 MB key from one coordinator on a
@@ -834,7 +835,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     const what = replyBytes === undefined ? 'reply' : `reply of ${replyBytes} bytes`;
     const message = `${what} dropped: ${queuedBytes} bytes of replies already queued to ${String(inbound.peer)} (twice writeQueueBytesMax)`;
     this.refusals.warn('reply dropped', { peer: inbound.peer, id, queuedBytes, replyBytes }, 'reply dropped: the peer is not taking its replies as fast as it asks');
-    this.sendError(inbound, id, 'OVERLOADED', message);
+    this.sendError(inbound, id, REPLY_DROPPED_CODE, message);
   }
 
   /** `unread`: the request was refused before anything of it was read or applied (see Envelope). */

@@ -11,7 +11,7 @@ import { afterEach, describe, it } from 'node:test';
 import pino from 'pino';
 import { TransportError, type TransportErrorCode } from '../../src/env/transport.ts';
 import { encodeFrame } from '../../src/transport/frame-codec.ts';
-import { RemoteError } from '../../src/transport/remote-error.ts';
+import { isReplyDropped, RemoteError } from '../../src/transport/remote-error.ts';
 import { TcpTransport, type TcpTransportOptions, type TransportLog } from '../../src/transport/tcp-transport.ts';
 import { RecordingLog, waitFor } from './wait-for.ts';
 
@@ -403,7 +403,7 @@ describe('TcpTransport', () => {
     await assert.rejects(toB, transportError('CLOSED'));
   });
 
-  it('answers replies past twice writeQueueBytesMax with short OVERLOADED errors, not by closing the connection', async () => {
+  it('answers replies past twice writeQueueBytesMax with short REPLY_DROPPED errors, not by closing the connection', async () => {
     // 20 replies of 64 KiB released in one turn (1.3 MB) against a 512 KiB hard bound: the first
     // ones fit, the rest become errors. Closing the connection instead (as before) failed all 20,
     // and every other request on it: 100 reads of a 4 MB key at once on a loaded machine all failed.
@@ -421,7 +421,8 @@ describe('TcpTransport', () => {
     assert.ok(refused.length >= 10, `${refused.length} refused: those past it are not`);
     for (const error of refused) {
       assert.ok(error instanceof RemoteError, String(error));
-      assert.equal(error.remoteCode, 'OVERLOADED');
+      assert.equal(error.remoteCode, 'REPLY_DROPPED');
+      assert.ok(isReplyDropped(error));
       assert.match(error.message, /dropped/);
       // Its handler ran: the requester may not read it as refused before anything was applied.
       assert.equal(error.refusedUnread, false);
