@@ -79,9 +79,15 @@ describe('the DynamoDB door', { timeout: 120_000 }, () => {
     const first = await holdBody(url, ca, key.accessKeyId, tenMiB + 1, tenMiB);
     await waitFor('the first body to be charged', () => first.socket.bytesWritten >= tenMiB);
     const second = await holdBody(url, ca, key.accessKeyId, tenMiB + 1, tenMiB);
-    await waitFor('the second to be refused past the per-address budget', () => second.answer().includes('\r\n\r\n'));
-    assert.match(second.answer(), /ProvisionedThroughputExceededException/);
-    assert.equal(first.answer(), '', 'the first is still being read');
+    // Usually the second is refused. But the client's bytesWritten counts what the kernel took,
+    // and on a loaded machine the node may still be reading the first when the second arrives:
+    // then the first's last bytes pass the budget and the first is refused. Either way exactly one
+    // of the two is refused, and the other is still being read.
+    const answered = (held: { answer: () => string }) => held.answer().includes('\r\n\r\n');
+    await waitFor('one of the two to be refused past the per-address budget', () => answered(first) || answered(second));
+    const [refused, reading] = answered(second) ? [second, first] : [first, second];
+    assert.match(refused.answer(), /ProvisionedThroughputExceededException/);
+    assert.equal(reading.answer(), '', 'the other is still being read');
     // Small bodies have their own share: a small first request still gets read (and fails on its signature).
     const small = await holdBody(url, ca, key.accessKeyId, 2, 2);
     await waitFor('the small one answered', () => small.answer().includes('\r\n\r\n'));
