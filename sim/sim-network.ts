@@ -9,7 +9,8 @@
 // network delay later, unless a fault rule cuts them off). With authentication on (the
 // production peer port's mutual TLS), only senders holding a certificate get through; any other
 // is refused like a failed handshake. During message-loss bursts of the harsh profile an answered
-// reply may be dropped for REPLY_DROPPED, as TcpTransport does on a full link. `sendRaw` lets a hostile or buggy endpoint send anything.
+// reply may be dropped for REPLY_DROPPED, as TcpTransport does on a full link. `sendRaw` lets a
+// hostile or buggy endpoint send anything.
 // test/transport/transport-contract.ts holds it to the same contract as TcpTransport.
 import { RefusedUnread, requestTimeoutMsMax, TransportError, type NodeId, type RequestHandler, type Transport } from '../src/env/transport.ts';
 import { decodePayload, encodeFrame, FrameError, frameBytesMaxDefault, frameHeaderBytes } from '../src/transport/frame-codec.ts';
