@@ -24,6 +24,17 @@ async function delivered(cluster: SimCluster, nodes: readonly string[], settleMs
   await cluster.scheduler.runUntil(cluster.scheduler.nowMs + settleMs);
 }
 
+/**
+ * A started cluster of `nodes` nodes (seed `seed`) after 3 s, with `key`'s 3 replicas (owners)
+ * and the nodes past them in ring order (its fallback nodes, the first one its funnel).
+ */
+async function keyOnCluster(seed: number, nodes: number, key: string): Promise<{ cluster: SimCluster; owners: string[]; fallbacks: string[] }> {
+  const cluster = await SimCluster.start({ seed, nodes });
+  await cluster.scheduler.runUntil(cluster.scheduler.nowMs + 3_000);
+  const order = cluster.node('n1').ring()!.preferenceList(key, nodes);
+  return { cluster, owners: order.slice(0, 3), fallbacks: order.slice(3) };
+}
+
 /** 70 blind writes of `key` through `via`; every refusal must be TOO_MANY_SIBLINGS. Returns how many were taken. */
 async function blindWrites(cluster: SimCluster, via: string, key: string, tag: string): Promise<number> {
   let ok = 0;
@@ -80,14 +91,9 @@ describe('fallback writes split after split', () => {
   });
 
   it('fallback nodes taking turns faster than a measurement stay within siblingsMax together (reviews of 80ae66e and 4151fc6)', async () => {
-    const cluster = await SimCluster.start({ seed: 93003, nodes: 6 });
-    const { scheduler } = cluster;
-    await scheduler.runUntil(scheduler.nowMs + 3_000);
-    const ring = cluster.node('n1').ring()!;
     const key = 'other-funnel-0';
-    const order = ring.preferenceList(key, 6);
-    const owners = order.slice(0, 3);
-    const [f1, f2, f3] = order.slice(3) as [string, string, string];
+    const { cluster, owners, fallbacks } = await keyOnCluster(93003, 6, key);
+    const [f1, f2, f3] = fallbacks as [string, string, string];
     const history: string[] = [];
     // Two fallback nodes of the key on each side, the sides taking turns: [f1, f2] has f1 as its
     // funnel, [f2, f3] has f2. Splits come faster than a load's measurement.
@@ -104,14 +110,9 @@ describe('fallback writes split after split', () => {
     assert.ok(live <= 64, `${owners[0]} holds ${live} live siblings of ${key} (siblingsMax 64): ${history.join('; ')}`);
   });
   it("a node measuring the key while another's record is still undelivered does not take that node's share again (review of 5c9828d: 80 live siblings)", async () => {
-    const cluster = await SimCluster.start({ seed: 93011, nodes: 7 });
-    const { scheduler } = cluster;
-    await scheduler.runUntil(scheduler.nowMs + 3_000);
-    const ring = cluster.node('n1').ring()!;
     const key = 'two-splits-0';
-    const order = ring.preferenceList(key, 7);
-    const owners = order.slice(0, 3);
-    const [f1, f2, f3, f4] = order.slice(3) as [string, string, string, string];
+    const { cluster, owners, fallbacks } = await keyOnCluster(93011, 7, key);
+    const [f1, f2, f3, f4] = fallbacks as [string, string, string, string];
     const history: string[] = [];
     // X = {f3, f4} cut off for the whole test: its funnel f3 takes a record and keeps it.
     const X = [f3, f4];
