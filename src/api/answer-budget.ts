@@ -1,7 +1,7 @@
 // The node-wide budget for answer bytes not yet taken by their clients (finding 7 of the attack
 // review of issue 13: readers that never read made a node hold hundreds of MB). An answer's bytes
 // count from the moment it is written until node:http has handed all of it to the kernel
-// ('finish') or its connection closed. At the limit, answers that have waited at least
+// (its 'close' right after 'finish') or its connection closed. At the limit, answers that have waited at least
 // answerStallMs, oldest first, lose their connections to make room; if that is not enough, the
 // new answer is refused (the caller answers 503 with Retry-After). One answer alone always fits,
 // so held bytes stay below httpAnswerBytesMax plus one largest answer.
@@ -57,9 +57,9 @@ export class AnswerBudget {
     assert(!this.held.has(res), 'two answers held for one response');
     this.held.set(res, { bytes, sinceMs: this.nowMs() });
     this.heldBytesNow += bytes;
-    const release = () => this.release(res);
-    res.once('finish', release);
-    res.once('close', release);
+    // node:http emits 'close' on every response, right after 'finish' (all of it handed to the
+    // kernel) or when its connection closes first: one listener serves both.
+    res.once('close', () => this.release(res));
     return true;
   }
 

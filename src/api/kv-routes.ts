@@ -59,7 +59,7 @@ export function kvRoutes({ node, log, observe, slowRequestMs = SLOW_REQUEST_MS, 
 async function handle(node: NodeFrontDoor, req: IncomingMessage, res: ServerResponse, url: string, answers: AnswerBudget | undefined): Promise<number> {
   const query = url.indexOf('?');
   const path = query < 0 ? url : url.slice(0, query);
-  const params = new URLSearchParams(query < 0 ? '' : url.slice(query + 1));
+  const params = query < 0 ? NO_PARAMS : new URLSearchParams(url.slice(query + 1));
   switch (req.method) {
     case 'GET':
     case 'HEAD': {
@@ -107,7 +107,10 @@ export function checkedKey(key: string): string {
   return key;
 }
 
-function quorumParam(params: URLSearchParams, name: 'r' | 'w'): number | undefined {
+/** The parameters of a URL without a query (most requests): none, and nothing to parse. */
+const NO_PARAMS: Pick<URLSearchParams, 'getAll'> = { getAll: () => [] };
+
+function quorumParam(params: Pick<URLSearchParams, 'getAll'>, name: 'r' | 'w'): number | undefined {
   const values = params.getAll(name);
   if (values.length === 0) return undefined;
   const raw = values[0]!;
@@ -165,7 +168,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
 }
 
 function wantsJson(req: IncomingMessage): boolean {
-  const accept = req.headers.accept ?? '';
+  const accept = req.headers.accept;
+  // Most clients send none, or the wildcard.
+  if (accept === undefined || accept === '*/*') return false;
   return accept.split(',').some((part) => part.trim().split(';')[0]?.trim() === 'application/json');
 }
 

@@ -300,10 +300,19 @@ export class Membership {
   }
 
   /** host/port for the transport: members by id, join seeds by their pseudo id. */
-  addressOf(id: NodeId): { host: string; port: number } | undefined {
+  addressOf(id: NodeId): { readonly host: string; readonly port: number } | undefined {
     const text = id.startsWith(SEED_PREFIX) ? id.slice(SEED_PREFIX.length) : this.records.get(id)?.peer;
-    return text === undefined ? undefined : parseHostPort(text);
+    if (text === undefined) return undefined;
+    // Asked on every peer request: parsed once per id and address text.
+    const known = this.addresses.get(id);
+    if (known?.text === text) return known.address;
+    const address = parseHostPort(text);
+    if (address !== undefined) this.addresses.set(id, { text, address: Object.freeze(address) });
+    return address;
   }
+
+  /** addressOf's parsed addresses, by id: one per member or seed asked for (both bounded). */
+  private readonly addresses = new Map<NodeId, { readonly text: string; readonly address: { readonly host: string; readonly port: number } }>();
 
   /** Operator action: put a node into the ring (operator-actions.ts says when it is refused). */
   addMember(id: NodeId, peer: string, http: string): MemberRecord {

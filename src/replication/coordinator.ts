@@ -129,7 +129,7 @@ export class Coordinator {
     const position = ringPosition(key);
     const ring = this.deps.ring();
     const preferenceList = ring.preferenceListOfPosition(position, this.deps.config.n);
-    assert(preferenceList.length === Math.min(this.deps.config.n, ring.size) && new Set(preferenceList).size === preferenceList.length, () => `preference list of ${JSON.stringify(key)} is not min(N, ring size) distinct nodes: ${preferenceList.join(',')}`);
+    assert(preferenceList.length === Math.min(this.deps.config.n, ring.size) && allDistinct(preferenceList), () => `preference list of ${JSON.stringify(key)} is not min(N, ring size) distinct nodes: ${preferenceList.join(',')}`);
     return { position, preferenceList };
   }
 
@@ -648,6 +648,12 @@ export class Coordinator {
       throw new CoordinationError('BAD_QUORUM', `${name} must be an integer from 1 to ${n}, got ${value}`);
     }
   }
+}
+
+/** Whether no node appears twice (a preference list is N long: pairwise, without a Set per request). */
+function allDistinct(nodes: readonly NodeId[]): boolean {
+  for (let i = 1; i < nodes.length; i++) if (nodes.lastIndexOf(nodes[i - 1]!) !== i - 1) return false;
+  return true;
 }
 
 /** The settled attempts if all settle within `ms`; undefined otherwise. */

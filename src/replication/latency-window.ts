@@ -35,7 +35,7 @@ export class LatencyWindow {
     const due = this.samples.length < LATENCY_WINDOW_SAMPLES ? this.sinceRecompute > 0 : this.sinceRecompute >= RECOMPUTE_EVERY;
     if (due && this.samples.length >= LATENCY_WINDOW_SAMPLES_MIN) {
       this.sinceRecompute = 0;
-      const sorted = [...this.samples].sort((a, b) => a - b);
+      const sorted = Float64Array.from(this.samples).sort(); // numeric order, no comparator calls
       this.p99Ms = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
     }
     return Math.min(maxMs, Math.max(minMs, this.p99Ms ?? fallbackMs));

@@ -143,6 +143,12 @@ export class ReplicaStore {
     if (!this.pending.has(key)) {
       const cached = this.decoded.get(key);
       if (cached?.bytes !== undefined) return EncodedRecord.ofEncoded(cached.siblings, cached.bytes);
+      if (cached === undefined) {
+        // A miss: the bytes just read are the record (what read() would decode and encode again).
+        const loaded = this.load(key);
+        this.remember(key, loaded?.siblings ?? [], loaded?.bytes);
+        if (loaded !== undefined) return EncodedRecord.ofEncoded(loaded.siblings, loaded.bytes);
+      }
     }
     return EncodedRecord.of(this.read(key));
   }

@@ -1,16 +1,23 @@
 // Shows the exact rules of the node-wide answer budget (src/api/answer-budget.ts), with fake
-// responses and a hand-driven clock: an answer's bytes count until it is sent ('finish') or its
+// responses and a hand-driven clock: an answer's bytes count until it is sent ('finish', then
+// 'close', which a real node:http server is shown to emit for every answer) or its
 // connection closes; one answer alone always fits; at the limit, answers that waited at least
 // the stall time are closed oldest first to make room, and if that is not enough the new answer
 // is refused; held bytes therefore never exceed the budget plus one answer.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import { Agent, createServer, get, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { AnswerBudget } from '../../src/api/answer-budget.ts';
 
 class FakeResponse extends EventEmitter {
   destroyed = false;
+  /** All of it handed to the kernel: node:http emits 'finish', then 'close'. */
+  send(): void {
+    this.emit('finish');
+    this.emit('close');
+  }
   destroy(): this {
     this.destroyed = true;
     this.emit('close');
@@ -34,10 +41,9 @@ describe('AnswerBudget', () => {
     assert.equal(hold(a, 60), true);
     assert.equal(hold(b, 40), true);
     assert.equal(budget.stats.heldBytes, 100);
-    a.emit('finish');
+    a.send();
     assert.equal(budget.stats.heldBytes, 40);
     b.emit('close');
-    b.emit('finish');
     assert.equal(budget.stats.heldBytes, 0);
   });
 
@@ -97,9 +103,36 @@ describe('AnswerBudget', () => {
       advance(next() % 300);
       const r = answer();
       if (hold(r, 1 + (next() % 400))) open.push(r);
-      if (next() % 3 === 0 && open.length > 0) open.splice(next() % open.length, 1)[0]!.emit('finish');
+      if (next() % 3 === 0 && open.length > 0) open.splice(next() % open.length, 1)[0]!.send();
       peak = Math.max(peak, budget.stats.heldBytes);
     }
     assert.ok(peak <= 1_000 + 400, `peak ${peak}`);
+  });
+
+  it('releases every answer of a real node:http server, keep-alive connections included', async () => {
+    const budget = new AnswerBudget(1_000_000, { warn: () => {} });
+    const server = createServer((_req, res) => {
+      const body = Buffer.alloc(1_000, 0x61);
+      assert.equal(budget.hold(res, body.length), true);
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const fetchOne = () => new Promise<number>((resolve, reject) => get({ host: '127.0.0.1', port, agent }, (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        res.on('end', () => resolve(bytes));
+      }).on('error', reject));
+      const sizes = await Promise.all(Array.from({ length: 50 }, fetchOne));
+      assert.deepEqual(new Set(sizes), new Set([1_000]));
+      // 'close' follows 'finish' on the next tick.
+      for (let i = 0; i < 100 && budget.stats.heldAnswers > 0; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual({ bytes: budget.stats.heldBytes, answers: budget.stats.heldAnswers }, { bytes: 0, answers: 0 });
+    } finally {
+      agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
