@@ -618,9 +618,10 @@ class ServingCoordinator extends Coordinator {
     super(deps);
   }
 
-  override async get(key: string, r?: number): Promise<ReadResult> {
-    await this.ready();
-    return super.get(key, r);
+  override get(key: string, r?: number): Promise<ReadResult> {
+    // The common case, a serving member, without a wait in between.
+    if (!this.isRemoved() && this.admission.serving()) return super.get(key, r);
+    return this.ready().then(() => super.get(key, r));
   }
 
   override async put(request: WriteRequest): Promise<VClock> {

@@ -5,7 +5,7 @@
 // is accepted only for the key it came from and only as the cluster issued it: a forged counter
 // (say near 2^53) never reaches the coordinator, and nothing persisted derives from it.
 import { assert } from '../env/assert.ts';
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { Packr } from 'msgpackr';
 import { EMPTY_CLOCK, isVClock, type ClockEntry, type VClock } from './vclock.ts';
 
@@ -22,8 +22,12 @@ export class ContextError extends Error {
 
 /** Issues and checks the contexts of one cluster (`macKey`: deriveKey(clusterSecret, 'context')). */
 export class ContextCodec {
-  constructor(private readonly macKey: Uint8Array) {
+  /** The key as a KeyObject: an HMAC keyed by one costs a fifth less than by bytes. */
+  private readonly macKey: KeyObject;
+
+  constructor(macKey: Uint8Array) {
     assert(macKey.length >= 16, 'a context key has at least 16 bytes');
+    this.macKey = createSecretKey(macKey);
   }
 
   /** The context string for `clock`, valid only for `key`; the empty clock is the empty string. */
