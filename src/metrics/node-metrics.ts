@@ -6,8 +6,9 @@
 // with its id, plus prom-client's process defaults (event-loop lag, CPU, memory, GC).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { NodeFrontDoor, NodeStats, SeenStatus } from '../node/front-door.ts';
+import { RequestSeries } from './request-series.ts';
 import { RequestWindow } from './request-window.ts';
 
 /** Client operations worth a dashboard rate; other routes are labelled by method and route. */
@@ -26,22 +27,15 @@ export class NodeMetrics {
   readonly registry = new Registry();
   /** The last minute of key-value requests, per second, for the dashboard. */
   readonly window: RequestWindow;
-  private readonly requests: Counter<'op' | 'status'>;
-  private readonly latency: Histogram<'op' | 'status'>;
+  /** dynakv_http_requests_total and dynakv_http_request_duration_seconds. */
+  private readonly requests = new RequestSeries('dynakv_http_requests_total', 'dynakv_http_request_duration_seconds', LATENCY_BUCKETS_S);
   private readonly quorumFailures: Counter<'op'>;
 
   constructor(node: NodeFrontDoor, options: NodeMetricsOptions = {}) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: node.id });
     this.window = new RequestWindow(options.nowMs);
-    this.requests = new Counter({ name: 'dynakv_http_requests_total', help: 'HTTP requests answered, by operation and status', labelNames: ['op', 'status'], registers });
-    this.latency = new Histogram({
-      name: 'dynakv_http_request_duration_seconds',
-      help: 'Time from request to answer, by operation and status',
-      labelNames: ['op', 'status'],
-      buckets: LATENCY_BUCKETS_S,
-      registers,
-    });
+    this.requests.register(this.registry);
     this.quorumFailures = new Counter({ name: 'dynakv_quorum_failures_total', help: 'Client operations answered 503 because fewer than R/W replicas replied in time', labelNames: ['op'], registers });
     collectDefaultMetrics({ register: this.registry });
     this.readFromNode(node, options.storageBytes);
@@ -52,9 +46,7 @@ export class NodeMetrics {
    * `errorCode` is the error's stable code when the answer is an error.
    */
   recordRequest(op: string, status: number, seconds: number, errorCode?: string): void {
-    const labels = { op, status: String(status) };
-    this.requests.inc(labels);
-    this.latency.observe(labels, seconds);
+    this.requests.record(op, status, seconds);
     if (errorCode === 'QUORUM_FAILED') this.quorumFailures.inc({ op });
     if (KV_OPS.has(op)) this.window.record(seconds * 1000);
   }
