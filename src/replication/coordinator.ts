@@ -437,8 +437,11 @@ export class Coordinator {
   /** This node first if it is in `nodes`, then those neither down nor suspect, then suspects, then down. */
   private healthiestFirst(nodes: readonly NodeId[]): NodeId[] {
     const { self, isDown, isSuspect } = this.deps;
-    const rank = (id: NodeId) => (id === self ? 0 : isDown(id) ? 3 : isSuspect(id) ? 2 : 1);
-    return [...nodes].sort((a, b) => rank(a) - rank(b));
+    // A stable bucket sort of N nodes into 4 ranks, each rank asked of the detector once per node.
+    const ranks = nodes.map((id) => (id === self ? 0 : isDown(id) ? 3 : isSuspect(id) ? 2 : 1));
+    const ordered: NodeId[] = [];
+    for (let rank = 0; rank <= 3; rank++) for (let i = 0; i < nodes.length; i++) if (ranks[i] === rank) ordered.push(nodes[i]!);
+    return ordered;
   }
 
   /** Nodes past the preference list, clockwise, those not believed down first. */
