@@ -57,9 +57,19 @@ export class AnswerBudget {
     assert(!this.held.has(res), 'two answers held for one response');
     this.held.set(res, { bytes, sinceMs: this.nowMs() });
     this.heldBytesNow += bytes;
-    // node:http emits 'close' on every response, right after 'finish' (all of it handed to the
-    // kernel) or when its connection closes first: one listener serves both.
+    // node:http emits 'close' on a response right after 'finish' (all of it handed to the kernel),
+    // or when its connection closes first: one listener serves both...
     res.once('close', () => this.release(res));
+    // ...except for a pipelined answer still queued behind an earlier one: it has no socket yet,
+    // and if the connection closes first node:http emits nothing on it (a client could leave
+    // such answers held until closeStalled took them). Its connection's close releases it.
+    const queuedOn = res.socket === null ? res.req?.socket : undefined;
+    if (queuedOn !== undefined && queuedOn !== null) {
+      const onConnectionClose = () => this.release(res);
+      queuedOn.once('close', onConnectionClose);
+      // Sent after all: keep-alive connections must not gather one listener per answer.
+      res.once('close', () => queuedOn.off('close', onConnectionClose));
+    }
     return true;
   }
 

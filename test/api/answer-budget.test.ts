@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Agent, createServer, get, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { AnswerBudget } from '../../src/api/answer-budget.ts';
 
@@ -132,6 +132,38 @@ describe('AnswerBudget', () => {
       assert.deepEqual({ bytes: budget.stats.heldBytes, answers: budget.stats.heldAnswers }, { bytes: 0, answers: 0 });
     } finally {
       agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('releases a pipelined answer whose connection closes while it waits behind an earlier one', async () => {
+    const budget = new AnswerBudget(1_000_000, { warn: () => {} });
+    let queued = 0;
+    const server = createServer((req, res) => {
+      if (req.url === '/slow') {
+        setTimeout(() => res.end('slow'), 300);
+        return;
+      }
+      // Answered at once, but queued behind /slow on its connection: it has no socket yet.
+      if (res.socket === null) queued += 1;
+      const body = Buffer.alloc(100_000, 0x62);
+      assert.equal(budget.hold(res, body.length), true);
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const clients = Array.from({ length: 5 }, () => connect(port, '127.0.0.1'));
+      await Promise.all(clients.map((c) => new Promise((resolve) => c.once('connect', resolve))));
+      for (const c of clients) c.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+      for (let i = 0; i < 200 && budget.stats.heldAnswers < 5; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(queued, 5, 'each /big answer waited behind its /slow one');
+      assert.equal(budget.stats.heldAnswers, 5);
+      for (const c of clients) c.destroy();
+      for (let i = 0; i < 200 && budget.stats.heldAnswers > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual({ bytes: budget.stats.heldBytes, answers: budget.stats.heldAnswers }, { bytes: 0, answers: 0 });
+    } finally {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
   });
