@@ -37,7 +37,6 @@ export interface Admitted {
   readonly identity: ClientIdentity | undefined;
 }
 
-/** Sets the default headers and admits `req`, or throws the ApiError to answer it with. */
 /** Sets DEFAULT_HEADERS on an answer. */
 export function setDefaultHeaders(res: ServerResponse): void {
   for (const [name, value] of DEFAULT_HEADER_ENTRIES) res.setHeader(name, value);
@@ -50,6 +49,7 @@ export function originAllowed(req: IncomingMessage, scheme: 'http' | 'https'): b
   return req.headers.origin === undefined || sameOrigin(req.headers.origin, req.headers.host, scheme);
 }
 
+/** Sets the default headers and admits `req`, or throws the ApiError to answer it with. */
 export function admit(req: IncomingMessage, res: ServerResponse, options: GuardOptions): Admitted {
   setDefaultHeaders(res);
   const method = req.method ?? 'GET';

@@ -30,7 +30,7 @@ interface ScrapedMetric {
   readonly help: string;
   readonly type: 'counter' | 'histogram';
   readonly aggregator: 'sum';
-  get(): { name: string; help: string; type: 'counter' | 'histogram'; aggregator: 'sum'; values: MetricValue[] };
+  get(): Omit<ScrapedMetric, 'get'> & { values: MetricValue[] };
 }
 
 export class RequestSeries {
@@ -72,22 +72,18 @@ export class RequestSeries {
       help: 'HTTP requests answered, by operation and status',
       type: 'counter',
       aggregator: 'sum',
-      get: () => ({ ...this.header(requests), values: [...this.series.values()].map((s) => ({ value: s.count, labels: { op: s.op, status: s.status } })) }),
+      get: () => ({ ...requests, values: [...this.series.values()].map((s) => ({ value: s.count, labels: { op: s.op, status: s.status } })) }),
     };
     const latency: ScrapedMetric = {
       name: this.latencyName,
       help: 'Time from request to answer, by operation and status',
       type: 'histogram',
       aggregator: 'sum',
-      get: () => ({ ...this.header(latency), values: [...this.series.values()].flatMap((s) => this.histogramValues(s)) }),
+      get: () => ({ ...latency, values: [...this.series.values()].flatMap((s) => this.histogramValues(s)) }),
     };
     // prom-client types registerMetric for its own classes; its registry calls get() and reads these fields alone.
     registry.registerMetric(requests as unknown as Parameters<Registry['registerMetric']>[0]);
     registry.registerMetric(latency as unknown as Parameters<Registry['registerMetric']>[0]);
-  }
-
-  private header(metric: ScrapedMetric): { name: string; help: string; type: 'counter' | 'histogram'; aggregator: 'sum' } {
-    return { name: metric.name, help: metric.help, type: metric.type, aggregator: metric.aggregator };
   }
 
   private histogramValues(s: Series): MetricValue[] {
