@@ -62,6 +62,24 @@ export function storageContract(name: string, open: () => Promise<OpenedStorage>
       assert.deepStrictEqual(s.get('data', 'k'), bytes('v2'));
     });
 
+    it('each get answers bytes of its own, whatever is read or written after it, small or large', async () => {
+      // LMDB reads through a buffer the next read reuses (and large values through the map):
+      // what get() answered must not change with it.
+      const sizes = [1, 100, 70_000, 3 * 1024 * 1024];
+      const valueOf = (i: number) => new Uint8Array(sizes[i]!).fill(i + 1);
+      await s.commit(sizes.map((_, i) => put('data', `k${i}`, valueOf(i))));
+      const read = sizes.map((_, i) => s.get('data', `k${i}`)!);
+      const again = sizes.map((_, i) => s.get('data', `k${i}`)!);
+      await s.commit(sizes.map((_, i) => put('data', `k${i}`, new Uint8Array(sizes[i]!).fill(200))));
+      for (let i = 0; i < sizes.length; i++) {
+        // Compared as buffers: a diff of megabytes would be the failure's whole message.
+        const equal = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
+        assert.ok(equal(read[i]!, valueOf(i)), `value ${i} (${sizes[i]} bytes) changed after later reads and writes`);
+        read[i]![0] = 99;
+        assert.ok(equal(again[i]!, valueOf(i)), `value ${i} (${sizes[i]} bytes): two gets share bytes`);
+      }
+    });
+
     it('an empty value is stored and differs from a missing key', async () => {
       await s.commit([put('data', 'empty', new Uint8Array(0))]);
       assert.deepStrictEqual(s.get('data', 'empty'), new Uint8Array(0));
