@@ -48,4 +48,23 @@ describe('context codec', () => {
       assert.throws(() => codec.decode('k', forged.toString('base64url')), { code: 'BAD_CONTEXT' } as object);
     }
   });
+
+  it('issues and accepts exactly the contexts earlier versions did (clients keep them across upgrades)', () => {
+    // Computed by 99102da, before the MAC was taken as a string: a client holding a context from
+    // before an upgrade must still write with it, and every node of a mixed cluster must agree.
+    const fixed = new ContextCodec(Buffer.from('0123456789abcdef0123456789abcdef'));
+    const withFraction = [
+      { node: 'n1-abcdef', counter: 12345, timeMs: 1764000000000 },
+      { node: 'n2-abcdef', counter: 99, timeMs: 1764000000001.5 },
+    ];
+    const issued: Array<[string, typeof withFraction, string]> = [
+      ['k', withFraction, 'kpOpbjEtYWJjZGVmzTA5y0J5q2l-gAAAk6luMi1hYmNkZWZjy0J5q2l-gBgAgkK449IMc8S24_878ZIvPg'],
+      ['ключ/ü', withFraction, 'kpOpbjEtYWJjZGVmzTA5y0J5q2l-gAAAk6luMi1hYmNkZWZjy0J5q2l-gBgAlU7e54YxBBNYXux6_HkoxA'],
+      ['x'.repeat(1024), withFraction.slice(0, 1), 'kZOpbjEtYWJjZGVmzTA5y0J5q2l-gAAAWOfWQfti8kqcRv-dasS2Yg'],
+    ];
+    for (const [key, clock, context] of issued) {
+      assert.equal(fixed.encode(key, clock), context, key.slice(0, 10));
+      assert.deepEqual(fixed.decode(key, context), clock, key.slice(0, 10));
+    }
+  });
 });
