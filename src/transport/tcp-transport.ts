@@ -37,6 +37,19 @@ export const writeQueueBytesMaxDefault = 64 * 1024 * 1024;
 /** Accepted connections at once; a cluster needs one per peer, the rest is slack for restarts. */
 export const inboundConnectionsMaxDefault = 1024;
 /**
+ * Connections one peer id may hold to us after its hello: a peer dials one per link, and a
+ * redial may overlap the old connection's close. A newer one past this closes that peer's
+ * oldest, so one peer (or, with --insecure, anyone naming it) cannot hold
+ * inboundConnectionsMax x 2 x writeQueueBytesMax of queued replies.
+ */
+export const inboundPerPeerMax = 4;
+/**
+ * An inbound connection holding more than writeQueueBytesMax of our replies (so no longer read)
+ * whose peer takes none of them for this long is closed: they are answers to requests that have
+ * timed out long since, and the peer redials if it is alive. A peer that takes some keeps it.
+ */
+export const stalledReaderMsDefault = 30_000;
+/**
  * Largest frame accepted before a connection's hello: the hello is the only frame allowed then,
  * and it carries two strings of at most 256 characters (under 600 bytes of msgpack), so an
  * unauthenticated connection can never make us buffer more than this.
@@ -90,6 +103,8 @@ export interface TcpTransportOptions<Req, Rep> {
   readonly reconnectBackoffMs?: { readonly initial: number; readonly max: number };
   /** Per socket; must hold at least one largest frame. Default writeQueueBytesMaxDefault. */
   readonly writeQueueBytesMax?: number;
+  /** See stalledReaderMsDefault (the default). */
+  readonly stalledReaderMs?: number;
   readonly inboundConnectionsMax?: number;
   /** Default preAuthConnectionsMaxDefault. */
   readonly preAuthConnectionsMax?: number;
@@ -198,6 +213,8 @@ interface Inbound {
   helloReader: FirstFrameReader | undefined;
   helloTimer: NodeJS.Timeout | undefined;
   inFlight: number;
+  /** Armed while reading is paused on our queued replies (see watchStall). */
+  stallTimer: NodeJS.Timeout | undefined;
 }
 
 function assertPositiveInteger(name: string, value: number): void {
@@ -245,6 +262,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
   private readonly backoffInitialMs: number;
   private readonly backoffMaxMs: number;
   private readonly writeQueueBytesMax: number;
+  private readonly stalledReaderMs: number;
   private readonly server: Server;
   /** With TLS: wraps the sockets `server` accepts (it never listens itself). */
   private readonly tlsServer: tls.Server | undefined;
@@ -278,6 +296,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     this.backoffInitialMs = options.reconnectBackoffMs?.initial ?? reconnectBackoffMsDefault.initial;
     this.backoffMaxMs = options.reconnectBackoffMs?.max ?? reconnectBackoffMsDefault.max;
     this.writeQueueBytesMax = options.writeQueueBytesMax ?? writeQueueBytesMaxDefault;
+    this.stalledReaderMs = options.stalledReaderMs ?? stalledReaderMsDefault;
     const inboundConnectionsMax = options.inboundConnectionsMax ?? inboundConnectionsMaxDefault;
     this.preAuthConnectionsMax = options.preAuthConnectionsMax ?? preAuthConnectionsMaxDefault;
     this.refusals = new LogLimiter(this.log);
@@ -293,6 +312,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     assertPositiveInteger('reconnectBackoffMs.max', this.backoffMaxMs);
     assertPositiveInteger('inboundConnectionsMax', inboundConnectionsMax);
     assertPositiveInteger('preAuthConnectionsMax', this.preAuthConnectionsMax);
+    assertPositiveInteger('stalledReaderMs', this.stalledReaderMs);
     if (this.backoffMaxMs < this.backoffInitialMs) throw new RangeError('reconnectBackoffMs.max must be >= initial');
     // Otherwise a largest frame could never be queued and would always answer OVERLOADED.
     if (this.writeQueueBytesMax < frameHeaderBytes + this.frameBytesMax) {
@@ -433,6 +453,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
     for (const inbound of this.inbound) {
       clearTimeout(inbound.helloTimer);
+      clearTimeout(inbound.stallTimer);
       inbound.connection?.end('transport closed');
       inbound.raw.destroy();
     }
@@ -631,6 +652,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
       helloReader: new FirstFrameReader(helloFrameBytesMax),
       helloTimer: undefined,
       inFlight: 0,
+      stallTimer: undefined,
     };
     raw.on('error', (error) => {
       if (inbound.connection !== undefined) inbound.connection.failure ??= describe(error);
@@ -651,6 +673,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     inbound.helloTimer = setTimeout(() => this.abortInbound(inbound, `no hello within ${this.helloTimeoutMs} ms`), this.helloTimeoutMs);
     raw.on('close', () => {
       clearTimeout(inbound.helloTimer);
+      clearTimeout(inbound.stallTimer);
       this.inbound.delete(inbound);
       this.preAuth.delete(inbound);
       if (this.handshaking.get(remote) === inbound) this.handshaking.delete(remote);
@@ -699,6 +722,8 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     }
     // Reading stops while our replies are not being read (see sendFrame); resume once they drain.
     socket.on('drain', () => {
+      clearTimeout(inbound.stallTimer);
+      inbound.stallTimer = undefined;
       if (!connection.ended) socket.resume();
     });
   }
@@ -762,6 +787,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     inbound.helloReader = undefined;
     inbound.peer = envelope.from;
     this.preAuth.delete(inbound);
+    this.closeOlderOf(inbound);
     this.log.debug?.({ peer: inbound.peer, remote: inbound.remote }, 'peer connected');
     return true;
   }
@@ -771,6 +797,7 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     // The kind is the reason without its numbers (ports, sizes, counts): one line per kind and interval.
     this.refusals.warn(reason.replace(/\d+/g, '#'), { peer: inbound.peer, remote: inbound.remote, reason }, what);
     clearTimeout(inbound.helloTimer);
+    clearTimeout(inbound.stallTimer);
     inbound.connection?.end(reason);
     inbound.raw.destroy();
   }
@@ -852,7 +879,43 @@ export class TcpTransport<Req, Rep> implements Transport<Req, Rep> {
     // Replies past the hard bound were turned into short errors by sendReply (dropReply).
     connection.write(frame);
     // Soft bound: stop taking new requests until our replies drain (TCP backpressure to the peer).
-    if (connection.socket.writableLength > this.writeQueueBytesMax) connection.socket.pause();
+    if (connection.socket.writableLength > this.writeQueueBytesMax) {
+      connection.socket.pause();
+      this.watchStall(inbound, connection);
+    }
+  }
+
+  /**
+   * While reading is paused on our replies, checks every stalledReaderMs that the peer took some
+   * of them (the queue shrank; while paused only requests already taken add to it, at most
+   * inFlightMax): one that took none in a whole interval is closed. 'drain' disarms it.
+   */
+  private watchStall(inbound: Inbound, connection: Connection): void {
+    if (inbound.stallTimer !== undefined) return;
+    let queued = connection.socket.writableLength;
+    const check = (): void => {
+      inbound.stallTimer = undefined;
+      if (connection.ended) return;
+      const now = connection.socket.writableLength;
+      if (now === 0) return;
+      if (now < queued) {
+        queued = now;
+        inbound.stallTimer = setTimeout(check, this.stalledReaderMs).unref();
+        return;
+      }
+      this.abortInbound(inbound, `peer took none of ${now} bytes of replies in ${this.stalledReaderMs} ms`, 'closing connection from peer: not reading its replies');
+    };
+    inbound.stallTimer = setTimeout(check, this.stalledReaderMs).unref();
+  }
+
+  /** Closes the oldest connections of `inbound`'s peer past inboundPerPeerMax (see there). */
+  private closeOlderOf(inbound: Inbound): void {
+    const same = [...this.inbound].filter((other) => other.peer === inbound.peer && !(other.connection?.ended ?? other.raw.destroyed));
+    // Insertion order is accept order: the oldest come first, and `inbound` is among them.
+    for (const older of same.slice(0, Math.max(0, same.length - inboundPerPeerMax))) {
+      if (older === inbound) continue;
+      this.abortInbound(older, `${inboundPerPeerMax} newer connections from the same peer`, 'closing older connection from peer');
+    }
   }
 }
 

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { TransportError, type TransportErrorCode } from '../../src/env/transport.ts';
 import { encodeFrame } from '../../src/transport/frame-codec.ts';
 import { isReplyDropped, RemoteError } from '../../src/transport/remote-error.ts';
-import { TcpTransport, type TcpTransportOptions, type TransportLog } from '../../src/transport/tcp-transport.ts';
+import { inboundPerPeerMax, TcpTransport, type TcpTransportOptions, type TransportLog } from '../../src/transport/tcp-transport.ts';
 import { RecordingLog, waitFor } from './wait-for.ts';
 
 // A pino logger must fit the transport's log option (checked by the compiler only).
@@ -70,6 +70,9 @@ class Holds {
   }
   get count(): number {
     return this.waiting.length;
+  }
+  releaseFirst(count: number): void {
+    for (const hold of this.waiting.splice(0, count)) hold.release();
   }
   releaseAll(order: 'fifo' | 'lifo' = 'fifo'): void {
     const all = this.waiting.splice(0);
@@ -432,6 +435,69 @@ describe('TcpTransport', () => {
     assert.equal(b.log.warnings('closing connection').length, 0, 'the connection stays');
     assert.equal(b.transport.stats.inboundConnections, 1, "a's connection is still open");
     assert.deepEqual(await a.transport.request('b', { op: 'echo', value: 'after' }, 1000), { from: 'b', value: 'after' });
+  });
+
+  it('closes an inbound connection whose peer takes none of its queued replies for stalledReaderMs', async () => {
+    // A peer that asks and never reads held up to twice writeQueueBytesMax of replies with no
+    // end (reviewer's finding). The raw peer below asks for 200 replies of 100 KiB (20 MB, past
+    // what the kernel's loopback buffers absorb) and reads none.
+    const options = { frameBytesMax: 128 * 1024, writeQueueBytesMax: 256 * 1024, stalledReaderMs: 300 };
+    const a = await startNode('a', options);
+    const b = await startNode('b', options);
+    const socket = await rawConnect(b.transport.port);
+    socket.pause();
+    const requests = Array.from({ length: 200 }, (_, i) => encodeFrame({ t: 'req', id: i + 1, body: { op: 'hold', value: i, replyBytes: 100 * 1024 } }));
+    socket.write(Buffer.concat([encodeFrame({ t: 'hello', from: 'raw', cluster: 'test' }), ...requests]));
+    await waitFor(() => b.holds.count === 200, 5000, 'all 200 requests held');
+    // In waves of 5, a turn apart: each wave's replies leave in one write, so the kernel's
+    // buffers fill first (one wave past the hard bound would be cut to short errors at once).
+    while (b.holds.count > 0) {
+      b.holds.releaseFirst(5);
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // Seen from here: a paused socket would not notice its own close.
+    await waitFor(() => b.log.warnings('not reading its replies').length > 0 && b.transport.stats.inboundConnections === 0, 5000, 'the connection closed');
+    const warnings = b.log.warnings('not reading its replies');
+    assert.equal(warnings.length, 1, 'one warning');
+    assert.match(JSON.stringify(warnings[0]), /took none of \d+ bytes of replies in 300 ms/);
+    assert.deepEqual(await a.transport.request('b', { op: 'echo', value: 'after' }, 1000), { from: 'b', value: 'after' });
+  });
+
+  it('keeps a connection whose peer takes its replies, however many queue', async () => {
+    // The same 20 MB of replies, read by a peer that starts reading 100 ms after they queue:
+    // reading pauses past writeQueueBytesMax, and the drain resumes it before any check.
+    const options = { frameBytesMax: 128 * 1024, writeQueueBytesMax: 256 * 1024, stalledReaderMs: 2000 };
+    const a = await startNode('a', options);
+    const b = await startNode('b', options);
+    const asked = Array.from({ length: 200 }, (_, i) => a.transport.request('b', { op: 'hold', value: i, replyBytes: 100 * 1024 }, 10_000));
+    await waitFor(() => b.holds.count === 200, 5000, 'all 200 requests held');
+    b.holds.releaseAll();
+    const settled = await Promise.allSettled(asked);
+    const answered = settled.filter((s) => s.status === 'fulfilled').length;
+    const dropped = settled.filter((s) => s.status === 'rejected' && isReplyDropped(s.reason)).length;
+    assert.equal(answered + dropped, 200, 'every request answered, or its reply dropped past the hard bound');
+    assert.ok(answered >= 4, `${answered} answered`);
+    assert.equal(b.log.warnings('not reading its replies').length, 0);
+    assert.equal(b.transport.stats.inboundConnections, 1, "a's connection is still open");
+    assert.deepEqual(await a.transport.request('b', { op: 'echo', value: 'after' }, 1000), { from: 'b', value: 'after' });
+  });
+
+  it('closes the oldest connections of a peer past inboundPerPeerMax, newest kept', async () => {
+    const b = await startNode('b');
+    const hello = encodeFrame({ t: 'hello', from: 'raw', cluster: 'test' });
+    const sockets: Socket[] = [];
+    for (let i = 0; i < inboundPerPeerMax + 2; i++) {
+      const socket = await rawConnect(b.transport.port);
+      socket.write(Buffer.concat([hello, encodeFrame({ t: 'req', id: 1, body: { op: 'echo', value: i } })]));
+      // Answered: its hello was taken before the next connection says its own.
+      await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      sockets.push(socket);
+    }
+    await waitFor(() => b.transport.stats.inboundConnections === inboundPerPeerMax, 2000, `${inboundPerPeerMax} connections left`);
+    await Promise.all(sockets.slice(0, 2).map(closedBy));
+    for (const socket of sockets.slice(2)) assert.equal(socket.destroyed, false);
+    assert.equal(b.log.warnings('closing older connection').length, 1, 'one rate-limited warning for both');
   });
 
   it('rejects OVERLOADED for a request larger than frameBytesMax, without closing the connection', async () => {
